@@ -1,0 +1,74 @@
+"""`clearmesh`: the one way to start anything."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import click
+
+from services.registry import SERVICE_NAMES, load_spec
+from services.runtime.settings import DEFAULT_PORTS, Settings, ensure_jwt_secret
+
+
+@click.group()
+def main() -> None:
+    """clearmesh: a market-clearing platform as a gRPC service mesh."""
+
+
+@main.command()
+@click.argument("service", type=click.Choice(SERVICE_NAMES))
+def serve(service: str) -> None:
+    """Run one service until SIGTERM."""
+    from services.runtime.server import serve as serve_service
+
+    asyncio.run(serve_service(load_spec(service), Settings()))
+
+
+@main.command()
+def up() -> None:
+    """Run every service (and the REST edge) on this machine, on SQLite by default."""
+    from services.supervisor import Child, run
+
+    settings = Settings()
+    children = [
+        Child(name, (sys.executable, "-m", "services.cli", "serve", name),
+              f"127.0.0.1:{DEFAULT_PORTS[name]}", f"grpc://127.0.0.1:{DEFAULT_PORTS[name]}")
+        for name in SERVICE_NAMES
+    ]
+    sys.exit(asyncio.run(run(children, settings)))
+
+
+@main.command()
+@click.argument("services", nargs=-1, type=click.Choice(SERVICE_NAMES))
+def migrate(services: tuple[str, ...]) -> None:
+    """Apply database migrations (all services when none is named)."""
+    from services.runtime.migrate import upgrade
+
+    settings = Settings()
+    for name in services or SERVICE_NAMES:
+        spec = load_spec(name)
+        asyncio.run(upgrade(settings.database_url_for(name), spec.migrations))
+        click.echo(f"{name}: migrated")
+
+
+@main.command()
+@click.option("--account", help="The account id (the token's `sub`).")
+@click.option("--role", "roles", multiple=True, type=click.Choice(["trader", "operator"]),
+              help="Repeat for several roles.")
+@click.option("--service", type=click.Choice(SERVICE_NAMES), help="Mint a service token instead.")
+def token(account: str | None, roles: tuple[str, ...], service: str | None) -> None:
+    """Print a JWT signed with JWT_SECRET (or the data directory's generated secret)."""
+    from services.runtime.auth import TokenIssuer
+
+    if bool(account) == bool(service):
+        raise click.UsageError("give exactly one of --account or --service")
+    settings = Settings()
+    issuer = TokenIssuer(ensure_jwt_secret(settings), issuer=settings.jwt_issuer,
+                         audience=settings.jwt_audience,
+                         ttl_seconds=settings.jwt_expiration_hours * 3600)
+    click.echo(issuer.mint(account=account, roles=roles or ("trader",), service=service))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""The server interceptor every service runs after OpenTelemetry's.
+
+grpc.aio interceptors see only the method name and metadata, so this one wraps the method
+handler it returns: that is where the call's duration, status and exceptions become visible.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+import grpc
+from grpc_status import rpc_status
+
+from services.runtime.auth import AccessRule, TokenIssuer, authenticate, authorize, bind_principal
+from services.runtime.errors import DomainError, Unimplemented, internal_status, to_status_proto
+from services.runtime.logs import request_id_var
+
+log = logging.getLogger("clearmesh.rpc")
+
+
+# Health and reflection stay open to anyone: probes and grpcurl carry no token.
+OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+
+
+def _metadata(details: grpc.HandlerCallDetails) -> dict[str, str]:
+    return {key: value for key, value in (details.invocation_metadata or ())
+            if isinstance(value, str)}
+
+
+def _wrap(handler: grpc.RpcMethodHandler, method: str,
+          before: Callable[[grpc.aio.ServicerContext], None] | None = None) -> grpc.RpcMethodHandler:
+    """The same handler, each call admitted by `before`, timed, logged, errors → rich status."""
+    if handler.request_streaming:
+        return handler  # no client-streaming RPC in the contracts
+
+    if handler.response_streaming:
+        inner = handler.unary_stream
+
+        async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            started = time.perf_counter()
+            try:
+                if before:
+                    before(context)
+                result = inner(request, context)
+                if inspect.isasyncgen(result):
+                    async for item in result:
+                        yield item
+                elif inspect.isawaitable(result):
+                    await result
+            except BaseException as exc:  # noqa: BLE001 - mapped, logged and re-raised as status
+                await _fail(exc, method, context, started)
+            else:
+                _log(method, grpc.StatusCode.OK, started)
+
+        return grpc.unary_stream_rpc_method_handler(
+            unary_stream, request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer)
+
+    inner_unary = handler.unary_unary
+
+    async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        started = time.perf_counter()
+        try:
+            if before:
+                before(context)
+            result = inner_unary(request, context)
+            if inspect.isawaitable(result):
+                result = await result
+        except BaseException as exc:  # noqa: BLE001 - mapped, logged and re-raised as status
+            await _fail(exc, method, context, started)
+        _log(method, grpc.StatusCode.OK, started)
+        return result
+
+    return grpc.unary_unary_rpc_method_handler(
+        unary_unary, request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer)
+
+
+def _log(method: str, code: grpc.StatusCode, started: float, **fields: object) -> None:
+    log.info("rpc", extra={"fields": {"rpc.method": method, "grpc.code": code.name,
+                                      "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                                      **fields}})
+
+
+async def _fail(exc: BaseException, method: str, context: grpc.aio.ServicerContext,
+                started: float) -> None:
+    if isinstance(exc, NotImplementedError):
+        # The generated base servicer raises this for every RPC a service has not built yet.
+        exc = Unimplemented("NOT_IMPLEMENTED", f"{method} is not implemented yet")
+    if isinstance(exc, DomainError):
+        _log(method, exc.code, started, reason=exc.reason)
+        await context.abort_with_status(rpc_status.to_status(to_status_proto(exc)))
+    if isinstance(exc, (grpc.aio.AbortError, grpc.aio.UsageError)) or not isinstance(exc, Exception):
+        raise exc  # an abort already under way, or cancellation: not ours to rewrite
+    log.exception("unhandled error", exc_info=exc, extra={"fields": {"rpc.method": method}})
+    await context.abort_with_status(rpc_status.to_status(internal_status()))
+
+
+class CallInterceptor(grpc.aio.ServerInterceptor):
+    """Per call: request id (from `x-request-id` or new), the caller's token and the method's
+    access rule checked before the servicer runs, one access-log line, errors → rich status."""
+
+    def __init__(self, issuer: TokenIssuer, rules: Mapping[str, AccessRule], *,
+                 trust_mesh: bool) -> None:
+        self._issuer = issuer
+        self._rules = rules
+        self._trust_mesh = trust_mesh
+
+    async def intercept_service(self, continuation: Callable[..., Awaitable[grpc.RpcMethodHandler]],
+                                details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None or details.method.startswith(OPEN_PREFIXES):
+            return handler
+        metadata = _metadata(details)
+        method = details.method
+
+        def admit(context: grpc.aio.ServicerContext) -> None:
+            request_id_var.set(metadata.get("x-request-id") or uuid.uuid4().hex)
+            principal = authenticate(metadata, self._issuer, trust_mesh=self._trust_mesh)
+            authorize(method, principal, self._rules)
+            bind_principal(principal)
+
+        return _wrap(handler, method, admit)

@@ -1,0 +1,45 @@
+"""Runs a service's migrations: the runtime's own branch plus the service's `migrations/`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
+
+from services.runtime.database import create_engine
+
+RUNTIME_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(service_migrations: Path | None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(RUNTIME_MIGRATIONS))
+    locations = [RUNTIME_MIGRATIONS / "versions"]
+    if service_migrations is not None and service_migrations.is_dir():
+        locations.append(service_migrations)
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", os.pathsep.join(map(str, locations)))
+    return config
+
+
+def heads(service_migrations: Path | None) -> set[str]:
+    return set(ScriptDirectory.from_config(alembic_config(service_migrations)).get_heads())
+
+
+async def upgrade(url: str, service_migrations: Path | None) -> None:
+    config = alembic_config(service_migrations)
+    engine = create_engine(url)
+
+    def run(connection: Connection) -> None:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "heads")
+
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(run)
+    finally:
+        await engine.dispose()

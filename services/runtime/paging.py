@@ -1,0 +1,47 @@
+"""AIP-158 pagination: page sizes with a documented default and cap, opaque page tokens."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+
+from services.runtime.errors import InvalidArgument
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class Page:
+    size: int
+    # Where the previous page stopped; what it means is up to the List method (an offset,
+    # a sequence, a key). None for the first page.
+    cursor: str | None
+
+
+def encode_token(cursor: str, query: str = "") -> str:
+    """Opaque and URL-safe. `query` binds the token to the filter it was made for."""
+    raw = json.dumps({"c": cursor, "q": query}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def read_page(page_size: int, page_token: str, query: str = "") -> Page:
+    if page_size < 0:
+        raise InvalidArgument("INVALID_ARGUMENT", "page_size must not be negative",
+                              violations=[("page_size", "must not be negative")])
+    size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    if not page_token:
+        return Page(size, None)
+    try:
+        padded = page_token + "=" * (-len(page_token) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded))
+        cursor, token_query = str(data["c"]), str(data["q"])
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        raise InvalidArgument("INVALID_PAGE_TOKEN", "page_token is not one this service issued",
+                              violations=[("page_token", "is malformed")]) from None
+    if token_query != query:
+        raise InvalidArgument("INVALID_PAGE_TOKEN", "page_token was issued for another query",
+                              violations=[("page_token", "does not match the request's filter")])
+    return Page(size, cursor)

@@ -1,0 +1,126 @@
+"""One typed settings object per process, read once from the environment.
+
+The variable names are the production guide's (DATABASE_URL, MATCHING_INTERVAL_MS, ...); the
+CLEARMESH_* ones are ours. Nothing else in the code reads os.environ.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Default gRPC port per service when all run on one machine (`clearmesh up`); in Kubernetes
+# every service listens on 50051 in its own pod.
+DEFAULT_PORTS: dict[str, int] = {
+    "order": 50051, "matching": 50052, "wallet": 50053, "kyc": 50054, "settlement": 50055,
+}
+EDGE_PORT = 8080
+METRICS_BASE_PORT = 9090
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
+
+    # Storage. Empty DATABASE_URL means the embedded default: a SQLite file per service.
+    database_url: str = ""
+    redis_url: str = ""
+    data_dir: Path = Field(Path(".clearmesh"), validation_alias="CLEARMESH_DATA_DIR")
+    # Run migrations when a service starts; on by default for the embedded SQLite, off for
+    # a production database, where `clearmesh migrate` runs them as a release step.
+    migrate_on_start: bool | None = Field(None, validation_alias="CLEARMESH_MIGRATE_ON_START")
+
+    # Matching and orders.
+    matching_interval_ms: int = Field(1000, gt=0)
+    order_expiration_hours: int = Field(720, gt=0)
+    max_order_book_size: int = Field(100_000, gt=0)
+
+    # Settlement and the chain.
+    settlement_fee_rate: Decimal = Field(Decimal("0.001"), ge=0, lt=1)
+    settlement_retry_attempts: int = Field(5, ge=1)
+    settlement_retry_delay_secs: float = Field(2.0, ge=0)
+    settlement_confirmation_timeout_secs: float = Field(30.0, gt=0)
+    solana_rpc_url: str = ""
+    solana_commitment: str = "confirmed"
+    blockchain_keypair_path: Path | None = None
+
+    # Identity.
+    jwt_secret: SecretStr | None = None
+    jwt_expiration_hours: int = Field(24, gt=0)
+    jwt_issuer: str = Field("clearmesh", validation_alias="CLEARMESH_JWT_ISSUER")
+    jwt_audience: str = Field("clearmesh", validation_alias="CLEARMESH_JWT_AUDIENCE")
+
+    # The edge.
+    cors_allowed_origins: Annotated[list[str], NoDecode] = []
+    rate_limit_per_minute: int = Field(600, gt=0)
+    rate_limit_burst: int = Field(100, gt=0)
+    metrics_port: int | None = None
+
+    # Serving.
+    grpc_host: str = Field("127.0.0.1", validation_alias="CLEARMESH_GRPC_HOST")
+    grpc_port: int | None = Field(None, validation_alias="CLEARMESH_GRPC_PORT")
+    # Where the other services are: host:port. Defaults are the `clearmesh up` ports.
+    order_addr: str = Field("127.0.0.1:50051", validation_alias="CLEARMESH_ORDER_ADDR")
+    matching_addr: str = Field("127.0.0.1:50052", validation_alias="CLEARMESH_MATCHING_ADDR")
+    wallet_addr: str = Field("127.0.0.1:50053", validation_alias="CLEARMESH_WALLET_ADDR")
+    kyc_addr: str = Field("127.0.0.1:50054", validation_alias="CLEARMESH_KYC_ADDR")
+    settlement_addr: str = Field("127.0.0.1:50055", validation_alias="CLEARMESH_SETTLEMENT_ADDR")
+    # Seconds in-flight calls get to finish after SIGTERM.
+    shutdown_grace_secs: float = Field(10.0, ge=0, validation_alias="CLEARMESH_SHUTDOWN_GRACE_SECS")
+    # 4 MiB both ways: the largest message any RPC needs (a 1000-item page) is far smaller,
+    # and a cap on sends keeps a bug from shipping an unbounded response.
+    max_message_bytes: int = Field(4 * 1024 * 1024, gt=0, validation_alias="CLEARMESH_MAX_MESSAGE_BYTES")
+    # In the mesh the sidecar terminates mTLS and forwards the peer's SPIFFE identity in
+    # x-forwarded-client-cert; only then may a service identity come from there.
+    trust_mesh_identity: bool = Field(False, validation_alias="CLEARMESH_TRUST_MESH_IDENTITY")
+    log_level: str = Field("INFO", validation_alias="CLEARMESH_LOG_LEVEL")
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    def port_for(self, service: str) -> int:
+        return self.grpc_port if self.grpc_port is not None else DEFAULT_PORTS[service]
+
+    def address_of(self, service: str) -> str:
+        return str(getattr(self, f"{service}_addr"))
+
+    def database_url_for(self, service: str) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.db').resolve()}"
+
+    def should_migrate_on_start(self, service: str) -> bool:
+        if self.migrate_on_start is not None:
+            return self.migrate_on_start
+        return self.database_url_for(service).startswith("sqlite")
+
+    def secret(self) -> str:
+        """JWT_SECRET, or the random one kept in the data directory (see ensure_jwt_secret)."""
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        path = self.data_dir / "jwt_secret"
+        if not path.exists():
+            raise RuntimeError(f"JWT_SECRET is not set and {path} does not exist; "
+                               "run `clearmesh up` or `clearmesh token` once, or set JWT_SECRET")
+        return path.read_text().strip()
+
+
+def ensure_jwt_secret(settings: Settings) -> str:
+    """The JWT secret, generating and keeping one (mode 0600) in the data directory if unset."""
+    import secrets
+
+    if settings.jwt_secret is not None:
+        return settings.jwt_secret.get_secret_value()
+    path = settings.data_dir / "jwt_secret"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()

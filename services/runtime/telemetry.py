@@ -1,0 +1,52 @@
+"""OpenTelemetry from the first line: a tracer provider configured by the standard OTEL_*
+variables, exported over OTLP (which Jaeger ingests natively), W3C trace context on every hop.
+
+The Jaeger exporter package (opentelemetry-exporter-jaeger 1.21) was removed upstream: its
+thrift variant fails at import with the current SDK (the OTEL_EXPORTER_JAEGER_* names are gone)
+and its meta-package pins protobuf below 5, which breaks grpcio-tools; OTLP is its successor.
+"""
+
+from __future__ import annotations
+
+import os
+
+from opentelemetry import trace
+from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
+from opentelemetry.instrumentation.grpc import filters
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+_configured = False
+
+
+def configure_tracing(service: str) -> TracerProvider:
+    """Installs the process's tracer provider once. Spans are exported when an OTLP endpoint
+    is configured (OTEL_EXPORTER_OTLP_ENDPOINT / _TRACES_ENDPOINT) and OTEL_TRACES_EXPORTER is
+    not "none"; sampling follows OTEL_TRACES_SAMPLER (the SDK reads it)."""
+    global _configured
+    provider = trace.get_tracer_provider()
+    if _configured and isinstance(provider, TracerProvider):
+        return provider
+    name = os.environ.get("OTEL_SERVICE_NAME", service)
+    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: name}))
+    exporter_choice = os.environ.get("OTEL_TRACES_EXPORTER", "otlp")
+    endpoint = (os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+                or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+    if exporter_choice == "otlp" and endpoint:
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    _configured = True
+    return trace.get_tracer_provider()  # type: ignore[return-value]
+
+
+def server_interceptor() -> object:
+    """Server spans for every RPC but health checks, continuing the caller's W3C trace."""
+    return aio_server_interceptor(filter_=filters.negate(filters.health_check()))
+
+
+def client_interceptors() -> list[object]:
+    """Client spans that inject `traceparent` into outgoing calls."""
+    return list(aio_client_interceptors())
