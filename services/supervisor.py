@@ -95,7 +95,8 @@ async def run(children: list[Child], settings: Settings) -> int:
         await asyncio.gather(*(_wait_ready(c, processes[c.name], deadline) for c in children))
         width = max(len(c.name) for c in children)
         for child in children:
-            print(f"{child.name:<{width}}  {child.endpoint}   log: {logs / (child.name + '.log')}")
+            print(f"{child.name:<{width}}  {child.endpoint}  pid {processes[child.name].pid}"
+                  f"  log: {logs / (child.name + '.log')}")
         print("clearmesh is up; Ctrl-C stops it.", flush=True)
 
         exits = {asyncio.ensure_future(p.wait()): name for name, p in processes.items()}

@@ -1,0 +1,36 @@
+# The two commands: `make up` (set up and run the mesh) and `make test` (set up and run the
+# tests). Each installs what it needs into .venv, so both work on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: up test gen lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+up: $(STAMP)
+	$(BIN)/clearmesh up
+
+# buf needs the googleapis protos beside ours (it cannot reach its registry from here).
+lint: $(STAMP)
+	$(BIN)/python scripts/protogen.py --deps-only
+	$(BIN)/buf lint
+
+test: lint
+	$(BIN)/pytest
+
+# Regenerate Python code and the descriptor set after changing protos/.
+gen: $(STAMP)
+	$(BIN)/python scripts/protogen.py
+
+bench: $(STAMP)
+	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build .clearmesh

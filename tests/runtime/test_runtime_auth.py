@@ -1,0 +1,94 @@
+"""Tokens and access rules, without a server."""
+
+from __future__ import annotations
+
+import jwt
+import pytest
+
+from services.runtime.auth import (AccessRule, Principal, TokenIssuer, access_rules, authenticate,
+                                   authorize, mesh_service_identity)
+from services.runtime.errors import PermissionDenied, Unauthenticated
+from services.registry import SERVICE_NAMES, load_spec
+
+
+def test_a_user_token_names_the_account_and_its_roles(issuer: TokenIssuer) -> None:
+    principal = issuer.verify(issuer.mint(account="alice", roles=["trader", "operator"]))
+    assert principal == Principal(account="alice", roles=frozenset({"trader", "operator"}))
+    assert principal.account_name == "accounts/alice"
+
+
+def test_a_service_token_names_the_service_and_no_account(issuer: TokenIssuer) -> None:
+    assert issuer.verify(issuer.mint(service="order")) == Principal(service="order")
+
+
+def test_an_expired_token_is_refused(issuer: TokenIssuer) -> None:
+    token = issuer.mint(account="alice", roles=["trader"], now=1_000_000)
+    with pytest.raises(Unauthenticated) as raised:
+        issuer.verify(token)
+    assert raised.value.reason == "TOKEN_EXPIRED"
+
+
+def test_a_token_signed_with_another_secret_is_refused(issuer: TokenIssuer) -> None:
+    other = TokenIssuer("another-secret-" + "y" * 32, issuer="clearmesh", audience="clearmesh",
+                        ttl_seconds=60)
+    with pytest.raises(Unauthenticated):
+        issuer.verify(other.mint(account="mallory", roles=["operator"]))
+
+
+def test_an_unsigned_alg_none_token_is_refused(issuer: TokenIssuer) -> None:
+    forged = jwt.encode({"sub": "mallory", "roles": ["operator"], "exp": 9_999_999_999,
+                         "iss": "clearmesh", "aud": "clearmesh"}, key=None, algorithm="none")
+    with pytest.raises(Unauthenticated):
+        issuer.verify(forged)
+
+
+def test_a_token_for_another_audience_is_refused(issuer: TokenIssuer) -> None:
+    foreign = TokenIssuer("test-secret-" + "x" * 32, issuer="clearmesh", audience="elsewhere",
+                          ttl_seconds=60)
+    with pytest.raises(Unauthenticated):
+        issuer.verify(foreign.mint(account="alice", roles=["trader"]))
+
+
+def test_a_request_without_authorization_is_unauthenticated(issuer: TokenIssuer) -> None:
+    with pytest.raises(Unauthenticated):
+        authenticate({}, issuer, trust_mesh=False)
+
+
+def test_a_non_bearer_authorization_is_unauthenticated(issuer: TokenIssuer) -> None:
+    with pytest.raises(Unauthenticated):
+        authenticate({"authorization": "Basic YWxpY2U6cHc="}, issuer, trust_mesh=False)
+
+
+def test_the_mesh_peer_identity_counts_only_when_trusted(issuer: TokenIssuer) -> None:
+    xfcc = {"x-forwarded-client-cert": 'By=spiffe://cluster.local/ns/cm/sa/wallet;'
+                                       'Hash=abc;URI=spiffe://cluster.local/ns/cm/sa/order'}
+    assert authenticate(xfcc, issuer, trust_mesh=True) == Principal(service="order")
+    with pytest.raises(Unauthenticated):
+        authenticate(xfcc, issuer, trust_mesh=False)
+
+
+def test_mesh_identity_is_the_service_account_of_the_uri() -> None:
+    assert mesh_service_identity("URI=spiffe://cluster.local/ns/x/sa/settlement") == "settlement"
+    assert mesh_service_identity("Hash=abc") is None
+
+
+def test_a_method_without_a_rule_allows_nobody() -> None:
+    with pytest.raises(PermissionDenied):
+        authorize("/pkg.Svc/Unruled", Principal(account="a", roles=frozenset({"operator"})), {})
+
+
+def test_a_role_rule_admits_users_with_the_role_and_no_service() -> None:
+    rule = {"/m": AccessRule(roles=frozenset({"operator"}))}
+    authorize("/m", Principal(account="op", roles=frozenset({"operator"})), rule)
+    with pytest.raises(PermissionDenied):
+        authorize("/m", Principal(account="t", roles=frozenset({"trader"})), rule)
+    with pytest.raises(PermissionDenied):
+        authorize("/m", Principal(service="order"), rule)
+
+
+@pytest.mark.parametrize("service", SERVICE_NAMES)
+def test_every_rpc_of_every_contract_declares_who_may_call_it(service: str) -> None:
+    descriptor = load_spec(service).descriptor
+    rules = access_rules([descriptor])
+    assert {f"/{descriptor.full_name}/{m.name}" for m in descriptor.methods} == set(rules)
+    assert all(rule.roles or rule.services for rule in rules.values())

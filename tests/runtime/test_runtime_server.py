@@ -1,0 +1,273 @@
+"""The bootstrap every service starts with, exercised over real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import message_factory
+from google.protobuf.descriptor import MethodDescriptor
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from grpc_status import rpc_status
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from clearmesh.matching.v1 import matching_service_pb2 as pb, matching_service_pb2_grpc as pb_grpc
+from clearmesh.matching.v1 import matching_pb2
+from services.registry import SERVICE_NAMES, load_spec
+from services.runtime.auth import access_rules, current_principal
+from services.runtime.errors import FailedPrecondition, InvalidArgument
+from services.runtime.server import ServiceRuntime, contract_spec
+from services.runtime.telemetry import configure_tracing
+
+Bearer = Callable[..., tuple[tuple[str, str], ...]]
+
+
+class ProbeServicer(pb_grpc.MatchingServiceServicer):
+    """A matching servicer whose methods each show one behaviour of the runtime."""
+
+    def __init__(self) -> None:
+        self.finished_slow_calls = 0
+
+    async def GetMarket(self, request: pb.GetMarketRequest, context: Any) -> matching_pb2.Market:
+        if request.name == "markets/invalid":
+            raise InvalidArgument("INVALID_ARGUMENT", "bad name", violations=[("name", "is odd")])
+        if request.name == "markets/halted":
+            raise FailedPrecondition("MARKET_HALTED", "the market is halted", metadata={"market": "x"})
+        if request.name == "markets/boom":
+            raise RuntimeError("secret internals")
+        return matching_pb2.Market(name=request.name, base_asset=current_principal().account or "")
+
+    async def ListMarkets(self, request: pb.ListMarketsRequest, context: Any) -> pb.ListMarketsResponse:
+        await asyncio.sleep(0.5)
+        self.finished_slow_calls += 1
+        return pb.ListMarketsResponse()
+
+    async def StreamTrades(self, request: pb.StreamTradesRequest, context: Any) -> AsyncIterator[pb.StreamTradesResponse]:
+        yield pb.StreamTradesResponse(trade=matching_pb2.Trade(sequence=1))
+        raise FailedPrecondition("STREAM_BROKEN", "the stream broke")
+
+
+def probe_spec(servicer: ProbeServicer) -> Any:
+    async def build(_runtime: ServiceRuntime) -> ProbeServicer:
+        return servicer
+
+    return contract_spec("matching", pb, pb_grpc, "MatchingService", build=build)
+
+
+def _stub(running: Any) -> pb_grpc.MatchingServiceStub:
+    return pb_grpc.MatchingServiceStub(grpc.aio.insecure_channel(f"127.0.0.1:{running.port}"))
+
+
+def _details(error: grpc.aio.AioRpcError) -> dict[str, Any]:
+    status = rpc_status.from_call(error)
+    found: dict[str, Any] = {}
+    for detail in status.details if status else []:
+        for kind in (error_details_pb2.ErrorInfo, error_details_pb2.BadRequest):
+            if detail.Is(kind.DESCRIPTOR):
+                unpacked = kind()
+                detail.Unpack(unpacked)
+                found[kind.DESCRIPTOR.name] = unpacked
+    return found
+
+
+def _all_methods(service: str) -> list[MethodDescriptor]:
+    return list(load_spec(service).descriptor.methods)
+
+
+async def _invoke(port: int, method: MethodDescriptor, metadata: tuple[tuple[str, str], ...]) -> grpc.StatusCode:
+    request_class = message_factory.GetMessageClass(method.input_type)
+    response_class = message_factory.GetMessageClass(method.output_type)
+    path = f"/{method.containing_service.full_name}/{method.name}"
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        if method.server_streaming:
+            call = channel.unary_stream(path, request_serializer=request_class.SerializeToString,
+                                        response_deserializer=response_class.FromString)
+            stream = call(request_class(), metadata=metadata)
+            try:
+                async for _ in stream:
+                    pass
+            except grpc.aio.AioRpcError as error:
+                return error.code()
+            return grpc.StatusCode.OK
+        call = channel.unary_unary(path, request_serializer=request_class.SerializeToString,
+                                   response_deserializer=response_class.FromString)
+        try:
+            await call(request_class(), metadata=metadata)
+        except grpc.aio.AioRpcError as error:
+            return error.code()
+        return grpc.StatusCode.OK
+
+
+@pytest.mark.parametrize("service", SERVICE_NAMES)
+async def test_every_rpc_without_a_token_is_unauthenticated(service: str, serve: Any) -> None:
+    async with serve(load_spec(service)) as running:
+        codes = {m.name: await _invoke(running.port, m, ()) for m in _all_methods(service)}
+    assert set(codes.values()) == {grpc.StatusCode.UNAUTHENTICATED}, codes
+
+
+def _methods_not_open_to(role: str) -> list[tuple[str, str]]:
+    found = []
+    for service in SERVICE_NAMES:
+        descriptor = load_spec(service).descriptor
+        rules = access_rules([descriptor])
+        found += [(service, m.name) for m in descriptor.methods
+                  if role not in rules[f"/{descriptor.full_name}/{m.name}"].roles]
+    return found
+
+
+@pytest.mark.parametrize(("service", "method"), _methods_not_open_to("trader"))
+async def test_a_trader_on_an_operator_or_internal_rpc_is_denied(service: str, method: str, serve: Any,
+                                                                 bearer: Bearer) -> None:
+    spec = load_spec(service)
+    async with serve(spec) as running:
+        code = await _invoke(running.port, spec.descriptor.methods_by_name[method],
+                             bearer(account="t", roles=("trader",)))
+    assert code == grpc.StatusCode.PERMISSION_DENIED
+
+
+@pytest.mark.parametrize(("service", "method"),
+                         [m for m in _methods_not_open_to("trader") if m in _methods_not_open_to("operator")])
+async def test_a_user_token_on_an_internal_rpc_is_denied(service: str, method: str, serve: Any,
+                                                         bearer: Bearer) -> None:
+    spec = load_spec(service)
+    async with serve(spec) as running:
+        code = await _invoke(running.port, spec.descriptor.methods_by_name[method],
+                             bearer(account="op", roles=("trader", "operator")))
+    assert code == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_the_named_internal_caller_gets_past_auth(serve: Any, bearer: Bearer) -> None:
+    submit = load_spec("matching").descriptor.methods_by_name["SubmitOrder"]
+    async with serve(load_spec("matching")) as running:
+        assert await _invoke(running.port, submit, bearer(service="order")) == grpc.StatusCode.UNIMPLEMENTED
+        assert await _invoke(running.port, submit, bearer(service="wallet")) == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_an_unbuilt_rpc_answers_unimplemented_with_error_info(serve: Any, bearer: Bearer) -> None:
+    async with serve(load_spec("order")) as running:
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
+        from clearmesh.order.v1 import order_service_pb2 as opb, order_service_pb2_grpc as ogrpc
+
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await ogrpc.OrderServiceStub(channel).GetOrder(opb.GetOrderRequest(name="orders/1"),
+                                                           metadata=bearer(account="a"))
+        await channel.close()
+    assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert _details(raised.value)["ErrorInfo"].reason == "NOT_IMPLEMENTED"
+
+
+async def test_health_and_reflection_need_no_token(serve: Any) -> None:
+    async with serve(load_spec("kyc")) as running:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            health = await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service="clearmesh.kyc.v1.KycService"))
+            replies = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
+                iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+            listed = [s.name async for r in replies for s in r.list_services_response.service]
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
+    assert "clearmesh.kyc.v1.KycService" in listed
+
+
+async def test_the_servicer_sees_the_authenticated_caller(serve: Any, bearer: Bearer) -> None:
+    async with serve(probe_spec(ProbeServicer())) as running:
+        market = await _stub(running).GetMarket(pb.GetMarketRequest(name="markets/A"),
+                                                metadata=bearer(account="alice"))
+    assert market.base_asset == "alice"
+
+
+async def test_an_invalid_argument_carries_field_violations_and_error_info(serve: Any, bearer: Bearer) -> None:
+    async with serve(probe_spec(ProbeServicer())) as running:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await _stub(running).GetMarket(pb.GetMarketRequest(name="markets/invalid"), metadata=bearer(account="a"))
+    details = _details(raised.value)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [(v.field, v.description) for v in details["BadRequest"].field_violations] == [("name", "is odd")]
+    assert details["ErrorInfo"].domain == "clearmesh.io"
+
+
+async def test_a_domain_failure_maps_to_its_code_with_a_stable_reason(serve: Any, bearer: Bearer) -> None:
+    async with serve(probe_spec(ProbeServicer())) as running:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await _stub(running).GetMarket(pb.GetMarketRequest(name="markets/halted"), metadata=bearer(account="a"))
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    info = _details(raised.value)["ErrorInfo"]
+    assert (info.reason, dict(info.metadata)) == ("MARKET_HALTED", {"market": "x"})
+
+
+async def test_an_unexpected_exception_is_internal_and_leaks_nothing(serve: Any, bearer: Bearer) -> None:
+    async with serve(probe_spec(ProbeServicer())) as running:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await _stub(running).GetMarket(pb.GetMarketRequest(name="markets/boom"), metadata=bearer(account="a"))
+    assert raised.value.code() == grpc.StatusCode.INTERNAL
+    assert "secret" not in (raised.value.details() or "")
+
+
+async def test_an_error_mid_stream_ends_the_stream_with_its_status(serve: Any, bearer: Bearer) -> None:
+    received = []
+    async with serve(probe_spec(ProbeServicer())) as running:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            async for item in _stub(running).StreamTrades(pb.StreamTradesRequest(market="markets/A"),
+                                                          metadata=bearer(account="a")):
+                received.append(item.trade.sequence)
+    assert received == [1]
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_stopping_drains_calls_in_flight_and_refuses_new_ones(serve: Any, bearer: Bearer) -> None:
+    servicer = ProbeServicer()
+    async with serve(probe_spec(servicer)) as running:
+        stub = _stub(running)
+        in_flight = asyncio.ensure_future(stub.ListMarkets(pb.ListMarketsRequest(), metadata=bearer(account="a")))
+        await asyncio.sleep(0.1)
+        await running.stop(grace=5)
+        await in_flight
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await stub.ListMarkets(pb.ListMarketsRequest(), metadata=bearer(account="a"), timeout=1)
+    assert servicer.finished_slow_calls == 1
+    assert raised.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+async def test_health_turns_not_serving_when_draining_starts(serve: Any) -> None:
+    async with serve(load_spec("wallet")) as running:
+        await running.health.enter_graceful_shutdown()
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+    assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+async def test_each_call_is_logged_once_with_its_request_id(serve: Any, bearer: Bearer,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="clearmesh.rpc")
+    async with serve(probe_spec(ProbeServicer())) as running:
+        await _stub(running).GetMarket(pb.GetMarketRequest(name="markets/A"),
+                                       metadata=(*bearer(account="a"), ("x-request-id", "req-123")))
+    lines = [r for r in caplog.records if r.name == "clearmesh.rpc"]
+    assert len(lines) == 1
+    assert lines[0].fields["rpc.method"].endswith("/GetMarket")  # type: ignore[attr-defined]
+    assert lines[0].fields["grpc.code"] == "OK"  # type: ignore[attr-defined]
+
+
+async def test_the_server_span_continues_the_callers_trace(serve: Any, bearer: Bearer) -> None:
+    provider = configure_tracing("test")
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    from services.runtime.channels import dial
+
+    async with serve(probe_spec(ProbeServicer())) as running:
+        token = bearer(account="a")[0][1].removeprefix("Bearer ")
+        channel = dial(f"127.0.0.1:{running.port}", lambda: token, 1 << 20)
+        with trace.get_tracer("test").start_as_current_span("caller") as caller:
+            await pb_grpc.MatchingServiceStub(channel).GetMarket(pb.GetMarketRequest(name="markets/A"))
+        await channel.close()
+    trace_id = caller.get_span_context().trace_id
+    server_spans = [s for s in exporter.get_finished_spans()
+                    if s.kind == trace.SpanKind.SERVER and s.name.endswith("GetMarket")]
+    assert server_spans and all(s.context.trace_id == trace_id for s in server_spans)

@@ -1,0 +1,47 @@
+"""Settings come from the environment, by the production guide's names, once."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from services.runtime.settings import Settings, ensure_jwt_secret
+
+
+def test_the_production_guide_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MATCHING_INTERVAL_MS", "250")
+    monkeypatch.setenv("SETTLEMENT_FEE_RATE", "0.0025")
+    monkeypatch.setenv("CORS_ALLOWED_ORIGINS", "https://a.example, https://b.example")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://db/clearmesh")
+    settings = Settings()
+    assert settings.matching_interval_ms == 250
+    assert settings.settlement_fee_rate == Decimal("0.0025")
+    assert settings.cors_allowed_origins == ["https://a.example", "https://b.example"]
+    assert settings.database_url_for("wallet") == "postgresql+asyncpg://db/clearmesh"
+
+
+def test_a_malformed_value_fails_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MATCHING_INTERVAL_MS", "soon")
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_the_embedded_default_is_a_sqlite_file_per_service(tmp_path: Path) -> None:
+    settings = Settings(CLEARMESH_DATA_DIR=tmp_path)
+    assert settings.database_url_for("kyc") == f"sqlite+aiosqlite:///{tmp_path / 'kyc.db'}"
+    assert settings.should_migrate_on_start("kyc")
+
+
+def test_a_production_database_is_not_migrated_on_start() -> None:
+    assert not Settings(database_url="postgresql+asyncpg://db/x").should_migrate_on_start("kyc")
+
+
+def test_without_jwt_secret_a_random_one_is_kept_private_in_the_data_dir(tmp_path: Path) -> None:
+    settings = Settings(CLEARMESH_DATA_DIR=tmp_path)
+    secret = ensure_jwt_secret(settings)
+    assert len(secret) >= 32
+    assert ensure_jwt_secret(settings) == secret == settings.secret()
+    assert (tmp_path / "jwt_secret").stat().st_mode & 0o077 == 0
