@@ -1,0 +1,47 @@
+"""Stand-in for the lead's runtime errors (same API); replaced by the real file at merge."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    def __init__(
+        self,
+        reason: str,
+        message: str,
+        *,
+        metadata: dict[str, str] | None = None,
+        violations: list[tuple[str, str]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.metadata = dict(metadata or {})
+        self.violations = list(violations or [])
+
+
+class InvalidArgument(DomainError):
+    pass
+
+
+class NotFound(DomainError):
+    pass
+
+
+class AlreadyExists(DomainError):
+    pass
+
+
+class FailedPrecondition(DomainError):
+    pass
+
+
+class PermissionDenied(DomainError):
+    pass
+
+
+class ResourceExhausted(DomainError):
+    pass
+
+
+class Aborted(DomainError):
+    pass
