@@ -100,6 +100,9 @@ class Ledger:
     def entries(self, account: str | None = None) -> list[Entry]:
         return [entry for entry in self._entries if account is None or entry.account == account]
 
+    def withdrawals(self) -> list[Withdrawal]:
+        return list(self._withdrawals.values())
+
     def withdrawal(self, withdrawal_id: str) -> Withdrawal:
         withdrawal = self._withdrawals.get(withdrawal_id)
         if withdrawal is None:
