@@ -69,6 +69,8 @@ class Ledger:
         self._transfers: dict[str, Transfer] = {}
         self._entries: list[Entry] = []
         self._withdrawals: dict[str, Withdrawal] = {}
+        # The Withdraw response as first given, which a replay repeats even after resolution.
+        self._withdrawal_requests: dict[str, Withdrawal] = {}
 
     # ----------------------------------------------------------------- queries
 
@@ -211,7 +213,7 @@ class Ledger:
             request_id, withdrawal_name(account, request_id), account, asset, units, destination,
             hold_id, WithdrawalState.PENDING, at, at,
         )
-        existing = self._withdrawals.get(request_id)
+        existing = self._withdrawal_requests.get(request_id)
         if existing is not None:
             check_replay(
                 WalletReason.WITHDRAWAL_EXISTS_WITH_DIFFERENT_PARAMS, "request_id", request_id,
@@ -220,6 +222,7 @@ class Ledger:
             return existing
         self._place_hold(hold_id, account, asset, amount, at=at)
         self._withdrawals[request_id] = requested
+        self._withdrawal_requests[request_id] = requested
         return requested
 
     def complete_withdrawal(self, withdrawal_id: str, *, at: datetime) -> WithdrawalOutcome:
