@@ -95,11 +95,13 @@ def recover_keypair(share_paths: Sequence[Path], out_file: Path) -> str:
             "INSUFFICIENT_SHARES",
             f"need {threshold} different shares of this key, got {len(distinct)}",
         )
-    try:
-        seed = combine_mnemonics([share_file.mnemonic for share_file in distinct[:threshold]])
-    except MnemonicError as exc:
-        # Every share passed its checksum, so a failing digest means a share was altered.
-        raise KeyCeremonyError("CORRUPTED_SHARE", f"the shares do not combine: {exc}") from exc
+    chosen, extra = distinct[:threshold], distinct[threshold:]
+    seed = _combine(chosen)
+    # Shares beyond the threshold are not needed, but one that disagrees is damaged: check
+    # each against the others so the operator learns about it now, not at the next recovery.
+    for share_file in extra:
+        if _combine([*chosen[: threshold - 1], share_file]) != seed:
+            raise KeyCeremonyError("CORRUPTED_SHARE", f"share file {share_file.path} does not match the others")
 
     keypair = Keypair.from_seed(seed)
     pubkey = str(keypair.pubkey())
@@ -112,6 +114,15 @@ def recover_keypair(share_paths: Sequence[Path], out_file: Path) -> str:
     # The Solana CLI format: a JSON array of the 64 secret-key bytes (seed + public key).
     _write_private(out_file, json.dumps(list(bytes(keypair)), separators=(",", ":")), KEYPAIR_FILE_MODE)
     return pubkey
+
+
+def _combine(share_files: Sequence[_ShareFile]) -> bytes:
+    try:
+        return combine_mnemonics([share_file.mnemonic for share_file in share_files])
+    except MnemonicError as exc:
+        # Every share passed its checksum, so a failing digest means a share was altered.
+        names = ", ".join(str(share_file.path) for share_file in share_files)
+        raise KeyCeremonyError("CORRUPTED_SHARE", f"the shares {names} do not combine: {exc}") from exc
 
 
 def _read_share(path: Path) -> _ShareFile:
