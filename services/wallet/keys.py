@@ -118,11 +118,12 @@ def recover_keypair(share_paths: Sequence[Path], out_file: Path) -> str:
 
 def _combine(share_files: Sequence[_ShareFile]) -> bytes:
     try:
-        return combine_mnemonics([share_file.mnemonic for share_file in share_files])
+        seed: bytes = combine_mnemonics([share_file.mnemonic for share_file in share_files])
     except MnemonicError as exc:
         # Every share passed its checksum, so a failing digest means a share was altered.
         names = ", ".join(str(share_file.path) for share_file in share_files)
         raise KeyCeremonyError("CORRUPTED_SHARE", f"the shares {names} do not combine: {exc}") from exc
+    return seed
 
 
 def _read_share(path: Path) -> _ShareFile:

@@ -12,6 +12,10 @@ liabilities are always exactly covered by the asset accounts.
 - `system/deposits-in-transit`: the source of every deposit credit; goes negative by
   what was received on chain and not yet swept to a wallet (an asset).
 - `system/hot-wallet`, `system/cold-wallet`: on-chain holdings (assets); negative is normal.
+
+Operator sweeps are INTERNAL transfers: received deposits into the hot wallet
+`Leg(HOT_WALLET, DEPOSITS_IN_TRANSIT, ...)`; a sent payout `Leg(WITHDRAWALS_IN_TRANSIT,
+HOT_WALLET, ...)`; hot to cold storage `Leg(COLD_WALLET, HOT_WALLET, ...)`.
 """
 
 from __future__ import annotations

@@ -187,7 +187,7 @@ class Ledger:
         validate_id(request_id, field="request_id")
         require_user_account(account)
         resolved = self.assets.resolve(asset)
-        self._positive_units(asset, amount)
+        self._positive_units(asset, amount)  # reported against `amount`, not `legs[0].amount`
         transfer_id = deposit_transfer_id(request_id)
         postings = legs_to_postings(deposit_legs(account, resolved, amount), self.assets)
         existing = self._transfers.get(transfer_id)
