@@ -162,3 +162,15 @@ def test_an_altered_share_beyond_the_threshold_is_still_caught(
         recover_keypair([*paths[:3], altered], tmp_path / "id.json")
     assert caught.value.reason == "CORRUPTED_SHARE"
     assert str(altered) in caught.value.message
+
+
+def test_a_share_announcing_another_public_key_is_refused(ceremony: tuple[str, list[Path]], tmp_path: Path) -> None:
+    pubkey, paths = ceremony
+    other_pubkey = str(Keypair().pubkey())
+    relabelled = tmp_path / "relabelled.txt"
+    relabelled.write_text(paths[2].read_text().replace(pubkey, other_pubkey))
+    with pytest.raises(KeyCeremonyError) as caught:
+        recover_keypair([paths[0], paths[1], relabelled], tmp_path / "id.json")
+    assert caught.value.reason == "PUBKEY_MISMATCH"
+    assert other_pubkey in caught.value.message
+    assert not (tmp_path / "id.json").exists()
