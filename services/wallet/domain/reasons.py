@@ -1,0 +1,38 @@
+"""Stable UPPER_SNAKE reasons the Wallet attaches to its errors (ErrorInfo.reason).
+
+One enum so the adapter, the store and the tests name every failure the same way; values
+never change once released (REFERENCE.md §2, promise 7).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class WalletReason(StrEnum):
+    # Input validation (InvalidArgument).
+    INVALID_ASSET_CONFIG = "INVALID_ASSET_CONFIG"
+    UNKNOWN_ASSET = "UNKNOWN_ASSET"
+    INVALID_AMOUNT = "INVALID_AMOUNT"
+    AMOUNT_TOO_PRECISE = "AMOUNT_TOO_PRECISE"
+    AMOUNT_NOT_POSITIVE = "AMOUNT_NOT_POSITIVE"
+    AMOUNT_TOO_LARGE = "AMOUNT_TOO_LARGE"
+    INVALID_ACCOUNT = "INVALID_ACCOUNT"
+    INVALID_ID = "INVALID_ID"
+    INVALID_TRANSFER = "INVALID_TRANSFER"
+    UNBALANCED_TRANSFER = "UNBALANCED_TRANSFER"
+    HOLD_MISMATCH = "HOLD_MISMATCH"
+    # State (FailedPrecondition).
+    INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
+    HOLD_EXCEEDED = "HOLD_EXCEEDED"
+    WITHDRAWAL_NOT_PENDING = "WITHDRAWAL_NOT_PENDING"
+    # Lookups (NotFound).
+    HOLD_NOT_FOUND = "HOLD_NOT_FOUND"
+    WITHDRAWAL_NOT_FOUND = "WITHDRAWAL_NOT_FOUND"
+    # Idempotency key reused with a different payload (AlreadyExists), as TigerBeetle's
+    # `exists_with_different_*`.
+    HOLD_EXISTS_WITH_DIFFERENT_PARAMS = "HOLD_EXISTS_WITH_DIFFERENT_PARAMS"
+    RELEASE_EXISTS_WITH_DIFFERENT_PARAMS = "RELEASE_EXISTS_WITH_DIFFERENT_PARAMS"
+    TRANSFER_EXISTS_WITH_DIFFERENT_POSTINGS = "TRANSFER_EXISTS_WITH_DIFFERENT_POSTINGS"
+    DEPOSIT_EXISTS_WITH_DIFFERENT_PARAMS = "DEPOSIT_EXISTS_WITH_DIFFERENT_PARAMS"
+    WITHDRAWAL_EXISTS_WITH_DIFFERENT_PARAMS = "WITHDRAWAL_EXISTS_WITH_DIFFERENT_PARAMS"
