@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 
 import click
 
@@ -68,6 +69,40 @@ def token(account: str | None, roles: tuple[str, ...], service: str | None) -> N
                          audience=settings.jwt_audience,
                          ttl_seconds=settings.jwt_expiration_hours * 3600)
     click.echo(issuer.mint(account=account, roles=roles or ("trader",), service=service))
+
+
+@main.group()
+def keys() -> None:
+    """Cold-storage key ceremony: split a new Solana keypair into SLIP-39 shares, or recover it."""
+
+
+@keys.command("split")
+@click.option("--threshold", type=int, required=True, help="Shares needed to recover.")
+@click.option("--shares", type=int, required=True, help="Shares to create.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="Folder for the share files (one per custodian).")
+def keys_split(threshold: int, shares: int, out_dir: Path) -> None:
+    """Create a new keypair, write its shares and print only its public key."""
+    from services.wallet.keys import KeyCeremonyError, split_keypair
+
+    try:
+        click.echo(split_keypair(threshold, shares, out_dir))
+    except KeyCeremonyError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@keys.command("recover")
+@click.argument("share_paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_file", type=click.Path(path_type=Path), required=True,
+              help="Where to write the keypair (Solana CLI JSON).")
+def keys_recover(share_paths: tuple[Path, ...], out_file: Path) -> None:
+    """Rebuild the keypair file from enough shares; print its public key."""
+    from services.wallet.keys import KeyCeremonyError, recover_keypair
+
+    try:
+        click.echo(recover_keypair(list(share_paths), out_file))
+    except KeyCeremonyError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 if __name__ == "__main__":

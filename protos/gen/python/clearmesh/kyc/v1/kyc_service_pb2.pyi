@@ -68,16 +68,18 @@ class ReviewApplicantRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., decision: _Optional[_Union[ReviewDecision, str]] = ..., tier: _Optional[int] = ..., reason: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class CheckEligibilityRequest(_message.Message):
-    __slots__ = ("account", "action", "asset", "amount")
+    __slots__ = ("account", "action", "asset", "amount", "used_amount")
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     ASSET_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    USED_AMOUNT_FIELD_NUMBER: _ClassVar[int]
     account: str
     action: EligibilityAction
     asset: str
     amount: str
-    def __init__(self, account: _Optional[str] = ..., action: _Optional[_Union[EligibilityAction, str]] = ..., asset: _Optional[str] = ..., amount: _Optional[str] = ...) -> None: ...
+    used_amount: str
+    def __init__(self, account: _Optional[str] = ..., action: _Optional[_Union[EligibilityAction, str]] = ..., asset: _Optional[str] = ..., amount: _Optional[str] = ..., used_amount: _Optional[str] = ...) -> None: ...
 
 class CheckEligibilityResponse(_message.Message):
     __slots__ = ("allowed", "tier", "reason", "remaining")
