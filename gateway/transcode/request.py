@@ -194,6 +194,8 @@ class RequestBuilder:
         proto_path: list[str] = []
         entry: FieldEntry | None = None
         for name in key.split("."):
+            if table is None and entry is not None and entry.kind is TextKind.FORBIDDEN:
+                break  # below a map or repeated message: refused as such after the loop
             entry = table.get(name) if table is not None else None
             if entry is None:
                 raise BadRequest("UNKNOWN_QUERY_PARAMETER", f"Unknown query parameter {key!r}", violations=[(key, "unknown field")])
