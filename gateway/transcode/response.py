@@ -38,7 +38,6 @@ class ResponseEncoder:
         document = json_format.MessageToDict(
             reply,
             always_print_fields_with_no_presence=True,
-            preserving_proto_field_names=False,
             descriptor_pool=self._pool,
         )
         if not route.response_body:
