@@ -59,6 +59,7 @@ class FieldEntry:
     repeated: bool
     kind: TextKind
     message_name: str | None  # full name when the field is a message
+    is_plain_string: bool = False  # singular `string`: path values can be assigned directly
 
     @property
     def why_forbidden(self) -> str:
@@ -107,4 +108,5 @@ def field_entry(field: FieldDescriptor) -> FieldEntry:
         kind = TextKind.FORBIDDEN
     else:
         kind = TextKind.NESTED
-    return FieldEntry(field.name, field.json_name, repeated, kind, message_name)
+    plain_string = field.type == FieldDescriptor.TYPE_STRING and not repeated
+    return FieldEntry(field.name, field.json_name, repeated, kind, message_name, plain_string)

@@ -122,11 +122,27 @@ class RequestBuilder:
             wrapped = document if plan.body_entry is None else {plan.body_entry.proto_name: document}
             self._merge(wrapped, request, "body")
         for bound in plan.bound:
-            text = bindings[bound.text]
-            leaf = _to_json_value(bound.chain[-1], text, bound.text)
-            self._merge(_nest(tuple(e.proto_name for e in bound.chain), leaf), request, bound.text)
+            self._bind_path(bound, bindings[bound.text], request)
         self._apply_query(plan, query, request)
         return request
+
+    def _bind_path(self, bound: _BoundPath, text: str, request: message.Message) -> None:
+        self._assign(request, tuple(e.proto_name for e in bound.chain), bound.chain[-1], text, bound.text)
+
+    def _assign(self, request: message.Message, proto_path: tuple[str, ...], leaf: FieldEntry, value: Any, where: str) -> None:
+        """Set one leaf from text; ``value`` is a list of texts for a repeated leaf."""
+        if leaf.is_plain_string:
+            # Fast path for the usual case (resource names, tokens): attribute writes, no JSON parser.
+            target = request
+            for name in proto_path[:-1]:
+                target = getattr(target, name)
+            setattr(target, proto_path[-1], value)
+            return
+        if leaf.repeated:
+            converted: Any = [_to_json_value(leaf, text, where) for text in value]
+        else:
+            converted = _to_json_value(leaf, value, where)
+        self._merge(_nest(proto_path, converted), request, where)
 
     def _parse_body(self, plan: _RoutePlan, body: bytes) -> Any:
         route = plan.route
@@ -181,13 +197,9 @@ class RequestBuilder:
             grouped.setdefault(key, []).append(value)
         for key, values in grouped.items():
             proto_path, entry = self._resolve_query_key(plan, key)
-            if entry.repeated:
-                leaf: Any = [_to_json_value(entry, v, key) for v in values]
-            elif len(values) > 1:
+            if not entry.repeated and len(values) > 1:
                 raise BadRequest("INVALID_QUERY_PARAMETER", f"{key} is not repeated", violations=[(key, "given more than once")])
-            else:
-                leaf = _to_json_value(entry, values[0], key)
-            self._merge(_nest(proto_path, leaf), request, key)
+            self._assign(request, proto_path, entry, values if entry.repeated else values[0], key)
 
     def _resolve_query_key(self, plan: _RoutePlan, key: str) -> tuple[tuple[str, ...], FieldEntry]:
         table: dict[str, FieldEntry] | None = plan.root

@@ -1,6 +1,7 @@
 """(HTTP method, raw path) → (Route, path bindings), with everything precompiled.
 
-Routes are indexed by HTTP method and first literal segment; within a bucket they are
+Routes are indexed by HTTP method, first literal segment and segment count (templates
+ending in ``**`` by method and first literal only); within a bucket they are
 tried most-specific first (literal > ``*`` > ``**``, verb templates first), so
 ``/v1/shelves/special`` beats ``/v1/shelves/{shelf}`` regardless of proto order.
 A path that matches only under other HTTP methods yields MethodNotAllowed (405 /
@@ -13,11 +14,21 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from gateway.transcode.errors import MethodNotAllowed, RouteNotFound
 from gateway.transcode.rules import Route
 
 _ANY_FIRST = ""  # bucket key for templates that start with a wildcard
+K = TypeVar("K")
+
+
+def _freeze(buckets: dict[str, dict[K, list[Route]]]) -> dict[str, dict[K, tuple[Route, ...]]]:
+    """Buckets as tuples, most specific template first."""
+    return {
+        method: {key: tuple(sorted(rs, key=lambda r: r.template.specificity)) for key, rs in by_key.items()}
+        for method, by_key in buckets.items()
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,20 +46,31 @@ def _first_part(raw_path: str) -> str:
 
 class Router:
     def __init__(self, routes: Iterable[Route]) -> None:
-        buckets: dict[str, dict[str, list[Route]]] = defaultdict(lambda: defaultdict(list))
+        fixed: dict[str, dict[tuple[str, int], list[Route]]] = defaultdict(lambda: defaultdict(list))
+        deep: dict[str, dict[str, list[Route]]] = defaultdict(lambda: defaultdict(list))
         for route in routes:
-            buckets[route.http_method][route.template.first_literal or _ANY_FIRST].append(route)
-        self._buckets: dict[str, dict[str, tuple[Route, ...]]] = {
-            method: {key: tuple(sorted(rs, key=lambda r: r.template.specificity)) for key, rs in by_first.items()}
-            for method, by_first in buckets.items()
-        }
+            template = route.template
+            first = template.first_literal or _ANY_FIRST
+            if template.has_deep_wildcard:
+                deep[route.http_method][first].append(route)
+            else:
+                fixed[route.http_method][(first, len(template.segments))].append(route)
+        self._fixed = _freeze(fixed)
+        self._deep = _freeze(deep)
+        self._methods = frozenset(self._fixed) | frozenset(self._deep)
 
     def _match_in(self, http_method: str, raw_path: str, first: str) -> RouteMatch | None:
-        by_first = self._buckets.get(http_method)
-        if by_first is None:
-            return None
-        for key in (first, _ANY_FIRST):
-            for route in by_first.get(key, ()):
+        # A verb never contains '/', so the segment count is known before any template is tried.
+        count = raw_path.count("/")
+        fixed = self._fixed.get(http_method, {})
+        deep = self._deep.get(http_method, {})
+        for candidates in (
+            fixed.get((first, count), ()),
+            fixed.get((_ANY_FIRST, count), ()),
+            deep.get(first, ()),
+            deep.get(_ANY_FIRST, ()),
+        ):
+            for route in candidates:
                 bindings = route.template.match(raw_path)
                 if bindings is not None:
                     return RouteMatch(route, bindings)
@@ -65,7 +87,7 @@ class Router:
         if found is not None:
             return found
         allowed = tuple(
-            sorted(other for other in self._buckets if other != method and self._match_in(other, raw_path, first))
+            sorted(other for other in self._methods if other != method and self._match_in(other, raw_path, first))
         )
         if allowed:
             raise MethodNotAllowed(

@@ -16,7 +16,7 @@ multi-segment one is decoded except ``%2F``/``%2f``, which stay encoded.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from urllib.parse import unquote
 
@@ -70,6 +70,10 @@ class PathTemplate:
     segments: tuple[Segment, ...]
     variables: tuple[Variable, ...]
     verb: str | None
+    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "regex", _compile(self.segments, self.variables, self.verb))
 
     @property
     def first_literal(self) -> str | None:
@@ -91,34 +95,39 @@ class PathTemplate:
 
         ``raw_path`` is the request path without the query string, still percent-encoded.
         """
-        if not raw_path.startswith("/"):
+        found = self.regex.match(raw_path)
+        if found is None:
             return None
-        body = raw_path[1:]
-        if self.verb is not None:
-            suffix = ":" + self.verb
-            if not body.endswith(suffix):
-                return None
-            body = body[: -len(suffix)]
-        parts = body.split("/") if body else []
-        fixed = len(self.segments) - (1 if self.has_deep_wildcard else 0)
-        if len(parts) < fixed or (not self.has_deep_wildcard and len(parts) != fixed):
-            return None
-        for index in range(fixed):
-            segment = self.segments[index]
-            part = parts[index]
-            if segment.kind is SegmentKind.LITERAL:
-                if part != segment.literal:
-                    return None
-            elif not part:  # '*' never matches an empty segment
-                return None
         bindings: dict[str, str] = {}
-        for variable in self.variables:
-            taken = parts[variable.start : variable.end]
-            if variable.is_single_segment:
-                bindings[variable.field_path] = unquote(taken[0])
-            else:
-                bindings[variable.field_path] = _decode_multi_segment("/".join(taken))
+        for index, variable in enumerate(self.variables):
+            raw = found.group(f"v{index}") or ""
+            bindings[variable.field_path] = unquote(raw) if variable.is_single_segment else _decode_multi_segment(raw)
         return bindings
+
+
+def _compile(segments: tuple[Segment, ...], variables: tuple[Variable, ...], verb: str | None) -> re.Pattern[str]:
+    """One anchored regex per template, so a literal mismatch fails inside the C regex engine."""
+    opens = {v.start: index for index, v in enumerate(variables)}
+    closes = {(v.end if v.end is not None else len(segments)) - 1 for v in variables}
+    pattern = ["^"]
+    for position, segment in enumerate(segments):
+        group = opens.get(position)
+        if segment.kind is SegmentKind.DEEP:
+            # Zero or more segments: the separator is part of the optional tail.
+            pattern.append(f"(?:/(?P<v{group}>.*))?" if group is not None else "(?:/.*)?")
+            if group is None and position in closes:
+                pattern.append(")")
+            continue
+        pattern.append("/")
+        if group is not None:
+            pattern.append(f"(?P<v{group}>")
+        pattern.append(re.escape(segment.literal) if segment.kind is SegmentKind.LITERAL else "[^/]+")
+        if position in closes:
+            pattern.append(")")
+    if verb is not None:
+        pattern.append(re.escape(":" + verb))
+    pattern.append("$")
+    return re.compile("".join(pattern), re.DOTALL)
 
 
 def _decode_multi_segment(raw: str) -> str:

@@ -116,3 +116,14 @@ def test_deep_variable_round_trips_and_keeps_encoded_slashes(pieces: list[str]) 
     raw = "/".join(quote(piece, safe="") for piece in pieces)
     expected = "/".join(piece.replace("/", "%2F") for piece in pieces)
     assert parse_template("/v1/files/{path=**}").match("/v1/files/" + raw) == {"path": expected}
+
+
+def test_deep_wildcard_inside_a_variable_keeps_the_variables_literals() -> None:
+    template = parse_template("/v1/{name=shelves/**}")
+    assert template.match("/v1/shelves/a/b") == {"name": "shelves/a/b"}
+    assert template.match("/v1/shelves") == {"name": "shelves"}
+    assert template.match("/v1/racks/a") is None
+
+
+def test_deep_wildcard_before_a_verb() -> None:
+    assert parse_template("/v1/{path=**}:stat").match("/v1/a/b:stat") == {"path": "a/b"}
