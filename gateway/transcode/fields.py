@@ -83,7 +83,7 @@ class FieldTables:
             entry = field_entry(field)
             table[field.name] = entry
             table[field.json_name] = entry
-            if entry.kind is TextKind.NESTED:
+            if entry.kind is TextKind.NESTED and field.message_type is not None:
                 self.table(field.message_type)
         return table
 

@@ -23,7 +23,7 @@ from google.protobuf import descriptor, descriptor_pb2
 from gateway.transcode.comments import leading_comments
 from gateway.transcode.fields import TextKind, field_entry
 from gateway.transcode.rules import Route, RuleSet
-from gateway.transcode.template import SegmentKind
+from gateway.transcode.template import SegmentKind, Variable
 
 FieldDescriptor = descriptor.FieldDescriptor
 Schema = dict[str, Any]
@@ -190,7 +190,7 @@ class _DocumentBuilder:
     # ---- operations ----------------------------------------------------------------------
     def path_and_parameters(self, route: Route) -> tuple[str, list[Schema]]:
         template = route.template
-        owner = {}
+        owner: dict[int, Variable] = {}
         for variable in template.variables:
             for index in range(variable.start, variable.end if variable.end is not None else len(template.segments)):
                 owner[index] = variable
@@ -218,17 +218,18 @@ class _DocumentBuilder:
             return "{" + unique + "}"
 
         for index, segment in enumerate(template.segments):
-            variable = owner.get(index)
+            segment_owner = owner.get(index)
             if segment.kind is SegmentKind.LITERAL:
                 parts.append(segment.literal)
-            elif variable is not None and len(variable.segments) == 1:
+            elif segment_owner is not None and len(segment_owner.segments) == 1:
                 note = " May contain '/'." if segment.kind is SegmentKind.DEEP else ""
-                parts.append(add_parameter(variable.field_path, variable.field_path, f"`{variable.field_path}`.{note}"))
+                field_path = segment_owner.field_path
+                parts.append(add_parameter(field_path, field_path, f"`{field_path}`.{note}"))
             else:
                 previous = template.segments[index - 1] if index else None
                 base = _singular(previous.literal) if previous and previous.kind is SegmentKind.LITERAL else "segment"
-                field_path = variable.field_path if variable is not None else ""
-                pattern = variable.pattern if variable is not None else str(segment)
+                field_path = segment_owner.field_path if segment_owner is not None else ""
+                pattern = segment_owner.pattern if segment_owner is not None else str(segment)
                 parts.append(add_parameter(base, field_path, f"Segment of `{field_path}` (`{pattern}`)."))
         path = "/" + "/".join(parts)
         if template.verb:
@@ -250,7 +251,7 @@ class _DocumentBuilder:
                 name = f"{json_prefix}{field.json_name}"
                 if entry.kind is TextKind.NESTED:
                     child = field.message_type
-                    if len(proto_path) < MAX_QUERY_DEPTH and child.full_name not in seen:
+                    if child is not None and len(proto_path) < MAX_QUERY_DEPTH and child.full_name not in seen:
                         walk(child, proto_path, name + ".", (*seen, child.full_name))
                     continue
                 if entry.kind is TextKind.FORBIDDEN:

@@ -45,7 +45,6 @@ HTTP_STATUS_BY_GRPC_CODE: Mapping[int, int] = MappingProxyType(
 )
 
 STATUS_DETAILS_HEADER = "grpc-status-details-bin"
-JSON_CONTENT_TYPE = "application/json"
 
 
 def grpc_code_value(code: StatusCode | int) -> int:
