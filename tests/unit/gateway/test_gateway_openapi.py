@@ -156,3 +156,14 @@ def test_bearer_jwt_security_and_tags_per_service(document: Document) -> None:
     }
     assert document["security"] == [{"bearerAuth": []}]
     assert [t["name"] for t in document["tags"]] == ["gwtest.v1.EchoService", "gwtest.v1.LibraryService"]
+
+
+def test_additional_binding_gets_its_own_path_and_parameters(document: Document) -> None:
+    path, _, operation = next(o for o in _operations(document) if o[2]["operationId"] == "LibraryService_GetBook_1")
+    assert path == "/v1/archives/{archive}/books/{book}"
+    assert set(_params(operation, "path")) == {"archive", "book"}
+
+
+def test_deep_wildcard_variable_is_one_parameter(document: Document) -> None:
+    operation = document["paths"]["/v1/files/{path}"]["get"]
+    assert "May contain '/'" in _params(operation, "path")["path"]["description"]
