@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 from google.protobuf import message
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.transcode import BadRequest, Transcoder
 
@@ -201,3 +205,14 @@ def test_violation_names_the_offending_parameter(transcoder: Transcoder) -> None
 def test_pre_parsed_query_pairs_are_accepted(transcoder: Transcoder) -> None:
     request = transcoder.transcode("GET", "/v1/shelves/s/books", [("tags", "a&b")]).request
     assert list(request.tags) == ["a&b"]
+
+
+_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=20)
+
+
+@settings(max_examples=60, deadline=None)
+@given(page_size=st.integers(-(2**31), 2**31 - 1), token=_text, tags=st.lists(_text, max_size=4))
+def test_encoded_query_values_round_trip(transcoder: Transcoder, page_size: int, token: str, tags: list[str]) -> None:
+    query = urlencode([("pageSize", str(page_size)), ("pageToken", token), *(("tags", t) for t in tags)])
+    request = _list(transcoder, query)
+    assert (request.page_size, request.page_token, list(request.tags)) == (page_size, token, tags)
