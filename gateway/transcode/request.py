@@ -38,6 +38,7 @@ class _BoundPath:
 
     text: str  # as written in the template, e.g. "book.name"
     chain: tuple[FieldEntry, ...]
+    proto_path: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +101,13 @@ class RequestBuilder:
                 chain.append(entry)
                 if entry.kind is TextKind.NESTED:
                     table = self._tables.child(entry)
-            bound.append(_BoundPath(variable.field_path, tuple(chain)))
+            bound.append(_BoundPath(variable.field_path, tuple(chain), tuple(e.proto_name for e in chain)))
         body_entry = root[route.body] if route.body not in ("", "*") else None
         return _RoutePlan(
             route=route,
             root=root,
             bound=tuple(bound),
-            bound_proto_paths=frozenset(tuple(e.proto_name for e in b.chain) for b in bound),
+            bound_proto_paths=frozenset(b.proto_path for b in bound),
             body_entry=body_entry,
         )
 
@@ -122,12 +123,9 @@ class RequestBuilder:
             wrapped = document if plan.body_entry is None else {plan.body_entry.proto_name: document}
             self._merge(wrapped, request, "body")
         for bound in plan.bound:
-            self._bind_path(bound, bindings[bound.text], request)
+            self._assign(request, bound.proto_path, bound.chain[-1], bindings[bound.text], bound.text)
         self._apply_query(plan, query, request)
         return request
-
-    def _bind_path(self, bound: _BoundPath, text: str, request: message.Message) -> None:
-        self._assign(request, tuple(e.proto_name for e in bound.chain), bound.chain[-1], text, bound.text)
 
     def _assign(self, request: message.Message, proto_path: tuple[str, ...], leaf: FieldEntry, value: Any, where: str) -> None:
         """Set one leaf from text; ``value`` is a list of texts for a repeated leaf."""
