@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor, descriptor_pb2, descriptor_pool, message, message_factory
 
+from gateway.transcode.fields import BOOL_WRAPPER, STRING_FORM_TYPES
 from gateway.transcode.template import PathTemplate, TemplateSyntaxError, parse_template
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
@@ -91,6 +92,9 @@ def _resolve_field_path(message_type: descriptor.Descriptor, path: str) -> descr
             raise RuleError(f"{path!r} is repeated and cannot be bound in a path")
         current = found.message_type
     assert found is not None
+    leaf_type = found.message_type
+    if leaf_type is not None and leaf_type.full_name not in STRING_FORM_TYPES and leaf_type.full_name != BOOL_WRAPPER:
+        raise RuleError(f"{path!r} is a message; a path can only bind a scalar or a string-form well-known type")
     return found
 
 

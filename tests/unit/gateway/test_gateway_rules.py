@@ -87,6 +87,11 @@ def test_repeated_field_cannot_be_path_bound(descriptor_set: bytes) -> None:
         load_rules(_with_rule(descriptor_set, "ListBooks", http_pb2.HttpRule(get="/v1/{tags}")))
 
 
+def test_message_field_cannot_be_path_bound(descriptor_set: bytes) -> None:
+    with pytest.raises(RuleError):
+        load_rules(_with_rule(descriptor_set, "ListBooks", http_pb2.HttpRule(get="/v1/{filter}")))
+
+
 def test_client_streaming_rpc_cannot_be_bound(descriptor_set: bytes) -> None:
     rule = http_pb2.HttpRule(post="/v1/ping", body="*")
     with pytest.raises(RuleError):
