@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from services.registry import SERVICE_NAMES, load_spec
-from services.runtime.settings import DEFAULT_PORTS, Settings, ensure_jwt_secret
+from services.registry import SERVICE_NAMES, UP_ORDER, load_spec
+from services.runtime.settings import DEFAULT_PORTS, METRICS_BASE_PORT, Settings, ensure_jwt_secret
 
 
 @click.group()
@@ -34,8 +34,9 @@ def up() -> None:
     settings = Settings()
     children = [
         Child(name, (sys.executable, "-m", "services.cli", "serve", name),
-              f"127.0.0.1:{DEFAULT_PORTS[name]}", f"grpc://127.0.0.1:{DEFAULT_PORTS[name]}")
-        for name in SERVICE_NAMES
+              f"127.0.0.1:{DEFAULT_PORTS[name]}", f"grpc://127.0.0.1:{DEFAULT_PORTS[name]}",
+              {"METRICS_PORT": str(METRICS_BASE_PORT + 1 + index)})
+        for index, name in enumerate(UP_ORDER)
     ]
     sys.exit(asyncio.run(run(children, settings)))
 

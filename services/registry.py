@@ -1,5 +1,4 @@
-"""The services `clearmesh serve` and `clearmesh up` know, in start-up order (dependencies
-first, so a caller's peers are up before it)."""
+"""The services `clearmesh serve` and `clearmesh up` know."""
 
 from __future__ import annotations
 
@@ -8,6 +7,8 @@ import importlib
 from services.runtime.server import ServiceSpec
 
 SERVICE_NAMES: tuple[str, ...] = ("kyc", "wallet", "matching", "order", "settlement")
+# The design's port order (order 50051 … settlement 50055, metrics 9091 … 9095).
+UP_ORDER: tuple[str, ...] = ("order", "matching", "wallet", "kyc", "settlement")
 
 
 def load_spec(name: str) -> ServiceSpec:

@@ -11,7 +11,7 @@ import asyncio
 import os
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -29,6 +29,7 @@ class Child:
     # host:port of its gRPC health service, or None when readiness is an HTTP endpoint.
     grpc_target: str | None
     endpoint: str
+    env: dict[str, str] = field(default_factory=dict)
 
 
 def _tail(path: Path, lines: int = 20) -> str:
@@ -88,7 +89,7 @@ async def run(children: list[Child], settings: Settings) -> int:
             log_file = (logs / f"{child.name}.log").open("ab")
             # Own session: a Ctrl-C reaches `up` only, which then stops the children in order.
             processes[child.name] = await asyncio.create_subprocess_exec(
-                *child.argv, stdout=log_file, stderr=log_file, env=dict(os.environ),
+                *child.argv, stdout=log_file, stderr=log_file, env={**os.environ, **child.env},
                 start_new_session=True)
             log_file.close()
         deadline = loop.time() + READY_TIMEOUT_SECS

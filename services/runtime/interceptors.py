@@ -16,6 +16,7 @@ from typing import Any
 import grpc
 from grpc_status import rpc_status
 
+from services.runtime import metrics
 from services.runtime.auth import AccessRule, TokenIssuer, authenticate, authorize, bind_principal
 from services.runtime.errors import DomainError, Unimplemented, internal_status, to_status_proto
 from services.runtime.logs import request_id_var
@@ -82,9 +83,10 @@ def _wrap(handler: grpc.RpcMethodHandler, method: str,
 
 
 def _log(method: str, code: grpc.StatusCode, started: float, **fields: object) -> None:
+    elapsed = time.perf_counter() - started
+    metrics.observe(method, code.name, elapsed)
     log.info("rpc", extra={"fields": {"rpc.method": method, "grpc.code": code.name,
-                                      "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                                      **fields}})
+                                      "duration_ms": round(elapsed * 1000, 3), **fields}})
 
 
 async def _fail(exc: BaseException, method: str, context: grpc.aio.ServicerContext,

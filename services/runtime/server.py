@@ -29,6 +29,7 @@ from services.runtime.clock import Clock, SystemClock
 from services.runtime.database import create_engine, session_factory
 from services.runtime.interceptors import CallInterceptor
 from services.runtime.logs import configure_logging
+from services.runtime.metrics import serve_metrics
 from services.runtime.settings import Settings
 from services.runtime.telemetry import configure_tracing, server_interceptor
 
@@ -159,6 +160,7 @@ async def start(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = 
 async def serve(spec: ServiceSpec, settings: Settings) -> None:
     """Runs until SIGTERM or SIGINT, then shuts down gracefully."""
     configure_logging(spec.name, settings.log_level)
+    serve_metrics(settings.metrics_port)
     running = await start(spec, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import grpc
@@ -58,6 +59,8 @@ def test_up_serves_every_service_and_stops_cleanly_on_sigterm(tmp_path: Path) ->
                 listed = {s.name for r in replies for s in r.list_services_response.service}
             assert health.status == health_pb2.HealthCheckResponse.SERVING
             assert load_spec(name).descriptor.full_name in listed
+        with urllib.request.urlopen("http://127.0.0.1:9091/metrics", timeout=5) as reply:
+            assert b"grpc_server_handled_total" in reply.read()  # order's metrics port
     finally:
         up.send_signal(signal.SIGTERM)
         code = up.wait(timeout=30)

@@ -271,3 +271,15 @@ async def test_the_server_span_continues_the_callers_trace(serve: Any, bearer: B
     server_spans = [s for s in exporter.get_finished_spans()
                     if s.kind == trace.SpanKind.SERVER and s.name.endswith("GetMarket")]
     assert server_spans and all(s.context.trace_id == trace_id for s in server_spans)
+
+
+async def test_each_call_is_counted_by_method_and_code(serve: Any, bearer: Bearer) -> None:
+    from prometheus_client import REGISTRY
+
+    labels = {"grpc_service": "clearmesh.matching.v1.MatchingService", "grpc_method": "GetMarket",
+              "grpc_code": "FAILED_PRECONDITION"}
+    before = REGISTRY.get_sample_value("grpc_server_handled_total", labels) or 0.0
+    async with serve(probe_spec(ProbeServicer())) as running:
+        with pytest.raises(grpc.aio.AioRpcError):
+            await _stub(running).GetMarket(pb.GetMarketRequest(name="markets/halted"), metadata=bearer(account="a"))
+    assert REGISTRY.get_sample_value("grpc_server_handled_total", labels) == before + 1
