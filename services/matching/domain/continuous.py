@@ -15,6 +15,7 @@ from .records import OrderEvent, Trade
 if TYPE_CHECKING:
     from .engine import MatchingEngine
 
+_new = tuple.__new__  # builds NamedTuples without their Python-level __new__
 _BUY = Side.BUY
 _SELL = Side.SELL
 _FILLED = OrderState.FILLED
@@ -117,11 +118,11 @@ def take(
                 budget -= quantity * price
             trade_seq += 1
             if taker_is_buy:
-                trade = Trade(trade_seq, price, quantity, taker_id, maker.order_id, account, maker.account,
-                              taker_side, None, now)
+                trade = _new(Trade, (trade_seq, price, quantity, taker_id, maker.order_id, account,
+                                     maker.account, taker_side, None, now))
             else:
-                trade = Trade(trade_seq, price, quantity, maker.order_id, taker_id, maker.account, account,
-                              taker_side, None, now)
+                trade = _new(Trade, (trade_seq, price, quantity, maker.order_id, taker_id, maker.account,
+                                     account, taker_side, None, now))
             trades.append(trade)
             remaining -= quantity
             available -= quantity

@@ -37,9 +37,13 @@ MARKET_HALTED = "MARKET_HALTED"
 NOT_AN_AUCTION_MARKET = "NOT_AN_AUCTION_MARKET"
 SNAPSHOT_FORMAT = 1
 
+_new = tuple.__new__  # builds NamedTuples without their Python-level __new__ (hot path)
 _BUY = Side.BUY
 _LIMIT = OrderType.LIMIT
-_RESTING_TIME_IN_FORCE = (TimeInForce.GTC, TimeInForce.GTT)
+_GTC, _IOC, _FOK, _GTT = TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK, TimeInForce.GTT
+_OPEN, _PARTIAL, _FILLED = OrderState.OPEN, OrderState.PARTIALLY_FILLED, OrderState.FILLED
+_CANCELLED, _REJECTED = OrderState.CANCELLED, OrderState.REJECTED
+_EV_ACCEPTED, _EV_CANCELLED, _EV_REJECTED = OrderEventType.ACCEPTED, OrderEventType.CANCELLED, OrderEventType.REJECTED
 _NO_LIMIT = 1 << 62  # a price key lower than any real one: market orders take every level
 
 
@@ -54,6 +58,8 @@ class MatchingEngine:
     ) -> None:
         self.market = market
         self._rules = OrderRules(market)
+        self._auction = market.mode == MarketMode.PERIODIC_AUCTION
+        self._halted = market.state == MarketState.HALTED
         self.default_order_lifetime_ns = default_order_lifetime_ns
         self.max_book_size = max_book_size
         # Event sequences advance identically either way; only the objects are skipped.
@@ -119,20 +125,24 @@ class MatchingEngine:
         expire_at: int | None = None,
         now: int,
     ) -> SubmitResult:
-        now = self._advance(now)
-        market = self.market
-        if market.state != MarketState.OPEN:
-            raise FailedPrecondition(MARKET_HALTED, f"market {market.name} is halted")
+        # Hot path: enum members are read from module constants (class attribute access on an
+        # Enum is slow) and the common limit-GTC case avoids every optional branch.
+        if now > self._now:
+            self._advance(now)
+        else:
+            now = self._now
+        if self._halted:
+            raise FailedPrecondition(MARKET_HALTED, f"market {self.market.name} is halted")
         if time_in_force is None:
-            time_in_force = TimeInForce.GTC if order_type == _LIMIT else TimeInForce.IOC
+            time_in_force = _GTC if order_type == _LIMIT else _IOC
         self._rules.check(side, order_type, quantity, price, time_in_force, post_only, max_notional,
                           expire_at, now)
         orders = self._orders
         if order_id in orders:
             raise AlreadyExists(ORDER_ALREADY_EXISTS, f"order {order_id} is already in the book")
-        may_rest = order_type == _LIMIT and time_in_force in _RESTING_TIME_IN_FORCE
+        may_rest = order_type == _LIMIT and (time_in_force == _GTC or time_in_force == _GTT)
         if may_rest and self.max_book_size is not None and len(orders) >= self.max_book_size:
-            raise ResourceExhausted(ORDER_BOOK_FULL, f"order book of {market.name} is full",
+            raise ResourceExhausted(ORDER_BOOK_FULL, f"order book of {self.market.name} is full",
                                     metadata={"max_book_size": str(self.max_book_size)})
 
         default_expiry = False
@@ -142,53 +152,63 @@ class MatchingEngine:
         self._order_seq += 1
         taker = RestingOrder(order_id, account, side, price if price is not None else 0, quantity,
                              self._order_seq, expire_at, default_expiry)
-        is_buy = side == _BUY
-        own, opposite = (self.bids, self.asks) if is_buy else (self.asks, self.bids)
+        if side == _BUY:
+            own, opposite = self.bids, self.asks
+        else:
+            own, opposite = self.asks, self.bids
 
-        if market.mode == MarketMode.PERIODIC_AUCTION:
-            self._emit(taker, OrderEventType.ACCEPTED, OrderState.OPEN, "", now)
+        if self._auction:
+            self._emit(taker, _EV_ACCEPTED, _OPEN, "", now)
             self._rest(taker, own)
-            return SubmitResult(order_id, OrderState.OPEN, 0, quantity, [], "", self._event_seq)
+            return _new(SubmitResult, (order_id, _OPEN, 0, quantity, [], "", self._event_seq))
 
         # Keys are signed (asks: -price), so "crosses" is always "opposite key >= threshold".
-        if order_type == _LIMIT:
-            threshold = opposite.sign * price  # type: ignore[operator]
+        threshold = opposite.sign * price if order_type == _LIMIT else -_NO_LIMIT  # type: ignore[operator]
+        opposite_keys = opposite.keys
+        crosses = bool(opposite_keys) and opposite_keys[-1] >= threshold
+        if post_only and crosses:
+            self._emit(taker, _EV_REJECTED, _REJECTED, Reason.POST_ONLY_WOULD_TAKE, now)
+            return _new(SubmitResult, (order_id, _REJECTED, 0, 0, [], Reason.POST_ONLY_WOULD_TAKE,
+                                       self._event_seq))
+        if self.record_events:
+            self._emit(taker, _EV_ACCEPTED, _OPEN, "", now)
         else:
-            threshold = -_NO_LIMIT
-        if post_only and opposite.keys and opposite.keys[-1] >= threshold:
-            self._emit(taker, OrderEventType.REJECTED, OrderState.REJECTED, Reason.POST_ONLY_WOULD_TAKE, now)
-            return SubmitResult(order_id, OrderState.REJECTED, 0, 0, [], Reason.POST_ONLY_WOULD_TAKE,
-                                self._event_seq)
-        self._emit(taker, OrderEventType.ACCEPTED, OrderState.OPEN, "", now)
-        if time_in_force == TimeInForce.FOK and not can_fill_completely(
-            opposite, threshold, taker, max_notional, market.self_trade_prevention
+            self._event_seq += 1
+        if time_in_force == _FOK and not can_fill_completely(
+            opposite, threshold, taker, max_notional, self.market.self_trade_prevention
         ):
             return self._cancel_taker(taker, [], Reason.FOK_UNFILLABLE, now)
 
         trades: list[Trade]
-        if opposite.keys and opposite.keys[-1] >= threshold:
+        if crosses:
             trades, stp_cancelled = take(self, taker, opposite, threshold, max_notional, now)
             if stp_cancelled:
                 return self._cancel_taker(taker, trades, Reason.SELF_TRADE_PREVENTED, now)
+            if not taker.remaining:
+                return _new(SubmitResult, (order_id, _FILLED, taker.filled, 0, trades, "", self._event_seq))
         else:
             trades = []
-        if not taker.remaining:
-            return SubmitResult(order_id, OrderState.FILLED, taker.filled, 0, trades, "", self._event_seq)
         if not may_rest:
             return self._cancel_taker(taker, trades, Reason.IOC_REMAINDER, now)
         self._rest(taker, own)
-        state = OrderState.PARTIALLY_FILLED if taker.filled else OrderState.OPEN
-        return SubmitResult(order_id, state, taker.filled, taker.remaining, trades, "", self._event_seq)
+        return _new(SubmitResult, (order_id, _PARTIAL if taker.filled else _OPEN, taker.filled,
+                                   taker.remaining, trades, "", self._event_seq))
 
     def cancel(self, order_id: str, *, now: int) -> CancelResult:
-        now = self._advance(now)
+        if now > self._now:
+            self._advance(now)
+        else:
+            now = self._now
         order = self._orders.get(order_id)
         if order is None:
             raise NotFound(ORDER_NOT_FOUND, f"order {order_id} is not in the book")
         cancelled = order.remaining
         self._remove(order)
-        self._emit(order, OrderEventType.CANCELLED, OrderState.CANCELLED, Reason.CANCELLED_BY_USER, now)
-        return CancelResult(order_id, OrderState.CANCELLED, order.filled, cancelled, self._event_seq)
+        if self.record_events:
+            self._emit(order, _EV_CANCELLED, _CANCELLED, Reason.CANCELLED_BY_USER, now)
+        else:
+            self._event_seq += 1
+        return _new(CancelResult, (order_id, _CANCELLED, order.filled, cancelled, self._event_seq))
 
     def expire(self, now: int) -> list[str]:
         """Expire every order whose expiry time is <= now; returns their ids in expiry order."""
@@ -208,6 +228,7 @@ class MatchingEngine:
         """Open or halt the market; a halted market accepts cancels but no new orders."""
         self._advance(now)
         self.market = self.market.with_state(state)
+        self._halted = state == MarketState.HALTED
 
     # --------------------------------------------------------------- internals
     def _advance(self, now: int) -> int:
@@ -245,7 +266,10 @@ class MatchingEngine:
                 heapq.heappush(self._gtt_expiries, (order.expire_at, order.seq, order))
 
     def _remove(self, order: RestingOrder) -> None:
-        (self.bids if order.side == _BUY else self.asks).discard(order)
+        if order.side == _BUY:
+            self.bids.discard(order)
+        else:
+            self.asks.discard(order)
         del self._orders[order.order_id]
 
     def _cancel_in_book(self, order: RestingOrder, level: PriceLevel, reason: str, now: int, event_seq: int) -> int:
@@ -263,12 +287,12 @@ class MatchingEngine:
     def _cancel_taker(self, taker: RestingOrder, trades: list[Trade], reason: str, now: int) -> SubmitResult:
         taker.remaining = 0
         self._emit(taker, OrderEventType.CANCELLED, OrderState.CANCELLED, reason, now)
-        return SubmitResult(taker.order_id, OrderState.CANCELLED, taker.filled, 0, trades, reason, self._event_seq)
+        return _new(SubmitResult, (taker.order_id, _CANCELLED, taker.filled, 0, trades, reason, self._event_seq))
 
     def _emit(self, order: RestingOrder, kind: OrderEventType, state: OrderState, reason: str, now: int) -> None:
         self._event_seq += 1
         if self.record_events:
-            remaining = order.remaining if state in (OrderState.OPEN, OrderState.PARTIALLY_FILLED) else 0
+            remaining = order.remaining if state == _OPEN or state == _PARTIAL else 0
             self._events.append(OrderEvent(self._event_seq, order.order_id, order.account, kind, state,
                                            order.filled, remaining, None, None, None, reason, now))
 
