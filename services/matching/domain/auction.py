@@ -58,14 +58,12 @@ def walk(bids: BookSide, asks: BookSide) -> tuple[int, int, int]:
         ask_left -= quantity
         if not bid_left:
             bid = next(bid_levels, None)
-            if bid is None:
-                break
-            bid_left = bid.quantity
+            bid_left = bid.quantity if bid is not None else 0
         if not ask_left:
             ask = next(ask_levels, None)
-            if ask is None:
-                break
-            ask_left = ask.quantity
+            ask_left = ask.quantity if ask is not None else 0
+        if bid is None or ask is None:
+            break
     # After the walk `bid`/`ask` are the best levels still wanting to trade (possibly partly filled).
     low = max(last_ask_price, bid.price) if bid is not None else last_ask_price
     high = min(last_bid_price, ask.price) if ask is not None else last_bid_price
