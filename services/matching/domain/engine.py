@@ -1,0 +1,358 @@
+"""The matching engine of one market: validates commands, matches, expires, clears auctions.
+
+Deterministic: time arrives with every command (integer nanoseconds) and is never read from a
+clock; a command stamped earlier than the last one is treated as happening at the last time, so
+replaying the same commands always yields the same trades and events.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from typing import Any
+
+from services.runtime.errors import AlreadyExists, FailedPrecondition, NotFound, ResourceExhausted
+
+from .auction import clear_auction
+from .book import BookSide, PriceLevel, RestingOrder
+from .continuous import can_fill_completely, take
+from .enums import (
+    MarketMode,
+    MarketState,
+    OrderEventType,
+    OrderState,
+    OrderType,
+    Reason,
+    Side,
+    TimeInForce,
+)
+from .market import Market
+from .records import Auction, BookView, CancelResult, Level, OrderEvent, SubmitResult, Trade
+from .validation import OrderRules
+
+ORDER_BOOK_FULL = "ORDER_BOOK_FULL"
+ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
+ORDER_ALREADY_EXISTS = "ORDER_ALREADY_EXISTS"
+MARKET_HALTED = "MARKET_HALTED"
+NOT_AN_AUCTION_MARKET = "NOT_AN_AUCTION_MARKET"
+SNAPSHOT_FORMAT = 1
+
+_new = tuple.__new__  # builds NamedTuples without their Python-level __new__ (hot path)
+_BUY = Side.BUY
+_LIMIT = OrderType.LIMIT
+_GTC, _IOC, _FOK, _GTT = TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK, TimeInForce.GTT
+_OPEN, _PARTIAL, _FILLED = OrderState.OPEN, OrderState.PARTIALLY_FILLED, OrderState.FILLED
+_CANCELLED, _REJECTED = OrderState.CANCELLED, OrderState.REJECTED
+_EV_ACCEPTED, _EV_CANCELLED, _EV_REJECTED = OrderEventType.ACCEPTED, OrderEventType.CANCELLED, OrderEventType.REJECTED
+_NO_LIMIT = 1 << 62  # a price key lower than any real one: market orders take every level
+
+
+class MatchingEngine:
+    def __init__(
+        self,
+        market: Market,
+        *,
+        default_order_lifetime_ns: int | None = None,
+        max_book_size: int | None = None,
+        record_events: bool = True,
+    ) -> None:
+        self.market = market
+        self._rules = OrderRules(market)
+        self._auction = market.mode == MarketMode.PERIODIC_AUCTION
+        self._halted = market.state == MarketState.HALTED
+        self.default_order_lifetime_ns = default_order_lifetime_ns
+        self.max_book_size = max_book_size
+        # Event sequences advance identically either way; only the objects are skipped.
+        self.record_events = record_events
+        self.bids = BookSide(1)
+        self.asks = BookSide(-1)
+        self._orders: dict[str, RestingOrder] = {}
+        self._events: list[OrderEvent] = []
+        self._event_seq = 0
+        self._trade_seq = 0
+        self._auction_seq = 0
+        self._order_seq = 0
+        self._now = 0
+        self.last_clearing_price: int | None = None
+        # Default-lifetime expiries are monotonic in arrival order, so a FIFO suffices for them;
+        # explicit GTT expiries go in a heap. Both are cleaned lazily.
+        self._default_expiries: deque[RestingOrder] = deque()
+        self._gtt_expiries: list[tuple[int, int, RestingOrder]] = []
+
+    # ----------------------------------------------------------------- queries
+    @property
+    def sequence(self) -> int:
+        """The market's event sequence (the last event's number)."""
+        return self._event_seq
+
+    @property
+    def trade_sequence(self) -> int:
+        return self._trade_seq
+
+    def __len__(self) -> int:
+        """Resting orders in the book."""
+        return len(self._orders)
+
+    def resting_order(self, order_id: str) -> RestingOrder | None:
+        return self._orders.get(order_id)
+
+    def book(self, depth: int | None = None) -> BookView:
+        def side_levels(side: BookSide) -> list[Level]:
+            keys = side.keys if depth is None else side.keys[-depth:] if depth > 0 else []
+            levels = side.levels
+            return [Level(lv.price, lv.quantity, lv.count) for lv in (levels[k] for k in reversed(keys))]
+
+        return BookView(side_levels(self.bids), side_levels(self.asks), self._event_seq)
+
+    def drain_events(self) -> list[OrderEvent]:
+        """Order events recorded since the last drain, in sequence order."""
+        events, self._events = self._events, []
+        return events
+
+    # ---------------------------------------------------------------- commands
+    def submit(
+        self,
+        order_id: str,
+        account: str,
+        side: Side,
+        order_type: OrderType,
+        quantity: int,
+        *,
+        price: int | None = None,
+        time_in_force: TimeInForce | None = None,
+        post_only: bool = False,
+        max_notional: int | None = None,
+        expire_at: int | None = None,
+        now: int,
+    ) -> SubmitResult:
+        # Hot path: enum members are read from module constants (class attribute access on an
+        # Enum is slow) and the common limit-GTC case avoids every optional branch.
+        if now > self._now:
+            self._advance(now)
+        else:
+            now = self._now
+        if self._halted:
+            raise FailedPrecondition(MARKET_HALTED, f"market {self.market.name} is halted")
+        if time_in_force is None:
+            time_in_force = _GTC if order_type == _LIMIT else _IOC
+        self._rules.check(side, order_type, quantity, price, time_in_force, post_only, max_notional,
+                          expire_at, now)
+        orders = self._orders
+        if order_id in orders:
+            raise AlreadyExists(ORDER_ALREADY_EXISTS, f"order {order_id} is already in the book")
+        may_rest = order_type == _LIMIT and (time_in_force == _GTC or time_in_force == _GTT)
+        if may_rest and self.max_book_size is not None and len(orders) >= self.max_book_size:
+            raise ResourceExhausted(ORDER_BOOK_FULL, f"order book of {self.market.name} is full",
+                                    metadata={"max_book_size": str(self.max_book_size)})
+
+        default_expiry = False
+        if may_rest and expire_at is None and self.default_order_lifetime_ns is not None:
+            expire_at = now + self.default_order_lifetime_ns
+            default_expiry = True
+        self._order_seq += 1
+        taker = RestingOrder(order_id, account, side, price if price is not None else 0, quantity,
+                             self._order_seq, expire_at, default_expiry)
+        if side == _BUY:
+            own, opposite = self.bids, self.asks
+        else:
+            own, opposite = self.asks, self.bids
+
+        if self._auction:
+            self._emit(taker, _EV_ACCEPTED, _OPEN, "", now)
+            self._rest(taker, own)
+            return _new(SubmitResult, (order_id, _OPEN, 0, quantity, [], "", self._event_seq))
+
+        # Keys are signed (asks: -price), so "crosses" is always "opposite key >= threshold".
+        threshold = opposite.sign * price if order_type == _LIMIT else -_NO_LIMIT  # type: ignore[operator]
+        opposite_keys = opposite.keys
+        crosses = bool(opposite_keys) and opposite_keys[-1] >= threshold
+        if post_only and crosses:
+            self._emit(taker, _EV_REJECTED, _REJECTED, Reason.POST_ONLY_WOULD_TAKE, now)
+            return _new(SubmitResult, (order_id, _REJECTED, 0, 0, [], Reason.POST_ONLY_WOULD_TAKE,
+                                       self._event_seq))
+        if self.record_events:
+            self._emit(taker, _EV_ACCEPTED, _OPEN, "", now)
+        else:
+            self._event_seq += 1
+        if time_in_force == _FOK and not can_fill_completely(
+            opposite, threshold, taker, max_notional, self.market.self_trade_prevention
+        ):
+            return self._cancel_taker(taker, [], Reason.FOK_UNFILLABLE, now)
+
+        trades: list[Trade]
+        if crosses:
+            trades, stp_cancelled = take(self, taker, opposite, threshold, max_notional, now)
+            if stp_cancelled:
+                return self._cancel_taker(taker, trades, Reason.SELF_TRADE_PREVENTED, now)
+            if not taker.remaining:
+                return _new(SubmitResult, (order_id, _FILLED, taker.filled, 0, trades, "", self._event_seq))
+        else:
+            trades = []
+        if not may_rest:
+            return self._cancel_taker(taker, trades, Reason.IOC_REMAINDER, now)
+        self._rest(taker, own)
+        return _new(SubmitResult, (order_id, _PARTIAL if taker.filled else _OPEN, taker.filled,
+                                   taker.remaining, trades, "", self._event_seq))
+
+    def cancel(self, order_id: str, *, now: int) -> CancelResult:
+        if now > self._now:
+            self._advance(now)
+        else:
+            now = self._now
+        order = self._orders.get(order_id)
+        if order is None:
+            raise NotFound(ORDER_NOT_FOUND, f"order {order_id} is not in the book")
+        cancelled = order.remaining
+        self._remove(order)
+        if self.record_events:
+            self._emit(order, _EV_CANCELLED, _CANCELLED, Reason.CANCELLED_BY_USER, now)
+        else:
+            self._event_seq += 1
+        return _new(CancelResult, (order_id, _CANCELLED, order.filled, cancelled, self._event_seq))
+
+    def expire(self, now: int) -> list[str]:
+        """Expire every order whose expiry time is <= now; returns their ids in expiry order."""
+        if now > self._now:
+            self._now = now
+        return self._expire_due(self._now)
+
+    def clear(self, now: int) -> tuple[Auction, list[Trade]]:
+        """Run one uniform-price auction over the collected orders (periodic-auction markets)."""
+        now = self._advance(now)
+        if self.market.mode != MarketMode.PERIODIC_AUCTION:
+            raise FailedPrecondition(NOT_AN_AUCTION_MARKET, f"{self.market.name} matches continuously")
+        self._auction_seq += 1
+        return clear_auction(self, self._auction_seq, now)
+
+    def set_state(self, state: MarketState, *, now: int) -> None:
+        """Open or halt the market; a halted market accepts cancels but no new orders."""
+        self._advance(now)
+        self.market = self.market.with_state(state)
+        self._halted = state == MarketState.HALTED
+
+    # --------------------------------------------------------------- internals
+    def _advance(self, now: int) -> int:
+        """Move the engine clock (never backwards) and expire what became due."""
+        if now <= self._now:
+            return self._now
+        self._now = now
+        fifo, heap = self._default_expiries, self._gtt_expiries
+        if (fifo and fifo[0].expire_at <= now) or (heap and heap[0][0] <= now):  # type: ignore[operator]
+            self._expire_due(now)
+        return now
+
+    def _expire_due(self, now: int) -> list[str]:
+        due: list[RestingOrder] = []
+        fifo, heap = self._default_expiries, self._gtt_expiries
+        while fifo and fifo[0].expire_at <= now:  # type: ignore[operator]
+            due.append(fifo.popleft())
+        while heap and heap[0][0] <= now:
+            due.append(heapq.heappop(heap)[2])
+        orders = self._orders
+        live = [order for order in due if orders.get(order.order_id) is order]
+        live.sort(key=lambda order: (order.expire_at, order.seq))
+        for order in live:
+            self._remove(order)
+            self._emit(order, OrderEventType.EXPIRED, OrderState.EXPIRED, Reason.EXPIRED, now)
+        return [order.order_id for order in live]
+
+    def _rest(self, order: RestingOrder, side: BookSide) -> None:
+        side.add(order)
+        self._orders[order.order_id] = order
+        if order.expire_at is not None:
+            if order.default_expiry:
+                self._default_expiries.append(order)
+            else:
+                heapq.heappush(self._gtt_expiries, (order.expire_at, order.seq, order))
+
+    def _remove(self, order: RestingOrder) -> None:
+        if order.side == _BUY:
+            self.bids.discard(order)
+        else:
+            self.asks.discard(order)
+        del self._orders[order.order_id]
+
+    def _cancel_in_book(self, order: RestingOrder, level: PriceLevel, reason: str, now: int, event_seq: int) -> int:
+        """Cancel a resting order already popped from its level during matching; returns the event sequence."""
+        level.quantity -= order.remaining
+        level.count -= 1
+        order.remaining = 0
+        del self._orders[order.order_id]
+        event_seq += 1
+        if self.record_events:
+            self._events.append(OrderEvent(event_seq, order.order_id, order.account, OrderEventType.CANCELLED,
+                                           OrderState.CANCELLED, order.filled, 0, None, None, None, reason, now))
+        return event_seq
+
+    def _cancel_taker(self, taker: RestingOrder, trades: list[Trade], reason: str, now: int) -> SubmitResult:
+        taker.remaining = 0
+        self._emit(taker, OrderEventType.CANCELLED, OrderState.CANCELLED, reason, now)
+        return _new(SubmitResult, (taker.order_id, _CANCELLED, taker.filled, 0, trades, reason, self._event_seq))
+
+    def _emit(self, order: RestingOrder, kind: OrderEventType, state: OrderState, reason: str, now: int) -> None:
+        self._event_seq += 1
+        if self.record_events:
+            remaining = order.remaining if state == _OPEN or state == _PARTIAL else 0
+            self._events.append(OrderEvent(self._event_seq, order.order_id, order.account, kind, state,
+                                           order.filled, remaining, None, None, None, reason, now))
+
+    # ------------------------------------------------------ snapshot / restore
+    def snapshot(self) -> dict[str, Any]:
+        """A plain JSON-serialisable image of the book; `restore` rebuilds an identical engine."""
+        orders = [
+            [o.order_id, o.account, int(o.side), o.price, o.quantity, o.remaining, o.filled, o.seq,
+             o.expire_at, o.default_expiry]
+            for side in (self.bids, self.asks)
+            for o in side.live_orders()
+        ]
+        return {
+            "format": SNAPSHOT_FORMAT,
+            "market": self.market.to_dict(),
+            "now": self._now,
+            "event_sequence": self._event_seq,
+            "trade_sequence": self._trade_seq,
+            "auction_sequence": self._auction_seq,
+            "order_sequence": self._order_seq,
+            "last_clearing_price": self.last_clearing_price,
+            "orders": orders,
+        }
+
+    @classmethod
+    def restore(
+        cls,
+        snapshot: dict[str, Any],
+        *,
+        default_order_lifetime_ns: int | None = None,
+        max_book_size: int | None = None,
+        record_events: bool = True,
+    ) -> MatchingEngine:
+        if snapshot.get("format") != SNAPSHOT_FORMAT:
+            raise FailedPrecondition("UNSUPPORTED_SNAPSHOT", f"snapshot format {snapshot.get('format')!r}")
+        engine = cls(Market.from_dict(snapshot["market"]), default_order_lifetime_ns=default_order_lifetime_ns,
+                     max_book_size=max_book_size, record_events=record_events)
+        engine._now = snapshot["now"]
+        engine._event_seq = snapshot["event_sequence"]
+        engine._trade_seq = snapshot["trade_sequence"]
+        engine._auction_seq = snapshot["auction_sequence"]
+        engine._order_seq = snapshot["order_sequence"]
+        engine.last_clearing_price = snapshot["last_clearing_price"]
+        restored = []
+        for order_id, account, side, price, quantity, remaining, filled, seq, expire_at, default_expiry in snapshot[
+            "orders"
+        ]:
+            order = RestingOrder(order_id, account, Side(side), price, quantity, seq, expire_at, default_expiry)
+            order.remaining = remaining
+            order.filled = filled
+            restored.append(order)
+        # Re-adding in priority order reproduces every level's FIFO; expiry queues need arrival order.
+        for order in restored:
+            engine.bids.add(order) if order.side == _BUY else engine.asks.add(order)
+            engine._orders[order.order_id] = order
+        for order in sorted(restored, key=lambda o: o.seq):
+            if order.expire_at is None:
+                continue
+            if order.default_expiry:
+                engine._default_expiries.append(order)
+            else:
+                heapq.heappush(engine._gtt_expiries, (order.expire_at, order.seq, order))
+        return engine
