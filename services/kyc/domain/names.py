@@ -41,13 +41,17 @@ def _fold_character(char: str) -> str:
     return " "
 
 
+def _fold(text: str) -> str:
+    # Decompose first so a stroked letter carrying an accent (U+01FF) becomes U+00F8 + mark,
+    # which the table can then fold.
+    decomposed = unicodedata.normalize("NFKD", text).translate(_UNDECOMPOSABLE_LETTERS)
+    return "".join(_fold_character(char) for char in decomposed)
+
+
 def name_tokens(name: str) -> list[str]:
     """The sorted, folded tokens of a name: "Núñez-García, José" -> ["garcia", "jose", "nunez"]."""
-    decomposed = unicodedata.normalize("NFKD", name.translate(_UNDECOMPOSABLE_LETTERS))
-    folded = "".join(_fold_character(char) for char in decomposed).casefold()
-    # casefold can itself produce decomposable characters, so decompose and strip marks again.
-    refolded = "".join(_fold_character(c) for c in unicodedata.normalize("NFKD", folded))
-    return sorted(refolded.split())
+    # casefold can itself produce decomposable characters, so fold once more after it.
+    return sorted(_fold(_fold(name).casefold()).split())
 
 
 def normalize_name(name: str) -> str:
