@@ -16,6 +16,7 @@ accepted only while the applicant waits for a decision (PENDING, IN_REVIEW).
 
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from typing import Any
 
 from services.kyc.domain import reasons
 from services.kyc.domain.audit import SCREENING_ACTOR, AuditAction, AuditEvent, Transition
@@ -62,7 +63,7 @@ class _EventLog:
         self.applicant = applicant
         self.events: list[AuditEvent] = []
 
-    def record(self, action: AuditAction, actor: str, now: datetime, reason: str, **changes: object) -> None:
+    def record(self, action: AuditAction, actor: str, now: datetime, reason: str, **changes: Any) -> None:
         before = self.applicant
         after = replace(before, update_time=now, revision=before.revision + 1, **changes)
         self.events.append(

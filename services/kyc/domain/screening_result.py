@@ -1,6 +1,7 @@
 """What automatic screening concluded about an applicant."""
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
@@ -19,7 +20,7 @@ class ScreeningFinding:
     match_score: float | None = None
     # The listed name that matched. Public list data, but near-identical to the applicant's
     # legal name by construction, so it is kept out of reprs and logs like the name itself.
-    matched_name: str | None = field(default=None, repr=False)
+    matched_name: str | None = dataclasses.field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
