@@ -34,13 +34,14 @@ class FakeKyc(kyc_grpc.KycServiceServicer):
     """CheckEligibility answering `self.answer`; every request kept in `self.asked`."""
 
     def __init__(self) -> None:
-        self.answer = kyc_pb.CheckEligibilityResponse(allowed=True, tier=2, remaining="1000000")
+        self.answer: kyc_pb.CheckEligibilityResponse | None = kyc_pb.CheckEligibilityResponse(
+            allowed=True, tier=2, remaining="1000000")
         self.asked: list[kyc_pb.CheckEligibilityRequest] = []
-        self.callers: list[str] = []
 
     async def CheckEligibility(self, request: kyc_pb.CheckEligibilityRequest, context: Any) -> kyc_pb.CheckEligibilityResponse:
         self.asked.append(request)
-        self.callers.append(dict(context.invocation_metadata()).get("authorization", ""))
+        if self.answer is None:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "KYC is down")
         return self.answer
 
     def deny(self, reason: str, remaining: str = "0") -> None:
