@@ -16,6 +16,8 @@ Idempotency, per RPC:
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -92,6 +94,9 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
         self.limits = limits
         self.clock = clock
         self.wire = Wire(store.assets)
+        # Weak: a lock lives only while some withdrawal of that account and asset holds or awaits it.
+        self._withdrawal_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
+            weakref.WeakValueDictionary())
 
     # ------------------------------------------------------------------ reads
 
@@ -157,6 +162,11 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
             lambda session: idempotency.recall(session, "Withdraw", command.request_id, request))
         if remembered is not None:
             return wallet_pb2.Withdrawal.FromString(remembered)
+        async with self._withdrawal_lock(funds.account, funds.asset.code):
+            return await self._check_limits_and_open(request, command)
+
+    async def _check_limits_and_open(self, request: pb.WithdrawRequest, command: WithdrawCommand) -> wallet_pb2.Withdrawal:
+        funds = command.funds
         for _ in range(MAX_LIMIT_CHECKS):
             at = self.clock.now()
             used = await self.store.tx.read(lambda session: self.store.withdrawn_units_since(
@@ -168,6 +178,14 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
                 return answer
         raise Aborted("WITHDRAWAL_CONTENDED", "concurrent withdrawals kept changing the 24 h usage; retry",
                       metadata={"account": funds.account})
+
+    def _withdrawal_lock(self, account: str, asset: str) -> asyncio.Lock:
+        """Queues this process's withdrawals of one account and asset, so each asks KYC with the
+        usage its predecessors left; the in-transaction re-check covers other processes."""
+        lock = self._withdrawal_locks.get((account, asset))
+        if lock is None:
+            lock = self._withdrawal_locks[(account, asset)] = asyncio.Lock()
+        return lock
 
     async def _open_withdrawal(
         self, session: AsyncSession, request: pb.WithdrawRequest, command: WithdrawCommand, used: int, at: Any,
