@@ -54,7 +54,7 @@ from services.wallet.requests import (
     ResolveCommand,
     WithdrawCommand,
     parse_account,
-    parse_asset_filter,
+    parse_entries_query,
     parse_complete,
     parse_deposit,
     parse_fail,
@@ -112,8 +112,7 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
             next_page_token=encode_token(shown[-1][0], account) if len(rows) > page.size else "")
 
     async def ListEntries(self, request: pb.ListEntriesRequest, context: Any) -> pb.ListEntriesResponse:
-        account = parse_account(request.account)
-        asset = parse_asset_filter(request.asset, self.assets)
+        account, asset = parse_entries_query(request.account, request.asset, self.assets)
         query = f"{account}|{asset or ''}"
         page = read_page(request.page_size, request.page_token, query)
         after = _sequence_cursor(page.cursor)

@@ -321,11 +321,13 @@ def parse_account(account: str) -> str:
     return parsed
 
 
-def parse_asset_filter(code: str, assets: AssetCatalog) -> str | None:
-    if not code:
-        return None
+def parse_entries_query(account: str, asset_code: str, assets: AssetCatalog) -> tuple[str, str | None]:
+    """ListEntries' account and optional asset filter, both checked before either is refused."""
     checks = Checks()
-    checks.run(lambda: assets.resolve(code))
+    parsed = None
+    if checks.require("account", account):
+        parsed = checks.run(lambda: validate_account(account))
+    asset = checks.run(lambda: assets.resolve(asset_code)) if asset_code else None
     checks.raise_if_any()
-    return code
-
+    assert parsed
+    return parsed, asset.code if asset is not None else None
