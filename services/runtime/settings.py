@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     order_expiration_hours: int = Field(720, gt=0)
     max_order_book_size: int = Field(100_000, gt=0)
 
+    # The Wallet's assets and their precision (decimals), CODE:PRECISION,...
+    assets: str = Field("USDC:6,GRID:3,BTC:8", validation_alias="CLEARMESH_ASSETS")
+
     # Settlement and the chain.
     settlement_fee_rate: Decimal = Field(Decimal("0.001"), ge=0, lt=1)
     settlement_retry_attempts: int = Field(5, ge=1)

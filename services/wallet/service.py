@@ -1,6 +1,24 @@
-"""The wallet service as the runtime starts it. Its RPCs answer UNIMPLEMENTED until built."""
+"""The wallet service as the runtime starts it."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 from clearmesh.wallet.v1 import wallet_service_pb2, wallet_service_pb2_grpc
-from services.runtime.server import contract_spec
+from services.runtime.server import ServiceRuntime, contract_spec
+from services.wallet.api import WalletServicer
+from services.wallet.domain import parse_asset_config
+from services.wallet.kyc import WithdrawalLimits
+from services.wallet.store import WalletStore
 
-SPEC = contract_spec("wallet", wallet_service_pb2, wallet_service_pb2_grpc, "WalletService")
+
+async def build(runtime: ServiceRuntime) -> WalletServicer:
+    store = WalletStore(runtime.engine, parse_asset_config(runtime.settings.assets))
+    await store.pin_assets()
+    return WalletServicer(store, WithdrawalLimits(lambda: runtime.channel("kyc")), runtime.clock)
+
+
+SPEC = contract_spec(
+    "wallet", wallet_service_pb2, wallet_service_pb2_grpc, "WalletService",
+    build=build, migrations=Path(__file__).resolve().parent / "migrations",
+)

@@ -1,0 +1,346 @@
+"""The Wallet's SQL store: persists what the pure domain rules decide, under row locks.
+
+Every mutating method takes the session of a write transaction (`store.tx.write`), so the
+adapter can put a command and its request-log record in one commit. The methods load the
+rows a command touches (locked: see `transactions`), call the domain's pure transitions
+(`apply_place_hold`, `apply_release`, `apply_postings`, `check_replay`) and write back what
+they return; the rules themselves live only in the domain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam, func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from services.runtime.errors import NotFound
+from services.wallet import tables
+from services.wallet.domain import (
+    AssetCatalog,
+    Balance,
+    BalanceKey,
+    ConsistencyReport,
+    Entry,
+    Hold,
+    HoldRelease,
+    HoldStatus,
+    Posting,
+    Transfer,
+    TransferKind,
+    WalletReason,
+    Withdrawal,
+    WithdrawalState,
+    apply_place_hold,
+    apply_postings,
+    apply_release,
+    check_consistency,
+    check_replay,
+    consumed_by_hold,
+    is_user_account,
+    touched_balance_keys,
+)
+from services.wallet.domain.identifiers import withdrawal_name
+from services.wallet.transactions import Transactions
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    entry: Entry
+    entry_kind: str  # EntryKind without its prefix: DEPOSIT, WITHDRAWAL, TRADE, FEE
+
+
+@dataclass(frozen=True, slots=True)
+class PostedTransfer:
+    transfer: Transfer
+    entry_kinds: tuple[str, ...]  # one per posting
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawalRecord:
+    withdrawal: Withdrawal
+    tx_reference: str | None
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+class AssetPrecisionChanged(RuntimeError):
+    """The configured precision of an asset differs from the one its amounts are stored in."""
+
+
+class WalletStore:
+    def __init__(self, engine: AsyncEngine, assets: AssetCatalog) -> None:
+        self.tx = Transactions(engine)
+        self.assets = assets
+        self._insert: Callable[[Any], Any] = sqlite_insert if self.tx.is_sqlite else postgresql_insert
+
+    # ------------------------------------------------------------- start-up
+
+    async def pin_assets(self) -> None:
+        """Record each configured asset's precision; refuse to start if one changed."""
+
+        async def work(session: AsyncSession) -> None:
+            stored = {row.code: row.precision for row in await session.execute(select(tables.assets))}
+            for asset in self.assets.values():
+                if asset.code in stored and stored[asset.code] != asset.precision:
+                    raise AssetPrecisionChanged(
+                        f"{asset.code} is configured with precision {asset.precision} but stored "
+                        f"with {stored[asset.code]}; amounts are kept in minor units, so it cannot change")
+            new = [{"code": a.code, "precision": a.precision} for a in self.assets.values() if a.code not in stored]
+            if new:
+                await session.execute(self._insert(tables.assets).values(new).on_conflict_do_nothing())
+
+        await self.tx.write(work)
+
+    # ------------------------------------------------------------- balances
+
+    async def _select_balances(
+        self, session: AsyncSession, keys: Sequence[BalanceKey], *, lock: bool
+    ) -> dict[BalanceKey, Balance]:
+        query = (
+            select(tables.balances)
+            .where(tuple_(tables.balances.c.account, tables.balances.c.asset).in_(list(keys)))
+            .order_by(tables.balances.c.account, tables.balances.c.asset)
+        )
+        if lock:
+            query = query.with_for_update()
+        return {(row.account, row.asset): Balance(row.total, row.held) for row in await session.execute(query)}
+
+    async def lock_balances(self, session: AsyncSession, keys: Sequence[BalanceKey]) -> dict[BalanceKey, Balance]:
+        """Lock the balance rows of `keys` in sorted order, creating missing ones (and accounts) at zero."""
+        keys = sorted(set(keys))
+        found = await self._select_balances(session, keys, lock=True)
+        missing = [key for key in keys if key not in found]
+        if not missing:
+            return found
+        names = sorted({account for account, _ in missing})
+        await session.execute(self._insert(tables.accounts).values(
+            [{"name": name, "kind": "USER" if is_user_account(name) else "SYSTEM"} for name in names]
+        ).on_conflict_do_nothing())
+        await session.execute(self._insert(tables.balances).values(
+            [{"account": account, "asset": asset, "total": 0, "held": 0} for account, asset in missing]
+        ).on_conflict_do_nothing())
+        return await self._select_balances(session, keys, lock=True)
+
+    async def _write_balances(self, session: AsyncSession, changed: Mapping[BalanceKey, Balance]) -> None:
+        statement = (
+            update(tables.balances)
+            .where(and_(tables.balances.c.account == bindparam("key_account"),
+                        tables.balances.c.asset == bindparam("key_asset")))
+            .values(total=bindparam("new_total"), held=bindparam("new_held"))
+        )
+        await session.execute(statement, [
+            {"key_account": account, "key_asset": asset, "new_total": balance.total, "new_held": balance.held}
+            for (account, asset), balance in sorted(changed.items())
+        ])
+
+    async def balance(self, session: AsyncSession, account: str, asset: str) -> Balance:
+        return (await self._select_balances(session, [(account, asset)], lock=False)).get((account, asset), Balance())
+
+    async def list_balances(
+        self, session: AsyncSession, account: str, *, after_asset: str | None, limit: int
+    ) -> list[tuple[str, Balance]]:
+        query = select(tables.balances).where(tables.balances.c.account == account)
+        if after_asset is not None:
+            query = query.where(tables.balances.c.asset > after_asset)
+        query = query.order_by(tables.balances.c.asset).limit(limit)
+        return [(row.asset, Balance(row.total, row.held)) for row in await session.execute(query)]
+
+    # ---------------------------------------------------------------- holds
+
+    async def _lock_holds(self, session: AsyncSession, hold_ids: Sequence[str]) -> dict[str, HoldStatus]:
+        query = (
+            select(tables.holds).where(tables.holds.c.hold_id.in_(sorted(set(hold_ids))))
+            .order_by(tables.holds.c.hold_id).with_for_update()
+        )
+        return {row.hold_id: _hold_status(row) for row in await session.execute(query)}
+
+    async def hold(self, session: AsyncSession, hold_id: str) -> HoldStatus | None:
+        row = (await session.execute(select(tables.holds).where(tables.holds.c.hold_id == hold_id))).first()
+        return None if row is None else _hold_status(row)
+
+    async def place_hold(self, session: AsyncSession, hold: Hold) -> HoldStatus:
+        """Set the hold's amount aside; a replay with the same parameters returns the hold as it is now."""
+        existing = (await self._lock_holds(session, [hold.hold_id])).get(hold.hold_id)
+        if existing is not None:
+            check_replay(WalletReason.HOLD_EXISTS_WITH_DIFFERENT_PARAMS, "hold_id", hold.hold_id,
+                         _hold_params(existing.hold), _hold_params(hold))
+            return existing
+        # The hold row first: a concurrent PlaceHold with the same id waits on it, then
+        # retries and finds this one, instead of racing for the funds.
+        await session.execute(tables.holds.insert().values(
+            hold_id=hold.hold_id, account=hold.account, asset=hold.asset, units=hold.units,
+            consumed_units=0, released_units=0, create_time=hold.create_time))
+        key = (hold.account, hold.asset)
+        balance = (await self.lock_balances(session, [key]))[key]
+        await self._write_balances(session, {key: apply_place_hold(hold, balance)})
+        return HoldStatus(hold, consumed_units=0, released_units=0)
+
+    async def release_hold(self, session: AsyncSession, hold_id: str, units: int | None) -> tuple[HoldStatus, HoldRelease]:
+        """Give back `units` (None: all that remains) of a hold."""
+        status = (await self._lock_holds(session, [hold_id])).get(hold_id)
+        if status is None:
+            raise NotFound(WalletReason.HOLD_NOT_FOUND, f"hold {hold_id} not found", metadata={"holdId": hold_id})
+        key = (status.hold.account, status.hold.asset)
+        balance = (await self.lock_balances(session, [key]))[key]
+        new_status, new_balance, release = apply_release(status, units, balance)
+        await self._write_holds(session, [new_status])
+        await self._write_balances(session, {key: new_balance})
+        return new_status, release
+
+    async def _write_holds(self, session: AsyncSession, statuses: Sequence[HoldStatus]) -> None:
+        if not statuses:
+            return
+        statement = (
+            update(tables.holds).where(tables.holds.c.hold_id == bindparam("key_hold_id"))
+            .values(consumed_units=bindparam("new_consumed"), released_units=bindparam("new_released"))
+        )
+        await session.execute(statement, [
+            {"key_hold_id": s.hold.hold_id, "new_consumed": s.consumed_units, "new_released": s.released_units}
+            for s in sorted(statuses, key=lambda s: s.hold.hold_id)
+        ])
+
+    # ------------------------------------------------------------ transfers
+
+    async def posted_transfer(self, session: AsyncSession, transfer_id: str) -> PostedTransfer | None:
+        head = (await session.execute(
+            select(tables.transfers).where(tables.transfers.c.transfer_id == transfer_id))).first()
+        if head is None:
+            return None
+        rows = (await session.execute(
+            select(tables.entries).where(tables.entries.c.transfer_id == transfer_id)
+            .order_by(tables.entries.c.position))).all()
+        postings = tuple(Posting(row.account, row.asset, row.units, row.hold_id) for row in rows)
+        return PostedTransfer(
+            Transfer(transfer_id, TransferKind(head.kind), postings, _utc(head.create_time)),
+            tuple(row.kind for row in rows),
+        )
+
+    async def post_transfer(
+        self, session: AsyncSession, transfer: Transfer, entry_kinds: Sequence[str],
+        *, replay_reason: WalletReason, id_field: str, id_value: str,
+    ) -> PostedTransfer:
+        """Post a balanced transfer atomically; a replay with the same postings returns the first."""
+        requested = PostedTransfer(transfer, tuple(entry_kinds))
+        existing = await self.posted_transfer(session, transfer.transfer_id)
+        if existing is not None:
+            check_replay(replay_reason, id_field, id_value, _transfer_params(existing), _transfer_params(requested))
+            return existing
+        # The transfer row first: a concurrent replay waits on its key, then finds it.
+        await session.execute(tables.transfers.insert().values(
+            transfer_id=transfer.transfer_id, kind=str(transfer.kind), create_time=transfer.create_time))
+        hold_ids = list(consumed_by_hold(transfer.postings))
+        statuses = await self._lock_holds(session, hold_ids) if hold_ids else {}
+        found = await self.lock_balances(session, touched_balance_keys(transfer.postings))
+        effects = apply_postings(transfer.postings, found, statuses)
+        await self._write_holds(session, list(effects.holds.values()))
+        await self._write_balances(session, effects.balances)
+        await session.execute(tables.entries.insert(), [
+            {"transfer_id": transfer.transfer_id, "position": position, "kind": kind,
+             "account": posting.account, "asset": posting.asset, "units": posting.units,
+             "hold_id": posting.hold_id, "create_time": transfer.create_time}
+            for position, (posting, kind) in enumerate(zip(transfer.postings, entry_kinds, strict=True))
+        ])
+        return requested
+
+    async def list_entries(
+        self, session: AsyncSession, account: str, *, asset: str | None, after_sequence: int | None, limit: int
+    ) -> list[JournalEntry]:
+        query = (
+            select(tables.entries, tables.transfers.c.kind.label("transfer_kind"))
+            .join(tables.transfers, tables.transfers.c.transfer_id == tables.entries.c.transfer_id)
+            .where(tables.entries.c.account == account)
+        )
+        if asset is not None:
+            query = query.where(tables.entries.c.asset == asset)
+        if after_sequence is not None:
+            query = query.where(tables.entries.c.sequence > after_sequence)
+        query = query.order_by(tables.entries.c.sequence).limit(limit)
+        return [_journal_entry(row) for row in await session.execute(query)]
+
+    # ---------------------------------------------------------- withdrawals
+
+    async def insert_withdrawal(self, session: AsyncSession, withdrawal: Withdrawal) -> None:
+        await session.execute(tables.withdrawals.insert().values(
+            withdrawal_id=withdrawal.withdrawal_id, account=withdrawal.account, asset=withdrawal.asset,
+            units=withdrawal.units, destination=withdrawal.destination, hold_id=withdrawal.hold_id,
+            state=str(withdrawal.state), create_time=withdrawal.create_time,
+            update_time=withdrawal.update_time))
+
+    async def withdrawal(self, session: AsyncSession, withdrawal_id: str, *, lock: bool = False) -> WithdrawalRecord | None:
+        query = select(tables.withdrawals).where(tables.withdrawals.c.withdrawal_id == withdrawal_id)
+        if lock:
+            query = query.with_for_update()
+        row = (await session.execute(query)).first()
+        return None if row is None else _withdrawal_record(row)
+
+    async def resolve_withdrawal(self, session: AsyncSession, record: WithdrawalRecord) -> None:
+        withdrawal = record.withdrawal
+        await session.execute(
+            update(tables.withdrawals).where(tables.withdrawals.c.withdrawal_id == withdrawal.withdrawal_id)
+            .values(state=str(withdrawal.state), update_time=withdrawal.update_time,
+                    tx_reference=record.tx_reference, failure_reason=withdrawal.failure_reason))
+
+    async def withdrawn_units_since(self, session: AsyncSession, account: str, asset: str, since: datetime) -> int:
+        """What the account withdrew (pending or completed) of `asset` since `since`."""
+        query = select(func.coalesce(func.sum(tables.withdrawals.c.units), 0)).where(
+            tables.withdrawals.c.account == account,
+            tables.withdrawals.c.asset == asset,
+            tables.withdrawals.c.create_time > since,
+            tables.withdrawals.c.state != str(WithdrawalState.FAILED),
+        )
+        return int((await session.execute(query)).scalar_one())
+
+    # ---------------------------------------------------------- consistency
+
+    async def consistency_report(self) -> ConsistencyReport:
+        """Recompute every balance from the journal and the holds and compare with the stored ones."""
+
+        async def work(session: AsyncSession) -> ConsistencyReport:
+            entry_rows = await session.execute(
+                select(tables.entries, tables.transfers.c.kind.label("transfer_kind"))
+                .join(tables.transfers, tables.transfers.c.transfer_id == tables.entries.c.transfer_id)
+                .order_by(tables.entries.c.sequence))
+            entries = [_journal_entry(row).entry for row in entry_rows]
+            holds = [_hold_status(row) for row in await session.execute(select(tables.holds))]
+            stored = {(row.account, row.asset): Balance(row.total, row.held)
+                      for row in await session.execute(select(tables.balances))}
+            return check_consistency(entries, holds, stored)
+
+        return await self.tx.read(work)
+
+
+def _hold_status(row: Any) -> HoldStatus:
+    hold = Hold(row.hold_id, row.account, row.asset, row.units, _utc(row.create_time))
+    return HoldStatus(hold, consumed_units=row.consumed_units, released_units=row.released_units)
+
+
+def _journal_entry(row: Any) -> JournalEntry:
+    entry = Entry(row.sequence, row.transfer_id, TransferKind(row.transfer_kind), row.account, row.asset,
+                  row.units, row.hold_id, _utc(row.create_time))
+    return JournalEntry(entry, row.kind)
+
+
+def _withdrawal_record(row: Any) -> WithdrawalRecord:
+    withdrawal = Withdrawal(
+        row.withdrawal_id, withdrawal_name(row.account, row.withdrawal_id), row.account, row.asset, row.units,
+        row.destination, row.hold_id, WithdrawalState(row.state), _utc(row.create_time),
+        _utc(row.update_time), row.failure_reason,
+    )
+    return WithdrawalRecord(withdrawal, row.tx_reference)
+
+
+def _hold_params(hold: Hold) -> dict[str, object]:
+    return {"account": hold.account, "asset": hold.asset, "amount": hold.units}
+
+
+def _transfer_params(posted: PostedTransfer) -> dict[str, object]:
+    return {"kind": posted.transfer.kind, "postings": posted.transfer.postings, "kinds": posted.entry_kinds}

@@ -1,0 +1,87 @@
+"""How the Wallet runs a unit of work so that concurrent writers can never overdraw.
+
+PostgreSQL: READ COMMITTED with `SELECT ... FOR UPDATE` on the touched rows, always in one
+order (holds by id, then balances by (account, asset)), so two transfers wait for each other
+instead of both reading the old balance; a deadlock or serialization failure is retried.
+
+SQLite has no row locks: writers are serialized. Within a process an asyncio lock queues them
+(cheaper than SQLite's sleeping busy handler); across processes sharing the file, every write
+transaction starts with `BEGIN IMMEDIATE`, which takes the database's write lock up front (a
+second process waits up to busy_timeout), so no writer can read a balance another is about to
+change. Reads start a plain deferred `BEGIN` and run beside the writer under WAL.
+
+A unique-key violation means a concurrent call with the same id committed first; the unit of
+work is run again and then finds that first result (the idempotent replay path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, event
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+T = TypeVar("T")
+
+_WRITE_OPTION = "wallet_write"
+# deadlock_detected, serialization_failure: PostgreSQL asks the client to try again.
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+MAX_ATTEMPTS = 5
+
+
+def _sqlite_driver_transactions(dbapi_connection: Any, _record: Any) -> None:
+    # Stop the driver from issuing its own deferred BEGIN; `_sqlite_begin` issues ours.
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Transactions:
+    """Read and write transactions on the Wallet's database, with the locking described above."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.dialect = engine.dialect.name
+        if self.is_sqlite:
+            event.listen(engine.sync_engine, "connect", _sqlite_driver_transactions)
+            event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        self._reads = async_sessionmaker(engine, expire_on_commit=False)
+        self._writes = async_sessionmaker(
+            engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False)
+        self._writer_lock = asyncio.Lock() if self.is_sqlite else None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    async def read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        async with self._reads.begin() as session:
+            return await work(session)
+
+    async def write(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run `work` in one write transaction; domain errors roll it back and propagate."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                async with self._serialized(), self._writes.begin() as session:
+                    return await work(session)
+            except IntegrityError:
+                if attempt == MAX_ATTEMPTS:
+                    raise
+            except DBAPIError as error:
+                if attempt == MAX_ATTEMPTS or getattr(error.orig, "sqlstate", None) not in _RETRYABLE_SQLSTATES:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @asynccontextmanager
+    async def _serialized(self) -> AsyncIterator[None]:
+        if self._writer_lock is None:
+            yield
+            return
+        async with self._writer_lock:
+            yield
