@@ -26,6 +26,7 @@ CORS_ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 CORS_ALLOW_HEADERS = "authorization, content-type, x-request-id, traceparent, tracestate"
 TYPE_PREFIX = "type.googleapis.com/envoy.extensions"
 ALWAYS = {"numerator": 100, "denominator": "HUNDRED"}
+UNROUTED_CLUSTER = "unrouted"  # no endpoints: whatever reaches it gets 503
 
 
 def _health_check_filter() -> dict[str, Any]:
@@ -111,7 +112,21 @@ def http_filters(descriptor_set: bytes, services: tuple[Service, ...], options: 
 
 
 def routes(services: tuple[Service, ...], options: EdgeOptions) -> list[dict[str, Any]]:
-    """Server streams first (no route timeout, they stay open), then one prefix per service."""
+    """Route on the gRPC path the transcoder produced.
+
+    1. Internal methods (no HTTP binding) are not the edge's to serve, even to a native gRPC
+       client (the transcoder passes those through): 404, like the Python edge.
+    2. Server streams: no route timeout, they stay open.
+    3. One prefix per service.
+    4. A catch-all for the CORS filter, which runs before transcoding, when a REST path matches
+       no gRPC prefix yet: it needs a forwarding route to find the virtual host's policy on.
+       Only untranscodable native gRPC reaches it (the transcoder refuses unknown REST paths),
+       and its cluster has no endpoints.
+    """
+    internal = [
+        {"match": {"path": method.grpc_path}, "direct_response": {"status": 404}}
+        for service in services for method in service.methods if not method.http_bound
+    ]
     streams = [
         {"match": {"path": method.grpc_path}, "route": {"cluster": service.name, "timeout": "0s"}}
         for service in services for method in service.methods if method.server_streaming and method.http_bound
@@ -121,7 +136,8 @@ def routes(services: tuple[Service, ...], options: EdgeOptions) -> list[dict[str
          "route": {"cluster": service.name, "timeout": f"{options.unary_timeout_seconds}s"}}
         for service in services if service.http_bound
     ]
-    return streams + prefixes
+    fallback = {"match": {"prefix": "/"}, "route": {"cluster": UNROUTED_CLUSTER}}
+    return [*internal, *streams, *prefixes, fallback]
 
 
 def _virtual_host(services: tuple[Service, ...], options: EdgeOptions) -> dict[str, Any]:
@@ -171,6 +187,9 @@ def bootstrap(descriptor_set: bytes, services: tuple[Service, ...], options: Edg
                 "address": _socket_address("0.0.0.0", options.listen_port),
                 "filter_chains": [{"filters": [connection_manager]}],
             }],
-            "clusters": [_cluster(service, options) for service in services if service.http_bound],
+            "clusters": [
+                *(_cluster(service, options) for service in services if service.http_bound),
+                {"name": UNROUTED_CLUSTER, "type": "STATIC", "load_assignment": {"cluster_name": UNROUTED_CLUSTER}},
+            ],
         },
     }

@@ -107,11 +107,13 @@ def test_standalone_and_ingress_transcoders_are_configured_identically(
 def test_standalone_route_table_has_one_prefix_per_service_each_to_its_cluster(committed_bootstrap: Document) -> None:
     manager = committed_bootstrap["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
     (host,) = manager["route_config"]["virtual_hosts"]
-    prefixes = {route["match"]["prefix"]: route["route"]["cluster"] for route in host["routes"] if "prefix" in route["match"]}
+    clusters = {cluster["name"]: cluster for cluster in committed_bootstrap["static_resources"]["clusters"]}
+    served = {name for name, cluster in clusters.items() if cluster["load_assignment"].get("endpoints")}
+    prefixes = {route["match"]["prefix"]: route["route"]["cluster"] for route in host["routes"]
+                if "prefix" in route["match"] and route["route"]["cluster"] in served}
     assert set(prefixes) == {f"/{service}/" for service in FIVE_SERVICES}
     assert all(prefix.startswith(f"/clearmesh.{cluster}.v1.") for prefix, cluster in prefixes.items())
-    clusters = {cluster["name"] for cluster in committed_bootstrap["static_resources"]["clusters"]}
-    assert set(prefixes.values()) == clusters
+    assert set(prefixes.values()) == served
 
 
 def test_standalone_routes_cover_every_transcoded_method(
@@ -119,9 +121,21 @@ def test_standalone_routes_cover_every_transcoded_method(
 ) -> None:
     manager = committed_bootstrap["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
     (host,) = manager["route_config"]["virtual_hosts"]
-    matchers = [route["match"] for route in host["routes"]]
     for _, _, grpc_path in python_routes:
-        assert any(m.get("path") == grpc_path or grpc_path.startswith(m.get("prefix", "\0")) for m in matchers)
+        first = next(route for route in host["routes"]
+                     if route["match"].get("path") == grpc_path or grpc_path.startswith(route["match"].get("prefix", "\0")))
+        assert first["route"]["cluster"] == grpc_path.split(".")[1]
+
+
+def test_standalone_edge_answers_404_for_every_method_without_an_http_binding(
+    committed_bootstrap: Document, python_routes: set[RouteKey],
+) -> None:
+    manager = committed_bootstrap["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    (host,) = manager["route_config"]["virtual_hosts"]
+    refused = {route["match"]["path"] for route in host["routes"] if route.get("direct_response") == {"status": 404}}
+    bound = {grpc_path for _, _, grpc_path in python_routes}
+    assert refused == set(load_rules(load_descriptor_set()).unbound_methods)
+    assert not refused & bound
 
 
 def test_ingress_virtual_service_routes_one_prefix_per_service(

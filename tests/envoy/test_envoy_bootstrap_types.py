@@ -63,7 +63,7 @@ def parsed(committed_bootstrap: Document) -> Bootstrap:
 def test_bootstrap_parses_strictly_as_envoy_bootstrap(parsed: Bootstrap) -> None:
     assert isinstance(_connection_manager(parsed), HttpConnectionManager)
     assert [cluster.name for cluster in parsed.static_resources.clusters] == \
-        ["kyc", "matching", "order", "settlement", "wallet"]
+        ["kyc", "matching", "order", "settlement", "wallet", "unrouted"]
 
 
 @pytest.mark.parametrize("filter_name", list(FILTER_CLASSES))
@@ -141,6 +141,9 @@ def test_health_check_answers_healthz_itself(parsed: Bootstrap) -> None:
 def test_clusters_speak_http2_to_the_local_service_ports(parsed: Bootstrap) -> None:
     ports = {}
     for cluster in parsed.static_resources.clusters:
+        if cluster.name == "unrouted":
+            assert cluster.load_assignment.endpoints == []
+            continue
         options = cluster.typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
         assert options.unpack().explicit_http_config.http2_protocol_options is not None
         (endpoint,) = cluster.load_assignment.endpoints[0].lb_endpoints
