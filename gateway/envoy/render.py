@@ -72,7 +72,7 @@ def render_documents(descriptor_set: bytes | None = None, options: EdgeOptions |
 
 
 def to_yaml(documents: list[dict[str, Any]]) -> str:
-    return HEADER + yaml.safe_dump_all(documents, sort_keys=False, width=120)
+    return HEADER + str(yaml.safe_dump_all(documents, sort_keys=False, width=120))
 
 
 def render_files(descriptor_set: bytes | None = None, options: EdgeOptions | None = None) -> dict[str, str]:
