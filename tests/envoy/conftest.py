@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from gateway.envoy.render import ENVOY_BOOTSTRAP, REPO_ROOT, render_documents
+from gateway.envoy.render import ENVOY_BOOTSTRAP, REPO_ROOT
 
 CRDS = Path("schemas") / "istio" / "crds.gen.yaml"
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader reads the 280 kB base64 lines fast
@@ -31,11 +31,6 @@ def load_documents() -> Callable[[Path], list[Document]]:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
-
-
-@pytest.fixture(scope="session")
-def rendered() -> dict[str, list[Document]]:
-    return render_documents()
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,9 @@ from google.api import annotations_pb2
 from google.protobuf import descriptor_pb2
 
 from gateway.envoy.contract import load_descriptor_set
+from gateway.envoy.options import EdgeOptions
 from gateway.envoy.render import main, render_files, stale_files, write_files
+from services.runtime.settings import Settings
 
 
 def test_committed_files_are_up_to_date_with_the_descriptor_set(repo_root: Path) -> None:
@@ -51,3 +53,12 @@ def test_a_contract_change_makes_the_committed_files_stale(repo_root: Path) -> N
     stale = stale_files(repo_root, render_files(changed))
     assert {"gateway/envoy/envoy.yaml", "istio/edge/transcoder.yaml", "istio/policies/order-authz.yaml"} <= set(stale)
     assert "istio/policies/wallet-authz.yaml" not in stale
+
+
+def test_a_deployment_render_takes_rate_limit_cors_and_jwt_from_its_settings() -> None:
+    settings = Settings(rate_limit_per_minute=120, rate_limit_burst=30, cors_allowed_origins="https://app.example",
+                        CLEARMESH_JWT_ISSUER="issuer-x", CLEARMESH_JWT_AUDIENCE="audience-x")
+    options = EdgeOptions.from_settings(settings)
+    assert (options.rate_limit_per_minute, options.rate_limit_burst) == (120, 30)
+    assert options.cors_allowed_origins == ("https://app.example",)
+    assert (options.jwt_issuer, options.jwt_audience) == ("issuer-x", "audience-x")
