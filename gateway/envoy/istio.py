@@ -116,7 +116,7 @@ def destination_rule(service: Service) -> dict[str, Any]:
             "host": host(service),
             "trafficPolicy": {
                 "tls": {"mode": "ISTIO_MUTUAL"},
-                "connectionPool": {"http": {"http2MaxRequests": 1000, "maxRequestsPerConnection": 0}},
+                "connectionPool": {"http": {"http2MaxRequests": 1000}},
                 "outlierDetection": {
                     "consecutive5xxErrors": 5, "interval": "10s", "baseEjectionTime": "30s", "maxEjectionPercent": 50,
                 },

@@ -71,8 +71,15 @@ def render_documents(descriptor_set: bytes | None = None, options: EdgeOptions |
     return documents
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """Writes a value shared by two places twice instead of as an &anchor/*alias pair."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def to_yaml(documents: list[dict[str, Any]]) -> str:
-    return HEADER + str(yaml.safe_dump_all(documents, sort_keys=False, width=120))
+    return HEADER + str(yaml.dump_all(documents, Dumper=_PlainDumper, sort_keys=False, width=120))
 
 
 def render_files(descriptor_set: bytes | None = None, options: EdgeOptions | None = None) -> dict[str, str]:
