@@ -1,0 +1,72 @@
+"""Every resource under istio/ is valid for Istio's CRDs, and the kustomization lists exactly them."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+ISTIO_DIR = Path(__file__).resolve().parents[2] / "istio"
+RESOURCE_FILES = sorted(path for path in ISTIO_DIR.rglob("*.yaml") if path.name != "kustomization.yaml")
+Document = dict[str, Any]
+
+
+@pytest.mark.parametrize("path", RESOURCE_FILES, ids=lambda path: str(path.relative_to(ISTIO_DIR)))
+def test_istio_resource_validates_against_its_crd_schema(
+    validate_istio: Callable[[Document], None], load_documents: Callable[[Path], list[Document]], path: Path,
+) -> None:
+    documents = load_documents(path)
+    assert documents, f"{path} holds no resource"
+    for resource in documents:
+        validate_istio(resource)
+
+
+def test_misspelt_field_fails_crd_validation(
+    validate_istio: Callable[[Document], None], load_documents: Callable[[Path], list[Document]],
+) -> None:
+    virtual_service = load_documents(ISTIO_DIR / "traffic" / "order.yaml")[1]
+    bad = copy.deepcopy(virtual_service)
+    bad["spec"]["http"][0]["retries"]["retryOnn"] = "unavailable"
+    with pytest.raises(jsonschema.ValidationError, match="retryOnn"):
+        validate_istio(bad)
+
+
+def test_value_outside_the_enum_fails_crd_validation(
+    validate_istio: Callable[[Document], None], load_documents: Callable[[Path], list[Document]],
+) -> None:
+    (peer_authentication,) = load_documents(ISTIO_DIR / "mesh" / "peer-authentication.yaml")
+    bad = copy.deepcopy(peer_authentication)
+    bad["spec"]["mtls"]["mode"] = "STRICTEST"
+    with pytest.raises(jsonschema.ValidationError, match="STRICTEST"):
+        validate_istio(bad)
+
+
+def test_kind_without_a_crd_fails_validation(validate_istio: Callable[[Document], None]) -> None:
+    with pytest.raises(jsonschema.ValidationError, match="no Istio CRD"):
+        validate_istio({"apiVersion": "networking.istio.io/v9", "kind": "Gateway",
+                        "metadata": {"name": "x", "namespace": "y"}, "spec": {}})
+
+
+def test_kustomization_lists_every_resource_file_and_nothing_else(
+    load_documents: Callable[[Path], list[Document]],
+) -> None:
+    (kustomization,) = load_documents(ISTIO_DIR / "kustomization.yaml")
+    assert set(kustomization["resources"]) == {str(path.relative_to(ISTIO_DIR)) for path in RESOURCE_FILES}
+
+
+def test_transcoder_envoy_filter_is_inserted_before_the_ingress_gateway_router(
+    committed_transcoder_filter: Document,
+) -> None:
+    spec = committed_transcoder_filter["spec"]
+    (patch,) = spec["configPatches"]
+    assert committed_transcoder_filter["apiVersion"] == "networking.istio.io/v1alpha3"
+    assert spec["workloadSelector"] == {"labels": {"istio": "ingressgateway"}}
+    assert patch["applyTo"] == "HTTP_FILTER"
+    assert patch["match"]["context"] == "GATEWAY"
+    assert patch["match"]["listener"]["filterChain"]["filter"]["subFilter"] == {"name": "envoy.filters.http.router"}
+    assert patch["patch"]["operation"] == "INSERT_BEFORE"
+    assert patch["patch"]["value"]["name"] == "envoy.filters.http.grpc_json_transcoder"
