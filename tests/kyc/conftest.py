@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -142,24 +143,29 @@ class KycClient:
                           await count(tables.audit_events))
 
 
-async def _client(serve: Any, settings: Settings, bearer: Bearer) -> AsyncIterator[KycClient]:
-    clock = FixedClock(NOW)
-    async with serve(SPEC, settings, clock=clock) as running:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
-            yield KycClient(running, pb_grpc.KycServiceStub(channel), bearer, clock)
+@pytest.fixture
+def kyc_service(serve: Any, bearer: Bearer) -> Callable[[Settings], AbstractAsyncContextManager[KycClient]]:
+    """`async with kyc_service(settings) as kyc:` the service under particular settings."""
+
+    @asynccontextmanager
+    async def run(service_settings: Settings) -> AsyncIterator[KycClient]:
+        clock = FixedClock(NOW)
+        async with serve(SPEC, service_settings, clock=clock) as running:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+                yield KycClient(running, pb_grpc.KycServiceStub(channel), bearer, clock)
+
+    return run
 
 
 @pytest.fixture
-async def kyc(serve: Any, settings: Settings, bearer: Bearer) -> AsyncIterator[KycClient]:
+async def kyc(kyc_service: Any, settings: Settings) -> AsyncIterator[KycClient]:
     """The service on its embedded default: a SQLite file in the data directory, no Redis."""
-    async for client in _client(serve, settings, bearer):
+    async with kyc_service(settings) as client:
         yield client
 
 
 @pytest.fixture
-async def kyc_on_each_database(serve: Any, settings: Settings, bearer: Bearer,
-                               database_url: str) -> AsyncIterator[KycClient]:
+async def kyc_on_each_database(kyc_service: Any, settings: Settings, database_url: str) -> AsyncIterator[KycClient]:
     """The service on SQLite and on PostgreSQL."""
-    on_database = settings.model_copy(update={"database_url": database_url, "migrate_on_start": True})
-    async for client in _client(serve, on_database, bearer):
+    async with kyc_service(settings.model_copy(update={"database_url": database_url, "migrate_on_start": True})) as client:
         yield client
