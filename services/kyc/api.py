@@ -24,7 +24,6 @@ from services.kyc.config import KycConfig
 from services.kyc.domain import (
     Applicant,
     KycStanding,
-    Transition,
     check_eligibility,
     create_applicant,
     review_applicant,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
+
+import grpc
 
 from clearmesh.kyc.v1 import kyc_pb2, kyc_service_pb2 as pb
 
@@ -62,3 +65,17 @@ async def test_a_retried_create_with_the_same_request_id_answers_the_first_resul
     retried = await kyc.stub.CreateApplicant(request, metadata=kyc.trader("alice"))
     assert retried == first
     assert (await kyc.counts()).applicants == 1
+
+
+async def test_concurrent_documents_for_one_applicant_never_lose_an_update(kyc_on_each_database: Kyc) -> None:
+    kyc = kyc_on_each_database
+    created = await kyc.create("alice")
+    outcomes = await asyncio.gather(*(kyc.submit(created, "alice", size_bytes=size) for size in (1, 2, 3)),
+                                    return_exceptions=True)
+    accepted = [outcome for outcome in outcomes if isinstance(outcome, kyc_pb2.Document)]
+    refused = [outcome for outcome in outcomes if isinstance(outcome, grpc.aio.AioRpcError)]
+    assert len(accepted) + len(refused) == 3 and accepted
+    assert {error.code() for error in refused} <= {grpc.StatusCode.ABORTED}
+    counts = await kyc.counts()
+    # Each accepted passport adds itself and a screening event to the one creation event.
+    assert (counts.documents, counts.audit_events) == (len(accepted), 1 + 2 * len(accepted))
