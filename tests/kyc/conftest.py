@@ -127,7 +127,7 @@ class KycClient:
         await self.submit(applicant, account)
         return await self.review(applicant.name, pb.REVIEW_DECISION_APPROVE, tier=tier)
 
-    async def check(self, account: str, action: int, amount: str, asset: str = "USD", used: str = "",
+    async def check(self, account: str, action: int, amount: str, asset: str = "USDC", used: str = "",
                     metadata: tuple[tuple[str, str], ...] | None = None) -> pb.CheckEligibilityResponse:
         return await self.stub.CheckEligibility(
             pb.CheckEligibilityRequest(account=f"accounts/{account}", action=action, asset=asset, amount=amount,

@@ -2,7 +2,7 @@
 
 A denial is an OK answer (allowed=false, a reason, what remains); callers turn it into
 FAILED_PRECONDITION. Default tiers (services/kyc/domain/tiers.py): tier 1 orders up to 10,000
-USD each and 50,000 a day, withdrawals of up to 0.5 BTC a day; tier 2 up to 250,000 per order
+USDC each and 50,000 a day, withdrawals of up to 0.5 BTC a day; tier 2 up to 250,000 per order
 and 10 BTC a day.
 """
 
@@ -25,7 +25,7 @@ def _answer(check: pb.CheckEligibilityResponse) -> tuple[bool, int, str, str]:
     return check.allowed, check.tier, check.reason, check.remaining
 
 
-@pytest.mark.parametrize(("action", "asset"), [(ORDER, "USD"), (WITHDRAW, "BTC")])
+@pytest.mark.parametrize(("action", "asset"), [(ORDER, "USDC"), (WITHDRAW, "BTC")])
 async def test_an_account_without_an_applicant_needs_kyc(kyc: Kyc, action: int, asset: str) -> None:
     assert _answer(await kyc.check("alice", action, "1", asset)) == (False, 0, "KYC_REQUIRED", "0")
 
@@ -43,10 +43,10 @@ async def test_a_revoked_approval_falls_back_to_tier_0_which_may_not_withdraw(ky
 
 
 @pytest.mark.parametrize(("tier", "action", "asset", "amount", "used", "answer"), [
-    (1, ORDER, "USD", "1000", "", (True, 1, "", "9000")),
-    (1, ORDER, "USD", "20000", "", (False, 1, "KYC_LIMIT_EXCEEDED", "10000")),
-    (1, ORDER, "USD", "6000", "45000", (False, 1, "KYC_LIMIT_EXCEEDED", "5000")),
-    (2, ORDER, "USD", "20000", "", (True, 2, "", "230000")),
+    (1, ORDER, "USDC", "1000", "", (True, 1, "", "9000")),
+    (1, ORDER, "USDC", "20000", "", (False, 1, "KYC_LIMIT_EXCEEDED", "10000")),
+    (1, ORDER, "USDC", "6000", "45000", (False, 1, "KYC_LIMIT_EXCEEDED", "5000")),
+    (2, ORDER, "USDC", "20000", "", (True, 2, "", "230000")),
     (1, WITHDRAW, "BTC", "0.4", "", (True, 1, "", "0.1")),
     (1, WITHDRAW, "BTC", "0.2", "0.4", (False, 1, "KYC_LIMIT_EXCEEDED", "0.1")),
     (2, WITHDRAW, "BTC", "5", "", (True, 2, "", "5")),
@@ -61,7 +61,7 @@ async def test_each_tier_and_action_is_answered_with_what_remains(kyc_on_each_da
 
 
 TIERS = {
-    "notional_asset": "USD",
+    "notional_asset": "USDC",
     "tiers": {
         "0": {"may_trade": False, "max_order_notional": "0", "daily_traded_notional": "0"},
         "1": {"may_trade": False, "max_order_notional": "0", "daily_traded_notional": "0",
@@ -123,11 +123,11 @@ async def test_order_and_wallet_may_check_any_account(kyc: Kyc, service: str, co
     ({"action": pb.ELIGIBILITY_ACTION_UNSPECIFIED}, "action"),
     ({"action": 42}, "action"),
     ({"asset": ""}, "asset"),
-    ({"asset": "BTC"}, "asset"),  # order notionals are in the tier table's USD
+    ({"asset": "BTC"}, "asset"),  # order notionals are in the tier table's USDC
 ])
 async def test_invalid_eligibility_input_is_an_invalid_argument(kyc: Kyc, request_fields: dict[str, Any],
                                                                 field: str) -> None:
-    fields = {"account": "accounts/alice", "action": ORDER, "asset": "USD", "amount": "1", **request_fields}
+    fields = {"account": "accounts/alice", "action": ORDER, "asset": "USDC", "amount": "1", **request_fields}
     refusal = await kyc.refused(kyc.stub.CheckEligibility(pb.CheckEligibilityRequest(**fields),
                                                           metadata=kyc.bearer(service="order")))
     assert (refusal.code, refusal.reason, refusal.fields) == (
