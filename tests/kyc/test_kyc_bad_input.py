@@ -152,3 +152,12 @@ async def test_a_request_id_reused_for_another_request_is_refused(kyc: Kyc) -> N
     refusal = await kyc.refused(kyc.stub.SubmitDocument(other, metadata=kyc.trader("alice")))
     assert (refusal.code, refusal.reason) == (grpc.StatusCode.ALREADY_EXISTS, "REQUEST_ID_REUSED")
     assert await kyc.counts() == before
+
+
+async def test_a_document_for_a_rejected_applicant_is_a_failed_precondition(kyc: Kyc) -> None:
+    applicant = await kyc.create("alice", country="KP")
+    await kyc.submit(applicant, "alice")  # screening rejects: residence in a denied country
+    before = await kyc.counts()
+    refusal = await kyc.refused(kyc.submit(applicant, "alice"))
+    assert (refusal.code, refusal.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "INVALID_STATE_TRANSITION")
+    assert await kyc.counts() == before
