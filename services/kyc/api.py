@@ -183,13 +183,16 @@ class KycServicer(kyc_service_pb2_grpc.KycServiceServicer):
                                context: Any) -> kyc_service_pb2.CheckEligibilityResponse:
         violations = Violations()
         violations.resource_name("account", request.account, "accounts")
-        amount = violations.decimal("amount", request.amount) if violations.require("amount", request.amount) else None
-        used = Decimal(0)
+        amount = None
+        if violations.require("amount", request.amount):
+            amount = violations.decimal("amount", request.amount)
+        used = Decimal(0)  # the contract: empty means zero
         if request.used_amount:
-            used_text = violations.decimal("used_amount", request.used_amount, positive=False)
-            if used_text is not None and used_text < 0:
+            parsed_used = violations.decimal("used_amount", request.used_amount, positive=False)
+            if parsed_used is not None and parsed_used < 0:
                 violations.add("used_amount", "must not be negative")
-            used = used_text if used_text is not None else used
+            elif parsed_used is not None:
+                used = parsed_used
         violations.raise_if_any("the eligibility request has invalid fields",
                                 reason=reasons.INVALID_ELIGIBILITY_REQUEST)
         assert amount is not None
