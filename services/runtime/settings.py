@@ -6,6 +6,10 @@ CLEARMESH_* ones are ours. Nothing else in the code reads os.environ.
 
 from __future__ import annotations
 
+import os
+import secrets
+import tempfile
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
@@ -55,6 +59,20 @@ class Settings(BaseSettings):
     jwt_expiration_hours: int = Field(24, gt=0)
     jwt_issuer: str = Field("clearmesh", validation_alias="CLEARMESH_JWT_ISSUER")
     jwt_audience: str = Field("clearmesh", validation_alias="CLEARMESH_JWT_AUDIENCE")
+
+    # KYC. Unset keys mean the embedded default: generated once and kept in the data directory
+    # (see ensure_secret_file). Empty paths/tables mean the shipped sample list / default tiers.
+    kyc_sanctions_path: Path | None = Field(None, validation_alias="CLEARMESH_KYC_SANCTIONS_PATH")
+    # Fernet keys, comma separated, newest first (the first encrypts, all decrypt).
+    kyc_pii_keys: SecretStr | None = Field(None, validation_alias="CLEARMESH_KYC_PII_KEYS")
+    # HMAC key for document numbers, at least 32 characters.
+    kyc_hash_key: SecretStr | None = Field(None, validation_alias="CLEARMESH_KYC_HASH_KEY")
+    # Tier limits as JSON (services/kyc/domain/tiers.py); empty means the built-in table.
+    kyc_tiers: str = Field("", validation_alias="CLEARMESH_KYC_TIERS")
+    # Screening policy as JSON (min_age, denied_countries, ...); empty means the defaults.
+    kyc_screening_policy: str = Field("", validation_alias="CLEARMESH_KYC_SCREENING_POLICY")
+    # How long an account's KYC state may be served from Redis; reviews invalidate it sooner.
+    kyc_cache_ttl_secs: int = Field(60, gt=0, validation_alias="CLEARMESH_KYC_CACHE_TTL_SECS")
 
     # The edge.
     cors_allowed_origins: Annotated[list[str], NoDecode] = []
@@ -115,15 +133,30 @@ class Settings(BaseSettings):
         return path.read_text().strip()
 
 
-def ensure_jwt_secret(settings: Settings) -> str:
-    """The JWT secret, generating and keeping one (mode 0600) in the data directory if unset."""
-    import secrets
+def ensure_secret_file(settings: Settings, filename: str, generate: Callable[[], str]) -> str:
+    """A secret kept in the data directory (mode 0600), generated on first use.
 
-    if settings.jwt_secret is not None:
-        return settings.jwt_secret.get_secret_value()
-    path = settings.data_dir / "jwt_secret"
+    The embedded default for secrets that production sets in the environment. Created
+    atomically (a private temporary file hard-linked into place), so concurrent processes
+    agree on one value and none ever reads a half-written file.
+    """
+    path = settings.data_dir / filename
     if not path.exists():
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(48))
+        descriptor, temporary = tempfile.mkstemp(dir=settings.data_dir, prefix=f".{filename}.")
+        try:
+            with os.fdopen(descriptor, "w") as handle:  # mkstemp creates it 0600
+                handle.write(generate())
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process made it first; use theirs
+        finally:
+            os.unlink(temporary)
     return path.read_text().strip()
+
+
+def ensure_jwt_secret(settings: Settings) -> str:
+    """The JWT secret, generating and keeping one (mode 0600) in the data directory if unset."""
+    if settings.jwt_secret is not None:
+        return settings.jwt_secret.get_secret_value()
+    return ensure_secret_file(settings, "jwt_secret", lambda: secrets.token_urlsafe(48))

@@ -48,6 +48,6 @@ class Violations:
             return None
         return value
 
-    def raise_if_any(self, message: str = "the request is invalid") -> None:
+    def raise_if_any(self, message: str = "the request is invalid", *, reason: str = "INVALID_ARGUMENT") -> None:
         if self.items:
-            raise InvalidArgument("INVALID_ARGUMENT", message, violations=self.items)
+            raise InvalidArgument(reason, message, violations=self.items)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from services.runtime.settings import Settings, ensure_jwt_secret
+from services.runtime.settings import Settings, ensure_jwt_secret, ensure_secret_file
 
 
 def test_the_production_guide_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -45,3 +45,12 @@ def test_without_jwt_secret_a_random_one_is_kept_private_in_the_data_dir(tmp_pat
     assert len(secret) >= 32
     assert ensure_jwt_secret(settings) == secret == settings.secret()
     assert (tmp_path / "jwt_secret").stat().st_mode & 0o077 == 0
+
+
+def test_a_generated_secret_file_is_made_once_and_kept_private(tmp_path: Path) -> None:
+    settings = Settings(CLEARMESH_DATA_DIR=tmp_path / "data")
+    first = ensure_secret_file(settings, "some_key", lambda: "generated-once")
+    again = ensure_secret_file(settings, "some_key", lambda: "generated-twice")
+    assert first == again == "generated-once"
+    assert (tmp_path / "data" / "some_key").stat().st_mode & 0o077 == 0
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["some_key"]

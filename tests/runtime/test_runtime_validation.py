@@ -36,3 +36,11 @@ def test_a_resource_name_yields_its_id() -> None:
     assert check.resource_name("name", "orders/", "orders") is None
     assert check.resource_name("name", "markets/abc", "orders") is None
     assert len(check.items) == 2
+
+
+def test_a_service_may_name_its_own_reason_for_the_violations() -> None:
+    check = Violations()
+    check.add("applicant.country", "is not a known country")
+    with pytest.raises(InvalidArgument) as raised:
+        check.raise_if_any("the applicant has invalid fields", reason="INVALID_APPLICANT")
+    assert raised.value.reason == "INVALID_APPLICANT"

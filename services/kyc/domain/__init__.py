@@ -4,7 +4,13 @@ No gRPC, protobuf, storage or wall clock here; see lifecycle.py for the state ma
 """
 
 from services.kyc.domain.audit import SCREENING_ACTOR, AuditAction, AuditEvent, Transition
-from services.kyc.domain.eligibility import EligibilityAction, EligibilityDecision, check_eligibility
+from services.kyc.domain.eligibility import (
+    EligibilityAction,
+    EligibilityDecision,
+    KycStanding,
+    KycStatus,
+    check_eligibility,
+)
 from services.kyc.domain.inputs import ApplicantInput, DocumentInput, ReviewInput
 from services.kyc.domain.lifecycle import create_applicant, review_applicant, submit_document
 from services.kyc.domain.model import (
@@ -38,6 +44,8 @@ __all__ = [
     "DocumentType",
     "EligibilityAction",
     "EligibilityDecision",
+    "KycStanding",
+    "KycStatus",
     "PiiCipher",
     "PiiDecryptionError",
     "ReviewDecision",

@@ -6,8 +6,9 @@ from enum import Enum
 
 from services.kyc.domain.model import Applicant, ApplicantState, Tier
 
-# Who acts when no person does: automatic screening.
-SCREENING_ACTOR = "system/screening"
+# Who acts when no person does: automatic screening, i.e. the KYC service itself (the contract's
+# actors are `accounts/{account}` or `services/{service}`).
+SCREENING_ACTOR = "services/kyc"
 
 
 class AuditAction(str, Enum):

@@ -7,18 +7,37 @@ the answer); this function only applies the tier's limits.
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
+from typing import Protocol
 
 from services.kyc.domain import reasons
-from services.kyc.domain.model import Applicant, ApplicantState, Tier
+from services.kyc.domain.model import ApplicantState, Tier
 from services.kyc.domain.tiers import TierLimits, TierTable
-from services.kyc.domain.validation import Violations
 from services.runtime.errors import FailedPrecondition
+from services.runtime.validation import Violations
 
 
 class EligibilityAction(str, Enum):
     UNSPECIFIED = "UNSPECIFIED"
     PLACE_ORDER = "PLACE_ORDER"  # amount: the order's notional in the tier table's notional_asset
     WITHDRAW = "WITHDRAW"  # amount: the withdrawal in `asset`
+
+
+class KycStatus(Protocol):
+    """All eligibility needs of an applicant: an Applicant, or a cached KycStanding."""
+
+    @property
+    def state(self) -> ApplicantState: ...
+
+    @property
+    def tier(self) -> Tier: ...
+
+
+@dataclass(frozen=True, slots=True)
+class KycStanding:
+    """An account's state and tier without its PII: what the service may cache."""
+
+    state: ApplicantState
+    tier: Tier
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +91,7 @@ def _validate(action: EligibilityAction | str, asset: str, amount: Decimal, used
         violations.add("amount", "must be a positive decimal")
     if not isinstance(used_24h, Decimal) or not used_24h.is_finite() or used_24h < 0:
         violations.add("used_24h", "must be a non-negative decimal")
-    violations.raise_if_any(reasons.INVALID_ELIGIBILITY_REQUEST, "the eligibility request has invalid fields")
+    violations.raise_if_any("the eligibility request has invalid fields", reason=reasons.INVALID_ELIGIBILITY_REQUEST)
     return parsed
 
 
@@ -81,7 +100,7 @@ def _trading_headroom(limits: TierLimits, used_24h: Decimal) -> Decimal | None:
 
 
 def check_eligibility(
-    applicant: Applicant | None,
+    applicant: KycStatus | None,
     *,
     action: EligibilityAction | str,
     asset: str,

@@ -49,7 +49,7 @@ class TierLimits(BaseModel):
 class TierTable(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    notional_asset: str = Field(default="USD", min_length=1)
+    notional_asset: str = Field(default="USDC", min_length=1)
     tiers: dict[Tier, TierLimits]
 
     @model_validator(mode="after")
@@ -90,22 +90,24 @@ def _as_validation_error(message: str) -> ValidationError:
     return ValidationError.from_exception_data("TierTable", [{"type": "value_error", "loc": (), "input": None, "ctx": {"error": message}}])
 
 
+# Every market quotes in USDC (GRID-USDC, BTC-USDC), so an order's notional needs no conversion;
+# the withdrawal lists cover the Wallet's default assets (USDC, GRID, BTC) and common others.
 DEFAULT_TIER_TABLE = TierTable.parse(
     {
-        "notional_asset": "USD",
+        "notional_asset": "USDC",
         "tiers": {
             "0": {"may_trade": False, "max_order_notional": "0", "daily_traded_notional": "0"},
             "1": {
                 "may_trade": True,
                 "max_order_notional": "10000",
                 "daily_traded_notional": "50000",
-                "daily_withdrawal": {"BTC": "0.5", "ETH": "5", "SOL": "100", "USD": "10000", "USDC": "10000", "USDT": "10000"},
+                "daily_withdrawal": {"BTC": "0.5", "ETH": "5", "GRID": "100000", "SOL": "100", "USD": "10000", "USDC": "10000", "USDT": "10000"},
             },
             "2": {
                 "may_trade": True,
                 "max_order_notional": "250000",
                 "daily_traded_notional": "2000000",
-                "daily_withdrawal": {"BTC": "10", "ETH": "150", "SOL": "5000", "USD": "500000", "USDC": "500000", "USDT": "500000"},
+                "daily_withdrawal": {"BTC": "10", "ETH": "150", "GRID": "5000000", "SOL": "5000", "USD": "500000", "USDC": "500000", "USDT": "500000"},
             },
         },
     }

@@ -22,7 +22,7 @@ from services.kyc.domain.model import (
     Tier,
 )
 from services.kyc.domain.pii import normalize_document_number
-from services.runtime.errors import InvalidArgument
+from services.runtime.validation import Violations
 
 MAX_LEGAL_NAME_LENGTH = 200
 MAX_ADDRESS_LENGTH = 1000
@@ -36,20 +36,6 @@ _DOCUMENT_NUMBER = re.compile(r"[A-Z0-9]+")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 E = TypeVar("E", bound=Enum)
-
-
-class Violations:
-    """Collects (field, description) pairs so the caller sees all problems at once."""
-
-    def __init__(self) -> None:
-        self.items: list[tuple[str, str]] = []
-
-    def add(self, field: str, description: str) -> None:
-        self.items.append((field, description))
-
-    def raise_if_any(self, reason: str, message: str) -> None:
-        if self.items:
-            raise InvalidArgument(reason, message, violations=list(self.items))
 
 
 def _collapse_whitespace(text: str) -> str:
@@ -123,7 +109,7 @@ def valid_profile(request: ApplicantInput, today: date) -> ApplicantProfile:
     date_of_birth = _date_of_birth(request.date_of_birth, today, violations)
     country = country_code(request.country, "country", violations)
     address = _free_text(request.address, "address", MAX_ADDRESS_LENGTH, violations)
-    violations.raise_if_any(reasons.INVALID_APPLICANT, "the applicant has invalid fields")
+    violations.raise_if_any("the applicant has invalid fields", reason=reasons.INVALID_APPLICANT)
     assert date_of_birth is not None  # a None date always recorded a violation above
     return ApplicantProfile(legal_name, date_of_birth, country, address)
 
@@ -157,7 +143,7 @@ def valid_document(request: DocumentInput) -> ValidDocument:
         violations.add("document.size_bytes", "must be an integer")
     elif request.size_bytes <= 0:
         violations.add("document.size_bytes", "must be positive")
-    violations.raise_if_any(reasons.INVALID_DOCUMENT, "the document has invalid fields")
+    violations.raise_if_any("the document has invalid fields", reason=reasons.INVALID_DOCUMENT)
     return ValidDocument(doc_type, issuing_country, number or None, sha256, request.size_bytes)
 
 
@@ -186,5 +172,5 @@ def valid_review(request: ReviewInput) -> ValidReview:
             violations.add("tier", "must be unset when rejecting")
         if not reason:
             violations.add("reason", "is required when rejecting")
-    violations.raise_if_any(reasons.INVALID_REVIEW, "the review has invalid fields")
+    violations.raise_if_any("the review has invalid fields", reason=reasons.INVALID_REVIEW)
     return ValidReview(decision, tier, reason)

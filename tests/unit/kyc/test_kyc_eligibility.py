@@ -73,7 +73,7 @@ def test_an_asset_the_tier_cannot_withdraw_is_a_tier_too_low(journey):
 
 def test_a_tier_that_may_not_trade_is_a_tier_too_low(journey):
     no_trading = TierTable.parse(
-        {"tiers": {**{str(t.value): TIERS.limits_for(t).model_dump() for t in Tier}, "1": {"may_trade": False, "max_order_notional": "0", "daily_traded_notional": "0", "daily_withdrawal": {"BTC": "1"}}}}
+        {"notional_asset": "USD", "tiers": {**{str(t.value): TIERS.limits_for(t).model_dump() for t in Tier}, "1": {"may_trade": False, "max_order_notional": "0", "daily_traded_notional": "0", "daily_withdrawal": {"BTC": "1"}}}}
     )
     decision = order(journey.approved(Tier.TIER_1), tiers=no_trading)
     assert (decision.allowed, decision.reason) == (False, "KYC_TIER_TOO_LOW")
@@ -89,7 +89,7 @@ def test_the_decision_reports_the_applicants_tier(journey):
 
 
 def test_the_default_tiers_let_tier_one_trade_a_small_order(journey):
-    assert order(journey.approved(Tier.TIER_1), tiers=DEFAULT_TIER_TABLE).allowed
+    assert order(journey.approved(Tier.TIER_1), asset="USDC", tiers=DEFAULT_TIER_TABLE).allowed
 
 
 def test_a_denial_becomes_a_failed_precondition_with_the_remaining_limit(journey):
