@@ -1,0 +1,347 @@
+"""The edge as a plain ASGI application: the hot path is a handful of dict look-ups, the
+core's precompiled transcoding, and one cached gRPC callable; all descriptor work was done
+when the app was built.
+
+Per request: request id (kept or minted) → server span continuing ``traceparent`` → CORS →
+open endpoints (/healthz, /metrics, /openapi.json, /docs) → bearer token → rate limit (by
+subject, or client address when anonymous) → transcode → gRPC call with the caller's token,
+request id and trace context → JSON, NDJSON or SSE. Every refusal is a google.rpc.Status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from typing import Any
+
+import grpc
+import orjson
+from opentelemetry import propagate, trace
+from opentelemetry.propagators.textmap import Getter
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from gateway.edge import docs
+from gateway.edge.auth import Authenticator
+from gateway.edge.cors import CorsPolicy
+from gateway.edge.errors import OriginNotAllowed, PayloadTooLarge, RateLimited, Unauthenticated
+from gateway.edge.metrics import EdgeMetrics
+from gateway.edge.ratelimit import RateLimiter
+from gateway.edge.upstream import Upstreams
+from gateway.transcode import (
+    JSON_CONTENT_TYPE,
+    NDJSON_CONTENT_TYPE,
+    SSE_CONTENT_TYPE,
+    MethodNotAllowed,
+    RouteNotFound,
+    TranscodeError,
+    Transcoder,
+    error_json,
+    http_status_for,
+    ndjson_error,
+    sse_error,
+    status_json,
+)
+from gateway.transcode.rules import Route
+from gateway.transcode.status import STATUS_DETAILS_HEADER
+from services.runtime.logs import request_id_var
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Header = tuple[bytes, bytes]
+
+log = logging.getLogger("clearmesh.edge")
+
+JSON = JSON_CONTENT_TYPE.encode()
+UNARY_DEADLINE_SECS = 30.0
+# A stream whose first message is not there within this wait gets its 200 headers anyway,
+# so a quiet stream is not mistaken for a hung request; failures after that arrive in-band.
+STREAM_HEADERS_WAIT_SECS = 1.0
+OPEN_PATHS = frozenset({"/healthz", "/metrics", "/openapi.json", "/docs", "/docs/"})
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
+
+
+class _BytesHeaders(Getter[Mapping[bytes, bytes]]):
+    """Lets OpenTelemetry's propagator read ASGI's byte headers."""
+
+    def get(self, carrier: Mapping[bytes, bytes], key: str) -> list[str] | None:
+        value = carrier.get(key.encode("latin-1"))
+        return [value.decode("latin-1")] if value is not None else None
+
+    def keys(self, carrier: Mapping[bytes, bytes]) -> list[str]:
+        return [key.decode("latin-1") for key in carrier]
+
+
+_GETTER = _BytesHeaders()
+
+
+class _ClientGone(Exception):
+    """The client hung up before its request body arrived."""
+
+
+def _request_id(incoming: bytes | None) -> bytes:
+    """The caller's x-request-id when it is a sane token, else a fresh one."""
+    if incoming is not None and _REQUEST_ID.fullmatch(incoming):
+        return incoming
+    return uuid.uuid4().hex.encode()
+
+
+async def respond(send: Send, status: int, body: bytes, content_type: bytes, headers: list[Header]) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
+                            *headers]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise _ClientGone
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body"):
+        if len(body) > limit:
+            raise PayloadTooLarge("PAYLOAD_TOO_LARGE", f"The body exceeds {limit} bytes")
+        return body
+    chunks = [body]
+    size = len(body)
+    while message.get("more_body"):
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _ClientGone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge("PAYLOAD_TOO_LARGE", f"The body exceeds {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _trailer(exc: grpc.aio.AioRpcError, key: str) -> Any:
+    for name, value in exc.trailing_metadata() or ():
+        if name == key:
+            return value
+    return None
+
+
+def _retry_after(status: Mapping[str, Any]) -> int | None:
+    """Seconds from a RetryInfo detail (e.g. ``"1.5s"``), for the Retry-After header."""
+    for detail in status.get("details", ()):
+        if str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            delay = str(detail.get("retryDelay", "")).rstrip("s")
+            with contextlib.suppress(ValueError):
+                return max(1, math.ceil(float(delay)))
+    return None
+
+
+class EdgeApp:
+    def __init__(self, *, transcoder: Transcoder, upstreams: Upstreams, authenticator: Authenticator,
+                 limiter: RateLimiter, cors: CorsPolicy, metrics: EdgeMetrics, openapi: bytes,
+                 max_body_bytes: int) -> None:
+        self.transcoder = transcoder
+        self.upstreams = upstreams
+        self._authenticator = authenticator
+        self._limiter = limiter
+        self._cors = cors
+        self._metrics = metrics
+        self._openapi = openapi
+        self._max_body = max_body_bytes
+        self._pool = transcoder.rules.pool
+        self._tracer = trace.get_tracer("clearmesh.edge")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.upstreams.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        headers: dict[bytes, bytes] = dict(scope["headers"])
+        method: str = scope["method"]
+        request_id = _request_id(headers.get(b"x-request-id"))
+        request_id_var.set(request_id.decode())
+        extra = [(b"x-request-id", request_id), *self._cors.response_headers(headers.get(b"origin"))]
+        parent = propagate.extract(headers, getter=_GETTER) if b"traceparent" in headers else None
+        with self._tracer.start_as_current_span(method, context=parent, kind=SpanKind.SERVER,
+                                                record_exception=False, set_status_on_exception=False) as span:
+            route, status = "unmatched", 500
+            try:
+                route, status = await self._dispatch(scope, receive, send, headers, extra, request_id)
+            except _ClientGone:
+                route, status = route, 499
+            finally:
+                if span.is_recording():
+                    span.update_name(f"{method} {route}")
+                    span.set_attribute("http.request.method", method)
+                    span.set_attribute("http.route", route)
+                    span.set_attribute("http.response.status_code", status)
+                    if status >= 500:
+                        span.set_status(Status(StatusCode.ERROR))
+                elapsed = time.perf_counter() - started
+                self._metrics.observe(method, route, status, elapsed)
+                log.info("http", extra={"fields": {"http.method": method, "http.route": route,
+                                                   "http.status": status, "duration_ms": round(elapsed * 1000, 3)}})
+
+    async def _refuse(self, send: Send, error: TranscodeError, extra: list[Header]) -> int:
+        headers = list(extra)
+        if isinstance(error, MethodNotAllowed):
+            headers.append((b"allow", ", ".join(error.allowed_methods).encode()))
+        elif isinstance(error, Unauthenticated):
+            headers.append((b"www-authenticate", b'Bearer error="invalid_token"'))
+        elif isinstance(error, RateLimited):
+            headers.append((b"retry-after", str(error.retry_after).encode()))
+        await respond(send, error.http_status, orjson.dumps(error_json(error)), JSON, headers)
+        return error.http_status
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes],
+                        extra: list[Header], request_id: bytes) -> tuple[str, int]:
+        method: str = scope["method"]
+        path: str = scope["path"]
+        origin = headers.get(b"origin")
+        if method == "OPTIONS" and origin is not None and b"access-control-request-method" in headers:
+            if not self._cors.allows(origin):
+                error = OriginNotAllowed("CORS_ORIGIN_NOT_ALLOWED", "This origin may not call the API")
+                return "preflight", await self._refuse(send, error, extra)
+            await respond(send, 204, b"", b"text/plain", [(b"x-request-id", request_id),
+                                                           *self._cors.preflight_headers(origin)])
+            return "preflight", 204
+        if path in OPEN_PATHS or path.startswith(docs.ASSET_PREFIX):
+            if method == "GET":
+                return path, await self._open(path, send, extra)
+
+        authorization = headers.get(b"authorization")
+        refusal: Unauthenticated | None = None
+        subject = ""
+        try:
+            subject = await self._authenticator.subject(authorization.decode("latin-1") if authorization else None)
+        except Unauthenticated as exc:
+            refusal = exc
+        client = scope.get("client")
+        try:
+            await self._limiter.admit(subject or f"ip:{client[0] if client else 'unknown'}")
+        except RateLimited as exc:
+            return "unmatched", await self._refuse(send, exc, extra)
+        if refusal is not None:
+            return "unmatched", await self._refuse(send, refusal, extra)
+
+        raw_path = scope.get("raw_path") or path.encode()
+        try:
+            length = headers.get(b"content-length")
+            if length is not None and length.isdigit() and int(length) > self._max_body:
+                raise PayloadTooLarge("PAYLOAD_TOO_LARGE", f"The body exceeds {self._max_body} bytes")
+            body = await _read_body(receive, self._max_body)
+            call = self.transcoder.transcode(method, raw_path.decode("latin-1"),
+                                             scope.get("query_string", b"").decode("latin-1"), body)
+        except TranscodeError as exc:
+            return "unmatched", await self._refuse(send, exc, extra)
+
+        route = call.route
+        metadata = (("authorization", authorization.decode("latin-1")),  # type: ignore[union-attr]
+                    ("x-request-id", request_id.decode()))
+        if route.server_streaming:
+            sse = SSE_CONTENT_TYPE.encode() in headers.get(b"accept", b"")
+            return route.template.source, await self._stream(route, call.request, metadata, sse, receive, send, extra)
+        try:
+            reply = await self.upstreams.unary(route)(call.request, metadata=metadata, timeout=UNARY_DEADLINE_SECS)
+        except grpc.aio.AioRpcError as exc:
+            return route.template.source, await self._upstream_error(send, exc, extra)
+        await respond(send, 200, self.transcoder.responses.unary(route, reply), JSON, extra)
+        return route.template.source, 200
+
+    def _status_of(self, exc: grpc.aio.AioRpcError) -> dict[str, Any]:
+        return status_json(exc.code(), exc.details() or "", _trailer(exc, STATUS_DETAILS_HEADER), pool=self._pool)
+
+    async def _upstream_error(self, send: Send, exc: grpc.aio.AioRpcError, extra: list[Header]) -> int:
+        status = self._status_of(exc)
+        http_status = http_status_for(exc.code())
+        headers = list(extra)
+        if http_status == 401:
+            headers.append((b"www-authenticate", b'Bearer error="invalid_token"'))
+        elif http_status == 429 and (seconds := _retry_after(status)) is not None:
+            headers.append((b"retry-after", str(seconds).encode()))
+        await respond(send, http_status, orjson.dumps(status), JSON, headers)
+        return http_status
+
+    async def _stream(self, route: Route, request: Any, metadata: tuple[tuple[str, str], ...], sse: bool,
+                      receive: Receive, send: Send, extra: list[Header]) -> int:
+        """Server streaming: failures before the first message get their HTTP status; after the
+        headers went out a failure is one in-band line (NDJSON ``{"error": ...}`` / SSE ``event: error``)."""
+        encode = self.transcoder.responses.sse_message if sse else self.transcoder.responses.ndjson_message
+        encode_error = sse_error if sse else ndjson_error
+        content_type = (SSE_CONTENT_TYPE if sse else NDJSON_CONTENT_TYPE).encode()
+        call = self.upstreams.stream(route)(request, metadata=metadata)
+        first = asyncio.ensure_future(call.read())
+        try:
+            await asyncio.wait({first}, timeout=STREAM_HEADERS_WAIT_SECS)
+            if first.done() and first.exception() is not None:
+                error = first.exception()
+                if isinstance(error, grpc.aio.AioRpcError):
+                    return await self._upstream_error(send, error, extra)
+                raise error  # type: ignore[misc]
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", content_type), (b"cache-control", b"no-cache"),
+                                    (b"x-accel-buffering", b"no"), *extra]})
+            hang_up = asyncio.ensure_future(self._until_disconnect(receive, call))
+            try:
+                reply = await first
+                while reply is not grpc.aio.EOF:
+                    await send({"type": "http.response.body", "body": encode(route, reply), "more_body": True})
+                    reply = await call.read()
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() is not grpc.StatusCode.CANCELLED or not hang_up.done():
+                    await send({"type": "http.response.body", "body": encode_error(self._status_of(exc)),
+                                "more_body": True})
+            finally:
+                hang_up.cancel()
+            await send({"type": "http.response.body", "body": b""})
+            return 200
+        finally:
+            if not first.done():
+                first.cancel()
+            call.cancel()
+
+    @staticmethod
+    async def _until_disconnect(receive: Receive, call: grpc.aio.UnaryStreamCall) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        call.cancel()
+
+    async def _open(self, path: str, send: Send, extra: list[Header]) -> int:
+        if path == "/healthz":
+            statuses = await self.upstreams.health()
+            healthy = all(status == "SERVING" for status in statuses.values())
+            body = orjson.dumps({"status": "SERVING" if healthy else "NOT_SERVING", "services": statuses})
+            await respond(send, 200 if healthy else 503, body, JSON, extra)
+            return 200 if healthy else 503
+        if path == "/metrics":
+            await respond(send, 200, self._metrics.render(), EdgeMetrics.content_type, extra)
+            return 200
+        if path == "/openapi.json":
+            await respond(send, 200, self._openapi, JSON, extra)
+            return 200
+        if path in ("/docs", "/docs/"):
+            await respond(send, 200, docs.PAGE, b"text/html; charset=utf-8", extra)
+            return 200
+        name = path.removeprefix(docs.ASSET_PREFIX)
+        content_type = docs.ASSETS.get(name)
+        if content_type is None:
+            return await self._refuse(send, RouteNotFound("ROUTE_NOT_FOUND", f"No document {path}"), extra)
+        await respond(send, 200, docs.asset(name), content_type, [*extra, (b"cache-control", b"max-age=86400")])
+        return 200
