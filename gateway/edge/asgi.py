@@ -204,7 +204,9 @@ class EdgeApp:
         if isinstance(error, MethodNotAllowed):
             headers.append((b"allow", ", ".join(error.allowed_methods).encode()))
         elif isinstance(error, Unauthenticated):
-            headers.append((b"www-authenticate", b'Bearer error="invalid_token"'))
+            # RFC 6750 §3: no error code when no credentials were sent at all.
+            challenge = b"Bearer" if error.reason == "UNAUTHENTICATED" else b'Bearer error="invalid_token"'
+            headers.append((b"www-authenticate", challenge))
         elif isinstance(error, RateLimited):
             headers.append((b"retry-after", str(error.retry_after).encode()))
         await respond(send, error.http_status, orjson.dumps(error_json(error)), JSON, headers)
