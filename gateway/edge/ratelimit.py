@@ -21,11 +21,16 @@ from gateway.edge.errors import RateLimited
 
 log = logging.getLogger("clearmesh.edge")
 NAMESPACE = "clearmesh-edge"
+REDIS_TIMEOUT_SECS = 0.25
+# After a Redis failure, this long on the local budget before Redis is tried again, so an
+# outage costs one timeout per period rather than one per request.
+REDIS_RETRY_AFTER_SECS = 5.0
 
 
 def _redis_storage(redis_url: str) -> Storage:
     scheme, sep, rest = redis_url.partition("://")
-    return RedisStorage(f"async+{scheme}{sep}{rest}", key_prefix=NAMESPACE)
+    return RedisStorage(f"async+{scheme}{sep}{rest}", implementation="redispy", key_prefix=NAMESPACE,
+                        socket_connect_timeout=REDIS_TIMEOUT_SECS, socket_timeout=REDIS_TIMEOUT_SECS)
 
 
 class RateLimiter:
@@ -36,6 +41,7 @@ class RateLimiter:
         )
         self._local = MovingWindowRateLimiter(MemoryStorage())
         self._shared = MovingWindowRateLimiter(_redis_storage(redis_url)) if redis_url else None
+        self._shared_down_until = 0.0
 
     async def _hit(self, limiter: MovingWindowRateLimiter, subject: str) -> None:
         for item in self._items:
@@ -45,12 +51,13 @@ class RateLimiter:
 
     async def admit(self, subject: str) -> None:
         """Counts one request of ``subject``; raises RateLimited (with Retry-After) when over."""
-        if self._shared is not None:
+        if self._shared is not None and time.monotonic() >= self._shared_down_until:
             try:
                 await self._hit(self._shared, subject)
                 return
             except RateLimited:
                 raise
             except Exception as exc:  # noqa: BLE001 - any storage failure: degrade to local
+                self._shared_down_until = time.monotonic() + REDIS_RETRY_AFTER_SECS
                 log.warning("shared rate limit unavailable; using this replica's", exc_info=exc)
         await self._hit(self._local, subject)
