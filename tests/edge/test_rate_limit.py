@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from gateway.edge.errors import RateLimited
-from gateway.edge.ratelimit import RateLimiter
+from gateway.edge.ratelimit import LocalWindow, RateLimiter
 
 
 def _limited_edge(stack, **overrides) -> str:  # type: ignore[no-untyped-def]
@@ -63,3 +63,31 @@ async def test_an_unreachable_redis_degrades_to_the_local_budget() -> None:
     await limiter.admit("gina")
     with pytest.raises(RateLimited):
         await limiter.admit("gina")
+
+
+def test_a_window_admits_its_amount_then_says_how_long_to_wait() -> None:
+    window = LocalWindow(amount=3, seconds=60)
+    assert [window.hit("h", 600.0 + i) for i in range(3)] == [None, None, None]
+    assert window.hit("h", 610.0) == pytest.approx(50.0)  # the next fixed window starts at 660
+
+
+def test_the_previous_window_counts_by_how_much_it_still_overlaps() -> None:
+    window = LocalWindow(amount=4, seconds=60)
+    for _ in range(4):
+        window.hit("h", 659.0)
+    # At 675 a quarter of the next window has passed: 4 × 0.75 = 3 still count, so one fits.
+    assert window.hit("h", 675.0) is None
+    assert window.hit("h", 675.0) is not None
+
+
+def test_a_window_two_periods_idle_starts_empty() -> None:
+    window = LocalWindow(amount=1, seconds=60)
+    assert window.hit("h", 600.0) is None
+    assert window.hit("h", 601.0) is not None
+    assert window.hit("h", 721.0) is None
+
+
+def test_subjects_are_counted_apart() -> None:
+    window = LocalWindow(amount=1, seconds=1)
+    assert window.hit("a", 5.0) is None
+    assert window.hit("b", 5.0) is None
