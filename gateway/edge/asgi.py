@@ -255,8 +255,10 @@ class EdgeApp:
             return "unmatched", await self._refuse(send, exc, extra)
 
         route = call.route
+        trace_context: dict[str, str] = {}
+        propagate.inject(trace_context)  # traceparent (and tracestate) of this request's span
         metadata = (("authorization", authorization.decode("latin-1")),  # type: ignore[union-attr]
-                    ("x-request-id", request_id.decode()))
+                    ("x-request-id", request_id.decode()), *trace_context.items())
         if route.server_streaming:
             sse = SSE_CONTENT_TYPE.encode() in headers.get(b"accept", b"")
             return route.template.source, await self._stream(route, call.request, metadata, sse, receive, send, extra)

@@ -2,8 +2,10 @@
 route (generic calls by method path, serialized with the route's own message classes), and
 their aggregated gRPC health.
 
-The channels carry OpenTelemetry's client interceptors, which inject ``traceparent`` from the
-edge's server span; the caller's token and request id are passed per call as metadata.
+The caller's token, the request id and the W3C trace context of the edge's server span are
+passed per call as metadata (see asgi.py). No client interceptors: a grpc.aio interceptor adds
+a task and a future chain to every call, measured at 0.2-0.3 ms in bench/edge.py, and the
+edge's own SERVER span already marks this hop in the trace.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from grpc_health.v1 import health_pb2
 from gateway.transcode.rules import Route
 from services.runtime.channels import channel_options
 from services.runtime.settings import Settings
-from services.runtime.telemetry import client_interceptors
 
 HEALTH_CHECK = "/grpc.health.v1.Health/Check"
 HEALTH_TIMEOUT_SECS = 2.0
@@ -48,8 +49,7 @@ class Upstreams:
         if channel is None:
             channel = grpc.aio.insecure_channel(
                 self._settings.address_of(service),
-                options=channel_options(self._settings.max_message_bytes),
-                interceptors=client_interceptors())  # type: ignore[arg-type]
+                options=channel_options(self._settings.max_message_bytes))
             self._channels[service] = channel
         return channel
 
