@@ -29,7 +29,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from gateway.edge import docs
 from gateway.edge.auth import Authenticator
 from gateway.edge.cors import CorsPolicy
-from gateway.edge.errors import OriginNotAllowed, PayloadTooLarge, RateLimited, Unauthenticated
+from gateway.edge.errors import Internal, OriginNotAllowed, PayloadTooLarge, RateLimited, Unauthenticated
 from gateway.edge.metrics import EdgeMetrics
 from gateway.edge.ratelimit import RateLimiter
 from gateway.edge.upstream import Upstreams
@@ -179,13 +179,24 @@ class EdgeApp:
         request_id_var.set(request_id.decode())
         extra = [(b"x-request-id", request_id), *self._cors.response_headers(headers.get(b"origin"))]
         parent = propagate.extract(headers, getter=_GETTER) if b"traceparent" in headers else None
+        response_started = False
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal response_started
+            response_started = response_started or message["type"] == "http.response.start"
+            await send(message)
+
         with self._tracer.start_as_current_span(method, context=parent, kind=SpanKind.SERVER,
                                                 record_exception=False, set_status_on_exception=False) as span:
             route, status = "unmatched", 500
             try:
-                route, status = await self._dispatch(scope, receive, send, headers, extra, request_id)
+                route, status = await self._dispatch(scope, receive, tracked_send, headers, extra, request_id)
             except _ClientGone:
-                route, status = route, 499
+                status = 499
+            except Exception:  # noqa: BLE001 - a fault of ours: logged in full, answered as a Status
+                log.exception("edge failure", extra={"fields": {"http.method": method, "http.path": scope["path"]}})
+                if not response_started:
+                    await self._refuse(send, Internal("INTERNAL", "internal error"), extra)
             finally:
                 if span.is_recording():
                     span.update_name(f"{method} {route}")

@@ -42,3 +42,10 @@ class OriginNotAllowed(TranscodeError):
 
     http_status = 403
     grpc_code = StatusCode.PERMISSION_DENIED
+
+
+class Internal(TranscodeError):
+    """500: a fault of the edge itself; logged with its traceback, never shown to the caller."""
+
+    http_status = 500
+    grpc_code = StatusCode.INTERNAL

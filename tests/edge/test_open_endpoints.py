@@ -51,3 +51,16 @@ def test_openapi_has_one_operation_per_binding_and_none_for_internal_rpcs(edge: 
     assert "OrderService_PlaceOrder" in operations
     assert not any(name.endswith(("_PostTransfer", "_PlaceHold", "_SubmitOrder")) for name in operations)
     assert document["security"] == [{"bearerAuth": []}]
+
+
+def test_a_fault_inside_the_edge_is_a_500_status_body_not_a_traceback(stack, auth) -> None:  # type: ignore[no-untyped-def]
+    url, app = stack.start_edge()
+
+    def broken(_route: object) -> object:
+        raise RuntimeError("a bug")
+
+    app.upstreams.unary = broken
+    response = httpx.get(f"{url}/v1/settlements/s-1", headers=auth())
+    assert response.status_code == 500
+    assert response.json() == {"code": 13, "message": "internal error", "details": [
+        {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "INTERNAL", "domain": "gateway.clearmesh"}]}
