@@ -12,6 +12,7 @@ from importlib.resources import files
 
 import orjson
 import uvicorn
+from prometheus_client import start_http_server
 from opentelemetry import trace
 
 from gateway.edge.asgi import EdgeApp
@@ -61,7 +62,12 @@ async def serve(settings: Settings) -> None:
     """Runs the edge on CLEARMESH_EDGE_PORT (8080) until SIGTERM or SIGINT, then drains."""
     configure_logging("edge", settings.log_level)
     configure_tracing("edge")
-    server = uvicorn.Server(server_config(create_app(settings), settings))
+    app = create_app(settings)
+    if settings.metrics_port is not None:
+        # Also on the design's metrics port (9090 for the edge under `clearmesh up`), like
+        # every service; /metrics on the edge's own port serves the same registry.
+        start_http_server(settings.metrics_port, registry=app.metrics.registry)
+    server = uvicorn.Server(server_config(app, settings))
     await server.serve()
     provider = trace.get_tracer_provider()
     if hasattr(provider, "shutdown"):

@@ -149,7 +149,7 @@ class EdgeApp:
         self._authenticator = authenticator
         self._limiter = limiter
         self._cors = cors
-        self._metrics = metrics
+        self.metrics = metrics
         self._openapi = openapi
         self._max_body = max_body_bytes
         self._pool = transcoder.rules.pool
@@ -206,7 +206,7 @@ class EdgeApp:
                     if status >= 500:
                         span.set_status(Status(StatusCode.ERROR))
                 elapsed = time.perf_counter() - started
-                self._metrics.observe(method, route, status, elapsed)
+                self.metrics.observe(method, route, status, elapsed)
                 log.info("http", extra={"fields": {"http.method": method, "http.route": route,
                                                    "http.status": status, "duration_ms": round(elapsed * 1000, 3)}})
 
@@ -346,7 +346,7 @@ class EdgeApp:
             await respond(send, 200 if healthy else 503, body, JSON, extra)
             return 200 if healthy else 503
         if path == "/metrics":
-            await respond(send, 200, self._metrics.render(), EdgeMetrics.content_type, extra)
+            await respond(send, 200, self.metrics.render(), EdgeMetrics.content_type, extra)
             return 200
         if path == "/openapi.json":
             await respond(send, 200, self._openapi, JSON, extra)

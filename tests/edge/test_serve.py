@@ -1,5 +1,5 @@
-"""`python -m gateway.app` (what `clearmesh serve edge` runs): serves on CLEARMESH_EDGE_PORT
-and stops on SIGTERM, draining through uvicorn and closing its upstream channels."""
+"""`python -m gateway.app` (what `clearmesh serve edge` runs): serves on CLEARMESH_EDGE_PORT,
+exports its metrics on METRICS_PORT too, and stops on SIGTERM, draining through uvicorn."""
 
 from __future__ import annotations
 
@@ -23,9 +23,10 @@ def _free_port() -> int:
 
 
 def test_the_edge_process_serves_and_stops_on_sigterm(stack) -> None:  # type: ignore[no-untyped-def]
-    port = _free_port()
+    port, metrics_port = _free_port(), _free_port()
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'protos' / 'gen' / 'python'}",
            "JWT_SECRET": stack.settings.secret(), "CLEARMESH_EDGE_PORT": str(port),
+           "METRICS_PORT": str(metrics_port),
            **{f"CLEARMESH_{name.upper()}_ADDR": f"127.0.0.1:{running.port}" for name, running in stack.services.items()}}
     edge = subprocess.Popen([sys.executable, "-m", "gateway.app"], env=env, stderr=subprocess.PIPE, text=True)
     try:
@@ -38,6 +39,7 @@ def test_the_edge_process_serves_and_stops_on_sigterm(stack) -> None:  # type: i
                 assert time.monotonic() < deadline, "the edge did not start"
                 time.sleep(0.1)
         assert health.status_code == 200
+        assert 'route="/healthz"' in httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
         edge.send_signal(signal.SIGTERM)
         edge.wait(15)
         # uvicorn re-raises the signal after its graceful shutdown, so the exit is by SIGTERM.
