@@ -10,7 +10,7 @@ of it still overlaps the sliding window; O(1) per subject and window).
   if it fails, this replica falls back to its own memory for a while rather than refusing or
   waving everything through.
 * One edge, or Redis down: the same counter in this process's memory (``LocalWindow``, the
-  same formula as ``limits``). Not ``limits``' own memory storages: measured in
+  same formula as ``limits``, minus its rounding down). Not ``limits``' own memory storages: measured in
   bench/edge.py, the async one hops to a worker thread on every moving-window hit and the
   sync one starts (and waits for) a timer thread every 10 ms under load.
 """
@@ -68,7 +68,9 @@ class LocalWindow:
         index = int(index)
         current, previous = self._counts(subject, index)
         overlap = 1 - offset / self._seconds  # share of the previous window still inside
-        if math.floor(previous * overlap + current) + 1 > self._amount:
+        # No floor() here, unlike limits' counter: near a window boundary floor() lets one
+        # extra hit through, and a budget should hold at every instant.
+        if previous * overlap + current + 1 > self._amount:
             if current + 1 > self._amount or previous == 0:
                 return self._seconds - offset  # only the next window frees room
             # The previous window's weight must fall until one more hit fits.

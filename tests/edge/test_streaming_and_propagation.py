@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from clearmesh.matching.v1 import matching_pb2, matching_service_pb2, matching_service_pb2_grpc
 from services.runtime.errors import NotFound, Unavailable
 from services.runtime.logs import request_id_var
-from services.runtime.server import contract_spec
+from services.runtime.server import contract_spec, start
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_SPAN = "00f067aa0ba902b7"
@@ -56,16 +56,16 @@ class ScriptedMatching(matching_service_pb2_grpc.MatchingServiceServicer):
 
 
 @pytest.fixture(scope="module")
-def scripted(stack) -> tuple[str, Seen]:  # type: ignore[no-untyped-def]
-    from services.runtime.server import start
-
+def scripted(stack, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Seen]:  # type: ignore[no-untyped-def]
     seen = Seen()
 
     async def build(_runtime: Any) -> ScriptedMatching:
         return ScriptedMatching(seen)
 
     spec = contract_spec("matching", matching_service_pb2, matching_service_pb2_grpc, "MatchingService", build=build)
-    running = stack.run(start(spec, stack.settings, port=0))
+    # Its own data directory: the real Matching's database has migrations this spec lacks.
+    own = stack.settings.model_copy(update={"data_dir": tmp_path_factory.mktemp("scripted-matching")})
+    running = stack.run(start(spec, own, port=0))
     url, _ = stack.start_edge(stack.upstream_settings(matching_addr=f"127.0.0.1:{running.port}"))
     yield url, seen
     stack.run(running.stop(grace=0))
