@@ -14,9 +14,9 @@ import asyncio
 import contextlib
 import logging
 import math
+import os
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
@@ -87,10 +87,26 @@ class _ClientGone(Exception):
 
 
 def _request_id(incoming: bytes | None) -> bytes:
-    """The caller's x-request-id when it is a sane token, else a fresh one."""
+    """The caller's x-request-id when it is a sane token, else a fresh one (128 random bits)."""
     if incoming is not None and _REQUEST_ID.fullmatch(incoming):
         return incoming
-    return uuid.uuid4().hex.encode()
+    return os.urandom(16).hex().encode()
+
+
+def _upstream_timing(called: float) -> Header:
+    """W3C Server-Timing with the service call's duration: lets a client (and bench/edge.py)
+    tell the service's time from the edge's own."""
+    return (b"server-timing", b"upstream;dur=%.3f" % ((time.perf_counter() - called) * 1000))
+
+
+def _log_level(route: str, status: int) -> int:
+    """Failures always; the edge's own refusals at INFO; calls a service answered at DEBUG,
+    since that service logs each RPC with the same request id (no double access log)."""
+    if status >= 500:
+        return logging.WARNING
+    if route in ("unmatched", "preflight"):
+        return logging.INFO
+    return logging.DEBUG
 
 
 async def respond(send: Send, status: int, body: bytes, content_type: bytes, headers: list[Header]) -> None:
@@ -207,8 +223,11 @@ class EdgeApp:
                         span.set_status(Status(StatusCode.ERROR))
                 elapsed = time.perf_counter() - started
                 self.metrics.observe(method, route, status, elapsed)
-                log.info("http", extra={"fields": {"http.method": method, "http.route": route,
-                                                   "http.status": status, "duration_ms": round(elapsed * 1000, 3)}})
+                level = _log_level(route, status)
+                if log.isEnabledFor(level):
+                    log.log(level, "http", extra={"fields": {
+                        "http.method": method, "http.route": route, "http.status": status,
+                        "duration_ms": round(elapsed * 1000, 3)}})
 
     async def _refuse(self, send: Send, error: TranscodeError, extra: list[Header]) -> int:
         headers = list(extra)
@@ -273,11 +292,12 @@ class EdgeApp:
         if route.server_streaming:
             sse = SSE_CONTENT_TYPE.encode() in headers.get(b"accept", b"")
             return route.template.source, await self._stream(route, call.request, metadata, sse, receive, send, extra)
+        called = time.perf_counter()
         try:
             reply = await self.upstreams.unary(route)(call.request, metadata=metadata, timeout=UNARY_DEADLINE_SECS)
         except grpc.aio.AioRpcError as exc:
-            return route.template.source, await self._upstream_error(send, exc, extra)
-        await respond(send, 200, self.transcoder.responses.unary(route, reply), JSON, extra)
+            return route.template.source, await self._upstream_error(send, exc, [*extra, _upstream_timing(called)])
+        await respond(send, 200, self.transcoder.responses.unary(route, reply), JSON, [*extra, _upstream_timing(called)])
         return route.template.source, 200
 
     def _status_of(self, exc: grpc.aio.AioRpcError) -> dict[str, Any]:

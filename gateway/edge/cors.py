@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 ALLOWED_METHODS = b"GET, POST, PUT, PATCH, DELETE, OPTIONS"
-EXPOSED_HEADERS = b"x-request-id, retry-after, www-authenticate"
+EXPOSED_HEADERS = b"x-request-id, retry-after, www-authenticate, server-timing"
 ALLOWED_HEADERS = b"authorization, content-type, accept, x-request-id, traceparent, tracestate"
 MAX_AGE = b"600"
 
