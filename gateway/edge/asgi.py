@@ -254,9 +254,10 @@ class EdgeApp:
             await respond(send, 204, b"", b"text/plain", [(b"x-request-id", request_id),
                                                            *self._cors.preflight_headers(origin)])
             return "preflight", 204
-        if path in OPEN_PATHS or path.startswith(docs.ASSET_PREFIX):
-            if method == "GET":
-                return path, await self._open(path, send, extra)
+        if method == "GET" and (path in OPEN_PATHS or path.startswith(docs.ASSET_PREFIX)):
+            # One metrics label for every asset path, so unknown ones cannot grow the label set.
+            label = path if path in OPEN_PATHS else f"{docs.ASSET_PREFIX}{{asset}}"
+            return label, await self._open(path, send, extra)
 
         authorization = headers.get(b"authorization")
         refusal: Unauthenticated | None = None
