@@ -4,6 +4,8 @@ by the real runtime: the unbuilt Matching cannot stream yet, this one can."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,11 +31,13 @@ PARENT_SPAN = "00f067aa0ba902b7"
 class Seen:
     metadata: dict[str, str] = field(default_factory=dict)
     request_id: str = ""
+    endless_cancelled: threading.Event = field(default_factory=threading.Event)
 
 
 class ScriptedMatching(matching_service_pb2_grpc.MatchingServiceServicer):
     """GetMarket echoes; StreamTrades: FAIL-FIRST fails before any trade, EMPTY ends at once,
-    anything else sends two trades and then loses its upstream."""
+    ENDLESS sends one trade and then nothing until cancelled, anything else sends two trades and
+    then loses its upstream."""
 
     def __init__(self, seen: Seen) -> None:
         self.seen = seen
@@ -48,6 +52,13 @@ class ScriptedMatching(matching_service_pb2_grpc.MatchingServiceServicer):
             raise NotFound("MARKET_NOT_FOUND", f"{request.market} does not exist")
         if request.market == "markets/EMPTY":
             return
+        if request.market == "markets/ENDLESS":
+            yield matching_service_pb2.StreamTradesResponse(trade=matching_pb2.Trade(market=request.market, sequence=1))
+            try:
+                await asyncio.Event().wait()  # a quiet market: nothing more, ever
+            except asyncio.CancelledError:
+                self.seen.endless_cancelled.set()
+                raise
         for sequence in (1, 2):
             yield matching_service_pb2.StreamTradesResponse(trade=matching_pb2.Trade(
                 name=f"{request.market}/trades/{sequence}", market=request.market, sequence=sequence,
@@ -145,3 +156,12 @@ def test_traceparent_continues_through_an_edge_span_into_the_service(scripted, a
     assert edge_spans[0].name == "GET /v1/{name=markets/*}"
     assert format(edge_spans[0].context.trace_id, "032x") == TRACE_ID
     assert parent == format(edge_spans[0].context.span_id, "016x")  # the service's parent is the edge's span
+
+
+def test_a_client_that_hangs_up_cancels_the_upstream_stream(scripted, auth) -> None:  # type: ignore[no-untyped-def]
+    url, seen = scripted
+    with httpx.stream("GET", f"{url}/v1/markets/ENDLESS/trades:stream", headers=auth()) as response:
+        first = next(response.iter_lines())
+        assert orjson.loads(first)["trade"]["sequence"] == "1"
+    # A liveness bound, not a speed claim: the cancellation must arrive at all.
+    assert seen.endless_cancelled.wait(timeout=10)
