@@ -11,13 +11,11 @@ request id and trace context → JSON, NDJSON or SSE. Every refusal is a google.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import math
 import os
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Mapping
 from typing import Any
 
 import grpc
@@ -29,10 +27,12 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from gateway.edge import docs
 from gateway.edge.auth import Authenticator
 from gateway.edge.cors import CorsPolicy
-from gateway.edge.errors import Internal, OriginNotAllowed, PayloadTooLarge, RateLimited, Unauthenticated
+from gateway.edge.errors import Internal, OriginNotAllowed, RateLimited, Unauthenticated
+from gateway.edge.http import ClientGone, Header, Message, Receive, Scope, Send, read_body, respond
 from gateway.edge.metrics import EdgeMetrics
 from gateway.edge.ratelimit import RateLimiter
 from gateway.edge.upstream import Upstreams
+from gateway.edge.upstream_errors import error_answer, status_of
 from gateway.transcode import (
     JSON_CONTENT_TYPE,
     NDJSON_CONTENT_TYPE,
@@ -42,20 +42,11 @@ from gateway.transcode import (
     TranscodeError,
     Transcoder,
     error_json,
-    http_status_for,
     ndjson_error,
     sse_error,
-    status_json,
 )
 from gateway.transcode.rules import Route
-from gateway.transcode.status import STATUS_DETAILS_HEADER
 from services.runtime.logs import request_id_var
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-Header = tuple[bytes, bytes]
 
 log = logging.getLogger("clearmesh.edge")
 
@@ -82,10 +73,6 @@ class _BytesHeaders(Getter[Mapping[bytes, bytes]]):
 _GETTER = _BytesHeaders()
 
 
-class _ClientGone(Exception):
-    """The client hung up before its request body arrived."""
-
-
 def _request_id(incoming: bytes | None) -> bytes:
     """The caller's x-request-id when it is a sane token, else a fresh one (128 random bits)."""
     if incoming is not None and _REQUEST_ID.fullmatch(incoming):
@@ -107,53 +94,6 @@ def _log_level(route: str, status: int) -> int:
     if route in ("unmatched", "preflight"):
         return logging.INFO
     return logging.DEBUG
-
-
-async def respond(send: Send, status: int, body: bytes, content_type: bytes, headers: list[Header]) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
-                            *headers]})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes:
-    message = await receive()
-    if message["type"] == "http.disconnect":
-        raise _ClientGone
-    body: bytes = message.get("body", b"")
-    if not message.get("more_body"):
-        if len(body) > limit:
-            raise PayloadTooLarge("PAYLOAD_TOO_LARGE", f"The body exceeds {limit} bytes")
-        return body
-    chunks = [body]
-    size = len(body)
-    while message.get("more_body"):
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _ClientGone
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge("PAYLOAD_TOO_LARGE", f"The body exceeds {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _trailer(exc: grpc.aio.AioRpcError, key: str) -> Any:
-    for name, value in exc.trailing_metadata() or ():
-        if name == key:
-            return value
-    return None
-
-
-def _retry_after(status: Mapping[str, Any]) -> int | None:
-    """Seconds from a RetryInfo detail (e.g. ``"1.5s"``), for the Retry-After header."""
-    for detail in status.get("details", ()):
-        if str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
-            delay = str(detail.get("retryDelay", "")).rstrip("s")
-            with contextlib.suppress(ValueError):
-                return max(1, math.ceil(float(delay)))
-    return None
 
 
 class EdgeApp:
@@ -207,7 +147,7 @@ class EdgeApp:
             route, status = "unmatched", 500
             try:
                 route, status = await self._dispatch(scope, receive, tracked_send, headers, extra, request_id)
-            except _ClientGone:
+            except ClientGone:
                 status = 499
             except Exception:  # noqa: BLE001 - a fault of ours: logged in full, answered as a Status
                 log.exception("edge failure", extra={"fields": {"http.method": method, "http.path": scope["path"]}})
@@ -276,10 +216,7 @@ class EdgeApp:
 
         raw_path = scope.get("raw_path") or path.encode()
         try:
-            length = headers.get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > self._max_body:
-                raise PayloadTooLarge("PAYLOAD_TOO_LARGE", f"The body exceeds {self._max_body} bytes")
-            body = await _read_body(receive, self._max_body)
+            body = await read_body(receive, self._max_body, headers.get(b"content-length"))
             call = self.transcoder.transcode(method, raw_path.decode("latin-1"),
                                              scope.get("query_string", b"").decode("latin-1"), body)
         except TranscodeError as exc:
@@ -301,18 +238,9 @@ class EdgeApp:
         await respond(send, 200, self.transcoder.responses.unary(route, reply), JSON, [*extra, _upstream_timing(called)])
         return route.template.source, 200
 
-    def _status_of(self, exc: grpc.aio.AioRpcError) -> dict[str, Any]:
-        return status_json(exc.code(), exc.details() or "", _trailer(exc, STATUS_DETAILS_HEADER), pool=self._pool)
-
     async def _upstream_error(self, send: Send, exc: grpc.aio.AioRpcError, extra: list[Header]) -> int:
-        status = self._status_of(exc)
-        http_status = http_status_for(exc.code())
-        headers = list(extra)
-        if http_status == 401:
-            headers.append((b"www-authenticate", b'Bearer error="invalid_token"'))
-        elif http_status == 429 and (seconds := _retry_after(status)) is not None:
-            headers.append((b"retry-after", str(seconds).encode()))
-        await respond(send, http_status, orjson.dumps(status), JSON, headers)
+        http_status, status, headers = error_answer(exc, self._pool)
+        await respond(send, http_status, orjson.dumps(status), JSON, [*extra, *headers])
         return http_status
 
     async def _stream(self, route: Route, request: Any, metadata: tuple[tuple[str, str], ...], sse: bool,
@@ -342,7 +270,7 @@ class EdgeApp:
                     reply = await call.read()
             except grpc.aio.AioRpcError as exc:
                 if exc.code() is not grpc.StatusCode.CANCELLED or not hang_up.done():
-                    await send({"type": "http.response.body", "body": encode_error(self._status_of(exc)),
+                    await send({"type": "http.response.body", "body": encode_error(status_of(exc, self._pool)),
                                 "more_body": True})
             finally:
                 hang_up.cancel()
