@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(600, gt=0)
     rate_limit_burst: int = Field(100, gt=0)
     metrics_port: int | None = None
+    edge_host: str = Field("127.0.0.1", validation_alias="CLEARMESH_EDGE_HOST")
+    edge_port: int = Field(EDGE_PORT, validation_alias="CLEARMESH_EDGE_PORT")
+    # RS256 keys for the edge's JWT check in production: a JWKS URL or file. Empty: HS256
+    # with JWT_SECRET, as the services verify locally.
+    jwks_url: str = Field("", validation_alias="CLEARMESH_JWKS")
 
     # Serving.
     grpc_host: str = Field("127.0.0.1", validation_alias="CLEARMESH_GRPC_HOST")

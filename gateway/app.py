@@ -1,0 +1,82 @@
+"""The Python REST edge: ``create_app(settings)`` builds the ASGI app, ``serve(settings)`` runs it.
+
+Routes come only from the ``google.api.http`` rules of the packaged descriptor set
+(``clearmesh/descriptor.binpb``); an RPC without a binding is not reachable from here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from importlib.resources import files
+
+import orjson
+import uvicorn
+from prometheus_client import start_http_server
+from opentelemetry import trace
+
+from gateway.edge.asgi import EdgeApp
+from gateway.edge.auth import Authenticator, verifier_for
+from gateway.edge.cors import CorsPolicy
+from gateway.edge.metrics import EdgeMetrics
+from gateway.edge.ratelimit import RateLimiter
+from gateway.edge.upstream import Upstreams
+from gateway.transcode import Transcoder, build_openapi
+from services.runtime.logs import configure_logging
+from services.runtime.settings import Settings
+from services.runtime.telemetry import configure_tracing
+
+log = logging.getLogger("clearmesh.edge")
+
+
+def descriptor_set() -> bytes:
+    """The FileDescriptorSet shipped with the generated code (imports and source info included)."""
+    return (files("clearmesh") / "descriptor.binpb").read_bytes()
+
+
+def create_app(settings: Settings, *, descriptor: bytes | None = None) -> EdgeApp:
+    transcoder = Transcoder.from_descriptor_set(descriptor if descriptor is not None else descriptor_set())
+    return EdgeApp(
+        transcoder=transcoder,
+        upstreams=Upstreams(settings, transcoder.rules.routes),
+        authenticator=Authenticator(verifier_for(settings)),
+        limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst, settings.redis_url),
+        cors=CorsPolicy(settings.cors_allowed_origins),
+        metrics=EdgeMetrics(),
+        openapi=orjson.dumps(build_openapi(transcoder.rules)),
+        max_body_bytes=settings.max_message_bytes,
+    )
+
+
+def server_config(app: EdgeApp, settings: Settings, *, port: int | None = None) -> uvicorn.Config:
+    return uvicorn.Config(
+        app, host=settings.edge_host, port=settings.edge_port if port is None else port,
+        http="httptools", loop="asyncio", lifespan="on", access_log=False, log_config=None,
+        # On SIGTERM uvicorn stops accepting, lets in-flight requests finish within the grace
+        # period, then runs the lifespan shutdown that closes the upstream channels.
+        timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_secs)),
+    )
+
+
+async def serve(settings: Settings) -> None:
+    """Runs the edge on CLEARMESH_EDGE_PORT (8080) until SIGTERM or SIGINT, then drains."""
+    configure_logging("edge", settings.log_level)
+    configure_tracing("edge")
+    app = create_app(settings)
+    if settings.metrics_port is not None:
+        # Also on the design's metrics port (9090 for the edge under `clearmesh up`), like
+        # every service; /metrics on the edge's own port serves the same registry.
+        start_http_server(settings.metrics_port, registry=app.metrics.registry)
+    server = uvicorn.Server(server_config(app, settings))
+    await server.serve()
+    provider = trace.get_tracer_provider()
+    if hasattr(provider, "shutdown"):
+        provider.shutdown()
+
+
+def main() -> None:
+    asyncio.run(serve(Settings()))
+
+
+if __name__ == "__main__":
+    main()

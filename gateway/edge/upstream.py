@@ -1,0 +1,93 @@
+"""The services behind the edge: one grpc.aio channel per service, one cached callable per
+route (generic calls by method path, serialized with the route's own message classes), and
+their aggregated gRPC health.
+
+The caller's token, the request id and the W3C trace context of the edge's server span are
+passed per call as metadata (see asgi.py). No client interceptors: a grpc.aio interceptor adds
+a task and a future chain to every call, measured at 0.2-0.3 ms in bench/edge.py, and the
+edge's own SERVER span already marks this hop in the trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2
+
+from gateway.transcode.rules import Route
+from services.runtime.channels import channel_options
+from services.runtime.settings import Settings
+
+HEALTH_CHECK = "/grpc.health.v1.Health/Check"
+HEALTH_TIMEOUT_SECS = 2.0
+
+
+def service_key(service_full_name: str) -> str:
+    """``clearmesh.kyc.v1.KycService`` → ``kyc``, the name Settings knows its address by."""
+    return service_full_name.split(".")[1]
+
+
+def _serialize(request: Any) -> bytes:
+    return request.SerializeToString()  # type: ignore[no-any-return]
+
+
+class Upstreams:
+    def __init__(self, settings: Settings, routes: Iterable[Route]) -> None:
+        self._settings = settings
+        self._routes = tuple(routes)
+        self.services: tuple[str, ...] = tuple(sorted({service_key(r.service_name) for r in self._routes}))
+        self._channels: dict[str, grpc.aio.Channel] = {}
+        self._unary: dict[str, grpc.aio.UnaryUnaryMultiCallable] = {}
+        self._stream: dict[str, grpc.aio.UnaryStreamMultiCallable] = {}
+
+    def channel(self, service: str) -> grpc.aio.Channel:
+        # Created on first use, inside the serving event loop that grpc.aio binds it to.
+        channel = self._channels.get(service)
+        if channel is None:
+            channel = grpc.aio.insecure_channel(
+                self._settings.address_of(service),
+                options=channel_options(self._settings.max_message_bytes))
+            self._channels[service] = channel
+        return channel
+
+    def unary(self, route: Route) -> grpc.aio.UnaryUnaryMultiCallable:
+        call = self._unary.get(route.grpc_path)
+        if call is None:
+            call = self.channel(service_key(route.service_name)).unary_unary(
+                route.grpc_path, request_serializer=_serialize,
+                response_deserializer=route.output_type.FromString)
+            self._unary[route.grpc_path] = call
+        return call
+
+    def stream(self, route: Route) -> grpc.aio.UnaryStreamMultiCallable:
+        call = self._stream.get(route.grpc_path)
+        if call is None:
+            call = self.channel(service_key(route.service_name)).unary_stream(
+                route.grpc_path, request_serializer=_serialize,
+                response_deserializer=route.output_type.FromString)
+            self._stream[route.grpc_path] = call
+        return call
+
+    async def _health_of(self, service: str) -> str:
+        check = self.channel(service).unary_unary(
+            HEALTH_CHECK, request_serializer=_serialize,
+            response_deserializer=health_pb2.HealthCheckResponse.FromString)
+        try:
+            reply = await check(health_pb2.HealthCheckRequest(service=""), timeout=HEALTH_TIMEOUT_SECS)
+        except grpc.aio.AioRpcError as exc:
+            return exc.code().name
+        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
+
+    async def health(self) -> dict[str, str]:
+        """Each service's overall gRPC health status by name (SERVING, NOT_SERVING, UNAVAILABLE...)."""
+        statuses = await asyncio.gather(*(self._health_of(name) for name in self.services))
+        return dict(zip(self.services, statuses))
+
+    async def close(self) -> None:
+        await asyncio.gather(*(channel.close() for channel in self._channels.values()))
+        self._channels.clear()
+        self._unary.clear()
+        self._stream.clear()
