@@ -18,9 +18,14 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("service", type=click.Choice(SERVICE_NAMES))
+@click.argument("service", type=click.Choice([*SERVICE_NAMES, "edge"]))
 def serve(service: str) -> None:
-    """Run one service until SIGTERM."""
+    """Run one service (or the REST edge) until SIGTERM."""
+    if service == "edge":
+        from gateway.app import serve as serve_edge
+
+        asyncio.run(serve_edge(Settings()))
+        return
     from services.runtime.server import serve as serve_service
 
     asyncio.run(serve_service(load_spec(service), Settings()))
@@ -38,6 +43,10 @@ def up() -> None:
               {"METRICS_PORT": str(METRICS_BASE_PORT + 1 + index)})
         for index, name in enumerate(UP_ORDER)
     ]
+    # The edge last: its /healthz answers 200 only once every service is SERVING.
+    edge = f"http://{settings.edge_host}:{settings.edge_port}"
+    children.append(Child("edge", (sys.executable, "-m", "services.cli", "serve", "edge"), None,
+                          edge, {"METRICS_PORT": str(METRICS_BASE_PORT)}))
     sys.exit(asyncio.run(run(children, settings)))
 
 

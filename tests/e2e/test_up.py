@@ -49,7 +49,7 @@ def test_up_serves_every_service_and_stops_cleanly_on_sigterm(tmp_path: Path) ->
     started = time.monotonic()
     up, pids = _start(tmp_path)
     try:
-        assert set(pids) == set(SERVICE_NAMES), up.stderr.read() if up.poll() is not None else pids
+        assert set(pids) == {*SERVICE_NAMES, "edge"}, up.stderr.read() if up.poll() is not None else pids
         assert time.monotonic() - started < READY_WITHIN_SECS
         for name in SERVICE_NAMES:
             with grpc.insecure_channel(f"127.0.0.1:{DEFAULT_PORTS[name]}") as channel:
@@ -61,6 +61,15 @@ def test_up_serves_every_service_and_stops_cleanly_on_sigterm(tmp_path: Path) ->
             assert load_spec(name).descriptor.full_name in listed
         with urllib.request.urlopen("http://127.0.0.1:9091/metrics", timeout=5) as reply:
             assert b"grpc_server_handled_total" in reply.read()  # order's metrics port
+        with urllib.request.urlopen("http://127.0.0.1:8080/healthz", timeout=5) as reply:
+            assert reply.status == 200
+        token = subprocess.run([sys.executable, "-m", "services.cli", "token", "--account", "alice"],
+                               env={**os.environ, "CLEARMESH_DATA_DIR": str(tmp_path)},
+                               capture_output=True, text=True, check=True).stdout.strip()
+        request = urllib.request.Request("http://127.0.0.1:8080/v1/accounts/alice/balances",
+                                         headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=5) as reply:
+            assert reply.status == 200 and b"balances" in reply.read()
     finally:
         up.send_signal(signal.SIGTERM)
         code = up.wait(timeout=30)
