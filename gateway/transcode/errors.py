@@ -1,37 +1,29 @@
 """Typed errors raised while transcoding an HTTP request into a gRPC call.
 
-They mirror the shape of the runtime's DomainError (stable UPPER_SNAKE ``reason``,
-``message``, ``metadata``, ``violations``) so one error mapper can treat both alike,
-and add the HTTP status and gRPC code the edge answers with (MESH-CONVENTIONS §2.3).
+They are the runtime's DomainError (stable UPPER_SNAKE ``reason``, ``message``,
+``metadata``, ``violations``) so one error mapper treats both alike, plus the HTTP status
+and gRPC code the edge answers with (MESH-CONVENTIONS §2.3).
 """
 
 from __future__ import annotations
 
 from grpc import StatusCode
 
+from services.runtime.errors import DomainError
+
 ERROR_DOMAIN = "gateway.clearmesh"
 """``google.rpc.ErrorInfo.domain`` for errors produced by the edge itself (AIP-193)."""
 
 
-class TranscodeError(Exception):
+class TranscodeError(DomainError):
     """A request the edge refuses before any gRPC call is made."""
 
     http_status: int = 400
     grpc_code: StatusCode = StatusCode.INVALID_ARGUMENT
 
-    def __init__(
-        self,
-        reason: str,
-        message: str,
-        *,
-        metadata: dict[str, str] | None = None,
-        violations: list[tuple[str, str]] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-        self.metadata = dict(metadata or {})
-        self.violations = list(violations or [])
+    @property
+    def code(self) -> StatusCode:  # type: ignore[override]
+        return self.grpc_code
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.reason!r}, {self.message!r}, violations={self.violations!r})"
