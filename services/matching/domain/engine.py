@@ -104,6 +104,16 @@ class MatchingEngine:
 
         return BookView(side_levels(self.bids), side_levels(self.asks), self._event_seq)
 
+    def crosses(self) -> bool:
+        """Whether the best bid meets the best ask (an auction would trade)."""
+        bid, ask = self.bids.best_price(), self.asks.best_price()
+        return bid is not None and ask is not None and bid >= ask
+
+    def expiry_due(self, now: int) -> bool:
+        """Whether an expiry time of a queued order has passed (it may since have left the book)."""
+        fifo, heap = self._default_expiries, self._gtt_expiries
+        return bool((fifo and fifo[0].expire_at <= now) or (heap and heap[0][0] <= now))  # type: ignore[operator]
+
     def drain_events(self) -> list[OrderEvent]:
         """Order events recorded since the last drain, in sequence order."""
         events, self._events = self._events, []
