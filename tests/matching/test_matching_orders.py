@@ -7,8 +7,6 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import timestamp_pb2
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from clearmesh.matching.v1 import matching_service_pb2 as pb
 
@@ -16,27 +14,6 @@ BUY, SELL = 1, 2
 LIMIT, MARKET = 1, 2
 GTT = 4
 OPEN, PARTIALLY_FILLED, FILLED, CANCELLED = 1, 2, 3, 4
-
-
-def violations(error: grpc.aio.AioRpcError) -> dict[str, str]:
-    status = rpc_status.from_call(error)
-    found: dict[str, str] = {}
-    for detail in status.details if status else []:
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            found.update({v.field: v.description for v in bad.field_violations})
-    return found
-
-
-def reason(error: grpc.aio.AioRpcError) -> str:
-    status = rpc_status.from_call(error)
-    for detail in status.details if status else []:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return info.reason
-    return ""
 
 
 async def test_a_limit_order_that_crosses_nothing_rests_in_the_book(matching: Any) -> None:
@@ -158,7 +135,7 @@ async def test_a_bad_order_is_invalid_argument_and_nothing_is_journaled(matching
         await matching.stub.SubmitOrder(request, metadata=matching.order_service)
 
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert field in violations(caught.value)
+    assert field in matching.violations(caught.value)
     assert await matching.store.journal_length("BTC-USDC") == 0
 
 
@@ -166,7 +143,7 @@ async def test_an_order_for_an_unknown_market_is_not_found_and_nothing_is_journa
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await matching.submit("o1", BUY, "1", "1", market="DOGE-USDC")
 
-    assert (caught.value.code(), reason(caught.value)) == (grpc.StatusCode.NOT_FOUND, "MARKET_NOT_FOUND")
+    assert (caught.value.code(), matching.reason(caught.value)) == (grpc.StatusCode.NOT_FOUND, "MARKET_NOT_FOUND")
     assert await matching.store.journal_length("DOGE-USDC") == 0
 
 
