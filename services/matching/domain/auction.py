@@ -151,9 +151,10 @@ class _Side:
 
     def __init__(self, orders: list[RestingOrder], volume: int) -> None:
         self.orders = orders
-        self.ids: list[str] = list(map(_order_id, orders))
-        self.accounts: list[str] = list(map(_account, orders))
-        remaining = np.fromiter(map(_remaining, orders), np.int64, len(orders))
+        # List comprehensions: slot reads specialise in the interpreter and beat map(attrgetter).
+        self.ids: list[str] = [order.order_id for order in orders]
+        self.accounts: list[str] = [order.account for order in orders]
+        remaining = np.array([order.remaining for order in orders], np.int64)
         self.cumulative = np.cumsum(remaining)
         # What each order is allotted: all it has, except the marginal (last) one.
         remaining[-1] -= int(self.cumulative[-1]) - volume
@@ -248,7 +249,7 @@ def _order_events(engine: MatchingEngine, side: _Side, price: int, now: int) -> 
         return
     traded = side.allotted - side.cut
     left = side.left
-    filled = (np.fromiter(map(_filled, orders), np.int64, size) + traded).tolist()
+    filled = (np.array([order.filled for order in orders], np.int64) + traded).tolist()
     remaining = [0] * size
     remaining[-1] = left
     cut = side.cut
