@@ -1,10 +1,13 @@
 """One writer per market: apply commands to the engine, journal them in groups, then answer.
 
 Commands queue up while the previous batch's transaction is in flight; the next batch takes all
-of them (group commit), so one fsync serves many commands. Every command is applied before it
-is journaled (a rejected command must leave no trace) and answered only after its batch commits.
-If a commit fails, the in-memory engine is ahead of the journal: it is rebuilt from the store and
-every command of the batch fails as UNAVAILABLE, as if it had never arrived.
+of them (group commit), so one commit serves many commands, and it is applied to the engine while
+the previous one is being written (pipelining; commits stay in order). Every command is applied
+before it is journaled (a rejected command must leave no trace) and answered, and its trades and
+events published, only after its batch commits. Readers of the live book (GetOrderBook) may see
+a batch whose commit is still in flight. If a commit fails, the engine is ahead of the journal:
+it is rebuilt from the store and every command applied but not committed fails as UNAVAILABLE,
+as if it had never arrived.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from services.matching.domain import (
@@ -41,6 +45,19 @@ _DONE, _FAILED, _KNOWN = 0, 1, 2  # how a command is answered
 Pending = tuple[Command, "asyncio.Future[Any]"]
 
 
+@dataclass
+class _Applied:
+    """A batch applied to the engine, waiting for its commit to be answered."""
+
+    batch: Batch
+    answers: list[tuple[asyncio.Future[Any], Any, int]]
+    generation: int
+
+
+def _journal_unavailable() -> Unavailable:
+    return Unavailable("JOURNAL_UNAVAILABLE", "the journal could not be written; retry")
+
+
 class MarketWriter:
     def __init__(self, store: MatchingStore, stored: StoredMarket, *, lifetime_ns: int | None,
                  max_book_size: int | None, snapshot_every: int) -> None:
@@ -50,7 +67,9 @@ class MarketWriter:
         self._max_book_size = max_book_size
         self.snapshot_every = snapshot_every
         self.engine = self._rebuild(stored)
-        self.sequence = stored.last_sequence  # the journal's last command
+        self.sequence = stored.last_sequence  # the journal's last committed command
+        self._next_sequence = self.sequence + 1  # the next applied command's number
+        self._generation = 0  # bumped when a failed write forces a rebuild
         self._since_snapshot = len(stored.commands)
         self.trades: Feed[Trade] = Feed(self.engine.trade_sequence)
         self.events: Feed[OrderEvent] = Feed(self.engine.sequence)
@@ -90,14 +109,23 @@ class MarketWriter:
         return await future
 
     async def _run(self) -> None:
+        """Apply a batch, then journal it while the next batch is applied (commits stay in order)."""
         queue = self._queue
+        in_flight: asyncio.Task[None] | None = None
         while True:
-            batch = [await queue.get()]
-            while not queue.empty() and len(batch) < MAX_BATCH:
-                batch.append(queue.get_nowait())
-            await self._commit(batch)
+            if in_flight is not None and queue.empty():
+                await in_flight  # nothing else to do: let the answers go out
+                in_flight = None
+                continue
+            pending = [await queue.get()]
+            while not queue.empty() and len(pending) < MAX_BATCH:
+                pending.append(queue.get_nowait())
+            applied = self._apply(pending)
+            if in_flight is not None:
+                await in_flight
+            in_flight = asyncio.ensure_future(self._persist(applied))
 
-    async def _commit(self, pending: list[Pending]) -> None:
+    def _apply(self, pending: list[Pending]) -> _Applied:
         engine = self.engine
         accepted: list[Command] = []
         answers: list[tuple[asyncio.Future[Any], Any, int]] = []
@@ -132,30 +160,43 @@ class MarketWriter:
                 auctions.append(auction)
                 trades.extend(auction_trades)
         events = engine.drain_events()
-        if not accepted:
-            self._answer(answers)
-            return
-        self._since_snapshot += len(accepted)
-        snapshot = None
-        if self._since_snapshot >= self.snapshot_every:
-            snapshot = engine.snapshot()
-        batch = Batch(self.name, self.sequence + 1, accepted, trades, events, auctions, snapshot)
-        try:
-            await self.store.append(batch)
-        except Exception:
-            log.exception("journal write failed; rebuilding the book from the store",
-                          extra={"fields": {"market": self.name}})
-            self.engine = self._rebuild(await self.store.load(self.market))
-            failure = Unavailable("JOURNAL_UNAVAILABLE", "the journal could not be written; retry")
-            self._answer([(future, failure, _FAILED) for future, _, _ in answers])
-            return
-        self.sequence += len(accepted)
-        if snapshot is not None:
-            self._since_snapshot = 0
+        # Known at once, so a resubmission in the very next batch is recognised.
         self._remember_finished(events)
-        self.trades.publish(trades)
-        self.events.publish(events)
-        self._answer(answers)
+        snapshot = None
+        if accepted:
+            self._since_snapshot += len(accepted)
+            if self._since_snapshot >= self.snapshot_every:
+                snapshot = engine.snapshot()
+                self._since_snapshot = 0
+        batch = Batch(self.name, self._next_sequence, accepted, trades, events, auctions, snapshot)
+        self._next_sequence += len(accepted)
+        return _Applied(batch, answers, self._generation)
+
+    async def _persist(self, applied: _Applied) -> None:
+        batch = applied.batch
+        if applied.generation != self._generation:
+            # Applied to a book that has since been rebuilt after a failed write: it never happened.
+            self._answer([(future, _journal_unavailable(), _FAILED) for future, _, _ in applied.answers])
+            return
+        if batch.commands:
+            try:
+                await self.store.append(batch)
+            except Exception:
+                log.exception("journal write failed; rebuilding the book from the store",
+                              extra={"fields": {"market": self.name}})
+                self._generation += 1
+                stored = await self.store.load(self.market)
+                self.engine = self._rebuild(stored)
+                self.sequence = stored.last_sequence
+                self._next_sequence = self.sequence + 1
+                self._since_snapshot = len(stored.commands)
+                self.finished.clear()
+                self._answer([(future, _journal_unavailable(), _FAILED) for future, _, _ in applied.answers])
+                return
+            self.sequence += len(batch.commands)
+        self.trades.publish(batch.trades)
+        self.events.publish(batch.events)
+        self._answer(applied.answers)
 
     def _remember_finished(self, events: list[OrderEvent]) -> None:
         finished, resting = self.finished, self.engine.resting_order

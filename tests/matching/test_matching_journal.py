@@ -94,3 +94,42 @@ def test_a_writer_rebuilt_from_the_journal_equals_the_live_one(data: Any, auctio
     mode = MarketMode.PERIODIC_AUCTION if auction else MarketMode.CONTINUOUS
     with tempfile.TemporaryDirectory() as directory:
         asyncio.run(replay_matches_live(mode, script, snapshot_every, Path(directory)))
+
+
+class FailingOnce(MatchingStore):
+    """A store whose next journal write fails (a lost database connection, a full disk)."""
+
+    fail_next = False
+
+    async def append(self, batch: Any) -> None:
+        if self.fail_next:
+            self.fail_next = False
+            raise OSError("disk full")
+        await super().append(batch)
+
+
+async def test_a_failed_journal_write_answers_unavailable_and_forgets_the_command(tmp_path: Path) -> None:
+    from services.runtime.errors import Unavailable
+
+    market = next(m for m in default_markets() if m.mode == MarketMode.CONTINUOUS)
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'journal.db'}")
+    async with engine.begin() as connection:
+        await connection.run_sync(tables.metadata.create_all)
+    store = FailingOnce(engine)
+    await store.add_market(market, 0)
+    writer = MarketWriter(store, await store.load(market), lifetime_ns=None, max_book_size=None, snapshot_every=100)
+    writer.start()
+    await writer.execute(SubmitOrder("kept", "a", Side.BUY, OrderType.LIMIT, 1, 1, price=100))
+    store.fail_next = True
+
+    try:
+        await writer.execute(SubmitOrder("lost", "a", Side.BUY, OrderType.LIMIT, 1, 2, price=101))
+        raise AssertionError("the write did not fail")
+    except Unavailable:
+        pass
+    book = writer.engine.book()
+    await writer.close()
+    await engine.dispose()
+
+    assert [level.price for level in book.bids] == [100]
+    assert writer.sequence == 1
