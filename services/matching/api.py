@@ -164,7 +164,7 @@ class MatchingServicer(pb_grpc.MatchingServiceServicer):
                 raise NotFound(ORDER_NOT_FOUND, f"order {request.order} is not in markets/{writer.name}",
                                metadata={"order": request.order})
             # Cancelling an order that already left the book answers its final state (idempotent).
-            return pb.CancelOrderResponse(state=int(finished.state), sequence=finished.sequence,
+            return pb.CancelOrderResponse(state=wire.enum(finished.state), sequence=finished.sequence,
                                           filled_quantity=wire.quantity(writer.market, finished.filled),
                                           remaining_quantity=wire.quantity(writer.market, 0))
         result = await writer.execute(CancelOrder(request.order, self.exchange.now()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from google.protobuf import duration_pb2, timestamp_pb2
 
@@ -21,6 +22,11 @@ from services.matching.domain import (
 )
 
 NS_PER_SECOND = 1_000_000_000
+
+
+def enum(value: int) -> Any:
+    """A domain IntEnum as the generated enum field wants it (same numbers by design)."""
+    return int(value)
 
 
 def nanos(moment: datetime) -> int:
@@ -45,8 +51,8 @@ def market_message(market: Market) -> matching_pb2.Market:
         tick_size=str(market.tick_size), lot_size=str(market.lot_size),
         min_quantity="" if market.min_quantity is None else str(market.min_quantity),
         max_quantity="" if market.max_quantity is None else str(market.max_quantity),
-        mode=int(market.mode), state=int(market.state),
-        self_trade_prevention=int(market.self_trade_prevention),
+        mode=enum(market.mode), state=enum(market.state),
+        self_trade_prevention=enum(market.self_trade_prevention),
         reference_price="" if market.reference_price is None else str(market.reference_price))
     if market.auction_interval_ms is not None:
         message.auction_interval.CopyFrom(duration_pb2.Duration(
@@ -68,7 +74,7 @@ def trade_message(market: Market, trade: Trade) -> matching_pb2.Trade:
         name=f"{name}/trades/{trade.sequence}", market=name, sequence=trade.sequence,
         price=price(market, trade.price), quantity=quantity(market, trade.quantity),
         buy_order=trade.buy_order, sell_order=trade.sell_order, buyer=trade.buyer, seller=trade.seller,
-        taker_side=0 if trade.taker_side is None else int(trade.taker_side),
+        taker_side=enum(0 if trade.taker_side is None else trade.taker_side),
         auction="" if trade.auction is None else f"{name}/auctions/{trade.auction}",
         execute_time=timestamp(trade.time))
 
@@ -85,7 +91,7 @@ def event_message(market: Market, event: OrderEvent) -> matching_pb2.OrderEvent:
     name = market_name(market.name)
     return matching_pb2.OrderEvent(
         sequence=event.sequence, market=name, order=event.order_id, account=event.account,
-        type=int(event.type), state=int(event.state), filled_quantity=quantity(market, event.filled),
+        type=enum(event.type), state=enum(event.state), filled_quantity=quantity(market, event.filled),
         remaining_quantity=quantity(market, event.remaining),
         trade="" if event.trade is None else f"{name}/trades/{event.trade}",
         last_price="" if event.last_price is None else price(market, event.last_price),
@@ -109,13 +115,13 @@ def submit_response(market: Market, result: SubmitResult) -> pb.SubmitOrderRespo
         lots = sum(trade.quantity for trade in result.trades)
         average = str(ticks_to_price(market, 1) * Decimal(notional) / Decimal(lots))
     return pb.SubmitOrderResponse(
-        state=int(result.state), filled_quantity=quantity(market, result.filled), average_price=average,
+        state=enum(result.state), filled_quantity=quantity(market, result.filled), average_price=average,
         trades=[trade_message(market, trade) for trade in result.trades], reason=result.reason,
         sequence=result.sequence)
 
 
 def cancel_response(market: Market, result: CancelResult) -> pb.CancelOrderResponse:
-    return pb.CancelOrderResponse(state=int(result.state), filled_quantity=quantity(market, result.filled),
+    return pb.CancelOrderResponse(state=enum(result.state), filled_quantity=quantity(market, result.filled),
                                   remaining_quantity=quantity(market, 0), sequence=result.sequence)
 
 

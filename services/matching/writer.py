@@ -16,7 +16,8 @@ import asyncio
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 from services.matching.domain import (
     Auction,
@@ -156,7 +157,7 @@ class MarketWriter:
             if isinstance(outcome, SubmitResult):
                 trades.extend(outcome.trades)
             elif type(command) is ClearAuction:
-                auction, auction_trades = outcome
+                auction, auction_trades = cast(tuple[Auction, Sequence[Trade]], outcome)
                 auctions.append(auction)
                 trades.extend(auction_trades)
         events = engine.drain_events()

@@ -17,7 +17,7 @@ import gc
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from itertools import compress, count, repeat
+from itertools import chain, compress, count, islice, repeat
 from operator import attrgetter, eq, not_
 from typing import TYPE_CHECKING
 
@@ -253,20 +253,22 @@ def _order_events(engine: MatchingEngine, side: _Side, price: int, now: int) -> 
     remaining = [0] * size
     remaining[-1] = left
     cut = side.cut
+    # Type, state and reason columns are mapped when the records are materialised (lazily).
+    types: Iterable[OrderEventType]
+    states: Iterable[OrderState]
     reasons: Iterable[str]
     if not cut.any():
-        types = [_EV_FILLED] * size
-        states = [_FILLED] * size
-        reasons = repeat("")
+        types, states, reasons = repeat(_EV_FILLED, size), repeat(_FILLED, size), repeat("")
     else:
-        # 1: a self-matched part was cancelled and nothing rests, 2: filled.
-        outcome = np.where(cut > 0, 1, 2).tolist()
-        types = list(map(_OUTCOME_TYPE.__getitem__, outcome))
-        states = list(map(_OUTCOME_STATE.__getitem__, outcome))
-        reasons = list(map(_CUT_REASON.__getitem__, (cut > 0).tolist()))
+        outcome = np.where(cut > 0, 1, 2).tolist()  # 1: a self-matched part was cancelled, 2: filled
+        types = map(_OUTCOME_TYPE.__getitem__, outcome)  # type: ignore[arg-type]
+        states = map(_OUTCOME_STATE.__getitem__, outcome)  # type: ignore[arg-type]
+        reasons = map(_CUT_REASON.__getitem__, (cut > 0).tolist())
     if left:
-        types[-1] = _EV_PARTIAL
-        states[-1] = _PARTIAL if filled[-1] else OrderState.OPEN
+        # The marginal order (last) keeps resting: it has its own type and state.
+        last_state = _PARTIAL if filled[-1] else OrderState.OPEN
+        types = chain(islice(types, size - 1), (_EV_PARTIAL,))
+        states = chain(islice(states, size - 1), (last_state,))
     engine._add_lazy_events(Records(OrderEvent, size, (
         count(first), side.ids, side.accounts, types, states, filled, remaining, repeat(None), repeat(price),
         traded.tolist(), reasons, repeat(now))))

@@ -6,6 +6,7 @@ given the same starting snapshot the replay reproduces every trade and event exa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -52,7 +53,7 @@ class SetMarketState:
 
 
 Command = SubmitOrder | CancelOrder | ClearAuction | Expire | SetMarketState
-Outcome = SubmitResult | CancelResult | tuple[Auction, list[Trade]] | list[str] | None
+Outcome = SubmitResult | CancelResult | tuple[Auction, Sequence[Trade]] | list[str] | None
 
 
 def apply(engine: MatchingEngine, command: Command) -> Outcome:
