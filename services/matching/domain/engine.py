@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 from services.runtime.errors import AlreadyExists, FailedPrecondition, NotFound, ResourceExhausted
@@ -27,7 +28,7 @@ from .enums import (
     TimeInForce,
 )
 from .market import Market
-from .records import Auction, BookView, CancelResult, Level, OrderEvent, SubmitResult, Trade
+from .records import Auction, BookView, CancelResult, Level, OrderEvent, Records, SubmitResult, Trade
 from .validation import OrderRules
 
 ORDER_BOOK_FULL = "ORDER_BOOK_FULL"
@@ -68,6 +69,7 @@ class MatchingEngine:
         self.asks = BookSide(-1)
         self._orders: dict[str, RestingOrder] = {}
         self._events: list[OrderEvent] = []
+        self._has_lazy_events = False
         self._event_seq = 0
         self._trade_seq = 0
         self._auction_seq = 0
@@ -104,10 +106,33 @@ class MatchingEngine:
 
         return BookView(side_levels(self.bids), side_levels(self.asks), self._event_seq)
 
+    def crosses(self) -> bool:
+        """Whether the best bid meets the best ask (an auction would trade)."""
+        bid, ask = self.bids.best_price(), self.asks.best_price()
+        return bid is not None and ask is not None and bid >= ask
+
+    def expiry_due(self, now: int) -> bool:
+        """Whether an expiry time of a queued order has passed (it may since have left the book)."""
+        fifo, heap = self._default_expiries, self._gtt_expiries
+        return bool((fifo and fifo[0].expire_at <= now) or (heap and heap[0][0] <= now))  # type: ignore[operator]
+
     def drain_events(self) -> list[OrderEvent]:
         """Order events recorded since the last drain, in sequence order."""
         events, self._events = self._events, []
-        return events
+        if not self._has_lazy_events:
+            return events
+        self._has_lazy_events = False
+        flat: list[OrderEvent] = []
+        for item in events:
+            if type(item) is Records:
+                flat.extend(item)
+            else:
+                flat.append(item)
+        return flat
+
+    def _add_lazy_events(self, events: Records[OrderEvent]) -> None:
+        self._events.append(events)  # type: ignore[arg-type]  # flattened by drain_events
+        self._has_lazy_events = True
 
     # ---------------------------------------------------------------- commands
     def submit(
@@ -216,7 +241,7 @@ class MatchingEngine:
             self._now = now
         return self._expire_due(self._now)
 
-    def clear(self, now: int) -> tuple[Auction, list[Trade]]:
+    def clear(self, now: int) -> tuple[Auction, Sequence[Trade]]:
         """Run one uniform-price auction over the collected orders (periodic-auction markets)."""
         now = self._advance(now)
         if self.market.mode != MarketMode.PERIODIC_AUCTION:

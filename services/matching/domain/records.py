@@ -6,9 +6,13 @@ Prices are ticks, quantities lots, times integer nanoseconds since the epoch.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import repeat
+from typing import Any, NamedTuple, TypeVar, overload
 
 from .enums import OrderEventType, OrderState, Side
+
+R = TypeVar("R", bound=tuple)  # type: ignore[type-arg]
 
 
 class Trade(NamedTuple):
@@ -76,3 +80,45 @@ class BookView(NamedTuple):
     bids: list[Level]  # best (highest) first
     asks: list[Level]  # best (lowest) first
     sequence: int
+
+
+class Records(Sequence[R]):
+    """Records of one kind built on first use from columns: an auction clearing fixes every fill
+    as a handful of column lists, and turning them into tens of thousands of tuples is left to
+    whoever reads them (the journal writer, after the book is settled)."""
+
+    __slots__ = ("_kind", "_columns", "_length", "_items")
+
+    def __init__(self, kind: type[R], length: int, columns: tuple[Iterable[Any], ...]) -> None:
+        self._kind = kind
+        self._length = length
+        self._columns: tuple[Iterable[Any], ...] | None = columns  # may hold one-shot iterators
+        self._items: list[R] | None = None
+
+    def _materialized(self) -> list[R]:
+        if self._items is None:
+            assert self._columns is not None
+            self._items = list(map(tuple.__new__, repeat(self._kind), zip(*self._columns)))  # type: ignore[arg-type]
+            self._columns = None
+        return self._items
+
+    def __len__(self) -> int:
+        return self._length
+
+    @overload
+    def __getitem__(self, index: int) -> R: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[R]: ...
+    def __getitem__(self, index: int | slice) -> R | list[R]:
+        return self._materialized()[index]
+
+    def __iter__(self) -> Iterator[R]:
+        return iter(self._materialized())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (Records, list, tuple)):
+            return self._materialized() == list(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"Records({self._materialized()!r})"

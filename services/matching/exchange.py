@@ -1,0 +1,90 @@
+"""The service's markets: one writer each, created at start-up from the store, plus the
+background clock that clears auctions and expires orders."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from services.matching.domain import ClearAuction, Expire, Market, MarketMode
+from services.matching.store import MatchingStore, StoredMarket
+from services.matching.wire import nanos
+from services.matching.writer import MarketWriter
+from services.runtime.clock import Clock
+from services.runtime.errors import AlreadyExists, DomainError, NotFound
+from sqlalchemy.ext.asyncio import AsyncSession
+
+MARKET_NOT_FOUND = "MARKET_NOT_FOUND"
+MARKET_ALREADY_EXISTS = "MARKET_ALREADY_EXISTS"
+EXPIRY_SWEEP_MS = 1000  # how often continuous markets look for orders past their expiry
+NS_PER_HOUR = 3600 * 10**9
+
+Spawn = Callable[[Coroutine[Any, Any, Any], str], Any]
+
+
+class Exchange:
+    def __init__(self, store: MatchingStore, clock: Clock, spawn: Spawn, *, order_expiration_hours: int,
+                 max_book_size: int, snapshot_every: int = 10_000) -> None:
+        self.store = store
+        self.clock = clock
+        self._spawn = spawn
+        self._lifetime_ns = order_expiration_hours * NS_PER_HOUR
+        self._max_book_size = max_book_size
+        self._snapshot_every = snapshot_every
+        self.writers: dict[str, MarketWriter] = {}
+        self._creating = asyncio.Lock()
+
+    def now(self) -> int:
+        return nanos(self.clock.now())
+
+    async def open(self, defaults: list[Market]) -> None:
+        """Ensure the default markets exist, then rebuild every market from its journal."""
+        for market in defaults:
+            await self.store.add_market(market, self.now())
+        for market in await self.store.market_definitions():
+            await self._open_market(market)
+
+    async def _open_market(self, market: Market, stored: StoredMarket | None = None) -> MarketWriter:
+        writer = MarketWriter(self.store, stored or await self.store.load(market), lifetime_ns=self._lifetime_ns,
+                              max_book_size=self._max_book_size, snapshot_every=self._snapshot_every)
+        writer.start()
+        self.writers[market.name] = writer
+        self._spawn(self._tick(writer), f"matching-clock:{market.name}")
+        return writer
+
+    async def close(self) -> None:
+        for writer in self.writers.values():
+            await writer.close()
+
+    def writer(self, market: str) -> MarketWriter:
+        writer = self.writers.get(market)
+        if writer is None:
+            raise NotFound(MARKET_NOT_FOUND, f"market markets/{market} does not exist",
+                           metadata={"market": f"markets/{market}"})
+        return writer
+
+    async def create(self, market: Market, session: AsyncSession) -> MarketWriter:
+        """Record the market in `session`'s transaction and open it (its book starts empty)."""
+        async with self._creating:
+            if market.name in self.writers or not await self.store.add_market(market, self.now(), session):
+                raise AlreadyExists(MARKET_ALREADY_EXISTS, f"market markets/{market.name} already exists",
+                                    metadata={"market": f"markets/{market.name}"})
+            return await self._open_market(market, StoredMarket(market, None, 0, [], 0))
+
+    async def _tick(self, writer: MarketWriter) -> None:
+        """Clear auctions every interval and expire due orders; each is a journaled command."""
+        auction = writer.market.mode == MarketMode.PERIODIC_AUCTION
+        interval_ms = writer.market.auction_interval_ms if auction else EXPIRY_SWEEP_MS
+        while True:
+            await asyncio.sleep((interval_ms or EXPIRY_SWEEP_MS) / 1000)
+            now = self.now()
+            engine = writer.engine
+            # An auction with nothing crossing would only advance the auction counter, so it is
+            # skipped; it is decided here and journaled, so replay stays deterministic.
+            with contextlib.suppress(DomainError):  # e.g. the journal was briefly unavailable
+                if auction and engine.crosses():
+                    await writer.execute(ClearAuction(now))
+                elif engine.expiry_due(now):
+                    await writer.execute(Expire(now))
