@@ -18,9 +18,12 @@ up: $(STAMP)
 	$(BIN)/clearmesh up
 
 # buf needs the googleapis protos beside ours (it cannot reach its registry from here).
+# `buf breaking` compares the contracts with the released v1 image (protos/released/).
 lint: $(STAMP)
 	$(BIN)/python scripts/protogen.py --deps-only
 	$(BIN)/buf lint
+	$(BIN)/buf build -o build/contracts.binpb
+	$(BIN)/buf breaking build/contracts.binpb --against protos/released/v1.binpb
 
 # Headless Chromium checks the /docs page; installed from Debian's packages when we may.
 browser:
