@@ -220,7 +220,7 @@ class KycServicer(kyc_service_pb2_grpc.KycServiceServicer):
                               context: Any) -> kyc_service_pb2.ListAuditEventsResponse:
         applicant_id = _applicant_id("parent", request.parent)
         page = read_page(request.page_size, request.page_token, request.parent)
-        after_revision = _revision_cursor(page.cursor)
+        after_revision = page.after_number
         async with self._sessions() as session:
             if not await self._store.exists(session, applicant_id):
                 raise NotFound(APPLICANT_NOT_FOUND, "no such applicant")
@@ -232,11 +232,3 @@ class KycServicer(kyc_service_pb2_grpc.KycServiceServicer):
             audit_events=[wire.audit_event_pb(event) for event in shown],
             next_page_token=encode_token(str(shown[-1].revision), request.parent) if more else "")
 
-
-def _revision_cursor(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    if not cursor.isdigit():
-        raise InvalidArgument("INVALID_PAGE_TOKEN", "page_token is not one this service issued",
-                              violations=[("page_token", "is malformed")])
-    return int(cursor)

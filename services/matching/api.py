@@ -27,7 +27,7 @@ from services.matching.domain import (
 from services.matching.exchange import Exchange
 from services.matching.writer import MarketWriter
 from services.runtime import idempotency
-from services.runtime.errors import Aborted, InvalidArgument, NotFound
+from services.runtime.errors import Aborted, NotFound
 from services.runtime.paging import encode_token, read_page
 from services.runtime.validation import Violations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -98,7 +98,7 @@ class MatchingServicer(pb_grpc.MatchingServiceServicer):
     async def ListTrades(self, request: pb.ListTradesRequest, context: Any) -> pb.ListTradesResponse:
         writer = self._writer(Violations(), "market", request.market)
         page = read_page(request.page_size, request.page_token, request.market)
-        after = _cursor(page.cursor)
+        after = page.after_number
         trades = await self.store.trades_after(writer.name, after, page.size + 1)
         more = len(trades) > page.size
         trades = trades[:page.size]
@@ -109,7 +109,7 @@ class MatchingServicer(pb_grpc.MatchingServiceServicer):
     async def ListAuctions(self, request: pb.ListAuctionsRequest, context: Any) -> pb.ListAuctionsResponse:
         writer = self._writer(Violations(), "market", request.market)
         page = read_page(request.page_size, request.page_token, request.market)
-        auctions = await self.store.auctions_after(writer.name, _cursor(page.cursor), page.size + 1)
+        auctions = await self.store.auctions_after(writer.name, page.after_number, page.size + 1)
         more = len(auctions) > page.size
         auctions = auctions[:page.size]
         return pb.ListAuctionsResponse(
@@ -180,15 +180,6 @@ class MatchingServicer(pb_grpc.MatchingServiceServicer):
             return None
         return SubmitResult(order_id, event.state, event.filled, event.remaining, [], event.reason,
                             writer.engine.sequence)
-
-
-def _cursor(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    if not cursor.isdigit():
-        raise InvalidArgument("INVALID_PAGE_TOKEN", "page_token is not one this service issued",
-                              violations=[("page_token", "is malformed")])
-    return int(cursor)
 
 
 async def _follow(feed: Any, read: Any, market: str, cursor: int) -> AsyncIterator[Any]:

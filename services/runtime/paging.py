@@ -20,6 +20,16 @@ class Page:
     # a sequence, a key). None for the first page.
     cursor: str | None
 
+    @property
+    def after_number(self) -> int:
+        """The cursor as a sequence or revision number: list what comes after it (0 at first)."""
+        if self.cursor is None:
+            return 0
+        if not self.cursor.isdigit():
+            raise InvalidArgument("INVALID_PAGE_TOKEN", "page_token is not one this service issued",
+                                  violations=[("page_token", "is malformed")])
+        return int(self.cursor)
+
 
 def encode_token(cursor: str, query: str = "") -> str:
     """Opaque and URL-safe. `query` binds the token to the filter it was made for."""

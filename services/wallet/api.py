@@ -29,7 +29,7 @@ from clearmesh.wallet.v1 import wallet_pb2, wallet_service_pb2 as pb, wallet_ser
 from services.runtime import idempotency
 from services.runtime.auth import current_principal
 from services.runtime.clock import Clock
-from services.runtime.errors import Aborted, InvalidArgument, NotFound, PermissionDenied
+from services.runtime.errors import Aborted, NotFound, PermissionDenied
 from services.runtime.paging import encode_token, read_page
 from services.wallet.domain import (
     Hold,
@@ -115,7 +115,7 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
         account, asset = parse_entries_query(request.account, request.asset, self.assets)
         query = f"{account}|{asset or ''}"
         page = read_page(request.page_size, request.page_token, query)
-        after = _sequence_cursor(page.cursor)
+        after = page.after_number
         _may_read(account)
         rows = await self.store.tx.read(lambda session: self.store.list_entries(
             session, account, asset=asset, after_sequence=after, limit=page.size + 1))
@@ -323,14 +323,6 @@ def _repeats(record: WithdrawalRecord, state: WithdrawalState, detail: str | Non
     already = record.tx_reference if state is WithdrawalState.COMPLETED else withdrawal.failure_reason
     return (already or None) == (detail or None)
 
-
-def _sequence_cursor(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    if not cursor.isdigit():
-        raise InvalidArgument("INVALID_PAGE_TOKEN", "page_token is not one this service issued",
-                              violations=[("page_token", "is malformed")])
-    return int(cursor)
 
 
 def _withdrawal_not_found(name: str) -> NotFound:

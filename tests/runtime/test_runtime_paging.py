@@ -34,3 +34,14 @@ def test_a_token_for_another_filter_is_invalid() -> None:
 def test_a_forged_token_is_invalid() -> None:
     with pytest.raises(InvalidArgument):
         read_page(10, "not-a-token!")
+
+
+def test_a_numeric_cursor_reads_as_what_to_list_after() -> None:
+    assert read_page(10, "").after_number == 0
+    assert read_page(10, encode_token("42")).after_number == 42
+
+
+def test_a_non_numeric_cursor_is_an_invalid_page_token() -> None:
+    with pytest.raises(InvalidArgument) as raised:
+        read_page(10, encode_token("abc")).after_number
+    assert raised.value.reason == "INVALID_PAGE_TOKEN"
