@@ -20,7 +20,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,6 +30,7 @@ import grpc  # noqa: E402
 
 from clearmesh.wallet.v1 import wallet_pb2, wallet_service_pb2 as pb, wallet_service_pb2_grpc as pb_grpc  # noqa: E402
 from services.runtime.auth import TokenIssuer  # noqa: E402
+from services.runtime.database import create_scratch_database, drop_scratch_database  # noqa: E402
 from services.runtime.server import start  # noqa: E402
 from services.runtime.settings import Settings  # noqa: E402
 from services.wallet.domain import DEFAULT_ASSETS, build_trade_legs, format_units, legs_to_postings  # noqa: E402
@@ -109,16 +109,6 @@ async def run(database_url: str, clients: int, transfers: int, run_id: str) -> d
     }
 
 
-async def admin(sql: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
 async def main(quick: bool) -> dict[str, float]:
     transfers = 320 if quick else 3200
     figures: dict[str, float] = {}
@@ -129,12 +119,10 @@ async def main(quick: bool) -> dict[str, float]:
             print(f"sqlite     {clients:>2} clients: {result['per_sec']:8.1f} transfers/s  "
                   f"p50 {result['p50_ms']:6.2f} ms  p99 {result['p99_ms']:6.2f} ms")
             figures[f"sqlite_{clients}_per_sec"] = round(result["per_sec"], 1)
-    name = f"clearmesh_bench_{uuid.uuid4().hex[:12]}"
-    await admin(f'CREATE DATABASE "{name}"')
+    pg_url = await create_scratch_database(POSTGRES_ADMIN_URL, "clearmesh_bench")
     try:
-        base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
         for clients in (1, 16):
-            result = await run(f"{base}/{name}", clients, transfers, f"p{clients}")
+            result = await run(pg_url, clients, transfers, f"p{clients}")
             print(f"postgresql {clients:>2} clients: {result['per_sec']:8.1f} transfers/s  "
                   f"p50 {result['p50_ms']:6.2f} ms  p99 {result['p99_ms']:6.2f} ms")
             figures[f"pg_{clients}_per_sec"] = round(result["per_sec"], 1)
@@ -142,7 +130,7 @@ async def main(quick: bool) -> dict[str, float]:
                 figures["pg_16_p50_ms"] = round(result["p50_ms"], 2)
                 figures["pg_16_p99_ms"] = round(result["p99_ms"], 2)
     finally:
-        await admin(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await drop_scratch_database(POSTGRES_ADMIN_URL, pg_url)
     return figures
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 
 from services.runtime.auth import TokenIssuer
+from services.runtime.database import create_scratch_database, drop_scratch_database
 from services.runtime.server import RunningService, ServiceSpec, start
 from services.runtime.settings import Settings
 
@@ -86,21 +86,9 @@ def serve(settings: Settings) -> Callable[..., Any]:
 def postgres_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
     _require("PostgreSQL", "127.0.0.1", 5432)
-    import asyncpg
-
-    name = f"clearmesh_test_{uuid.uuid4().hex[:12]}"
-
-    async def admin(sql: str) -> None:
-        connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    yield f"{base}/{name}"
-    asyncio.run(admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    url = asyncio.run(create_scratch_database(POSTGRES_ADMIN_URL, "clearmesh_test"))
+    yield url
+    asyncio.run(drop_scratch_database(POSTGRES_ADMIN_URL, url))
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ embedded default (one file per service under the data directory)."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -35,3 +36,26 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def _admin(admin_url: str, sql: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(admin_url)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+async def create_scratch_database(admin_url: str, prefix: str = "clearmesh_scratch") -> str:
+    """A new, empty PostgreSQL database beside `admin_url` (a plain postgresql:// URL), for a
+    test or a benchmark; returns its SQLAlchemy asyncpg URL. Drop it with drop_scratch_database."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    await _admin(admin_url, f'CREATE DATABASE "{name}"')
+    base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return f"{base}/{name}"
+
+
+async def drop_scratch_database(admin_url: str, url: str) -> None:
+    await _admin(admin_url, f'DROP DATABASE "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
