@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -24,6 +25,7 @@ from clearmesh.matching.v1 import matching_pb2
 from services.registry import SERVICE_NAMES, load_spec
 from services.runtime.auth import access_rules, current_principal
 from services.runtime.errors import FailedPrecondition, InvalidArgument
+from services.runtime.logs import JsonFormatter
 from services.runtime.server import ServiceRuntime, contract_spec
 from services.runtime.telemetry import configure_tracing
 
@@ -245,16 +247,33 @@ async def test_health_turns_not_serving_when_draining_starts(serve: Any) -> None
     assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
 
 
-async def test_each_call_is_logged_once_with_its_request_id(serve: Any, bearer: Bearer,
-                                                          caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="clearmesh.rpc")
-    async with serve(probe_spec(ProbeServicer())) as running:
-        await _stub(running).GetMarket(pb.GetMarketRequest(name="markets/A"),
-                                       metadata=(*bearer(account="a"), ("x-request-id", "req-123")))
-    lines = [r for r in caplog.records if r.name == "clearmesh.rpc"]
-    assert len(lines) == 1
-    assert lines[0].fields["rpc.method"].endswith("/GetMarket")  # type: ignore[attr-defined]
-    assert lines[0].fields["grpc.code"] == "OK"  # type: ignore[attr-defined]
+class _FormattedLines(logging.Handler):
+    """Formats each record as it is emitted, inside the call, as the service's handler does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(JsonFormatter())
+        self.lines: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+
+async def test_each_call_is_logged_once_with_its_request_id(serve: Any, bearer: Bearer) -> None:
+    handler = _FormattedLines()
+    rpc_log = logging.getLogger("clearmesh.rpc")
+    rpc_log.addHandler(handler)
+    rpc_log.setLevel(logging.INFO)
+    try:
+        async with serve(probe_spec(ProbeServicer())) as running:
+            await _stub(running).GetMarket(pb.GetMarketRequest(name="markets/A"),
+                                           metadata=(*bearer(account="a"), ("x-request-id", "req-123")))
+    finally:
+        rpc_log.removeHandler(handler)
+    assert len(handler.lines) == 1
+    line = handler.lines[0]
+    assert (line["request_id"], line["grpc.code"]) == ("req-123", "OK")
+    assert line["rpc.method"].endswith("/GetMarket")
 
 
 async def test_the_server_span_continues_the_callers_trace(serve: Any, bearer: Bearer) -> None:
