@@ -34,42 +34,36 @@ def _metadata(details: grpc.HandlerCallDetails) -> dict[str, str]:
 
 
 def _wrap(handler: grpc.RpcMethodHandler, method: str,
-          before: Callable[[grpc.aio.ServicerContext], None] | None = None) -> grpc.RpcMethodHandler:
-    """The same handler, each call admitted by `before`, timed, logged, errors → rich status."""
-    if handler.request_streaming:
-        return handler  # no client-streaming RPC in the contracts
+          admit: Callable[[grpc.aio.ServicerContext], None]) -> grpc.RpcMethodHandler:
+    """The same handler, each call admitted by `admit`, timed, logged, errors → rich status.
 
-    if handler.response_streaming:
-        inner = handler.unary_stream
+    Every kind of RPC is wrapped, so none can skip authentication; whether the request
+    streams does not matter here (it is passed through), only whether the response does.
+    """
+    kind = ("stream" if handler.request_streaming else "unary") + "_" + (
+        "stream" if handler.response_streaming else "unary")
+    inner = getattr(handler, kind)
 
-        async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            started = time.perf_counter()
-            try:
-                if before:
-                    before(context)
-                result = inner(request, context)
-                if inspect.isasyncgen(result):
-                    async for item in result:
-                        yield item
-                elif inspect.isawaitable(result):
-                    await result
-            except BaseException as exc:  # noqa: BLE001 - mapped, logged and re-raised as status
-                await _fail(exc, method, context, started)
-            else:
-                _log(method, grpc.StatusCode.OK, started)
-
-        return grpc.unary_stream_rpc_method_handler(
-            unary_stream, request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer)
-
-    inner_unary = handler.unary_unary
-
-    async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def streaming(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         started = time.perf_counter()
         try:
-            if before:
-                before(context)
-            result = inner_unary(request, context)
+            admit(context)
+            result = inner(request, context)
+            if inspect.isasyncgen(result):
+                async for item in result:
+                    yield item
+            elif inspect.isawaitable(result):
+                await result
+        except BaseException as exc:  # noqa: BLE001 - mapped, logged and re-raised as status
+            await _fail(exc, method, context, started)
+        else:
+            _log(method, grpc.StatusCode.OK, started)
+
+    async def single(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        started = time.perf_counter()
+        try:
+            admit(context)
+            result = inner(request, context)
             if inspect.isawaitable(result):
                 result = await result
         except BaseException as exc:  # noqa: BLE001 - mapped, logged and re-raised as status
@@ -77,9 +71,10 @@ def _wrap(handler: grpc.RpcMethodHandler, method: str,
         _log(method, grpc.StatusCode.OK, started)
         return result
 
-    return grpc.unary_unary_rpc_method_handler(
-        unary_unary, request_deserializer=handler.request_deserializer,
-        response_serializer=handler.response_serializer)
+    factory = getattr(grpc, f"{kind}_rpc_method_handler")
+    return factory(streaming if handler.response_streaming else single,
+                   request_deserializer=handler.request_deserializer,
+                   response_serializer=handler.response_serializer)
 
 
 def _log(method: str, code: grpc.StatusCode, started: float, **fields: object) -> None:

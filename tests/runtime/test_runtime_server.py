@@ -304,3 +304,30 @@ async def test_each_call_is_counted_by_method_and_code(serve: Any, bearer: Beare
         with pytest.raises(grpc.aio.AioRpcError):
             await _stub(running).GetMarket(pb.GetMarketRequest(name="markets/halted"), metadata=bearer(account="a"))
     assert REGISTRY.get_sample_value("grpc_server_handled_total", labels) == before + 1
+
+
+async def test_a_client_streaming_rpc_is_authenticated_like_any_other(issuer: Any) -> None:
+    from services.runtime.auth import AccessRule
+    from services.runtime.interceptors import CallInterceptor
+
+    async def upload(requests: Any, context: Any) -> bytes:
+        return b"".join([chunk async for chunk in requests])
+
+    method = "/clearmesh.test.v1.UploadService/Upload"
+    server = grpc.aio.server(interceptors=[CallInterceptor(
+        issuer, {method: AccessRule(roles=frozenset({"operator"}))}, trust_mesh=False)])
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
+        "clearmesh.test.v1.UploadService", {"Upload": grpc.stream_unary_rpc_method_handler(upload)})])
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            call = channel.stream_unary(method)
+            with pytest.raises(grpc.aio.AioRpcError) as anonymous:
+                await call(iter([b"a", b"b"]))
+            token = issuer.mint(account="op", roles=["operator"])
+            uploaded = await call(iter([b"a", b"b"]), metadata=(("authorization", f"Bearer {token}"),))
+    finally:
+        await server.stop(0)
+    assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert uploaded == b"ab"
