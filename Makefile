@@ -39,6 +39,7 @@ gen: $(STAMP)
 	$(BIN)/python scripts/protogen.py
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[bench]'
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
