@@ -194,7 +194,8 @@ def run_lightmatchingengine(ops: list[Op]) -> RunResult:
 async def _journaled_ops_per_sec(ops: list[Op], submitters: int, directory: Path) -> float:
     from services.matching import tables
     from services.matching.store import MatchingStore
-    from services.matching.writer import MarketWriter
+    from services.matching.writer import SNAPSHOT_EVERY, MarketWriter
+    from services.runtime.collector import tune_collector
     from services.runtime.database import create_engine
 
     market = continuous_market_engine().market
@@ -204,13 +205,14 @@ async def _journaled_ops_per_sec(ops: list[Op], submitters: int, directory: Path
     store = MatchingStore(database)
     await store.add_market(market, 0)
     writer = MarketWriter(store, await store.load(market), lifetime_ns=LIFETIME_NS, max_book_size=None,
-                          snapshot_every=10_000)
+                          snapshot_every=SNAPSHOT_EVERY)
     writer.start()
     commands: list[SubmitOrder | CancelOrder] = [
         SubmitOrder(str(op[1]), "buyer" if op[2] else "seller", Side.BUY if op[2] else Side.SELL, OrderType.LIMIT,
                     op[4], op[1], price=op[3]) if op[0] else CancelOrder(str(op[1]), op[1])
         for op in ops]
     stream = iter(commands)
+    tune_collector()  # as `clearmesh serve` does once the service is up
     execute = writer.execute
 
     async def submitter() -> None:
@@ -223,6 +225,7 @@ async def _journaled_ops_per_sec(ops: list[Op], submitters: int, directory: Path
     await asyncio.gather(*(submitter() for _ in range(submitters)))
     elapsed = time.perf_counter() - started
     await writer.close()
+    await store.close()
     journaled = await store.journal_length(market.name)
     await database.dispose()
     assert journaled == len(commands), f"journal holds {journaled} of {len(commands)} commands"

@@ -11,7 +11,7 @@ from typing import Any
 from services.matching.domain import ClearAuction, Expire, Market, MarketMode
 from services.matching.store import MatchingStore, StoredMarket
 from services.matching.wire import nanos
-from services.matching.writer import MarketWriter
+from services.matching.writer import SNAPSHOT_EVERY, MarketWriter
 from services.runtime.clock import Clock
 from services.runtime.errors import AlreadyExists, DomainError, NotFound
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +26,7 @@ Spawn = Callable[[Coroutine[Any, Any, Any], str], Any]
 
 class Exchange:
     def __init__(self, store: MatchingStore, clock: Clock, spawn: Spawn, *, order_expiration_hours: int,
-                 max_book_size: int, snapshot_every: int = 10_000) -> None:
+                 max_book_size: int, snapshot_every: int = SNAPSHOT_EVERY) -> None:
         self.store = store
         self.clock = clock
         self._spawn = spawn
@@ -57,6 +57,7 @@ class Exchange:
     async def close(self) -> None:
         for writer in self.writers.values():
             await writer.close()
+        await self.store.close()
 
     def writer(self, market: str) -> MarketWriter:
         writer = self.writers.get(market)

@@ -1,32 +1,26 @@
 """The Matching journal store: what the per-market writers persist and what readers page through.
 
-Writes go through the driver's executemany with positional rows (the ORM/dict path costs more
-per row than the whole match), one transaction per batch of commands (group commit).
+One transaction per batch of commands (group commit) writes one block each of commands, trades
+and order events (tables.py, blocks.py), the batch's finished orders and any auction or
+snapshot. Blocks go through the driver with positional parameters; the finished orders go as one
+JSON (SQLite) or array (PostgreSQL) parameter, expanded by the database, so no Python runs per
+row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from services.matching import tables
-from services.matching.domain import (
-    Auction,
-    Command,
-    Market,
-    OrderEvent,
-    OrderEventType,
-    OrderState,
-    Side,
-    Trade,
-    command_from_row,
-    command_to_row,
-)
+from services.matching.blocks import decode_commands, decode_events, decode_trades, encode_commands, encode_records
+from services.matching.domain import Auction, Command, Market, OrderEvent, Trade
+from services.runtime.sqlite_appender import SqliteAppender, Statement, file_path
 
 SNAPSHOTS_KEPT = 2
 
@@ -53,24 +47,57 @@ class Batch:
     events: list[OrderEvent]
     auctions: list[Auction]
     snapshot: dict[str, Any] | None = None  # taken after the batch's last command
+    finished: list[tuple[str, int]] = field(default_factory=list)  # (order id, its last event's sequence)
 
 
-def _insert_sql(table: Any, paramstyle: str) -> str:
+def _insert_sql(table: Table, paramstyle: str) -> str:
     columns = [column.name for column in table.columns]
+    return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({_marks(len(columns), paramstyle)})"
+
+
+def _marks(count: int, paramstyle: str) -> str:
     if paramstyle in ("numeric_dollar", "numeric"):
-        marks = ", ".join(f"${index}" for index in range(1, len(columns) + 1))
-    elif paramstyle == "format":
-        marks = ", ".join("%s" for _ in columns)
-    else:
-        marks = ", ".join("?" for _ in columns)
-    return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
+        return ", ".join(f"${index}" for index in range(1, count + 1))
+    return ", ".join(("%s" if paramstyle == "format" else "?") for _ in range(count))
+
+
+# The finished orders of a batch in one statement; the primary key refuses an order finishing
+# twice (which would mean it was executed twice), failing the whole batch.
+_FINISHED_SQL = {
+    "sqlite": "INSERT INTO matching_finished_orders (market, order_id, sequence) "
+              "SELECT ?, json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)",
+    "postgresql": "INSERT INTO matching_finished_orders (market, order_id, sequence) "
+                  "SELECT $1::varchar, * FROM unnest($2::varchar[], $3::bigint[])",
+}
+
+
+def _finished_params(dialect: str) -> Callable[[str, list[tuple[str, int]]], list[tuple[Any, ...]]]:
+    if dialect == "sqlite":
+        return lambda market, finished: [(market, orjson.dumps(finished).decode())]
+    if dialect == "postgresql":
+        return lambda market, finished: [(market, *map(list, zip(*finished)))]
+    return lambda market, finished: [(market, *pair) for pair in finished]
+
+
+BLOCKS_PER_READ = 4
 
 
 class MatchingStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         style = engine.dialect.paramstyle
+        dialect = engine.dialect.name
         self._insert = {table.name: _insert_sql(table, style) for table in tables.metadata.sorted_tables}
+        self._finished_sql = _FINISHED_SQL.get(dialect, self._insert["matching_finished_orders"])
+        self._finished_params = _finished_params(dialect)
+        marks = _marks(2, style).split(", ")
+        self._prune_snapshots = (  # keeps the newest SNAPSHOTS_KEPT
+            f"DELETE FROM matching_snapshots WHERE market = {marks[0]} AND sequence < (SELECT sequence "
+            f"FROM matching_snapshots WHERE market = {marks[1]} ORDER BY sequence DESC "
+            f"LIMIT 1 OFFSET {SNAPSHOTS_KEPT - 1})")
+        # The embedded SQLite file is written on the loop's thread (runtime/sqlite_appender.py).
+        self._sqlite_path = file_path(engine)
+        self._appender: SqliteAppender | None = None
 
     # ----------------------------------------------------------------- markets
     async def add_market(self, market: Market, now: int, session: AsyncSession | None = None) -> bool:
@@ -99,6 +126,7 @@ class MatchingStore:
     async def load(self, market: Market) -> StoredMarket:
         """The latest snapshot of `market` and every command journaled after it."""
         name = market.name
+        blocks = tables.command_blocks
         async with self.engine.connect() as connection:
             snap = (await connection.execute(
                 select(tables.snapshots.c.sequence, tables.snapshots.c.snapshot)
@@ -106,84 +134,102 @@ class MatchingStore:
                 .order_by(tables.snapshots.c.sequence.desc()).limit(1))).first()
             after = 0 if snap is None else int(snap.sequence)
             rows = (await connection.execute(
-                select(tables.journal.c.sequence, tables.journal.c.command)
-                .where(tables.journal.c.market == name, tables.journal.c.sequence > after)
-                .order_by(tables.journal.c.sequence))).all()
+                select(blocks.c.first_sequence, blocks.c.last_sequence, blocks.c.commands)
+                .where(blocks.c.market == name, blocks.c.last_sequence > after)
+                .order_by(blocks.c.last_sequence))).all()
         expected = after + 1
-        commands = []
+        commands: list[Command] = []
         for row in rows:
-            if row.sequence != expected:
-                raise RuntimeError(f"journal of {name} has a gap before command {row.sequence}")
-            commands.append(command_from_row(orjson.loads(row.command)))
-            expected += 1
+            decoded = decode_commands(row.commands)
+            if row.first_sequence > expected or row.last_sequence - row.first_sequence + 1 != len(decoded):
+                raise RuntimeError(f"journal of {name} has a gap before command {row.first_sequence}")
+            commands.extend(decoded[expected - row.first_sequence:])
+            expected = row.last_sequence + 1
         return StoredMarket(market, None if snap is None else orjson.loads(snap.snapshot), after, commands,
                             expected - 1)
 
     # ------------------------------------------------------------------ writes
     async def append(self, batch: Batch) -> None:
         """Journal a batch and its results in one transaction: all of it is durable, or none."""
-        market = batch.market
+        statements = self._statements(batch)
+        if self._appender is None and self._sqlite_path is not None:
+            self._appender = SqliteAppender(self._sqlite_path)
+        if self._appender is not None:
+            await self._appender.write(statements)
+            return
         async with self.engine.begin() as connection:
-            await self._executemany(connection, "matching_journal", [
-                (market, sequence, orjson.dumps(command_to_row(command)).decode())
-                for sequence, command in enumerate(batch.commands, batch.first_sequence)])
-            if batch.trades:
-                await self._executemany(connection, "matching_trades",
-                                        [(market, *trade) for trade in batch.trades])
-            if batch.events:
-                await self._executemany(connection, "matching_order_events",
-                                        [(market, *event) for event in batch.events])
-            if batch.auctions:
-                await self._executemany(connection, "matching_auctions",
-                                        [(market, *auction) for auction in batch.auctions])
-            if batch.snapshot is not None:
-                last = batch.first_sequence + len(batch.commands) - 1
-                await self._executemany(connection, "matching_snapshots",
-                                        [(market, last, orjson.dumps(batch.snapshot).decode())])
-                kept = (await connection.execute(
-                    select(tables.snapshots.c.sequence).where(tables.snapshots.c.market == market)
-                    .order_by(tables.snapshots.c.sequence.desc()).offset(SNAPSHOTS_KEPT - 1).limit(1))).first()
-                if kept is not None:
-                    await connection.execute(delete(tables.snapshots).where(
-                        tables.snapshots.c.market == market, tables.snapshots.c.sequence < kept.sequence))
+            for sql, rows in statements:
+                await connection.exec_driver_sql(sql, list(rows))
 
-    async def _executemany(self, connection: AsyncConnection, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        await connection.exec_driver_sql(self._insert[table], list(rows))
+    def _statements(self, batch: Batch) -> list[Statement]:
+        market, first, insert = batch.market, batch.first_sequence, self._insert
+        last = first + len(batch.commands) - 1
+        statements: list[Statement] = [
+            (insert["matching_command_blocks"], [(market, last, first, encode_commands(batch.commands))])]
+        for name, records in (("matching_trade_blocks", batch.trades), ("matching_event_blocks", batch.events)):
+            if records:
+                statements.append((insert[name], [(market, records[-1].sequence, records[0].sequence,
+                                                   encode_records(records))]))
+        if batch.finished:
+            statements.append((self._finished_sql, self._finished_params(market, batch.finished)))
+        if batch.auctions:
+            statements.append((insert["matching_auctions"], [(market, *auction) for auction in batch.auctions]))
+        if batch.snapshot is not None:
+            statements.append((insert["matching_snapshots"], [(market, last, orjson.dumps(batch.snapshot).decode())]))
+            statements.append((self._prune_snapshots, [(market, market)]))
+        return statements
+
+    async def close(self) -> None:
+        if self._appender is not None:
+            await self._appender.close()
+            self._appender = None
 
     # ------------------------------------------------------------------- reads
     async def journal_length(self, market: str) -> int:
+        """How many commands the journal holds (they are numbered 1..n without gaps)."""
+        blocks = tables.command_blocks
         async with self.engine.connect() as connection:
             return int((await connection.execute(
-                select(func.count()).select_from(tables.journal).where(tables.journal.c.market == market))).scalar_one())
+                select(func.coalesce(func.max(blocks.c.last_sequence), 0))
+                .where(blocks.c.market == market))).scalar_one())
 
     async def trades_after(self, market: str, after: int, limit: int) -> list[Trade]:
-        table = tables.trades
-        async with self.engine.connect() as connection:
-            rows = (await connection.execute(
-                select(*[c for c in table.columns if c.name != "market"])
-                .where(table.c.market == market, table.c.sequence > after)
-                .order_by(table.c.sequence).limit(limit))).all()
-        return [Trade(row.sequence, row.price, row.quantity, row.buy_order, row.sell_order, row.buyer, row.seller,
-                      None if row.taker_side is None else Side(row.taker_side), row.auction, row.time)
-                for row in rows]
+        return await self._records_after(tables.trade_blocks, decode_trades, market, after, limit)
 
     async def events_after(self, market: str, after: int, limit: int) -> list[OrderEvent]:
-        table = tables.order_events
+        return await self._records_after(tables.event_blocks, decode_events, market, after, limit)
+
+    async def _records_after(self, blocks: Table, decode: Callable[[str], list[Any]], market: str, after: int,
+                             limit: int) -> list[Any]:
+        """Up to `limit` records with a sequence above `after`, in order, from as few blocks as needed."""
+        found: list[Any] = []
+        payload = list(blocks.columns)[-1]
         async with self.engine.connect() as connection:
-            rows = (await connection.execute(
-                select(*[c for c in table.columns if c.name != "market"])
-                .where(table.c.market == market, table.c.sequence > after)
-                .order_by(table.c.sequence).limit(limit))).all()
-        return [_event(row) for row in rows]
+            while len(found) < limit:
+                rows = (await connection.execute(
+                    select(blocks.c.last_sequence, payload)
+                    .where(blocks.c.market == market, blocks.c.last_sequence > after)
+                    .order_by(blocks.c.last_sequence).limit(BLOCKS_PER_READ))).all()
+                for row in rows:
+                    found.extend(record for record in decode(row[1]) if record.sequence > after)
+                    after = row.last_sequence
+                if len(rows) < BLOCKS_PER_READ:
+                    break
+        return found[:limit]
 
     async def last_event_of(self, market: str, order_id: str) -> OrderEvent | None:
-        table = tables.order_events
+        """The last event of an order that left the book, or None if it never finished here."""
+        finished, blocks = tables.finished_orders, tables.event_blocks
         async with self.engine.connect() as connection:
-            row = (await connection.execute(
-                select(*[c for c in table.columns if c.name != "market"])
-                .where(table.c.market == market, table.c.order_id == order_id)
-                .order_by(table.c.sequence.desc()).limit(1))).first()
-        return None if row is None else _event(row)
+            sequence = (await connection.execute(
+                select(finished.c.sequence)
+                .where(finished.c.market == market, finished.c.order_id == order_id))).scalar_one_or_none()
+            if sequence is None:
+                return None
+            payload = (await connection.execute(
+                select(blocks.c.events).where(blocks.c.market == market, blocks.c.last_sequence >= sequence)
+                .order_by(blocks.c.last_sequence).limit(1))).scalar_one()
+        return next(event for event in decode_events(payload) if event.sequence == sequence)
 
     async def auctions_after(self, market: str, after: int, limit: int) -> list[Auction]:
         table = tables.auctions
@@ -193,8 +239,3 @@ class MatchingStore:
                 .where(table.c.market == market, table.c.sequence > after)
                 .order_by(table.c.sequence).limit(limit))).all()
         return [Auction(*row) for row in rows]
-
-
-def _event(row: Any) -> OrderEvent:
-    return OrderEvent(row.sequence, row.order_id, row.account, OrderEventType(row.type), OrderState(row.state),
-                      row.filled, row.remaining, row.trade, row.last_price, row.last_quantity, row.reason, row.time)

@@ -1,20 +1,24 @@
 """The Matching service's tables.
 
-The journal is the truth: one row per accepted command, per market, numbered 1, 2, ... with no
-gap. Trades, order events and auctions are what those commands produced, written in the same
-transaction so history pages and streams resume from an index instead of a replay. Snapshots
-bound the replay at start-up. Prices are ticks, quantities lots, times integer nanoseconds.
+The journal is the truth: every accepted command, per market, numbered 1, 2, ... with no gap.
+It is stored in blocks, one row per group commit, like the segments of an exchange's journal:
+one row for hundreds of commands costs a fraction of hundreds of rows, and a block is read back
+whole anyway. Trades and order events, what those commands produced, are blocks written in the
+same transaction, so history pages and streams resume from an index instead of a replay; a
+block's key is its last sequence, so "the blocks holding what comes after n" is one range scan.
+Finished orders have a narrow index of their own, for idempotent resubmits of old orders.
+Snapshots bound the replay at start-up. Prices are ticks, quantities lots, times integer
+nanoseconds. Payloads are JSON (services/matching/blocks.py says how).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 SEQUENCE = BigInteger().with_variant(Integer(), "sqlite")
 MARKET = String(32)
 ORDER_ID = String(200)
-ACCOUNT = String(140)
 
 markets = Table(
     "matching_markets", metadata,
@@ -23,11 +27,27 @@ markets = Table(
     Column("create_time", BigInteger, nullable=False),
 )
 
-journal = Table(
-    "matching_journal", metadata,
+
+def _blocks(name: str, payload: str) -> Table:
+    return Table(
+        name, metadata,
+        Column("market", MARKET, primary_key=True),
+        Column("last_sequence", SEQUENCE, primary_key=True),
+        Column("first_sequence", SEQUENCE, nullable=False),
+        Column(payload, Text, nullable=False),
+    )
+
+
+command_blocks = _blocks("matching_command_blocks", "commands")
+trade_blocks = _blocks("matching_trade_blocks", "trades")
+event_blocks = _blocks("matching_event_blocks", "events")
+
+finished_orders = Table(
+    "matching_finished_orders", metadata,
     Column("market", MARKET, primary_key=True),
-    Column("sequence", SEQUENCE, primary_key=True),
-    Column("command", Text, nullable=False),  # command_to_dict(...) as JSON
+    Column("order_id", ORDER_ID, primary_key=True),
+    Column("sequence", SEQUENCE, nullable=False),  # the order's last event
+    sqlite_with_rowid=False,  # the key is the row: one B-tree, not two
 )
 
 snapshots = Table(
@@ -36,41 +56,6 @@ snapshots = Table(
     Column("sequence", SEQUENCE, primary_key=True),  # the last journal sequence it includes
     Column("snapshot", Text, nullable=False),  # MatchingEngine.snapshot() as JSON
 )
-
-trades = Table(
-    "matching_trades", metadata,
-    Column("market", MARKET, primary_key=True),
-    Column("sequence", SEQUENCE, primary_key=True),
-    Column("price", BigInteger, nullable=False),
-    Column("quantity", BigInteger, nullable=False),
-    Column("buy_order", ORDER_ID, nullable=False),
-    Column("sell_order", ORDER_ID, nullable=False),
-    Column("buyer", ACCOUNT, nullable=False),
-    Column("seller", ACCOUNT, nullable=False),
-    Column("taker_side", Integer, nullable=True),
-    Column("auction", BigInteger, nullable=True),
-    Column("time", BigInteger, nullable=False),
-)
-
-order_events = Table(
-    "matching_order_events", metadata,
-    Column("market", MARKET, primary_key=True),
-    Column("sequence", SEQUENCE, primary_key=True),
-    Column("order_id", ORDER_ID, nullable=False),
-    Column("account", ACCOUNT, nullable=False),
-    Column("type", Integer, nullable=False),
-    Column("state", Integer, nullable=False),
-    Column("filled", BigInteger, nullable=False),
-    Column("remaining", BigInteger, nullable=False),
-    Column("trade", BigInteger, nullable=True),
-    Column("last_price", BigInteger, nullable=True),
-    Column("last_quantity", BigInteger, nullable=True),
-    Column("reason", String(64), nullable=False),
-    Column("time", BigInteger, nullable=False),
-)
-# An order's latest state (idempotent SubmitOrder of an order no longer in the book).
-Index("matching_order_events_by_order", order_events.c.market, order_events.c.order_id,
-      order_events.c.sequence)
 
 auctions = Table(
     "matching_auctions", metadata,

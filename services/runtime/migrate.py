@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -30,13 +31,21 @@ def heads(service_migrations: Path | None) -> set[str]:
     return set(ScriptDirectory.from_config(alembic_config(service_migrations)).get_heads())
 
 
-async def upgrade(url: str, service_migrations: Path | None) -> None:
+async def upgrade(url: str, service_migrations: Path | None, revision: str = "heads") -> None:
+    await _run(url, service_migrations, lambda config: command.upgrade(config, revision))
+
+
+async def downgrade(url: str, service_migrations: Path | None, revision: str) -> None:
+    await _run(url, service_migrations, lambda config: command.downgrade(config, revision))
+
+
+async def _run(url: str, service_migrations: Path | None, step: Callable[[Config], None]) -> None:
     config = alembic_config(service_migrations)
     engine = create_engine(url)
 
     def run(connection: Connection) -> None:
         config.attributes["connection"] = connection
-        command.upgrade(config, "heads")
+        step(config)
 
     try:
         async with engine.begin() as connection:

@@ -26,6 +26,7 @@ from services.runtime import migrate
 from services.runtime.auth import TokenIssuer, access_rules
 from services.runtime.channels import ServiceToken, dial
 from services.runtime.clock import Clock, SystemClock
+from services.runtime.collector import tune_collector
 from services.runtime.database import create_engine, session_factory
 from services.runtime.interceptors import CallInterceptor
 from services.runtime.logs import configure_logging
@@ -162,6 +163,7 @@ async def serve(spec: ServiceSpec, settings: Settings) -> None:
     configure_logging(spec.name, settings.log_level)
     serve_metrics(settings.metrics_port)
     running = await start(spec, settings)
+    tune_collector()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

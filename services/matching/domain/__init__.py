@@ -9,9 +9,9 @@ from .commands import (
     SubmitOrder,
     apply,
     command_from_dict,
-    command_from_row,
     command_to_dict,
-    command_to_row,
+    commands_from_rows,
+    commands_to_rows,
 )
 from .engine import MatchingEngine
 from .enums import (
@@ -41,7 +41,8 @@ __all__ = [
     "Auction", "BookView", "CancelOrder", "CancelResult", "ClearAuction", "Command", "Expire", "Level",
     "Market", "MarketMode", "MarketState", "MatchingEngine", "OrderEvent", "OrderEventType", "OrderState",
     "OrderType", "Reason", "SelfTradePrevention", "SetMarketState", "Side", "SubmitOrder", "SubmitResult",
-    "TimeInForce", "Trade", "apply", "command_from_dict", "command_from_row", "command_to_dict", "command_to_row", "default_markets",
+    "TimeInForce", "Trade", "apply", "command_from_dict", "command_to_dict", "commands_from_rows", "commands_to_rows",
+    "default_markets",
     "lots_to_quantity", "notional_to_units", "order_amounts", "price_to_ticks", "quantity_to_lots",
     "ticks_to_price", "units_to_notional",
 ]

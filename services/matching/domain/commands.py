@@ -6,8 +6,9 @@ given the same starting snapshot the replay reproduces every trade and event exa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from operator import attrgetter
 from typing import Any
 
 from .engine import MatchingEngine
@@ -97,33 +98,41 @@ def command_from_dict(data: dict[str, Any]) -> Command:
     return cls(**fields)
 
 
-# Compact positional form for the journal's hot path: [kind, field values...] in declaration
-# order, enums as their integer values (a JSON array of scalars encodes several times faster
-# than asdict() + a dict).
+# Compact positional form for the journal's hot path: one string of kind codes for a whole batch
+# plus, per command, its field values in declaration order (a C-level attrgetter, no dicts). A
+# field added later with a default, at the end of a command, still decodes older rows.
 _FIELDS: dict[type, tuple[str, ...]] = {cls: cls.__slots__ for cls in _KINDS.values()}  # type: ignore[attr-defined]
-_ENUM_OF_FIELD = {"side": Side, "order_type": OrderType, "time_in_force": TimeInForce, "state": MarketState}
 _CODES = {SubmitOrder: "S", CancelOrder: "C", ClearAuction: "A", Expire: "E", SetMarketState: "M"}
 _BY_CODE = {code: cls for cls, code in _CODES.items()}
 
 
-def command_to_row(command: Command) -> list[Any]:
-    if type(command) is SubmitOrder:
-        c = command
-        return ["S", c.order_id, c.account, int(c.side), int(c.order_type), c.quantity, c.now, c.price,
-                None if c.time_in_force is None else int(c.time_in_force), c.post_only, c.max_notional,
-                c.expire_at]
-    cls = type(command)
-    row: list[Any] = [_CODES[cls]]
-    for field in _FIELDS[cls]:
-        value = getattr(command, field)
-        row.append(int(value) if field in _ENUM_OF_FIELD and value is not None else value)
-    return row
+def _values_getter(fields: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    if len(fields) > 1:
+        return attrgetter(*fields)
+    (field,) = fields  # attrgetter of one name returns the bare value
+    return lambda command: (getattr(command, field),)
 
 
-def command_from_row(row: list[Any]) -> Command:
-    cls = _BY_CODE[row[0]]
-    values = []
-    for field, value in zip(_FIELDS[cls], row[1:]):
-        enum = _ENUM_OF_FIELD.get(field)
-        values.append(enum(value) if enum is not None and value is not None else value)
-    return cls(*values)  # type: ignore[no-any-return]
+_VALUES = {cls: _values_getter(fields) for cls, fields in _FIELDS.items()}
+
+
+def commands_to_rows(commands: Sequence[Command]) -> tuple[str, list[tuple[Any, ...]]]:
+    """(kind codes, value tuples); enums stay IntEnums, which serialise as their integers."""
+    kinds = list(map(type, commands))
+    values = _VALUES
+    return "".join(map(_CODES.__getitem__, kinds)), [values[kind](command) for kind, command in zip(kinds, commands)]
+
+
+def _field_value(field: str, value: Any) -> Any:
+    enum = _ENUM_FIELDS.get(field)
+    return value if enum is None or value is None else enum(value)
+
+
+def commands_from_rows(codes: str, rows: Sequence[Sequence[Any]]) -> list[Command]:
+    if len(codes) != len(rows):
+        raise ValueError(f"{len(codes)} command kinds for {len(rows)} rows")
+    commands: list[Command] = []
+    for code, row in zip(codes, rows):
+        cls = _BY_CODE[code]
+        commands.append(cls(*map(_field_value, _FIELDS[cls], row)))
+    return commands

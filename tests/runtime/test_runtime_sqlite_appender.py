@@ -1,0 +1,86 @@
+"""The SQLite appender commits a batch whole or not at all, on the loop's thread, and never
+makes the loop wait: not for another writer's lock, not for a checkpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from services.runtime import sqlite_appender
+from services.runtime.sqlite_appender import SqliteAppender
+
+INSERT = "INSERT INTO log (id, body) VALUES (?, ?)"
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    path = tmp_path / "append.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("CREATE TABLE log (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+    return path
+
+
+def rows(path: Path) -> list[tuple[int, str]]:
+    with sqlite3.connect(path) as connection:
+        return connection.execute("SELECT id, body FROM log ORDER BY id").fetchall()
+
+
+async def test_a_batch_commits_every_statement(database: Path) -> None:
+    appender = SqliteAppender(str(database))
+
+    await appender.write([(INSERT, [(1, "a")]), (INSERT, [(2, "b"), (3, "c")])])
+    await appender.close()
+
+    assert rows(database) == [(1, "a"), (2, "b"), (3, "c")]
+
+
+async def test_a_failing_statement_leaves_nothing_of_its_batch(database: Path) -> None:
+    appender = SqliteAppender(str(database))
+
+    with pytest.raises(sqlite3.IntegrityError):
+        await appender.write([(INSERT, [(1, "a")]), (INSERT, [(1, "duplicate")])])
+    await appender.write([(INSERT, [(2, "b")])])
+    await appender.close()
+
+    assert rows(database) == [(2, "b")]
+
+
+async def test_another_writers_lock_is_waited_for_off_the_loop(database: Path) -> None:
+    other = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute(INSERT, (1, "first"))
+    appender = SqliteAppender(str(database))
+
+    write = asyncio.ensure_future(appender.write([(INSERT, [(2, "second")])]))
+    ticks = 0
+    for _ in range(20):  # the loop keeps running while the batch waits for the lock
+        await asyncio.sleep(0.005)
+        ticks += 1
+    waiting = not write.done()
+    other.execute("COMMIT")
+    await asyncio.wait_for(write, 10)
+    await appender.close()
+    other.close()
+
+    assert waiting and ticks == 20
+    assert rows(database) == [(1, "first"), (2, "second")]
+
+
+async def test_the_log_is_checkpointed_into_the_database_file_in_the_background(
+        database: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_appender, "CHECKPOINT_BYTES", 100_000)
+    reader = sqlite3.connect(database)  # open throughout, so no connection's close checkpoints
+    appender = SqliteAppender(str(database))
+    size_before = database.stat().st_size
+
+    for index in range(30):
+        await appender.write([(INSERT, [(index, "x" * 10_000)])])
+    await appender.close()  # waits for a checkpoint in flight
+    size_after = database.stat().st_size
+    reader.close()
+
+    assert size_after > size_before + 100_000
