@@ -66,6 +66,7 @@ class SqliteAppender:
         self.path = path
         self._inline = _connect(path, 0)
         self._patient: sqlite3.Connection | None = None
+        self._patient_turn = asyncio.Lock()
         self._written = 0
         self._checkpoint: asyncio.Future[None] | None = None
 
@@ -76,9 +77,10 @@ class SqliteAppender:
         except sqlite3.OperationalError as error:
             if "locked" not in str(error) and "busy" not in str(error):
                 raise
-            if self._patient is None:
-                self._patient = _connect(self.path, PATIENT_BUSY_MS)
-            await asyncio.to_thread(_transaction, self._patient, statements)
+            async with self._patient_turn:  # one transaction at a time on that connection
+                if self._patient is None:
+                    self._patient = _connect(self.path, PATIENT_BUSY_MS)
+                await asyncio.to_thread(_transaction, self._patient, statements)
         # Roughly what reached the log: its text (the payloads are JSON text).
         self._written += sum(len(value) for _, rows in statements for row in rows for value in row
                              if isinstance(value, str))

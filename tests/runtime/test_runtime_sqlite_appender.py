@@ -70,6 +70,21 @@ async def test_another_writers_lock_is_waited_for_off_the_loop(database: Path) -
     assert rows(database) == [(1, "first"), (2, "second")]
 
 
+async def test_batches_that_wait_for_a_lock_together_each_commit(database: Path) -> None:
+    other = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    appender = SqliteAppender(str(database))
+
+    writes = [asyncio.ensure_future(appender.write([(INSERT, [(index, str(index))])])) for index in range(5)]
+    await asyncio.sleep(0.05)
+    other.execute("COMMIT")
+    await asyncio.wait_for(asyncio.gather(*writes), 10)
+    await appender.close()
+    other.close()
+
+    assert sorted(rows(database)) == [(index, str(index)) for index in range(5)]
+
+
 async def test_the_log_is_checkpointed_into_the_database_file_in_the_background(
         database: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sqlite_appender, "CHECKPOINT_BYTES", 100_000)
