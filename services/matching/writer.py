@@ -180,7 +180,7 @@ class MarketWriter:
                 trades.extend(auction_trades)
         events = engine.drain_events()
         # Known at once, so a resubmission in the very next batch is recognised.
-        finished = self._remember_finished(events)
+        left_book = self._remember_finished(events)
         snapshot = None
         if accepted:
             self._since_snapshot += len(accepted)
@@ -190,7 +190,7 @@ class MarketWriter:
             if self._since_snapshot >= self.snapshot_every and self._since_snapshot >= len(engine):
                 snapshot = engine.snapshot()
                 self._since_snapshot = 0
-        batch = Batch(self.name, self._next_sequence, accepted, trades, events, auctions, snapshot, finished)
+        batch = Batch(self.name, self._next_sequence, accepted, trades, events, auctions, snapshot, left_book)
         self._next_sequence += len(accepted)
         return _Applied(batch, answers, self._generation)
 

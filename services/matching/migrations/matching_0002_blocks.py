@@ -144,7 +144,7 @@ def downgrade() -> None:
         sa.Column("time", sa.BigInteger, nullable=False),
     )
     op.create_index("matching_order_events_by_order", "matching_order_events", ["market", "order_id", "sequence"])
-    commands = []
+    commands: list[dict[str, Any]] = []
     for block in bind.execute(sa.text("SELECT market, first_sequence, commands FROM matching_command_blocks")):
         data = orjson.loads(block.commands)
         commands.extend({"market": block.market, "sequence": sequence, "command": orjson.dumps([kind, *values]).decode()}
@@ -156,7 +156,7 @@ def downgrade() -> None:
     for source, payload, table, fields in (
             ("matching_trade_blocks", "trades", "matching_trades", TRADE_FIELDS),
             ("matching_event_blocks", "events", "matching_order_events", EVENT_FIELDS)):
-        rows = []
+        rows: list[dict[str, Any]] = []
         for block in bind.execute(sa.text(f"SELECT market, {payload} FROM {source}")):
             data = orjson.loads(getattr(block, payload))
             rows.extend({"market": block.market, **dict(zip(fields, values))}
