@@ -1,10 +1,9 @@
 """The Matching journal store: what the per-market writers persist and what readers page through.
 
 One transaction per batch of commands (group commit) writes one block each of commands, trades
-and order events (tables.py, blocks.py), the batch's finished orders and any auction or
-snapshot. Blocks go through the driver with positional parameters; the finished orders go as one
-JSON (SQLite) or array (PostgreSQL) parameter, expanded by the database, so no Python runs per
-row.
+and order events (tables.py, blocks.py), the orders that left the book, and any auction or
+snapshot. On SQLite the transaction runs inline on the loop's thread (runtime/sqlite_appender.py);
+on PostgreSQL through asyncpg, the finished orders as two array parameters in one statement.
 """
 
 from __future__ import annotations
