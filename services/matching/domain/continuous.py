@@ -134,15 +134,15 @@ def take(
                 level.count -= 1
                 del orders_by_id[maker.order_id]
             if record:
-                events.append(OrderEvent(
+                events.append(_new(OrderEvent, (
                     event_seq + 1, maker.order_id, maker.account,
                     _EV_PARTIAL if available else _EV_FILLED, _PARTIAL if available else _FILLED,
-                    maker.filled, available, trade_seq, price, quantity, "", now))
+                    maker.filled, available, trade_seq, price, quantity, "", now)))
                 taker.filled += quantity
-                events.append(OrderEvent(
+                events.append(_new(OrderEvent, (
                     event_seq + 2, taker_id, account,
                     _EV_PARTIAL if remaining else _EV_FILLED, _PARTIAL if remaining else _FILLED,
-                    taker.filled, remaining, trade_seq, price, quantity, "", now))
+                    taker.filled, remaining, trade_seq, price, quantity, "", now)))
             event_seq += 2
             if not remaining:
                 break

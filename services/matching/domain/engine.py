@@ -318,8 +318,8 @@ class MatchingEngine:
         self._event_seq += 1
         if self.record_events:
             remaining = order.remaining if state == _OPEN or state == _PARTIAL else 0
-            self._events.append(OrderEvent(self._event_seq, order.order_id, order.account, kind, state,
-                                           order.filled, remaining, None, None, None, reason, now))
+            self._events.append(_new(OrderEvent, (self._event_seq, order.order_id, order.account, kind, state,
+                                                  order.filled, remaining, None, None, None, reason, now)))
 
     # ------------------------------------------------------ snapshot / restore
     def snapshot(self) -> dict[str, Any]:
