@@ -58,6 +58,7 @@ class ReplyEncoder:
     def __init__(self, pool: descriptor_pool.DescriptorPool) -> None:
         self._pool = pool
         self._plans: dict[str, Convert] = {}
+        self._compiling: set[str] = set()  # types whose plan is being built (recursion)
 
     def reference(self, value: message.Message) -> Any:
         return json_format.MessageToDict(value, always_print_fields_with_no_presence=True,
@@ -82,12 +83,13 @@ class ReplyEncoder:
             # Wrappers, Struct/Value/ListValue, Any, Empty: rare in replies, left to json_format.
             self._plans[name] = self.reference
             return self.reference
-        # Registered before its fields are compiled, so a field of the type's own type finds it.
-        self._plans[name] = lambda value: self._plans[name](value)
+        self._compiling.add(name)
         try:
             plan = self._compile(message_type)
         except NotCompiled:
             plan = self.reference
+        finally:
+            self._compiling.discard(name)
         self._plans[name] = plan
         return plan
 
@@ -133,10 +135,11 @@ class ReplyEncoder:
         cpp = field.cpp_type
         if cpp == FieldDescriptor.CPPTYPE_MESSAGE:
             nested = field.message_type.full_name
-            if nested not in self._plans:
-                self._plan(field.message_type)
-            plans = self._plans  # looked up per call: a recursive type's plan is final only later
-            return lambda value: plans[nested](value)
+            if nested in self._compiling:
+                # A recursive type: its plan exists only once this one is built, so look it up per call.
+                plans = self._plans
+                return lambda value: plans[nested](value)
+            return self._plans.get(nested) or self._plan(field.message_type)
         if cpp == FieldDescriptor.CPPTYPE_ENUM:
             return self._enum(cls, field)
         if cpp == FieldDescriptor.CPPTYPE_STRING:
