@@ -207,6 +207,8 @@ class RequestBuilder:
             raise BadRequest("INVALID_FIELD_VALUE", f"Invalid {where}: {exc}", violations=[(where, str(exc))]) from exc
 
     def _apply_query(self, plan: _RoutePlan, query: QueryInput, request: message.Message) -> None:
+        if not query:
+            return
         pairs = parse_qsl(query, keep_blank_values=True) if isinstance(query, str) else list(query)
         if not pairs:
             return
