@@ -81,10 +81,10 @@ def _request_id(incoming: bytes | None) -> bytes:
     return os.urandom(16).hex().encode()
 
 
-def _upstream_timing(called: float) -> Header:
+def _upstream_timing(seconds: float) -> Header:
     """W3C Server-Timing with the service call's duration: lets a client (and bench/edge.py)
     tell the service's time from the edge's own."""
-    return (b"server-timing", b"upstream;dur=%.3f" % ((time.perf_counter() - called) * 1000))
+    return (b"server-timing", b"upstream;dur=%.3f" % (seconds * 1000))
 
 
 def _log_level(route: str, status: int) -> int:
@@ -238,8 +238,11 @@ class EdgeApp:
         try:
             reply = await self.upstreams.unary(route)(call.request, metadata=metadata, timeout=UNARY_DEADLINE_SECS)
         except grpc.aio.AioRpcError as exc:
-            return route.template.source, await self._upstream_error(send, exc, [*extra, _upstream_timing(called)])
-        await respond(send, 200, self.transcoder.responses.unary(route, reply), JSON, [*extra, _upstream_timing(called)])
+            timing = _upstream_timing(time.perf_counter() - called)
+            return route.template.source, await self._upstream_error(send, exc, [*extra, timing])
+        # The clock stops with the reply in hand: encoding it is the edge's own time.
+        timing = _upstream_timing(time.perf_counter() - called)
+        await respond(send, 200, self.transcoder.responses.unary(route, reply), JSON, [*extra, timing])
         return route.template.source, 200
 
     async def _upstream_error(self, send: Send, exc: grpc.aio.AioRpcError, extra: list[Header]) -> int:
