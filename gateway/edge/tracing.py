@@ -27,7 +27,9 @@ def _unheard(tracer: object) -> bool:
     if not isinstance(tracer, SdkTracer):
         return False
     processors = getattr(tracer.span_processor, "_span_processors", None)
-    return processors == () and tracer._is_enabled()  # noqa: SLF001 - see _unheard's doc
+    # A tracer a configurator disabled answers with the parent's context: the SDK's own way.
+    enabled = getattr(tracer, "_is_enabled", None)
+    return processors == () and (enabled is None or bool(enabled()))
 
 
 class ServerSpans:
