@@ -20,6 +20,7 @@ from gateway.edge.auth import Authenticator, verifier_for
 from gateway.edge.cors import CorsPolicy
 from gateway.edge.metrics import EdgeMetrics
 from gateway.edge.ratelimit import RateLimiter
+from gateway.edge.transport import CoalescingHttpToolsProtocol
 from gateway.edge.upstream import Upstreams
 from gateway.transcode import Transcoder, build_openapi
 from services.runtime.logs import configure_logging
@@ -51,7 +52,8 @@ def create_app(settings: Settings, *, descriptor: bytes | None = None) -> EdgeAp
 def server_config(app: EdgeApp, settings: Settings, *, port: int | None = None) -> uvicorn.Config:
     return uvicorn.Config(
         app, host=settings.edge_host, port=settings.edge_port if port is None else port,
-        http="httptools", loop="asyncio", lifespan="on", access_log=False, log_config=None,
+        # uvicorn's httptools protocol, each response's headers and body in one segment.
+        http=CoalescingHttpToolsProtocol, loop="asyncio", lifespan="on", access_log=False, log_config=None,
         # On SIGTERM uvicorn stops accepting, lets in-flight requests finish within the grace
         # period, then runs the lifespan shutdown that closes the upstream channels.
         timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_secs)),

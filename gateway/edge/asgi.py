@@ -20,9 +20,9 @@ from typing import Any
 
 import grpc
 import orjson
-from opentelemetry import propagate, trace
+from opentelemetry import context, propagate, trace
 from opentelemetry.propagators.textmap import Getter
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Status, StatusCode
 
 from gateway.edge import docs
 from gateway.edge.auth import Authenticator
@@ -31,6 +31,7 @@ from gateway.edge.errors import Internal, OriginNotAllowed, RateLimited, Unauthe
 from gateway.edge.http import ClientGone, Header, Message, Receive, Scope, Send, read_body, respond
 from gateway.edge.metrics import EdgeMetrics
 from gateway.edge.ratelimit import RateLimiter
+from gateway.edge.tracing import ServerSpans
 from gateway.edge.upstream import Upstreams
 from gateway.edge.upstream_errors import error_answer, status_of
 from gateway.transcode import (
@@ -80,10 +81,10 @@ def _request_id(incoming: bytes | None) -> bytes:
     return os.urandom(16).hex().encode()
 
 
-def _upstream_timing(called: float) -> Header:
+def _upstream_timing(seconds: float) -> Header:
     """W3C Server-Timing with the service call's duration: lets a client (and bench/edge.py)
     tell the service's time from the edge's own."""
-    return (b"server-timing", b"upstream;dur=%.3f" % ((time.perf_counter() - called) * 1000))
+    return (b"server-timing", b"upstream;dur=%.3f" % (seconds * 1000))
 
 
 def _log_level(route: str, status: int) -> int:
@@ -109,7 +110,7 @@ class EdgeApp:
         self._openapi = openapi
         self._max_body = max_body_bytes
         self._pool = transcoder.rules.pool
-        self._tracer = trace.get_tracer("clearmesh.edge")
+        self._spans = ServerSpans()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -135,6 +136,10 @@ class EdgeApp:
         request_id_var.set(request_id.decode())
         extra = [(b"x-request-id", request_id), *self._cors.response_headers(headers.get(b"origin"))]
         parent = propagate.extract(headers, getter=_GETTER) if b"traceparent" in headers else None
+        span = self._spans.start(method, parent)
+        # Current for the call's traceparent and the log lines' trace ids; like
+        # start_as_current_span, on the current context (not the extracted one).
+        attached = context.attach(trace.set_span_in_context(span))
         response_started = False
 
         async def tracked_send(message: Message) -> None:
@@ -142,32 +147,31 @@ class EdgeApp:
             response_started = response_started or message["type"] == "http.response.start"
             await send(message)
 
-        with self._tracer.start_as_current_span(method, context=parent, kind=SpanKind.SERVER,
-                                                record_exception=False, set_status_on_exception=False) as span:
-            route, status = "unmatched", 500
-            try:
-                route, status = await self._dispatch(scope, receive, tracked_send, headers, extra, request_id)
-            except ClientGone:
-                status = 499
-            except Exception:  # noqa: BLE001 - a fault of ours: logged in full, answered as a Status
-                log.exception("edge failure", extra={"fields": {"http.method": method, "http.path": scope["path"]}})
-                if not response_started:
-                    await self._refuse(send, Internal("INTERNAL", "internal error"), extra)
-            finally:
-                if span.is_recording():
-                    span.update_name(f"{method} {route}")
-                    span.set_attribute("http.request.method", method)
-                    span.set_attribute("http.route", route)
-                    span.set_attribute("http.response.status_code", status)
-                    if status >= 500:
-                        span.set_status(Status(StatusCode.ERROR))
-                elapsed = time.perf_counter() - started
-                self.metrics.observe(method, route, status, elapsed)
-                level = _log_level(route, status)
-                if log.isEnabledFor(level):
-                    log.log(level, "http", extra={"fields": {
-                        "http.method": method, "http.route": route, "http.status": status,
-                        "duration_ms": round(elapsed * 1000, 3)}})
+        route, status = "unmatched", 500
+        try:
+            route, status = await self._dispatch(scope, receive, tracked_send, headers, extra, request_id)
+        except ClientGone:
+            status = 499
+        except Exception:  # noqa: BLE001 - a fault of ours: logged in full, answered as a Status
+            log.exception("edge failure", extra={"fields": {"http.method": method, "http.path": scope["path"]}})
+            if not response_started:
+                await self._refuse(send, Internal("INTERNAL", "internal error"), extra)
+        finally:
+            if span.is_recording():
+                span.update_name(f"{method} {route}")
+                span.set_attributes({"http.request.method": method, "http.route": route,
+                                     "http.response.status_code": status})
+                if status >= 500:
+                    span.set_status(Status(StatusCode.ERROR))
+            elapsed = time.perf_counter() - started
+            self.metrics.observe(method, route, status, elapsed)
+            level = _log_level(route, status)
+            if log.isEnabledFor(level):
+                log.log(level, "http", extra={"fields": {
+                    "http.method": method, "http.route": route, "http.status": status,
+                    "duration_ms": round(elapsed * 1000, 3)}})
+            context.detach(attached)
+            span.end()
 
     async def _refuse(self, send: Send, error: TranscodeError, extra: list[Header]) -> int:
         headers = list(extra)
@@ -234,8 +238,11 @@ class EdgeApp:
         try:
             reply = await self.upstreams.unary(route)(call.request, metadata=metadata, timeout=UNARY_DEADLINE_SECS)
         except grpc.aio.AioRpcError as exc:
-            return route.template.source, await self._upstream_error(send, exc, [*extra, _upstream_timing(called)])
-        await respond(send, 200, self.transcoder.responses.unary(route, reply), JSON, [*extra, _upstream_timing(called)])
+            timing = _upstream_timing(time.perf_counter() - called)
+            return route.template.source, await self._upstream_error(send, exc, [*extra, timing])
+        # The clock stops with the reply in hand: encoding it is the edge's own time.
+        timing = _upstream_timing(time.perf_counter() - called)
+        await respond(send, 200, self.transcoder.responses.unary(route, reply), JSON, [*extra, timing])
         return route.template.source, 200
 
     async def _upstream_error(self, send: Send, exc: grpc.aio.AioRpcError, extra: list[Header]) -> int:

@@ -50,6 +50,9 @@ class _RoutePlan:
     bound: tuple[_BoundPath, ...]
     bound_proto_paths: frozenset[tuple[str, ...]]
     body_entry: FieldEntry | None  # set for body: "field"
+    # body "*": JSON name and proto name → proto name of each singular string field outside
+    # any oneof, the fields a body can set by plain attribute writes (see _merge_body).
+    body_strings: dict[str, str]
 
 
 def _to_json_value(entry: FieldEntry, text: str, where: str) -> Any:
@@ -103,12 +106,18 @@ class RequestBuilder:
                     table = self._tables.child(entry)
             bound.append(_BoundPath(variable.field_path, tuple(chain), tuple(e.proto_name for e in chain)))
         body_entry = root[route.body] if route.body not in ("", "*") else None
+        body_strings: dict[str, str] = {}
+        if route.body == "*":
+            for field in route.input_type.DESCRIPTOR.fields:
+                if root[field.name].is_plain_string and field.containing_oneof is None:
+                    body_strings[field.name] = body_strings[field.json_name] = field.name
         return _RoutePlan(
             route=route,
             root=root,
             bound=tuple(bound),
             bound_proto_paths=frozenset(b.proto_path for b in bound),
             body_entry=body_entry,
+            body_strings=body_strings,
         )
 
     def build(
@@ -120,8 +129,10 @@ class RequestBuilder:
         document = self._parse_body(plan, body)
         if document is not None:
             self._check_collisions(plan, document)
-            wrapped = document if plan.body_entry is None else {plan.body_entry.proto_name: document}
-            self._merge(wrapped, request, "body")
+            if plan.body_entry is None:
+                self._merge_body(plan, document, request)
+            else:
+                self._merge({plan.body_entry.proto_name: document}, request, "body")
         for bound in plan.bound:
             self._assign(request, bound.proto_path, bound.chain[-1], bindings[bound.text], bound.text)
         self._apply_query(plan, query, request)
@@ -174,6 +185,21 @@ class RequestBuilder:
         if violations:
             raise BadRequest("PATH_BODY_COLLISION", "A path-bound field is also set in the body", violations=violations)
 
+    def _merge_body(self, plan: _RoutePlan, document: dict[str, Any], request: message.Message) -> None:
+        """A body of string fields only (the usual write: ids, names, decimal amounts) by plain
+        attribute writes, as json_format would set them; any other body through json_format,
+        which also words every refusal. Saves its per-field descriptor work (~10 µs a Deposit)."""
+        strings = plan.body_strings
+        for key, value in document.items():
+            if type(value) is not str or key not in strings:
+                self._merge(document, request, "body")
+                return
+        try:
+            for key, value in document.items():
+                setattr(request, strings[key], value)
+        except ValueError:  # e.g. a surrogate orjson let through: json_format's own refusal
+            self._merge(document, request, "body")
+
     def _merge(self, document: dict[str, Any], request: message.Message, where: str) -> None:
         try:
             json_format.ParseDict(document, request, ignore_unknown_fields=False, descriptor_pool=self._pool)
@@ -181,6 +207,8 @@ class RequestBuilder:
             raise BadRequest("INVALID_FIELD_VALUE", f"Invalid {where}: {exc}", violations=[(where, str(exc))]) from exc
 
     def _apply_query(self, plan: _RoutePlan, query: QueryInput, request: message.Message) -> None:
+        if not query:
+            return
         pairs = parse_qsl(query, keep_blank_values=True) if isinstance(query, str) else list(query)
         if not pairs:
             return

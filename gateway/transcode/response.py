@@ -18,8 +18,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from google.protobuf import descriptor_pool, json_format, message
+from google.protobuf import descriptor_pool, message
 
+from gateway.transcode.encoder import ReplyEncoder
 from gateway.transcode.rules import Route
 
 JSON_CONTENT_TYPE = "application/json"
@@ -32,14 +33,11 @@ class ResponseEncoder:
 
     def __init__(self, pool: descriptor_pool.DescriptorPool) -> None:
         self._pool = pool
+        self._encoder = ReplyEncoder(pool)  # json_format's mapping, compiled per message type
 
     def to_json_value(self, route: Route, reply: message.Message) -> Any:
         """The JSON value of a reply, narrowed to ``response_body`` when the rule has one."""
-        document = json_format.MessageToDict(
-            reply,
-            always_print_fields_with_no_presence=True,
-            descriptor_pool=self._pool,
-        )
+        document = self._encoder.encode(reply)
         if not route.response_body:
             return document
         field = reply.DESCRIPTOR.fields_by_name[route.response_body]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import pytest
-from google.protobuf import message
+from google.protobuf import json_format, message
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -45,6 +45,29 @@ def test_percent_decoded_single_segment_reaches_the_field(transcoder: Transcoder
 def test_body_star_fills_the_whole_message(transcoder: Transcoder) -> None:
     request = _build(transcoder, "POST", "/v1/shelves/s/books/b:cancel", body=b'{"reason": "late", "requestId": "r1"}')
     assert (request.name, request.reason, request.request_id) == ("shelves/s/books/b", "late", "r1")
+
+
+@pytest.mark.parametrize("body", [
+    b'{"reason": "late", "requestId": "r1"}',
+    b'{"request_id": "r1", "requestId": "r2", "reason": ""}',  # both spellings: the last one wins
+    b'{"reason": "\\u00fcber \\u2713", "requestId": "\\ud83d\\ude00"}',
+    b'{"reason": null, "requestId": "r1"}',  # not all strings: json_format's path
+    b'{"reason": 5}',
+    b'{"reason": "x", "unknown": "y"}',
+    b'{"reason": "\\udc00"}',
+])
+def test_a_string_body_sets_what_json_format_sets(transcoder: Transcoder, body: bytes) -> None:
+    # The attribute-write path for string-only bodies against json_format on the same input:
+    # the same message, or the same refusal.
+    route = transcoder.router.match("POST", "/v1/shelves/s/books/b:cancel").route
+    expected = route.input_type(name="shelves/s/books/b")
+    try:
+        json_format.Parse(body, expected)
+    except json_format.ParseError:
+        assert _reason(transcoder, "POST", "/v1/shelves/s/books/b:cancel", body=body) in (
+            "INVALID_FIELD_VALUE", "INVALID_JSON")
+        return
+    assert _build(transcoder, "POST", "/v1/shelves/s/books/b:cancel", body=body) == expected
 
 
 def test_body_star_accepts_proto_and_json_names(transcoder: Transcoder) -> None:
