@@ -56,17 +56,16 @@ async def test_another_writers_lock_is_waited_for_off_the_loop(database: Path) -
     appender = SqliteAppender(str(database))
 
     write = asyncio.ensure_future(appender.write([(INSERT, [(2, "second")])]))
-    ticks = 0
+    ticks_while_waiting = 0
     for _ in range(20):  # the loop keeps running while the batch waits for the lock
         await asyncio.sleep(0.005)
-        ticks += 1
-    waiting = not write.done()
+        ticks_while_waiting += not write.done()
     other.execute("COMMIT")
     await asyncio.wait_for(write, 10)
     await appender.close()
     other.close()
 
-    assert waiting and ticks == 20
+    assert ticks_while_waiting == 20
     assert rows(database) == [(1, "first"), (2, "second")]
 
 
