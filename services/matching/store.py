@@ -1,16 +1,16 @@
 """The Matching journal store: what the per-market writers persist and what readers page through.
 
 One transaction per batch of commands (group commit) writes one block each of commands, trades
-and order events (tables.py, blocks.py), the orders that left the book, and any auction or
-snapshot. On SQLite the transaction runs inline on the loop's thread (runtime/sqlite_appender.py);
-on PostgreSQL through asyncpg, the finished orders as two array parameters in one statement.
+and order events (tables.py, blocks.py), and any auction. Snapshots are written on their own,
+after the orders that finished before them are in the finished-orders index (finished_index.py).
+On SQLite the transactions run inline on the loop's thread (runtime/sqlite_appender.py); on
+PostgreSQL through asyncpg.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from itertools import repeat
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from services.matching import tables
 from services.matching.blocks import decode_commands, decode_events, decode_trades, encode_commands, encode_records
 from services.matching.domain import Auction, Command, Market, OrderEvent, Trade
+from services.matching.finished_index import Finished, finished_index
 from services.runtime.sqlite_appender import SqliteAppender, Statement, file_path
 
 SNAPSHOTS_KEPT = 2
@@ -46,8 +47,10 @@ class Batch:
     trades: list[Trade]
     events: list[OrderEvent]
     auctions: list[Auction]
-    snapshot: dict[str, Any] | None = None  # taken after the batch's last command
-    finished: list[tuple[str, int]] = field(default_factory=list)  # (order id, its last event's sequence)
+
+    @property
+    def last_sequence(self) -> int:
+        return self.first_sequence + len(self.commands) - 1
 
 
 def _insert_sql(table: Table, paramstyle: str) -> str:
@@ -61,22 +64,6 @@ def _marks(count: int, paramstyle: str) -> str:
     return ", ".join(("%s" if paramstyle == "format" else "?") for _ in range(count))
 
 
-# The finished orders of a batch: on PostgreSQL one statement over two arrays (one round trip,
-# expanded server-side); elsewhere executemany, which on SQLite runs inline (sqlite_appender.py)
-# and measured faster than expanding a JSON parameter. The primary key refuses an order
-# finishing twice (it would have been executed twice), failing the whole batch.
-_FINISHED_SQL = {
-    "postgresql": "INSERT INTO matching_finished_orders (market, order_id, sequence) "
-                  "SELECT $1::varchar, * FROM unnest($2::varchar[], $3::bigint[])",
-}
-
-
-def _finished_params(dialect: str) -> Callable[[str, list[tuple[str, int]]], list[tuple[Any, ...]]]:
-    if dialect == "postgresql":
-        return lambda market, finished: [(market, *map(list, zip(*finished)))]
-    return lambda market, finished: list(zip(repeat(market), *zip(*finished)))
-
-
 BLOCKS_PER_READ = 4
 
 
@@ -84,10 +71,8 @@ class MatchingStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         style = engine.dialect.paramstyle
-        dialect = engine.dialect.name
         self._insert = {table.name: _insert_sql(table, style) for table in tables.metadata.sorted_tables}
-        self._finished_sql = _FINISHED_SQL.get(dialect, self._insert["matching_finished_orders"])
-        self._finished_params = _finished_params(dialect)
+        self.finished_index = finished_index(engine)
         marks = _marks(2, style).split(", ")
         self._prune_snapshots = (  # keeps the newest SNAPSHOTS_KEPT
             f"DELETE FROM matching_snapshots WHERE market = {marks[0]} AND sequence < (SELECT sequence "
@@ -149,7 +134,22 @@ class MatchingStore:
     # ------------------------------------------------------------------ writes
     async def append(self, batch: Batch) -> None:
         """Journal a batch and its results in one transaction: all of it is durable, or none."""
-        statements = self._statements(batch)
+        await self._write(self._statements(batch))
+
+    async def index_finished(self, market: str, finished: Finished) -> None:
+        """Add orders that left the book to the finished-orders index (they are journaled already)."""
+        await self.finished_index.add(market, finished)
+
+    async def save_snapshot(self, market: str, sequence: int, snapshot: dict[str, Any]) -> None:
+        """Store a snapshot taken after command `sequence`; only the newest SNAPSHOTS_KEPT stay.
+
+        Call it once every order that finished up to `sequence` is in the finished-orders index:
+        a restart replays only what follows the snapshot, and finds those orders again that way."""
+        image = orjson.dumps(snapshot).decode()
+        await self._write([(self._insert["matching_snapshots"], [(market, sequence, image)]),
+                           (self._prune_snapshots, [(market, market)])])
+
+    async def _write(self, statements: list[Statement]) -> None:
         if self._appender is None and self._sqlite_path is not None:
             self._appender = SqliteAppender(self._sqlite_path)
         if self._appender is not None:
@@ -160,24 +160,19 @@ class MatchingStore:
                 await connection.exec_driver_sql(sql, list(rows))
 
     def _statements(self, batch: Batch) -> list[Statement]:
-        market, first, insert = batch.market, batch.first_sequence, self._insert
-        last = first + len(batch.commands) - 1
+        market, first, last, insert = batch.market, batch.first_sequence, batch.last_sequence, self._insert
         statements: list[Statement] = [
             (insert["matching_command_blocks"], [(market, last, first, encode_commands(batch.commands))])]
         for name, records in (("matching_trade_blocks", batch.trades), ("matching_event_blocks", batch.events)):
             if records:
                 statements.append((insert[name], [(market, records[-1].sequence, records[0].sequence,
                                                    encode_records(records))]))
-        if batch.finished:
-            statements.append((self._finished_sql, self._finished_params(market, batch.finished)))
         if batch.auctions:
             statements.append((insert["matching_auctions"], [(market, *auction) for auction in batch.auctions]))
-        if batch.snapshot is not None:
-            statements.append((insert["matching_snapshots"], [(market, last, orjson.dumps(batch.snapshot).decode())]))
-            statements.append((self._prune_snapshots, [(market, market)]))
         return statements
 
     async def close(self) -> None:
+        await self.finished_index.close()
         if self._appender is not None:
             await self._appender.close()
             self._appender = None
@@ -217,13 +212,11 @@ class MatchingStore:
 
     async def last_event_of(self, market: str, order_id: str) -> OrderEvent | None:
         """The last event of an order that left the book, or None if it never finished here."""
-        finished, blocks = tables.finished_orders, tables.event_blocks
+        sequence = await self.finished_index.sequence_of(market, order_id)
+        if sequence is None:
+            return None
+        blocks = tables.event_blocks
         async with self.engine.connect() as connection:
-            sequence = (await connection.execute(
-                select(finished.c.sequence)
-                .where(finished.c.market == market, finished.c.order_id == order_id))).scalar_one_or_none()
-            if sequence is None:
-                return None
             payload = (await connection.execute(
                 select(blocks.c.events).where(blocks.c.market == market, blocks.c.last_sequence >= sequence)
                 .order_by(blocks.c.last_sequence).limit(1))).scalar_one()

@@ -8,15 +8,23 @@ events published, only after its batch commits. Readers of the live book (GetOrd
 a batch whose commit is still in flight. If a commit fails, the engine is ahead of the journal:
 it is rebuilt from the store and every command applied but not committed fails as UNAVAILABLE,
 as if it had never arrived.
+
+Orders that left the book are remembered for idempotent resubmits. The store's index of them
+(order id -> last event, finished_index.py) is written in bulk when a snapshot is taken, not
+with every batch: one B-tree insert per finished order in every commit was the journal's
+largest cost. After the batch that ends with the snapshot commits, the orders that finished up
+to it go to the index, off the journal's path, and only then is the snapshot stored. So the
+orders that finished after the stored snapshot are exactly those a replay from it finishes
+again: memory keeps them until they are indexed, and a rebuild (start-up, or after a failed
+write) recovers them by the replay it does anyway.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from dataclasses import dataclass
-from itertools import compress
+from itertools import compress, islice
 from operator import attrgetter, not_
 from collections.abc import Sequence
 from typing import Any, cast
@@ -44,11 +52,14 @@ log = logging.getLogger("clearmesh.matching")
 MAX_BATCH = 10_000
 # Commands between snapshots at least; a replay of this many takes ~0.3 s at start-up.
 SNAPSHOT_EVERY = 50_000
-FINISHED_REMEMBERED = 100_000  # terminal orders kept in memory for idempotent resubmits
+# Indexed finished orders kept in memory besides the unindexed ones, to answer resubmits at once.
+FINISHED_REMEMBERED = 100_000
 
-_DONE, _FAILED, _KNOWN = 0, 1, 2  # how a command is answered
+_FAILED, _KNOWN = 1, 2  # how a command outside the normal path is answered
 Pending = tuple[Command, "asyncio.Future[Any]"]
 _REMAINING = attrgetter("remaining")
+_ORDER_ID = attrgetter("order_id")
+_SEQUENCE = attrgetter("sequence")
 
 
 @dataclass
@@ -56,8 +67,16 @@ class _Applied:
     """A batch applied to the engine, waiting for its commit to be answered."""
 
     batch: Batch
-    answers: list[tuple[asyncio.Future[Any], Any, int]]
+    futures: list[asyncio.Future[Any]]  # of the commands applied, answered by their outcomes
+    outcomes: list[Any]
+    others: list[tuple[asyncio.Future[Any], Any, int]]  # resubmits (_KNOWN) and rejections (_FAILED)
     generation: int
+    # Taken after the batch's last command; stored once `finished` (up to it) is indexed.
+    snapshot: dict[str, Any] | None = None
+    finished: list[OrderEvent] | None = None
+
+    def all_futures(self) -> list[asyncio.Future[Any]]:
+        return self.futures + [future for future, _, _ in self.others]
 
 
 def _journal_unavailable() -> Unavailable:
@@ -72,6 +91,11 @@ class MarketWriter:
         self._lifetime_ns = lifetime_ns
         self._max_book_size = max_book_size
         self.snapshot_every = snapshot_every
+        # Order id -> its last event, for orders that left the book (answers resubmits): every
+        # one not yet in the store's index, and the most recent indexed ones.
+        # A plain dict keeps insertion order, which is the order they finished in.
+        self.finished: dict[str, OrderEvent] = {}
+        self._unindexed: list[OrderEvent] = []  # last events of the orders the index lacks, oldest first
         self.engine = self._rebuild(stored)
         self.sequence = stored.last_sequence  # the journal's last committed command
         self._next_sequence = self.sequence + 1  # the next applied command's number
@@ -79,8 +103,7 @@ class MarketWriter:
         self._since_snapshot = len(stored.commands)
         self.trades: Feed[Trade] = Feed(self.engine.trade_sequence)
         self.events: Feed[OrderEvent] = Feed(self.engine.sequence)
-        # Order id -> its last event, for orders that left the book (answers resubmits).
-        self.finished: OrderedDict[str, OrderEvent] = OrderedDict()
+        self._indexing: asyncio.Task[None] | None = None  # index, then store a snapshot
         self._pending: list[Pending] = []  # arrived, not yet applied
         self._arrived: asyncio.Future[None] | None = None  # resolved by the next arrival
         self._task: asyncio.Task[None] | None = None
@@ -90,15 +113,21 @@ class MarketWriter:
         return self.engine.market
 
     def _rebuild(self, stored: StoredMarket) -> MatchingEngine:
+        """The engine as the journal has it; memory of finished orders restarts from the replay."""
         # Replay without the book-size cap: every journaled command was accepted when it ran.
         if stored.snapshot is not None:
             engine = MatchingEngine.restore(stored.snapshot, default_order_lifetime_ns=self._lifetime_ns)
         else:
             engine = MatchingEngine(stored.market, default_order_lifetime_ns=self._lifetime_ns)
+        replayed: list[OrderEvent] = []
         for command in stored.commands:
             apply(engine, command)
-            engine.drain_events()
+            replayed += engine.drain_events()
         engine.max_book_size = self._max_book_size
+        # The orders the replay finished are the ones the index does not hold yet.
+        self.finished = {}
+        self._unindexed = []
+        self._remember_finished(engine, replayed)
         return engine
 
     def start(self) -> None:
@@ -108,6 +137,8 @@ class MarketWriter:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        if self._indexing is not None:  # bounded work; a snapshot half-done would only be lost
+            await asyncio.gather(self._indexing, return_exceptions=True)
 
     def execute(self, command: Command) -> asyncio.Future[Any]:
         """Apply `command`: the future gives its outcome once it is durable, or its DomainError.
@@ -146,7 +177,9 @@ class MarketWriter:
     def _apply(self, pending: list[Pending]) -> _Applied:
         engine = self.engine
         accepted: list[Command] = []
-        answers: list[tuple[asyncio.Future[Any], Any, int]] = []
+        futures: list[asyncio.Future[Any]] = []
+        outcomes: list[Any] = []
+        others: list[tuple[asyncio.Future[Any], Any, int]] = []
         trades: list[Trade] = []
         auctions: list[Auction] = []
         submitted: set[str] = set()
@@ -155,15 +188,15 @@ class MarketWriter:
             if type(command) is SubmitOrder:
                 order_id = command.order_id
                 if order_id in submitted or order_id in resting or order_id in finished:
-                    answers.append((future, order_id, _KNOWN))  # idempotent resubmit: answer its state
+                    others.append((future, order_id, _KNOWN))  # idempotent resubmit: answer its state
                     continue
                 submitted.add(order_id)
-            clock_before, events_before = engine._now, engine.sequence
+            clock_before, events_before = engine._now, engine._event_seq
             try:
                 outcome = apply(engine, command)
             except DomainError as error:
-                answers.append((future, error, _FAILED))
-                if engine.sequence != events_before:
+                others.append((future, error, _FAILED))
+                if engine._event_seq != events_before:
                     # The rejected command moved the clock far enough to expire orders: journal
                     # that part, so a replay reaches the same state.
                     accepted.append(Expire(engine._now))
@@ -171,7 +204,8 @@ class MarketWriter:
                     engine._now = clock_before  # as if it never arrived
                 continue
             accepted.append(command)
-            answers.append((future, outcome, _DONE))
+            futures.append(future)
+            outcomes.append(outcome)
             if isinstance(outcome, SubmitResult):
                 trades.extend(outcome.trades)
             elif type(command) is ClearAuction:
@@ -180,25 +214,27 @@ class MarketWriter:
                 trades.extend(auction_trades)
         events = engine.drain_events()
         # Known at once, so a resubmission in the very next batch is recognised.
-        left_book = self._remember_finished(events)
-        snapshot = None
+        self._remember_finished(engine, events)
+        applied = _Applied(Batch(self.name, self._next_sequence, accepted, trades, events, auctions),
+                           futures, outcomes, others, self._generation)
+        self._next_sequence += len(accepted)
         if accepted:
             self._since_snapshot += len(accepted)
             # A snapshot costs O(resting orders) and saves replaying the commands since the last
             # one: waiting for at least as many commands as orders keeps it O(1) per command,
             # and replay at start-up bounded by max(snapshot_every, book size) commands.
-            if self._since_snapshot >= self.snapshot_every and self._since_snapshot >= len(engine):
-                snapshot = engine.snapshot()
+            if (self._since_snapshot >= self.snapshot_every and self._since_snapshot >= len(engine)
+                    and (self._indexing is None or self._indexing.done())):
+                applied.snapshot = engine.snapshot()
+                applied.finished, self._unindexed = self._unindexed, []
                 self._since_snapshot = 0
-        batch = Batch(self.name, self._next_sequence, accepted, trades, events, auctions, snapshot, left_book)
-        self._next_sequence += len(accepted)
-        return _Applied(batch, answers, self._generation)
+        return applied
 
     async def _persist(self, applied: _Applied) -> None:
         batch = applied.batch
         if applied.generation != self._generation:
             # Applied to a book that has since been rebuilt after a failed write: it never happened.
-            self._answer([(future, _journal_unavailable(), _FAILED) for future, _, _ in applied.answers])
+            self._fail(applied)
             return
         if batch.commands:
             try:
@@ -212,26 +248,52 @@ class MarketWriter:
                 self.sequence = stored.last_sequence
                 self._next_sequence = self.sequence + 1
                 self._since_snapshot = len(stored.commands)
-                self.finished.clear()
-                self._answer([(future, _journal_unavailable(), _FAILED) for future, _, _ in applied.answers])
+                self._fail(applied)
                 return
             self.sequence += len(batch.commands)
+            if applied.snapshot is not None:
+                self._indexing = asyncio.ensure_future(self._index_then_snapshot(applied))
         self.trades.publish(batch.trades)
         self.events.publish(batch.events)
-        self._answer(applied.answers)
+        self._answer(applied)
 
-    def _remember_finished(self, events: list[OrderEvent]) -> list[tuple[str, int]]:
-        """Remember the orders that left the book; returns (order id, last event sequence) of each."""
-        finished, resting = self.finished, self.engine.resting_order
-        left: list[tuple[str, int]] = []
-        # Events that leave nothing in the book, picked by C-level maps (most events don't).
-        for event in compress(events, map(not_, map(_REMAINING, events))):
-            if resting(event.order_id) is None:
-                finished[event.order_id] = event
-                left.append((event.order_id, event.sequence))
-        while len(finished) > FINISHED_REMEMBERED:
-            finished.popitem(last=False)
-        return left
+    async def _index_then_snapshot(self, applied: _Applied) -> None:
+        """Index the orders that finished up to a committed batch, then store its snapshot."""
+        finished, snapshot = applied.finished or [], applied.snapshot
+        assert snapshot is not None
+        try:
+            await self.store.index_finished(self.name, list(zip(map(_ORDER_ID, finished), map(_SEQUENCE, finished))))
+        except Exception:
+            log.exception("indexing finished orders failed; they stay in memory for the next snapshot",
+                          extra={"fields": {"market": self.name}})
+            if applied.generation == self._generation:  # a rebuild has them from its replay already
+                self._unindexed[:0] = finished
+            return
+        if applied.generation == self._generation:
+            self._forget_indexed()
+        try:
+            await self.store.save_snapshot(self.name, applied.batch.last_sequence, snapshot)
+        except Exception:  # the previous snapshot still serves; the next one will be taken later
+            log.exception("storing a snapshot failed", extra={"fields": {"market": self.name}})
+
+    def _remember_finished(self, engine: MatchingEngine, events: list[OrderEvent]) -> None:
+        """Remember the orders that left the book, at least until the index has them."""
+        # Events that leave nothing in the book, picked by C-level maps (most events don't);
+        # an order whose remainder rests on (a partial fill's event) is not finished.
+        final = list(compress(events, map(not_, map(_REMAINING, events))))
+        ids = list(map(_ORDER_ID, final))
+        resting = engine._orders
+        if any(map(resting.__contains__, ids)):
+            final = [event for event in final if event.order_id not in resting]
+            ids = list(map(_ORDER_ID, final))
+        self.finished.update(zip(ids, final))
+        self._unindexed += final
+
+    def _forget_indexed(self) -> None:
+        """Once the index has them: drop the oldest remembered orders beyond FINISHED_REMEMBERED."""
+        surplus = len(self.finished) - FINISHED_REMEMBERED - len(self._unindexed)  # unindexed are newest
+        if surplus > 0:  # rebuilt rather than popped one by one: rare, and C-level
+            self.finished = dict(islice(self.finished.items(), surplus, None))
 
     def order_status(self, order_id: str) -> SubmitResult | None:
         """An order's current state as far as memory knows: resting, or recently finished."""
@@ -244,13 +306,21 @@ class MarketWriter:
             return SubmitResult(order_id, event.state, event.filled, 0, [], event.reason, self.engine.sequence)
         return None
 
-    def _answer(self, answers: list[tuple[asyncio.Future[Any], Any, int]]) -> None:
-        for future, value, kind in answers:
+    def _answer(self, applied: _Applied) -> None:
+        for future, outcome in zip(applied.futures, applied.outcomes):
+            if not future.done():  # not cancelled by a caller that gave up
+                future.set_result(outcome)
+        for future, value, kind in applied.others:
             if future.done():
                 continue
-            if kind == _DONE:
-                future.set_result(value)
-            elif kind == _KNOWN:
+            if kind == _KNOWN:
                 future.set_result(self.order_status(value))
             else:
                 future.set_exception(value)
+
+    @staticmethod
+    def _fail(applied: _Applied) -> None:
+        """Every command of a batch that will never be journaled fails, retryable."""
+        for future in applied.all_futures():
+            if not future.done():
+                future.set_exception(_journal_unavailable())

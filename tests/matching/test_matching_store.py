@@ -1,14 +1,25 @@
 """The journal store on both databases: snapshots are pruned to the newest two, and a load
-starts from the newest one and replays only what came after it."""
+starts from the newest one and replays only what came after it; the finished-orders index
+answers for orders once they are added to it."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from services.matching import tables
-from services.matching.domain import MarketMode, MatchingEngine, OrderType, Side, SubmitOrder, apply, default_markets
+from services.matching.domain import (
+    CancelOrder,
+    MarketMode,
+    MatchingEngine,
+    OrderType,
+    Side,
+    SubmitOrder,
+    apply,
+    default_markets,
+)
 from services.matching.service import SPEC
 from services.matching.store import Batch, MatchingStore
 from services.runtime import migrate
@@ -26,8 +37,9 @@ async def test_only_the_newest_snapshots_are_kept_and_a_load_starts_from_the_las
     for sequence in range(1, 6):
         command = SubmitOrder(f"o{sequence}", "a", Side.BUY, OrderType.LIMIT, 1, sequence, price=100 + sequence)
         apply(book, command)
-        snapshot: dict[str, Any] | None = book.snapshot() if sequence <= 4 else None
-        await store.append(Batch(MARKET.name, sequence, [command], [], book.drain_events(), [], snapshot))
+        await store.append(Batch(MARKET.name, sequence, [command], [], book.drain_events(), []))
+        if sequence <= 4:
+            await store.save_snapshot(MARKET.name, sequence, book.snapshot())
 
     loaded = await store.load(MARKET)
     async with engine.connect() as connection:
@@ -39,3 +51,85 @@ async def test_only_the_newest_snapshots_are_kept_and_a_load_starts_from_the_las
     assert kept == [3, 4]
     assert loaded.snapshot_sequence == 4 and [c.order_id for c in loaded.commands] == ["o5"]
     assert loaded.last_sequence == 5
+
+
+async def _store_with_a_finished_order(database_url: str) -> tuple[MatchingStore, Any, Any]:
+    """A migrated store whose journal holds one batch in which order "gone" was cancelled."""
+    await migrate.upgrade(database_url, SPEC.migrations)
+    engine = create_engine(database_url)
+    store = MatchingStore(engine)
+    await store.add_market(MARKET, 0)
+    book = MatchingEngine(MARKET)
+    commands = [SubmitOrder("gone", "a", Side.BUY, OrderType.LIMIT, 1, 1, price=100), CancelOrder("gone", 2)]
+    for command in commands:
+        apply(book, command)
+    events = book.drain_events()
+    await store.append(Batch(MARKET.name, 1, commands, [], events, []))
+    return store, engine, events[-1]
+
+
+async def test_a_finished_order_is_found_once_it_is_indexed(database_url: str) -> None:
+    store, engine, cancelled = await _store_with_a_finished_order(database_url)
+
+    before = await store.last_event_of(MARKET.name, "gone")
+    await store.index_finished(MARKET.name, [("gone", cancelled.sequence)])
+    after = await store.last_event_of(MARKET.name, "gone")
+    await store.close()
+    await engine.dispose()
+
+    assert before is None
+    assert after == cancelled
+
+
+async def test_indexing_an_order_again_changes_nothing(database_url: str) -> None:
+    store, engine, cancelled = await _store_with_a_finished_order(database_url)
+
+    await store.index_finished(MARKET.name, [("gone", cancelled.sequence)])
+    await store.index_finished(MARKET.name, [("gone", cancelled.sequence)])
+    found = await store.last_event_of(MARKET.name, "gone")
+    await store.close()
+    await engine.dispose()
+
+    assert found == cancelled
+
+
+async def test_an_order_never_finished_is_not_in_the_index(database_url: str) -> None:
+    store, engine, cancelled = await _store_with_a_finished_order(database_url)
+
+    await store.index_finished(MARKET.name, [("gone", cancelled.sequence)])
+    found = await store.last_event_of(MARKET.name, "never-seen")
+    await store.close()
+    await engine.dispose()
+
+    assert found is None
+
+
+async def test_on_sqlite_the_index_lives_in_its_own_file(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    store, engine, cancelled = await _store_with_a_finished_order(url)
+
+    await store.index_finished(MARKET.name, [("gone", cancelled.sequence)])
+    async with engine.connect() as connection:
+        in_journal_file = (await connection.execute(select(tables.finished_orders.c.order_id))).scalars().all()
+    await store.close()
+    await engine.dispose()
+
+    assert (tmp_path / "store.db-index").exists()
+    assert in_journal_file == []
+
+
+async def test_orders_indexed_in_the_journal_file_move_to_the_index_file(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    store, engine, cancelled = await _store_with_a_finished_order(url)
+    async with engine.begin() as connection:  # as migration 0002 and earlier versions left it
+        await connection.execute(tables.finished_orders.insert().values(
+            market=MARKET.name, order_id="gone", sequence=cancelled.sequence))
+
+    found = await store.last_event_of(MARKET.name, "gone")
+    async with engine.connect() as connection:
+        left_behind = (await connection.execute(select(tables.finished_orders.c.order_id))).scalars().all()
+    await store.close()
+    await engine.dispose()
+
+    assert found == cancelled
+    assert left_behind == []

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
+from itertools import chain
+from operator import attrgetter
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,6 +47,10 @@ _GTC, _IOC, _FOK, _GTT = TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK, Time
 _OPEN, _PARTIAL, _FILLED = OrderState.OPEN, OrderState.PARTIALLY_FILLED, OrderState.FILLED
 _CANCELLED, _REJECTED = OrderState.CANCELLED, OrderState.REJECTED
 _EV_ACCEPTED, _EV_CANCELLED, _EV_REJECTED = OrderEventType.ACCEPTED, OrderEventType.CANCELLED, OrderEventType.REJECTED
+_SNAPSHOT_FIELDS = attrgetter("order_id", "account", "side", "price", "quantity", "remaining", "filled", "seq",
+                              "expire_at", "default_expiry")  # restore() reads them in this order
+_REMAINING = attrgetter("remaining")
+_ORDERS = attrgetter("orders")
 _NO_LIMIT = 1 << 62  # a price key lower than any real one: market orders take every level
 
 
@@ -324,12 +330,10 @@ class MatchingEngine:
     # ------------------------------------------------------ snapshot / restore
     def snapshot(self) -> dict[str, Any]:
         """A plain JSON-serialisable image of the book; `restore` rebuilds an identical engine."""
-        orders = [
-            [o.order_id, o.account, int(o.side), o.price, o.quantity, o.remaining, o.filled, o.seq,
-             o.expire_at, o.default_expiry]
-            for side in (self.bids, self.asks)
-            for o in side.live_orders()
-        ]
+        # One tuple per live order by C-level maps: a snapshot walks the whole book (side is an
+        # IntEnum, which JSON writes as its number).
+        orders = list(map(_SNAPSHOT_FIELDS, filter(_REMAINING, chain.from_iterable(
+            map(_ORDERS, chain(self.bids.levels_best_first(), self.asks.levels_best_first()))))))
         return {
             "format": SNAPSHOT_FORMAT,
             "market": self.market.to_dict(),

@@ -1,0 +1,153 @@
+"""The index of orders that left the book: order id -> the sequence of its last event.
+
+It answers idempotent resubmits of orders that memory no longer holds (writer.py). It is derived
+data (the event blocks hold the same facts), written in bulk with each snapshot and off the
+journal's write path:
+  - on PostgreSQL, a table of the journal's database, written on a connection of its own, one
+    statement over two arrays;
+  - on the embedded SQLite, a file of its own beside the journal's (`<journal>-index`), written by
+    one statement run on a worker thread. SQLite has one writer per file: in the journal's file
+    these inserts (~2 µs a row here, whatever the batching) would hold its write lock or its
+    thread; in their own file they run on the other core while the journal goes on. Lookups read
+    it inline: a point read in WAL mode never waits for the writer.
+The journal file's `matching_finished_orders` table, filled by migration `matching_0002` and by
+earlier versions, is an inbox on SQLite: its rows move to the index file when it is opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from typing import Protocol
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.schema import CreateTable
+
+from services.matching import tables
+from services.runtime.sqlite_appender import file_path
+
+Finished = list[tuple[str, int]]  # (order id, its last event's sequence)
+
+# A row already there is left alone: a replay from the last snapshot finishes those orders again,
+# with the same events, and a database indexed by an earlier version holds them already.
+_POSTGRES_INSERT = ("INSERT INTO matching_finished_orders (market, order_id, sequence) "
+                    "SELECT $1::varchar, * FROM unnest($2::varchar[], $3::bigint[]) ON CONFLICT DO NOTHING")
+_SQLITE_INSERT = ("INSERT INTO matching_finished_orders (market, order_id, sequence) "
+                  "SELECT ?, json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?) "
+                  "WHERE true ORDER BY 2 ON CONFLICT DO NOTHING")  # sorted: B-tree pages in order
+_LOOKUP = "SELECT sequence FROM matching_finished_orders WHERE market = ? AND order_id = ?"
+
+
+class FinishedIndex(Protocol):
+    async def add(self, market: str, finished: Finished) -> None: ...
+
+    async def sequence_of(self, market: str, order_id: str) -> int | None: ...
+
+    async def close(self) -> None: ...
+
+
+def finished_index(engine: AsyncEngine) -> FinishedIndex:
+    path = file_path(engine)
+    return SqliteFileIndex(path) if path is not None else DatabaseIndex(engine)
+
+
+class DatabaseIndex:
+    """The index as a table of the journal's own database (PostgreSQL; SQLite in memory)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def add(self, market: str, finished: Finished) -> None:
+        if not finished:
+            return
+        async with self.engine.begin() as connection:
+            if self.engine.dialect.name == "postgresql":
+                ids, sequences = map(list, zip(*finished))
+                await connection.exec_driver_sql(_POSTGRES_INSERT, (market, ids, sequences))
+            else:
+                await connection.exec_driver_sql(_SQLITE_INSERT, (market, orjson.dumps(finished).decode()))
+
+    async def sequence_of(self, market: str, order_id: str) -> int | None:
+        table = tables.finished_orders
+        async with self.engine.connect() as connection:
+            return (await connection.execute(  # type: ignore[no-any-return]
+                select(table.c.sequence).where(table.c.market == market, table.c.order_id == order_id)
+            )).scalar_one_or_none()
+
+    async def close(self) -> None:
+        pass
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute("PRAGMA busy_timeout=10000")
+    return connection
+
+
+class SqliteFileIndex:
+    """The index in its own SQLite file beside the journal's."""
+
+    def __init__(self, journal_path: str) -> None:
+        self.journal_path = journal_path
+        self.path = f"{journal_path}-index"
+        self._writer: sqlite3.Connection | None = None  # used on worker threads, one at a time
+        self._reader: sqlite3.Connection | None = None  # used on the loop's thread
+        self._turn = asyncio.Lock()
+
+    async def _open(self) -> None:
+        async with self._turn:
+            if self._writer is None:
+                self._writer = await asyncio.to_thread(self._create)
+                self._reader = _connect(self.path)
+
+    def _create(self) -> sqlite3.Connection:
+        writer = _connect(self.path)
+        ddl = str(CreateTable(tables.finished_orders, if_not_exists=True).compile(dialect=sqlite_dialect.dialect()))
+        writer.execute(ddl)
+        # Rows the journal's file holds (migration 0002, earlier versions) move here: copied
+        # first, then removed there, so a crash in between only copies them again.
+        writer.execute("ATTACH DATABASE ? AS journal", (self.journal_path,))
+        try:
+            inbox = writer.execute("SELECT 1 FROM journal.sqlite_master WHERE type = 'table' "
+                                   "AND name = 'matching_finished_orders'").fetchone()
+            if inbox is not None:
+                writer.execute("INSERT INTO main.matching_finished_orders (market, order_id, sequence) "
+                               "SELECT market, order_id, sequence FROM journal.matching_finished_orders "
+                               "WHERE true ON CONFLICT DO NOTHING")
+                writer.execute("DELETE FROM journal.matching_finished_orders")
+        finally:
+            writer.execute("DETACH DATABASE journal")
+        return writer
+
+    async def add(self, market: str, finished: Finished) -> None:
+        if self._writer is None:
+            await self._open()
+        if not finished:
+            return
+        payload = orjson.dumps(finished).decode()
+        async with self._turn:
+            # One statement, committed on its own: the worker holds no GIL while SQLite works.
+            await asyncio.to_thread(self._insert, payload, market)
+
+    def _insert(self, payload: str, market: str) -> None:
+        assert self._writer is not None
+        self._writer.execute(_SQLITE_INSERT, (market, payload))
+
+    async def sequence_of(self, market: str, order_id: str) -> int | None:
+        if self._reader is None:
+            await self._open()
+        assert self._reader is not None
+        row = self._reader.execute(_LOOKUP, (market, order_id)).fetchone()
+        return None if row is None else int(row[0])
+
+    async def close(self) -> None:
+        async with self._turn:
+            for connection in (self._writer, self._reader):
+                if connection is not None:
+                    connection.close()
+            self._writer = self._reader = None
