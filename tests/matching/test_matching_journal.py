@@ -1,5 +1,6 @@
 """The journal reproduces the market: random commands through a writer, then a fresh writer
-built from the store alone has the identical book, and the stored trades are the live ones."""
+built from the store alone has the identical book, the stored trades are the live ones, and it
+knows every order the live one knew (from memory or the finished-orders index)."""
 
 from __future__ import annotations
 
@@ -81,10 +82,21 @@ async def replay_matches_live(mode: MarketMode, script: list[Any], snapshot_ever
     rebuilt = MarketWriter(store, await store.load(market), lifetime_ns=LIFETIME_NS, max_book_size=8,
                            snapshot_every=snapshot_every)
     stored_trades = await store.trades_after(market.name, 0, 10_000)
+    known_live = {order_id: known_state(live.order_status(order_id)) for order_id in ORDER_IDS}
+    known_rebuilt = {order_id: known_state(rebuilt.order_status(order_id)
+                                           or await store.last_event_of(market.name, order_id))
+                     for order_id in ORDER_IDS}
+    await store.close()
     await engine.dispose()
     assert rebuilt.engine.snapshot() == live.engine.snapshot()
     assert rebuilt.sequence == live.sequence
     assert stored_trades == produced
+    assert known_rebuilt == known_live  # from memory or the finished-orders index
+
+
+def known_state(status: Any) -> tuple[Any, int] | None:
+    """What a resubmit would be answered: the order's state and filled quantity, if it is known."""
+    return None if status is None else (status.state, status.filled)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
