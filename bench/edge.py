@@ -46,6 +46,7 @@ from clearmesh.kyc.v1 import kyc_pb2, kyc_service_pb2 as kyc  # noqa: E402
 from clearmesh.matching.v1 import matching_pb2, matching_service_pb2 as matching  # noqa: E402
 from clearmesh.wallet.v1 import wallet_service_pb2 as wallet  # noqa: E402
 from services.runtime.auth import TokenIssuer  # noqa: E402
+from services.runtime.loop import run as run_loop  # noqa: E402
 
 SECRET = "bench-secret-" + "x" * 32
 MARKET = "markets/BENCH-USDC"
@@ -232,7 +233,7 @@ def main() -> None:
     parser.add_argument("--run-services", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.run_services:
-        asyncio.run(run_services())
+        run_loop(run_services())
         return
 
     iterations = 300 if arguments.quick else 3000
@@ -261,7 +262,7 @@ def main() -> None:
                 if time.monotonic() > deadline:
                     raise RuntimeError("the edge did not start") from None
                 time.sleep(0.1)
-        result = asyncio.run(bench(ports, edge_port, iterations))
+        result = run_loop(bench(ports, edge_port, iterations))
     finally:
         for process in (edge, services):
             if process is not None:

@@ -25,6 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from services.runtime.loop import run as run_loop  # noqa: E402
 from services.matching.domain import (  # noqa: E402
     MatchingEngine,
     OrderType,
@@ -237,7 +238,7 @@ def run_journaled(ops: list[Op], submitters: int = JOURNAL_SUBMITTERS) -> float:
     journaling it (with its trades and order events) to a SQLite file before acknowledging it,
     group-committing what concurrent submitters queue while a commit is in flight."""
     with tempfile.TemporaryDirectory() as directory:
-        return asyncio.run(_journaled_ops_per_sec(ops, submitters, Path(directory)))
+        return run_loop(_journaled_ops_per_sec(ops, submitters, Path(directory)))
 
 
 def auction_clear_ms(order_count: int, runs: int, seed: int = SEED) -> float:

@@ -31,6 +31,7 @@ import grpc  # noqa: E402
 from clearmesh.wallet.v1 import wallet_pb2, wallet_service_pb2 as pb, wallet_service_pb2_grpc as pb_grpc  # noqa: E402
 from services.runtime.auth import TokenIssuer  # noqa: E402
 from services.runtime.database import create_scratch_database, drop_scratch_database  # noqa: E402
+from services.runtime.loop import run as run_loop  # noqa: E402
 from services.runtime.server import start  # noqa: E402
 from services.runtime.settings import Settings  # noqa: E402
 from services.wallet.domain import DEFAULT_ASSETS, build_trade_legs, format_units, legs_to_postings  # noqa: E402
@@ -138,4 +139,4 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few hundred transfers per configuration")
     arguments = parser.parse_args()
-    print(json.dumps(asyncio.run(main(arguments.quick))))
+    print(json.dumps(run_loop(main(arguments.quick))))

@@ -6,7 +6,6 @@ Routes come only from the ``google.api.http`` rules of the packaged descriptor s
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from importlib.resources import files
 
@@ -24,6 +23,7 @@ from gateway.edge.transport import CoalescingHttpToolsProtocol
 from gateway.edge.upstream import Upstreams
 from gateway.transcode import Transcoder, build_openapi
 from services.runtime.logs import configure_logging
+from services.runtime.loop import run as run_loop
 from services.runtime.settings import Settings
 from services.runtime.telemetry import configure_tracing
 
@@ -77,7 +77,7 @@ async def serve(settings: Settings) -> None:
 
 
 def main() -> None:
-    asyncio.run(serve(Settings()))
+    run_loop(serve(Settings()))
 
 
 if __name__ == "__main__":

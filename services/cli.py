@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 
 import click
 
 from services.registry import SERVICE_NAMES, UP_ORDER, load_spec
+from services.runtime.loop import run as run_loop
 from services.runtime.settings import DEFAULT_PORTS, METRICS_BASE_PORT, Settings, ensure_jwt_secret
 
 
@@ -24,11 +24,11 @@ def serve(service: str) -> None:
     if service == "edge":
         from gateway.app import serve as serve_edge
 
-        asyncio.run(serve_edge(Settings()))
+        run_loop(serve_edge(Settings()))
         return
     from services.runtime.server import serve as serve_service
 
-    asyncio.run(serve_service(load_spec(service), Settings()))
+    run_loop(serve_service(load_spec(service), Settings()))
 
 
 @main.command()
@@ -47,7 +47,7 @@ def up() -> None:
     edge = f"http://{settings.edge_host}:{settings.edge_port}"
     children.append(Child("edge", (sys.executable, "-m", "services.cli", "serve", "edge"), None,
                           edge, {"METRICS_PORT": str(METRICS_BASE_PORT)}))
-    sys.exit(asyncio.run(run(children, settings)))
+    sys.exit(run_loop(run(children, settings)))
 
 
 @main.command()
@@ -59,7 +59,7 @@ def migrate(services: tuple[str, ...]) -> None:
     settings = Settings()
     for name in services or SERVICE_NAMES:
         spec = load_spec(name)
-        asyncio.run(upgrade(settings.database_url_for(name), spec.migrations))
+        run_loop(upgrade(settings.database_url_for(name), spec.migrations))
         click.echo(f"{name}: migrated")
 
 

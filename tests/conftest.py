@@ -4,7 +4,6 @@ real sockets on free ports, and tokens."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 
 from services.runtime.auth import TokenIssuer
+from services.runtime import loop
 from services.runtime.database import create_scratch_database, drop_scratch_database
 from services.runtime.server import RunningService, ServiceSpec, start
 from services.runtime.settings import Settings
@@ -86,9 +86,9 @@ def serve(settings: Settings) -> Callable[..., Any]:
 def postgres_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
     _require("PostgreSQL", "127.0.0.1", 5432)
-    url = asyncio.run(create_scratch_database(POSTGRES_ADMIN_URL, "clearmesh_test"))
+    url = loop.run(create_scratch_database(POSTGRES_ADMIN_URL, "clearmesh_test"))
     yield url
-    asyncio.run(drop_scratch_database(POSTGRES_ADMIN_URL, url))
+    loop.run(drop_scratch_database(POSTGRES_ADMIN_URL, url))
 
 
 @pytest.fixture
@@ -103,3 +103,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:
+    """Tests run on the loop every clearmesh process runs on (services/runtime/loop.py)."""
+    return {"runtime": loop.new_event_loop}

@@ -4,7 +4,6 @@ knows every order the live one knew (from memory or the finished-orders index)."
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from services.matching.domain import (
 )
 from services.matching.store import MatchingStore
 from services.matching.writer import MarketWriter
+from services.runtime import loop
 from services.runtime.database import create_engine
 from services.runtime.errors import DomainError
 
@@ -105,7 +105,7 @@ def test_a_writer_rebuilt_from_the_journal_equals_the_live_one(data: Any, auctio
     script = data.draw(commands(auction))
     mode = MarketMode.PERIODIC_AUCTION if auction else MarketMode.CONTINUOUS
     with tempfile.TemporaryDirectory() as directory:
-        asyncio.run(replay_matches_live(mode, script, snapshot_every, Path(directory)))
+        loop.run(replay_matches_live(mode, script, snapshot_every, Path(directory)))
 
 
 class FailingOnce(MatchingStore):
