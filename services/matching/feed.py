@@ -22,8 +22,15 @@ class Sequenced(Protocol):
 T = TypeVar("T", bound=Sequenced)
 
 
+# Enough for followers at or near the head (a 256-command batch publishes ~500 events); one
+# further behind reads the store. A longer tail keeps records alive until the collector's young
+# scans walk them: measured in bench/matching.py, a 20 000 tail made the collector take half as
+# long again and journaled throughput ~9% lower.
+TAIL = 4096
+
+
 class Feed(Generic[T]):
-    def __init__(self, last_sequence: int, capacity: int = 20_000) -> None:
+    def __init__(self, last_sequence: int, capacity: int = TAIL) -> None:
         self.last_sequence = last_sequence
         self._tail: deque[T] = deque(maxlen=capacity)
         self._published = asyncio.Event()
