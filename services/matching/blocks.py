@@ -39,6 +39,11 @@ def decode_commands(payload: str | bytes) -> list[Command]:
     return commands_from_rows(data["kinds"], data["values"])
 
 
+def encode_snapshot(snapshot: dict[str, Any]) -> str:
+    """MatchingEngine.snapshot() as stored."""
+    return orjson.dumps(snapshot).decode()
+
+
 def encode_records(records: Sequence[Trade] | Sequence[OrderEvent]) -> str:
     """A non-empty run of trades or of events, as named columns."""
     return orjson.dumps(dict(zip(type(records[0])._fields, zip(*records)))).decode()

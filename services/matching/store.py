@@ -140,12 +140,12 @@ class MatchingStore:
         """Add orders that left the book to the finished-orders index (they are journaled already)."""
         await self.finished_index.add(market, finished)
 
-    async def save_snapshot(self, market: str, sequence: int, snapshot: dict[str, Any]) -> None:
-        """Store a snapshot taken after command `sequence`; only the newest SNAPSHOTS_KEPT stay.
+    async def save_snapshot(self, market: str, sequence: int, image: str) -> None:
+        """Store a snapshot (blocks.encode_snapshot) taken after command `sequence`; only the
+        newest SNAPSHOTS_KEPT stay.
 
         Call it once every order that finished up to `sequence` is in the finished-orders index:
         a restart replays only what follows the snapshot, and finds those orders again that way."""
-        image = orjson.dumps(snapshot).decode()
         await self._write([(self._insert["matching_snapshots"], [(market, sequence, image)]),
                            (self._prune_snapshots, [(market, market)])])
 

@@ -43,6 +43,7 @@ from services.matching.domain import (
     Trade,
     apply,
 )
+from services.matching.blocks import encode_snapshot
 from services.matching.feed import Feed
 from services.matching.store import Batch, MatchingStore, StoredMarket
 from services.runtime.errors import DomainError, Unavailable
@@ -71,8 +72,9 @@ class _Applied:
     outcomes: list[Any]
     others: list[tuple[asyncio.Future[Any], Any, int]]  # resubmits (_KNOWN) and rejections (_FAILED)
     generation: int
-    # Taken after the batch's last command; stored once `finished` (up to it) is indexed.
-    snapshot: dict[str, Any] | None = None
+    # Taken after the batch's last command, encoded at once (its per-order tuples die young);
+    # stored once `finished` (up to it) is indexed.
+    snapshot: str | None = None
     finished: list[OrderEvent] | None = None
 
     def all_futures(self) -> list[asyncio.Future[Any]]:
@@ -225,7 +227,7 @@ class MarketWriter:
             # and replay at start-up bounded by max(snapshot_every, book size) commands.
             if (self._since_snapshot >= self.snapshot_every and self._since_snapshot >= len(engine)
                     and (self._indexing is None or self._indexing.done())):
-                applied.snapshot = engine.snapshot()
+                applied.snapshot = encode_snapshot(engine.snapshot())
                 applied.finished, self._unindexed = self._unindexed, []
                 self._since_snapshot = 0
         return applied

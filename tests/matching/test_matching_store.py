@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from services.matching import tables
+from services.matching.blocks import encode_snapshot
 from services.matching.domain import (
     CancelOrder,
     MarketMode,
@@ -39,7 +40,7 @@ async def test_only_the_newest_snapshots_are_kept_and_a_load_starts_from_the_las
         apply(book, command)
         await store.append(Batch(MARKET.name, sequence, [command], [], book.drain_events(), []))
         if sequence <= 4:
-            await store.save_snapshot(MARKET.name, sequence, book.snapshot())
+            await store.save_snapshot(MARKET.name, sequence, encode_snapshot(book.snapshot()))
 
     loaded = await store.load(MARKET)
     async with engine.connect() as connection:
