@@ -116,11 +116,17 @@ async def test_memory_forgets_indexed_orders_beyond_its_window(store: MatchingSt
     assert kept is not None
 
 
-async def test_a_rebuilt_writer_remembers_the_orders_finished_after_its_snapshot(store: MatchingStore) -> None:
+async def finished_three_and_closed(store: MatchingStore) -> MarketWriter:
+    """A writer that finished a1, a2 (indexed with the snapshot after them) and a3 (not), closed."""
     live = await open_writer(store)
     await finish(live, ["a1", "a2", "a3"])
     await settle(live)
     await live.close()
+    return live
+
+
+async def test_a_rebuilt_writer_remembers_the_orders_finished_after_its_snapshot(store: MatchingStore) -> None:
+    live = await finished_three_and_closed(store)
 
     rebuilt = await open_writer(store)
     await rebuilt.close()
@@ -130,10 +136,7 @@ async def test_a_rebuilt_writer_remembers_the_orders_finished_after_its_snapshot
 
 
 async def test_a_resubmit_after_a_rebuild_answers_the_finished_order(store: MatchingStore) -> None:
-    live = await open_writer(store)
-    await finish(live, ["a1", "a2", "a3"])
-    await settle(live)
-    await live.close()
+    await finished_three_and_closed(store)
 
     rebuilt = await open_writer(store)
     again = await rebuilt.execute(SubmitOrder("a3", "a", Side.BUY, OrderType.LIMIT, 1, 10, price=100))
