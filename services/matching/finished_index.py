@@ -81,10 +81,10 @@ class DatabaseIndex:
         pass
 
 
-def _connect(path: str) -> sqlite3.Connection:
+def _connect(path: str, synchronous: str = "NORMAL") -> sqlite3.Connection:
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute(f"PRAGMA synchronous={synchronous}")
     connection.execute("PRAGMA busy_timeout=10000")
     return connection
 
@@ -106,7 +106,9 @@ class SqliteFileIndex:
                 self._reader = _connect(self.path)
 
     def _create(self) -> sqlite3.Connection:
-        writer = _connect(self.path)
+        # FULL: each commit (one per snapshot) is fsynced before the snapshot that relies on it
+        # is written to the other file, so no crash can keep the snapshot and lose the index.
+        writer = _connect(self.path, "FULL")
         ddl = str(CreateTable(tables.finished_orders, if_not_exists=True).compile(dialect=sqlite_dialect.dialect()))
         writer.execute(ddl)
         # Rows the journal's file holds (migration 0002, earlier versions) move here: copied
