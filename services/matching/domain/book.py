@@ -94,10 +94,3 @@ class BookSide:
         levels = self.levels
         for key in reversed(self.keys):
             yield levels[key]
-
-    def live_orders(self) -> Iterator[RestingOrder]:
-        """Live orders in priority order (best price first, then arrival)."""
-        for level in self.levels_best_first():
-            for order in level.orders:
-                if order.remaining:
-                    yield order

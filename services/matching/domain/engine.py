@@ -330,8 +330,8 @@ class MatchingEngine:
     # ------------------------------------------------------ snapshot / restore
     def snapshot(self) -> dict[str, Any]:
         """A plain JSON-serialisable image of the book; `restore` rebuilds an identical engine."""
-        # One tuple per live order by C-level maps: a snapshot walks the whole book (side is an
-        # IntEnum, which JSON writes as its number).
+        # One tuple per live order, in priority order (best price first, then arrival), by C-level
+        # maps: a snapshot walks the whole book (side is an IntEnum, which JSON writes as its number).
         orders = list(map(_SNAPSHOT_FIELDS, filter(_REMAINING, chain.from_iterable(
             map(_ORDERS, chain(self.bids.levels_best_first(), self.asks.levels_best_first()))))))
         return {
