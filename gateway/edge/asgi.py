@@ -47,7 +47,7 @@ from gateway.transcode import (
     sse_error,
 )
 from gateway.transcode.rules import Route
-from services.runtime.logs import request_id_var
+from services.runtime.logs import correlation_id_var
 
 log = logging.getLogger("clearmesh.edge")
 
@@ -133,7 +133,7 @@ class EdgeApp:
         headers: dict[bytes, bytes] = dict(scope["headers"])
         method: str = scope["method"]
         request_id = _request_id(headers.get(b"x-request-id"))
-        request_id_var.set(request_id.decode())
+        correlation_id_var.set(request_id.decode())
         extra = [(b"x-request-id", request_id), *self._cors.response_headers(headers.get(b"origin"))]
         parent = propagate.extract(headers, getter=_GETTER) if b"traceparent" in headers else None
         span = self._spans.start(method, parent)

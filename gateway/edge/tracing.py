@@ -7,7 +7,7 @@ Its only effects that anyone sees are its context (the ``traceparent`` sent to t
 the trace ids in the edge's log lines). So in that case the edge asks the tracer's own
 sampler and id generator for exactly the context the SDK would give the span and returns
 it as a NonRecordingSpan. As soon as a processor is added (an exporter at start, a test's
-in-memory one later), every span is the SDK's again. tests/unit/gateway/test_edge_tracing.py
+in-memory one later), every span is the SDK's again. tests/gateway/edge/test_tracing.py
 holds the two paths to the same contexts.
 """
 

@@ -9,7 +9,7 @@ json_format stays the reference. Each plan is calibrated against it when built (
 defaults, the enum names with their JSON options), a type whose fields this module does not
 compile (floating point) is left to it, and any value a plan does not expect (an
 unknown value of a closed enum, an out-of-range Timestamp, ...) falls back to it for the
-whole message, which gives its output or its error. tests/unit/gateway/test_gateway_encoder.py
+whole message, which gives its output or its error. tests/gateway/transcode/test_encoder.py
 compares both on random messages of every type.
 """
 

@@ -8,14 +8,14 @@ transaction, then invalidates the account's cached standing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC
 from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import uuid4
 
 from google.protobuf.message import Message
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from clearmesh.kyc.v1 import kyc_pb2, kyc_service_pb2, kyc_service_pb2_grpc
 from services.kyc import wire
@@ -35,12 +35,12 @@ from services.kyc.store import KycStore
 from services.runtime.auth import Principal, current_principal
 from services.runtime.clock import Clock
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied
-from services.runtime.idempotency import recall, remember
+from services.runtime import idempotency
+from services.runtime.transactions import Transactions
 from services.runtime.paging import encode_token, read_page
 from services.runtime.validation import Violations
 
-SERVICE = "/clearmesh.kyc.v1.KycService/"
-MAX_REQUEST_ID_LENGTH = 128  # the request log's key column
+SERVICE = kyc_service_pb2.DESCRIPTOR.services_by_name["KycService"]
 APPLICANT_NOT_FOUND = "APPLICANT_NOT_FOUND"
 ACCOUNT_NOT_OWNED = "ACCOUNT_NOT_OWNED"
 
@@ -58,8 +58,7 @@ def _applicant_id(field: str, name: str) -> str:
 
 def _check_request_id(request_id: str) -> None:
     violations = Violations()
-    if len(request_id) > MAX_REQUEST_ID_LENGTH:
-        violations.add("request_id", f"must be at most {MAX_REQUEST_ID_LENGTH} characters")
+    violations.request_id(request_id, required=False)
     violations.raise_if_any()
 
 
@@ -89,30 +88,23 @@ def _readable(principal: Principal, applicant: Applicant | None) -> Applicant:
 
 
 class KycServicer(kyc_service_pb2_grpc.KycServiceServicer):
-    def __init__(self, store: KycStore, sessions: async_sessionmaker[AsyncSession], cache: StandingCache,
+    def __init__(self, store: KycStore, tx: Transactions, cache: StandingCache,
                  config: KycConfig, clock: Clock, new_id: Callable[[], str] = lambda: str(uuid4())) -> None:
         self._store = store
-        self._sessions = sessions
+        self._tx = tx
         self._cache = cache
         self._config = config
         self._clock = clock
         self._new_id = new_id
 
     async def _mutate(self, method: str, request: Any, response_type: type[M],
-                      write: Callable[[AsyncSession], Any]) -> M:
+                      write: Callable[[AsyncSession], Awaitable[M]]) -> M:
         """One transaction: a remembered answer for a retried request_id, or the write and its
         answer. The caller then drops the account's cached standing: after the commit, so no
         reader can re-cache the standing the transaction replaced."""
         _check_request_id(request.request_id)
-        async with self._sessions.begin() as session:
-            if request.request_id:
-                remembered = await recall(session, SERVICE + method, request.request_id, request)
-                if remembered is not None:
-                    return response_type.FromString(remembered)
-            response: M = await write(session)
-            if request.request_id:
-                await remember(session, SERVICE + method, request.request_id, request, response, self._clock.now())
-        return response
+        return await idempotency.once(self._tx, self._clock, idempotency.method_name(SERVICE, method),
+                                      request.request_id, request, response_type, write)
 
     async def CreateApplicant(self, request: kyc_service_pb2.CreateApplicantRequest,
                               context: Any) -> kyc_pb2.Applicant:
@@ -135,7 +127,7 @@ class KycServicer(kyc_service_pb2_grpc.KycServiceServicer):
 
     async def GetApplicant(self, request: kyc_service_pb2.GetApplicantRequest, context: Any) -> kyc_pb2.Applicant:
         applicant_id = _applicant_id("name", request.name)
-        async with self._sessions() as session:
+        async with self._tx.reading() as session:
             applicant = await self._store.applicant(session, applicant_id)
         return wire.applicant_pb(_readable(current_principal(), applicant))
 
@@ -211,7 +203,7 @@ class KycServicer(kyc_service_pb2_grpc.KycServiceServicer):
         cached = await self._cache.get(account)
         if cached is not None:
             return cached.standing
-        async with self._sessions() as session:
+        async with self._tx.reading() as session:
             standing = await self._store.standing(session, account)
         await self._cache.put(account, standing)
         return standing
@@ -221,7 +213,7 @@ class KycServicer(kyc_service_pb2_grpc.KycServiceServicer):
         applicant_id = _applicant_id("parent", request.parent)
         page = read_page(request.page_size, request.page_token, request.parent)
         after_revision = page.after_number
-        async with self._sessions() as session:
+        async with self._tx.reading() as session:
             if not await self._store.exists(session, applicant_id):
                 raise NotFound(APPLICANT_NOT_FOUND, "no such applicant")
             events = await self._store.audit_events(session, applicant_id, after_revision=after_revision,

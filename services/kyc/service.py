@@ -16,7 +16,7 @@ async def build(runtime: ServiceRuntime) -> KycServicer:
     cache: StandingCache = (RedisStandingCache.from_url(settings.redis_url, settings.kyc_cache_ttl_secs)
                             if settings.redis_url else NoCache())
     runtime.on_close(cache.close)
-    return KycServicer(KycStore(config.cipher), runtime.sessions, cache, config, runtime.clock)
+    return KycServicer(KycStore(config.cipher), runtime.transactions, cache, config, runtime.clock)
 
 
 SPEC = contract_spec("kyc", kyc_service_pb2, kyc_service_pb2_grpc, "KycService", build=build,

@@ -30,7 +30,8 @@ from services.runtime import idempotency
 from services.runtime.errors import Aborted, NotFound
 from services.runtime.paging import encode_token, read_page
 from services.runtime.validation import Violations
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from services.runtime.transactions import Transactions
+from sqlalchemy.ext.asyncio import AsyncSession
 
 MARKET_ID = re.compile(r"^[A-Z][A-Z0-9]{1,15}-[A-Z][A-Z0-9]{1,15}$")
 DEFAULT_DEPTH = 50
@@ -38,7 +39,7 @@ MAX_DEPTH = 1000
 STREAM_CHUNK = 500  # items read per step when a stream catches up
 ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
 ORDER_IN_FLIGHT = "ORDER_IN_FLIGHT"
-CREATE_MARKET = "/clearmesh.matching.v1.MatchingService/CreateMarket"
+CREATE_MARKET = idempotency.method_name(pb.DESCRIPTOR.services_by_name["MatchingService"], "CreateMarket")
 
 
 def _market_id(violations: Violations, field: str, value: str) -> str | None:
@@ -48,10 +49,10 @@ def _market_id(violations: Violations, field: str, value: str) -> str | None:
 
 
 class MatchingServicer(pb_grpc.MatchingServiceServicer):
-    def __init__(self, exchange: Exchange, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, exchange: Exchange, tx: Transactions) -> None:
         self.exchange = exchange
         self.store = exchange.store
-        self.sessions = sessions
+        self.tx = tx
 
     def _writer(self, violations: Violations, field: str, value: str) -> MarketWriter:
         market = _market_id(violations, field, value)
@@ -74,17 +75,13 @@ class MatchingServicer(pb_grpc.MatchingServiceServicer):
 
     async def CreateMarket(self, request: pb.CreateMarketRequest, context: Any) -> matching_pb2.Market:
         market = _market_definition(request)
-        async with self.sessions.begin() as session:
-            if request.request_id:
-                remembered = await idempotency.recall(session, CREATE_MARKET, request.request_id, request)
-                if remembered is not None:
-                    return matching_pb2.Market.FromString(remembered)
+
+        async def create(session: AsyncSession) -> matching_pb2.Market:
             writer = await self.exchange.create(market, session)
-            answer = wire.market_message(writer.market)
-            if request.request_id:
-                await idempotency.remember(session, CREATE_MARKET, request.request_id, request, answer,
-                                           self.exchange.clock.now())
-        return answer
+            return wire.market_message(writer.market)
+
+        return await idempotency.once(self.tx, self.exchange.clock, CREATE_MARKET, request.request_id,
+                                      request, matching_pb2.Market, create)
 
     # --------------------------------------------------------------- book data
     async def GetOrderBook(self, request: pb.GetOrderBookRequest, context: Any) -> matching_pb2.OrderBook:
@@ -241,6 +238,7 @@ def _market_definition(request: pb.CreateMarketRequest) -> Market:
     violations = Violations()
     if violations.require("market_id", request.market_id) and not MARKET_ID.match(request.market_id):
         violations.add("market_id", "must look like BASE-QUOTE in capitals, e.g. ETH-USDC")
+    violations.request_id(request.request_id, required=False)
     if not request.HasField("market"):
         violations.add("market", "is required")
         violations.raise_if_any()

@@ -19,7 +19,7 @@ async def build(runtime: ServiceRuntime) -> MatchingServicer:
                         max_book_size=settings.max_order_book_size)
     await exchange.open(default_markets(settings.matching_interval_ms))
     runtime.on_close(exchange.close)
-    return MatchingServicer(exchange, runtime.sessions)
+    return MatchingServicer(exchange, runtime.transactions)
 
 
 SPEC = contract_spec(

@@ -10,7 +10,7 @@ from typing import Any
 import grpc
 
 from services.runtime.auth import TokenIssuer
-from services.runtime.logs import request_id_var
+from services.runtime.logs import correlation_id_var
 from services.runtime.telemetry import client_interceptors
 
 
@@ -51,7 +51,7 @@ class _OutgoingMetadata(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStre
         metadata = grpc.aio.Metadata(*(details.metadata or ()))
         if "authorization" not in metadata:
             metadata.add("authorization", f"Bearer {self._token()}")
-        if (request_id := request_id_var.get()) and "x-request-id" not in metadata:
+        if (request_id := correlation_id_var.get()) and "x-request-id" not in metadata:
             metadata.add("x-request-id", request_id)
         return grpc.aio.ClientCallDetails(details.method, details.timeout, metadata,
                                           details.credentials, details.wait_for_ready)

@@ -1,17 +1,35 @@
 """AIP-155 request ids: a retried mutation returns the first answer; the same id with a
-different request is refused. Used inside the caller's transaction, so the answer is
-remembered exactly when the write it describes commits."""
+different request is refused (ALREADY_EXISTS `REQUEST_ID_REUSED`).
+
+The request log is keyed by `request_id` and records the full gRPC method name
+(`/clearmesh.wallet.v1.WalletService/Deposit`) beside a fingerprint of the request, so the
+same id sent to another method, or with other fields, is a reuse and not a retry. `once` is
+the one way a servicer runs a remembered mutation: recall, or do the work and remember its
+answer, in one write transaction, so the answer is remembered exactly when the write it
+describes commits. The rule for what a request_id may be is `validation.Violations.request_id`.
+
+Not to be confused with the log correlation id (`x-request-id`, `logs.correlation_id_var`),
+which names a call in the logs and promises nothing about effects.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from datetime import datetime
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import Message
 from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String, Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.runtime.clock import Clock
 from services.runtime.errors import AlreadyExists
+from services.runtime.transactions import Transactions
+
+M = TypeVar("M", bound=Message)
 
 metadata = MetaData()
 request_log = Table(
@@ -51,3 +69,29 @@ async def remember(session: AsyncSession, method: str, request_id: str, request:
     await session.execute(request_log.insert().values(
         request_id=request_id, method=method, fingerprint=fingerprint(request),
         response=response.SerializeToString(), create_time=now))
+
+
+def method_name(service: ServiceDescriptor, rpc: str) -> str:
+    """The full gRPC method name the request log is keyed by: `/package.Service/Rpc`."""
+    return f"/{service.full_name}/{service.methods_by_name[rpc].name}"
+
+
+async def once(
+    tx: Transactions, clock: Clock, method: str, request_id: str | None, request: Message,
+    answer_type: type[M], work: Callable[[AsyncSession], Awaitable[M]],
+) -> M:
+    """`work` in one write transaction, its answer remembered under `request_id`; a retry gets
+    the first answer back, byte for byte. Without a request_id (where the RPC makes it
+    optional) the work simply runs once in its transaction."""
+    if not request_id:
+        return await tx.write(work)
+
+    async def remembered_work(session: AsyncSession) -> M:
+        remembered = await recall(session, method, request_id, request)
+        if remembered is not None:
+            return answer_type.FromString(remembered)
+        answer = await work(session)
+        await remember(session, method, request_id, request, answer, clock.now())
+        return answer
+
+    return await tx.write(remembered_work)

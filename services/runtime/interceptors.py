@@ -18,8 +18,9 @@ from grpc_status import rpc_status
 
 from services.runtime import metrics
 from services.runtime.auth import AccessRule, TokenIssuer, authenticate, authorize, bind_principal
-from services.runtime.errors import DomainError, Unimplemented, internal_status, to_status_proto
-from services.runtime.logs import request_id_var
+from services.runtime.errors import DomainError, Unimplemented
+from services.runtime.status import grpc_code, internal_status, to_status_proto
+from services.runtime.logs import correlation_id_var
 
 log = logging.getLogger("clearmesh.rpc")
 
@@ -90,7 +91,7 @@ async def _fail(exc: BaseException, method: str, context: grpc.aio.ServicerConte
         # The generated base servicer raises this for every RPC a service has not built yet.
         exc = Unimplemented("NOT_IMPLEMENTED", f"{method} is not implemented yet")
     if isinstance(exc, DomainError):
-        _log(method, exc.code, started, reason=exc.reason)
+        _log(method, grpc_code(exc), started, reason=exc.reason)
         await context.abort_with_status(rpc_status.to_status(to_status_proto(exc)))
     if isinstance(exc, (grpc.aio.AbortError, grpc.aio.UsageError)) or not isinstance(exc, Exception):
         raise exc  # an abort already under way, or cancellation: not ours to rewrite
@@ -117,7 +118,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         method = details.method
 
         def admit(context: grpc.aio.ServicerContext) -> None:
-            request_id_var.set(metadata.get("x-request-id") or uuid.uuid4().hex)
+            correlation_id_var.set(metadata.get("x-request-id") or uuid.uuid4().hex)
             principal = authenticate(metadata, self._issuer, trust_mesh=self._trust_mesh)
             authorize(method, principal, self._rules)
             bind_principal(principal)

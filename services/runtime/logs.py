@@ -1,4 +1,4 @@
-"""JSON log lines carrying the request id and trace ids, the same in every service."""
+"""JSON log lines carrying the correlation id and trace ids, the same in every service."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import sys
 
 from opentelemetry import trace
 
-request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+# The log correlation id: the `x-request-id` header Istio and the edge put on every hop. It
+# names a call in the logs; it is not the AIP-155 `request_id` idempotency key of a mutation.
+correlation_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="")
 
 
 class JsonFormatter(logging.Formatter):
@@ -20,8 +22,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if request_id := request_id_var.get():
-            line["request_id"] = request_id
+        if correlation_id := correlation_id_var.get():
+            line["correlation_id"] = correlation_id
         span = trace.get_current_span().get_span_context()
         if span.is_valid:
             line["trace_id"] = format(span.trace_id, "032x")

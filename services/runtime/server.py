@@ -20,19 +20,21 @@ from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from functools import cached_property
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.runtime import migrate
 from services.runtime.auth import TokenIssuer, access_rules
 from services.runtime.channels import ServiceToken, dial
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.collector import tune_collector
-from services.runtime.database import create_engine, session_factory
+from services.runtime.database import create_engine
 from services.runtime.interceptors import CallInterceptor
 from services.runtime.logs import configure_logging
 from services.runtime.metrics import serve_metrics
 from services.runtime.settings import Settings
 from services.runtime.telemetry import configure_tracing, server_interceptor
+from services.runtime.transactions import Transactions
 
 log = logging.getLogger("clearmesh.server")
 
@@ -60,11 +62,15 @@ class ServiceRuntime:
                                   ttl_seconds=settings.jwt_expiration_hours * 3600)
         self.database_url = settings.database_url_for(spec.name)
         self.engine: AsyncEngine = create_engine(self.database_url)
-        self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
         self._token = ServiceToken(self.issuer, spec.name, settings.jwt_expiration_hours * 3600)
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closers: list[Callable[[], Awaitable[None]]] = []
+
+    @cached_property
+    def transactions(self) -> Transactions:
+        """The service's read and write transactions (built once: it hooks the engine)."""
+        return Transactions(self.engine)
 
     def channel(self, service: str) -> grpc.aio.Channel:
         """A shared channel to another clearmesh service, calling as this service."""

@@ -9,6 +9,11 @@ from decimal import Decimal, InvalidOperation
 from services.runtime.errors import InvalidArgument
 
 _DECIMAL = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$")
+# The one rule for an AIP-155 request_id, in every service: ids may name resources
+# (`accounts/{a}/withdrawals/{request_id}`), so they must nest in a resource name and fit the
+# request log's key column.
+REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,127}")
+REQUEST_ID_RULE = "must be 1 to 128 of A-Z a-z 0-9 . _ ~ -, starting with a letter or digit"
 
 
 class Violations:
@@ -24,6 +29,17 @@ class Violations:
             self.add(field, "is required")
             return False
         return True
+
+    def request_id(self, value: str, *, required: bool, field: str = "request_id") -> str | None:
+        """The request's idempotency key, or None when absent (a violation if it is required)."""
+        if not value:
+            if required:
+                self.add(field, "is required")
+            return None
+        if not REQUEST_ID.fullmatch(value):
+            self.add(field, REQUEST_ID_RULE)
+            return None
+        return value
 
     def resource_name(self, field: str, value: str, collection: str) -> str | None:
         """The id of `collection/{id}`, or None (and a violation) when `value` is not one."""

@@ -70,6 +70,9 @@ from services.wallet.wire import Wire
 
 M = TypeVar("M", bound=Message)
 
+SERVICE = pb.DESCRIPTOR.services_by_name["WalletService"]
+WITHDRAW = idempotency.method_name(SERVICE, "Withdraw")
+
 WITHDRAWAL_WINDOW = timedelta(hours=24)
 # A concurrent withdrawal of the same account and asset changed the 24 h usage between the
 # KYC check and the write; check again with the new figure, a few times at most.
@@ -158,7 +161,7 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
         funds = command.funds
         _must_own(funds.account)
         remembered = await self.store.tx.read(
-            lambda session: idempotency.recall(session, "Withdraw", command.request_id, request))
+            lambda session: idempotency.recall(session, WITHDRAW, command.request_id, request))
         if remembered is not None:
             return wallet_pb2.Withdrawal.FromString(remembered)
         async with self._withdrawal_lock(funds.account, funds.asset.code):
@@ -190,7 +193,7 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
         self, session: AsyncSession, request: pb.WithdrawRequest, command: WithdrawCommand, used: int, at: Any,
     ) -> wallet_pb2.Withdrawal | None:
         """Hold the amount and open the withdrawal, unless the usage KYC judged is no longer current."""
-        remembered = await idempotency.recall(session, "Withdraw", command.request_id, request)
+        remembered = await idempotency.recall(session, WITHDRAW, command.request_id, request)
         if remembered is not None:
             return wallet_pb2.Withdrawal.FromString(remembered)
         funds = command.funds
@@ -205,7 +208,7 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
             funds.asset.code, funds.units, command.destination, hold.hold_id, WithdrawalState.PENDING, at, at)
         await self.store.insert_withdrawal(session, withdrawal)
         answer = self.wire.withdrawal(WithdrawalRecord(withdrawal, None))
-        await idempotency.remember(session, "Withdraw", command.request_id, request, answer, at)
+        await idempotency.remember(session, WITHDRAW, command.request_id, request, answer, at)
         return answer
 
     async def CompleteWithdrawal(self, request: pb.CompleteWithdrawalRequest, context: Any) -> wallet_pb2.Withdrawal:
@@ -230,7 +233,7 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
             await self.store.resolve_withdrawal(session, resolved)
             return self.wire.withdrawal(resolved)
 
-        return await self._once_if_asked("CompleteWithdrawal", command.request_id, request,
+        return await self._once("CompleteWithdrawal", command.request_id, request,
                                          wallet_pb2.Withdrawal, complete)
 
     async def FailWithdrawal(self, request: pb.FailWithdrawalRequest, context: Any) -> wallet_pb2.Withdrawal:
@@ -247,7 +250,7 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
             await self.store.resolve_withdrawal(session, resolved)
             return self.wire.withdrawal(resolved)
 
-        return await self._once_if_asked("FailWithdrawal", command.request_id, request,
+        return await self._once("FailWithdrawal", command.request_id, request,
                                          wallet_pb2.Withdrawal, fail)
 
     async def _locked_withdrawal(self, session: AsyncSession, command: ResolveCommand, name: str) -> WithdrawalRecord:
@@ -277,7 +280,7 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
             status, _ = await self.store.release_hold(session, command.hold_id, units)
             return self.wire.hold(status)
 
-        return await self._once_if_asked("ReleaseHold", command.request_id, request, wallet_pb2.Hold, release)
+        return await self._once("ReleaseHold", command.request_id, request, wallet_pb2.Hold, release)
 
     async def PostTransfer(self, request: pb.PostTransferRequest, context: Any) -> wallet_pb2.Transfer:
         command = parse_post_transfer(request, self.assets)
@@ -291,28 +294,12 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
     # ---------------------------------------------------------------- helpers
 
     async def _once(
-        self, method: str, request_id: str, request: Message, answer_type: type[M],
-        work: Callable[[AsyncSession], Awaitable[M]],
-    ) -> M:
-        """`work` and its answer in the request log, in one transaction; a retry gets the first answer."""
-
-        async def remembered_work(session: AsyncSession) -> M:
-            remembered = await idempotency.recall(session, method, request_id, request)
-            if remembered is not None:
-                return answer_type.FromString(remembered)
-            answer = await work(session)
-            await idempotency.remember(session, method, request_id, request, answer, self.clock.now())
-            return answer
-
-        return await self.store.tx.write(remembered_work)
-
-    async def _once_if_asked(
         self, method: str, request_id: str | None, request: Message, answer_type: type[M],
         work: Callable[[AsyncSession], Awaitable[M]],
     ) -> M:
-        if request_id is None:
-            return await self.store.tx.write(work)
-        return await self._once(method, request_id, request, answer_type, work)
+        """`work` and its answer in the request log, in one transaction; a retry gets the first answer."""
+        return await idempotency.once(self.store.tx, self.clock, idempotency.method_name(SERVICE, method),
+                                      request_id, request, answer_type, work)
 
 
 def _repeats(record: WithdrawalRecord, state: WithdrawalState, detail: str | None) -> bool:

@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from clearmesh.wallet.v1 import wallet_pb2, wallet_service_pb2 as pb
 from services.runtime.errors import InvalidArgument
-from services.runtime.validation import Violations
+from services.runtime.validation import REQUEST_ID, REQUEST_ID_RULE, Violations
 from services.wallet.domain import (
     Asset,
     AssetCatalog,
@@ -29,9 +29,6 @@ from services.wallet.wire import HOLDS, TRANSFERS
 
 T = TypeVar("T")
 
-# Request ids name withdrawals (`accounts/{a}/withdrawals/{request_id}`), so they must nest in
-# a URL path; 128 is the request log's key size.
-_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,127}")
 _SIGNED_DECIMAL = re.compile(r"-?[0-9]{1,40}(\.[0-9]{1,40})?")
 _WITHDRAWAL_NAME = re.compile(r"(accounts/[^/]+)/withdrawals/([^/]+)")
 MAX_REASON = 1024
@@ -65,16 +62,12 @@ class Checks(Violations):
             reason = next(iter(self.reasons)) if len(self.reasons) == 1 else "INVALID_ARGUMENT"
             raise InvalidArgument(reason, message, violations=self.items)
 
-    def request_id(self, value: str, *, required: bool) -> str | None:
-        if not value:
-            if required:
-                self.add("request_id", "is required")
+    def request_id(self, value: str, *, required: bool, field: str = "request_id") -> str | None:
+        # The runtime's one rule, with the Wallet's reason for a malformed id.
+        if value and not REQUEST_ID.fullmatch(value):
+            self.add(field, REQUEST_ID_RULE, WalletReason.INVALID_ID)
             return None
-        if not _REQUEST_ID.fullmatch(value):
-            self.add("request_id", "must be 1 to 128 of A-Z a-z 0-9 . _ ~ -, starting with a letter or digit",
-                     WalletReason.INVALID_ID)
-            return None
-        return value
+        return super().request_id(value, required=required, field=field)
 
     def prefixed_id(self, field: str, value: str, collection: str) -> str | None:
         """The id in `collection/{id}`; the id may itself contain slashes (trade names)."""

@@ -46,7 +46,7 @@ from services.wallet.domain import (
     touched_balance_keys,
 )
 from services.wallet.domain.identifiers import withdrawal_name
-from services.wallet.transactions import Transactions
+from services.runtime.transactions import Transactions
 
 
 @dataclass(frozen=True, slots=True)

@@ -135,7 +135,7 @@ class KycClient:
             metadata=metadata or self.bearer(service="wallet"))
 
     async def counts(self) -> Counts:
-        async with self.running.runtime.sessions() as session:
+        async with self.running.runtime.transactions.reading() as session:
             async def count(table: Any) -> int:
                 return int((await session.execute(select(func.count()).select_from(table))).scalar_one())
 

@@ -137,3 +137,15 @@ class PostTransferRequest(_message.Message):
     transfer: str
     postings: _containers.RepeatedCompositeFieldContainer[_wallet_pb2.Posting]
     def __init__(self, transfer: _Optional[str] = ..., postings: _Optional[_Iterable[_Union[_wallet_pb2.Posting, _Mapping]]] = ...) -> None: ...
+
+class PostTransfersRequest(_message.Message):
+    __slots__ = ("transfers",)
+    TRANSFERS_FIELD_NUMBER: _ClassVar[int]
+    transfers: _containers.RepeatedCompositeFieldContainer[PostTransferRequest]
+    def __init__(self, transfers: _Optional[_Iterable[_Union[PostTransferRequest, _Mapping]]] = ...) -> None: ...
+
+class PostTransfersResponse(_message.Message):
+    __slots__ = ("transfers",)
+    TRANSFERS_FIELD_NUMBER: _ClassVar[int]
+    transfers: _containers.RepeatedCompositeFieldContainer[_wallet_pb2.Transfer]
+    def __init__(self, transfers: _Optional[_Iterable[_Union[_wallet_pb2.Transfer, _Mapping]]] = ...) -> None: ...

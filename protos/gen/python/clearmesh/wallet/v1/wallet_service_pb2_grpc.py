@@ -86,6 +86,11 @@ class WalletServiceStub:
                 request_serializer=clearmesh_dot_wallet_dot_v1_dot_wallet__service__pb2.PostTransferRequest.SerializeToString,
                 response_deserializer=clearmesh_dot_wallet_dot_v1_dot_wallet__pb2.Transfer.FromString,
                 _registered_method=True)
+        self.PostTransfers = channel.unary_unary(
+                '/clearmesh.wallet.v1.WalletService/PostTransfers',
+                request_serializer=clearmesh_dot_wallet_dot_v1_dot_wallet__service__pb2.PostTransfersRequest.SerializeToString,
+                response_deserializer=clearmesh_dot_wallet_dot_v1_dot_wallet__service__pb2.PostTransfersResponse.FromString,
+                _registered_method=True)
 
 
 class WalletServiceServicer:
@@ -158,6 +163,15 @@ class WalletServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PostTransfers(self, request, context):
+        """Internal: posts many balanced transfers in one database transaction (a settlement
+        batch); each is idempotent by its id, as with PostTransfer, and the batch commits whole
+        or not at all.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WalletServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -210,6 +224,11 @@ def add_WalletServiceServicer_to_server(servicer, server):
                     servicer.PostTransfer,
                     request_deserializer=clearmesh_dot_wallet_dot_v1_dot_wallet__service__pb2.PostTransferRequest.FromString,
                     response_serializer=clearmesh_dot_wallet_dot_v1_dot_wallet__pb2.Transfer.SerializeToString,
+            ),
+            'PostTransfers': grpc.unary_unary_rpc_method_handler(
+                    servicer.PostTransfers,
+                    request_deserializer=clearmesh_dot_wallet_dot_v1_dot_wallet__service__pb2.PostTransfersRequest.FromString,
+                    response_serializer=clearmesh_dot_wallet_dot_v1_dot_wallet__service__pb2.PostTransfersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -483,6 +502,33 @@ class WalletService:
             '/clearmesh.wallet.v1.WalletService/PostTransfer',
             clearmesh_dot_wallet_dot_v1_dot_wallet__service__pb2.PostTransferRequest.SerializeToString,
             clearmesh_dot_wallet_dot_v1_dot_wallet__pb2.Transfer.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PostTransfers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/clearmesh.wallet.v1.WalletService/PostTransfers',
+            clearmesh_dot_wallet_dot_v1_dot_wallet__service__pb2.PostTransfersRequest.SerializeToString,
+            clearmesh_dot_wallet_dot_v1_dot_wallet__service__pb2.PostTransfersResponse.FromString,
             options,
             channel_credentials,
             insecure,

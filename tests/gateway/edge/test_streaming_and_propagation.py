@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from clearmesh.matching.v1 import matching_pb2, matching_service_pb2, matching_service_pb2_grpc
 from services.runtime.errors import NotFound, Unavailable
-from services.runtime.logs import request_id_var
+from services.runtime.logs import correlation_id_var
 from services.runtime.server import contract_spec, start
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -44,7 +44,7 @@ class ScriptedMatching(matching_service_pb2_grpc.MatchingServiceServicer):
 
     async def GetMarket(self, request: Any, context: grpc.aio.ServicerContext) -> matching_pb2.Market:  # noqa: N802
         self.seen.metadata = {key: value for key, value in context.invocation_metadata() if isinstance(value, str)}
-        self.seen.request_id = request_id_var.get()
+        self.seen.request_id = correlation_id_var.get()
         return matching_pb2.Market(name=request.name, base_asset="GRID", quote_asset="USDC", tick_size="0.0001")
 
     async def StreamTrades(self, request: Any, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]  # noqa: N802

@@ -259,7 +259,7 @@ class _FormattedLines(logging.Handler):
         self.lines.append(json.loads(self.format(record)))
 
 
-async def test_each_call_is_logged_once_with_its_request_id(serve: Any, bearer: Bearer) -> None:
+async def test_each_call_is_logged_once_with_its_correlation_id(serve: Any, bearer: Bearer) -> None:
     handler = _FormattedLines()
     rpc_log = logging.getLogger("clearmesh.rpc")
     rpc_log.addHandler(handler)
@@ -272,7 +272,7 @@ async def test_each_call_is_logged_once_with_its_request_id(serve: Any, bearer: 
         rpc_log.removeHandler(handler)
     assert len(handler.lines) == 1
     line = handler.lines[0]
-    assert (line["request_id"], line["grpc.code"]) == ("req-123", "OK")
+    assert (line["correlation_id"], line["grpc.code"]) == ("req-123", "OK")
     assert line["rpc.method"].endswith("/GetMarket")
 
 

@@ -1,4 +1,4 @@
-"""The contract cases of tests/edge/cases/*.yaml, each one HTTP exchange with the live edge.
+"""The contract cases of tests/gateway/edge/cases/*.yaml, each one HTTP exchange with the live edge.
 
 A case: method, path (with its query), auth (a token kind), headers, body (JSON) or raw (bytes)
 or raw_size (a body of that many bytes); expect: status or reached, body (a subset: dicts by

@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-ISTIO_DIR = Path(__file__).resolve().parents[2] / "istio"
+ISTIO_DIR = Path(__file__).resolve().parents[3] / "istio"
 RESOURCE_FILES = sorted(path for path in ISTIO_DIR.rglob("*.yaml") if path.name != "kustomization.yaml")
 Document = dict[str, Any]
 

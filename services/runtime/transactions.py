@@ -1,4 +1,5 @@
-"""How the Wallet runs a unit of work so that concurrent writers can never overdraw.
+"""How a service runs a unit of work so that concurrent writers never act on a stale read
+(the Wallet can never overdraw; an order's hold and its state change together).
 
 PostgreSQL: READ COMMITTED with `SELECT ... FOR UPDATE` on the touched rows, always in one
 order (holds by id, then balances by (account, asset)), so two transfers wait for each other
@@ -27,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 T = TypeVar("T")
 
-_WRITE_OPTION = "wallet_write"
+_WRITE_OPTION = "clearmesh_write"
 # deadlock_detected, serialization_failure: PostgreSQL asks the client to try again.
 _RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 MAX_ATTEMPTS = 5
@@ -44,7 +45,7 @@ def _sqlite_begin(connection: Connection) -> None:
 
 
 class Transactions:
-    """Read and write transactions on the Wallet's database, with the locking described above."""
+    """Read and write transactions on one service's database, with the locking described above."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.dialect = engine.dialect.name
@@ -60,8 +61,14 @@ class Transactions:
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
 
-    async def read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A read transaction: a consistent view, beside the writer (never takes its lock)."""
         async with self._reads.begin() as session:
+            yield session
+
+    async def read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        async with self.reading() as session:
             return await work(session)
 
     async def write(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
