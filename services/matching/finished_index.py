@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.schema import CreateTable
 
 from services.matching import tables
-from services.runtime.sqlite_appender import file_path
+from services.matching.sqlite_appender import file_path
 
 Finished = list[tuple[str, int]]  # (order id, its last event's sequence)
 

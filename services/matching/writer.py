@@ -24,7 +24,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from itertools import compress, islice
+from collections import deque
+from itertools import compress, islice, repeat
 from operator import attrgetter, not_
 from collections.abc import Sequence
 from typing import Any, cast
@@ -44,9 +45,11 @@ from services.matching.domain import (
     apply,
 )
 from services.matching.blocks import encode_snapshot
+from services.matching.domain.reasons import MatchingReason
+from services.matching.domain.resubmission import Terms, command_terms, differing_fields, resting_terms
 from services.matching.feed import Feed
 from services.matching.store import Batch, MatchingStore, StoredMarket
-from services.runtime.errors import DomainError, Unavailable
+from services.runtime.errors import Aborted, AlreadyExists, DomainError, Unavailable
 
 log = logging.getLogger("clearmesh.matching")
 
@@ -70,7 +73,7 @@ class _Applied:
     batch: Batch
     futures: list[asyncio.Future[Any]]  # of the commands applied, answered by their outcomes
     outcomes: list[Any]
-    others: list[tuple[asyncio.Future[Any], Any, int]]  # resubmits (_KNOWN) and rejections (_FAILED)
+    others: list[tuple[asyncio.Future[Any], Any, int]]  # resubmits (_KNOWN) and refusals (_FAILED)
     generation: int
     # Taken after the batch's last command, encoded at once (its per-order tuples die young);
     # stored once `finished` (up to it) is indexed.
@@ -82,7 +85,13 @@ class _Applied:
 
 
 def _journal_unavailable() -> Unavailable:
-    return Unavailable("JOURNAL_UNAVAILABLE", "the journal could not be written; retry")
+    return Unavailable(MatchingReason.JOURNAL_UNAVAILABLE, "the journal could not be written; retry")
+
+
+def _order_id_reused(order_id: str, fields: list[str]) -> AlreadyExists:
+    return AlreadyExists(MatchingReason.ORDER_ID_REUSED,
+                         f"order {order_id} exists with a different {', '.join(fields)}",
+                         metadata={"order": order_id, "fields": ",".join(fields)})
 
 
 class MarketWriter:
@@ -98,6 +107,9 @@ class MarketWriter:
         # A plain dict keeps insertion order, which is the order they finished in.
         self.finished: dict[str, OrderEvent] = {}
         self._unindexed: list[OrderEvent] = []  # last events of the orders the index lacks, oldest first
+        # The command of every order submitted since the last rebuild that memory still knows
+        # (resting, or in `finished`), to tell a resubmission from a reused order id.
+        self._submissions: dict[str, SubmitOrder] = {}
         self.engine = self._rebuild(stored)
         self.sequence = stored.last_sequence  # the journal's last committed command
         self._next_sequence = self.sequence + 1  # the next applied command's number
@@ -129,6 +141,7 @@ class MarketWriter:
         # The orders the replay finished are the ones the index does not hold yet.
         self.finished = {}
         self._unindexed = []
+        self._submissions = {command.order_id: command for command in stored.commands if type(command) is SubmitOrder}
         self._remember_finished(engine, replayed)
         return engine
 
@@ -184,19 +197,23 @@ class MarketWriter:
         others: list[tuple[asyncio.Future[Any], Any, int]] = []
         trades: list[Trade] = []
         auctions: list[Auction] = []
-        submitted: set[str] = set()
-        resting, finished = engine._orders, self.finished  # order_status(), inlined: once per command
+        # The known-order check, inlined: once per command. Submissions include this batch's,
+        # so a twin in the same batch is a resubmission too.
+        resting, finished, submissions = engine._orders, self.finished, self._submissions
         for command, future in pending:
             if type(command) is SubmitOrder:
                 order_id = command.order_id
-                if order_id in submitted or order_id in resting or order_id in finished:
-                    others.append((future, order_id, _KNOWN))  # idempotent resubmit: answer its state
+                if order_id in submissions or order_id in resting or order_id in finished:
+                    # Answered with the batch, so only once the first submission is durable.
+                    others.append((future, *self._resubmission(command)))
                     continue
-                submitted.add(order_id)
+                submissions[order_id] = command
             clock_before, events_before = engine._now, engine._event_seq
             try:
                 outcome = apply(engine, command)
             except DomainError as error:
+                if type(command) is SubmitOrder:
+                    del submissions[command.order_id]  # refused: the order does not exist
                 others.append((future, error, _FAILED))
                 if engine._event_seq != events_before:
                     # The rejected command moved the clock far enough to expire orders: journal
@@ -295,7 +312,51 @@ class MarketWriter:
         """Once the index has them: drop the oldest remembered orders beyond FINISHED_REMEMBERED."""
         surplus = len(self.finished) - FINISHED_REMEMBERED - len(self._unindexed)  # unindexed are newest
         if surplus > 0:  # rebuilt rather than popped one by one: rare, and C-level
+            deque(map(self._submissions.pop, islice(self.finished, surplus), repeat(None)), maxlen=0)
             self.finished = dict(islice(self.finished.items(), surplus, None))
+
+    def _resubmission(self, command: SubmitOrder) -> tuple[Any, int]:
+        """How a submission of a known order id is answered: its state, or ORDER_ID_REUSED."""
+        order_id = command.order_id
+        first = self._submissions.get(order_id)
+        known: Terms
+        if first is not None:
+            known = command_terms(first)
+        else:
+            order = self.engine.resting_order(order_id)
+            known = resting_terms(order) if order is not None else {"account": self.finished[order_id].account}
+        differing = differing_fields(known, command)
+        if differing:
+            return _order_id_reused(order_id, differing), _FAILED
+        return order_id, _KNOWN
+
+    def _remembers(self, order_id: str) -> bool:
+        return (order_id in self._submissions or self.engine.resting_order(order_id) is not None
+                or order_id in self.finished)
+
+    async def submit(self, command: SubmitOrder) -> SubmitResult:
+        """Submit an order, idempotently by its id: a known order answers its state once it is
+        durable, unless the resubmission asks for something else (ALREADY_EXISTS)."""
+        if not self._remembers(command.order_id):
+            event = await self.store.last_event_of(self.name, command.order_id)
+            if event is not None:  # finished before memory's window: the index knows it
+                differing = differing_fields({"account": event.account}, command)
+                if differing:
+                    raise _order_id_reused(command.order_id, differing)
+                return self._finished_result(event)
+        result: SubmitResult = await self.execute(command)
+        return result
+
+    async def status(self, order_id: str) -> SubmitResult | None:
+        """An order's current state, from memory or else the finished-orders index."""
+        known = self.order_status(order_id)
+        if known is not None:
+            return known
+        event = await self.store.last_event_of(self.name, order_id)
+        return None if event is None else self._finished_result(event)
+
+    def _finished_result(self, event: OrderEvent) -> SubmitResult:
+        return SubmitResult(event.order_id, event.state, event.filled, 0, [], event.reason, self.engine.sequence)
 
     def order_status(self, order_id: str) -> SubmitResult | None:
         """An order's current state as far as memory knows: resting, or recently finished."""
@@ -304,9 +365,7 @@ class MarketWriter:
             state = OrderState.PARTIALLY_FILLED if order.filled else OrderState.OPEN
             return SubmitResult(order_id, state, order.filled, order.remaining, [], "", self.engine.sequence)
         event = self.finished.get(order_id)
-        if event is not None:
-            return SubmitResult(order_id, event.state, event.filled, 0, [], event.reason, self.engine.sequence)
-        return None
+        return None if event is None else self._finished_result(event)
 
     def _answer(self, applied: _Applied) -> None:
         for future, outcome in zip(applied.futures, applied.outcomes):
@@ -316,7 +375,11 @@ class MarketWriter:
             if future.done():
                 continue
             if kind == _KNOWN:
-                future.set_result(self.order_status(value))
+                status = self.order_status(value)
+                if status is None:  # forgotten since (the oldest of memory's window): a retry finds it indexed
+                    future.set_exception(Aborted(MatchingReason.ORDER_IN_FLIGHT, f"order {value} moved; retry"))
+                else:
+                    future.set_result(status)
             else:
                 future.set_exception(value)
 

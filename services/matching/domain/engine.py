@@ -30,14 +30,10 @@ from .enums import (
     TimeInForce,
 )
 from .market import Market
+from .reasons import MatchingReason
 from .records import Auction, BookView, CancelResult, Level, OrderEvent, Records, SubmitResult, Trade
 from .validation import OrderRules
 
-ORDER_BOOK_FULL = "ORDER_BOOK_FULL"
-ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
-ORDER_ALREADY_EXISTS = "ORDER_ALREADY_EXISTS"
-MARKET_HALTED = "MARKET_HALTED"
-NOT_AN_AUCTION_MARKET = "NOT_AN_AUCTION_MARKET"
 SNAPSHOT_FORMAT = 1
 
 _new = tuple.__new__  # builds NamedTuples without their Python-level __new__ (hot path)
@@ -163,17 +159,17 @@ class MatchingEngine:
         else:
             now = self._now
         if self._halted:
-            raise FailedPrecondition(MARKET_HALTED, f"market {self.market.name} is halted")
+            raise FailedPrecondition(MatchingReason.MARKET_HALTED, f"market {self.market.name} is halted")
         if time_in_force is None:
             time_in_force = _GTC if order_type == _LIMIT else _IOC
         self._rules.check(side, order_type, quantity, price, time_in_force, post_only, max_notional,
                           expire_at, now)
         orders = self._orders
         if order_id in orders:
-            raise AlreadyExists(ORDER_ALREADY_EXISTS, f"order {order_id} is already in the book")
+            raise AlreadyExists(MatchingReason.ORDER_ALREADY_EXISTS, f"order {order_id} is already in the book")
         may_rest = order_type == _LIMIT and (time_in_force == _GTC or time_in_force == _GTT)
         if may_rest and self.max_book_size is not None and len(orders) >= self.max_book_size:
-            raise ResourceExhausted(ORDER_BOOK_FULL, f"order book of {self.market.name} is full",
+            raise ResourceExhausted(MatchingReason.ORDER_BOOK_FULL, f"order book of {self.market.name} is full",
                                     metadata={"max_book_size": str(self.max_book_size)})
 
         default_expiry = False
@@ -232,7 +228,7 @@ class MatchingEngine:
             now = self._now
         order = self._orders.get(order_id)
         if order is None:
-            raise NotFound(ORDER_NOT_FOUND, f"order {order_id} is not in the book")
+            raise NotFound(MatchingReason.ORDER_NOT_FOUND, f"order {order_id} is not in the book")
         cancelled = order.remaining
         self._remove(order)
         if self.record_events:
@@ -251,7 +247,7 @@ class MatchingEngine:
         """Run one uniform-price auction over the collected orders (periodic-auction markets)."""
         now = self._advance(now)
         if self.market.mode != MarketMode.PERIODIC_AUCTION:
-            raise FailedPrecondition(NOT_AN_AUCTION_MARKET, f"{self.market.name} matches continuously")
+            raise FailedPrecondition(MatchingReason.NOT_AN_AUCTION_MARKET, f"{self.market.name} matches continuously")
         self._auction_seq += 1
         return clear_auction(self, self._auction_seq, now)
 
@@ -356,7 +352,7 @@ class MatchingEngine:
         record_events: bool = True,
     ) -> MatchingEngine:
         if snapshot.get("format") != SNAPSHOT_FORMAT:
-            raise FailedPrecondition("UNSUPPORTED_SNAPSHOT", f"snapshot format {snapshot.get('format')!r}")
+            raise FailedPrecondition(MatchingReason.UNSUPPORTED_SNAPSHOT, f"snapshot format {snapshot.get('format')!r}")
         engine = cls(Market.from_dict(snapshot["market"]), default_order_lifetime_ns=default_order_lifetime_ns,
                      max_book_size=max_book_size, record_events=record_events)
         engine._now = snapshot["now"]
