@@ -40,16 +40,19 @@ class Matching:
                 found.update({v.field: v.description for v in bad.field_violations})
         return found
 
-
     @staticmethod
-    def reason(error: grpc.aio.AioRpcError) -> str:
+    def error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
         status = rpc_status.from_call(error)
         for detail in status.details if status else []:
             if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
                 info = error_details_pb2.ErrorInfo()
                 detail.Unpack(info)
-                return info.reason
-        return ""
+                return info
+        return error_details_pb2.ErrorInfo()
+
+    @classmethod
+    def reason(cls, error: grpc.aio.AioRpcError) -> str:
+        return cls.error_info(error).reason
 
     @property
     def store(self) -> MatchingStore:
