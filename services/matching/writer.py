@@ -199,7 +199,7 @@ class MarketWriter:
         auctions: list[Auction] = []
         # The known-order check, inlined: once per command. Submissions include this batch's,
         # so a twin in the same batch is a resubmission too.
-        resting, finished, submissions = engine._orders, self.finished, self._submissions
+        resting, finished, submissions = engine.state.orders, self.finished, self._submissions
         for command, future in pending:
             if type(command) is SubmitOrder:
                 order_id = command.order_id
@@ -208,19 +208,19 @@ class MarketWriter:
                     others.append((future, *self._resubmission(command)))
                     continue
                 submissions[order_id] = command
-            clock_before, events_before = engine._now, engine._event_seq
+            clock_before, events_before = engine.now, engine.sequence
             try:
                 outcome = apply(engine, command)
             except DomainError as error:
                 if type(command) is SubmitOrder:
                     del submissions[command.order_id]  # refused: the order does not exist
                 others.append((future, error, _FAILED))
-                if engine._event_seq != events_before:
+                if engine.sequence != events_before:
                     # The rejected command moved the clock far enough to expire orders: journal
                     # that part, so a replay reaches the same state.
-                    accepted.append(Expire(engine._now))
+                    accepted.append(Expire(engine.now))
                 else:
-                    engine._now = clock_before  # as if it never arrived
+                    engine.rewind(clock_before)  # as if it never arrived
                 continue
             accepted.append(command)
             futures.append(future)
@@ -301,7 +301,7 @@ class MarketWriter:
         # an order whose remainder rests on (a partial fill's event) is not finished.
         final = list(compress(events, map(not_, map(_REMAINING, events))))
         ids = list(map(_ORDER_ID, final))
-        resting = engine._orders
+        resting = engine.state.orders
         if any(map(resting.__contains__, ids)):
             final = [event for event in final if event.order_id not in resting]
             ids = list(map(_ORDER_ID, final))
