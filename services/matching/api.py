@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from clearmesh.matching.v1 import matching_pb2, matching_service_pb2 as pb, matching_service_pb2_grpc as pb_grpc
+from clearmesh.matching.v1 import matching_pb2
+from clearmesh.matching.v1 import matching_service_pb2 as pb
+from clearmesh.matching.v1 import matching_service_pb2_grpc as pb_grpc
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from services.matching import wire
 from services.matching.domain import CancelOrder
 from services.matching.domain.reasons import MatchingReason
@@ -23,7 +27,6 @@ from services.runtime import idempotency
 from services.runtime.errors import NotFound
 from services.runtime.paging import encode_token, read_page
 from services.runtime.transactions import Transactions
-from sqlalchemy.ext.asyncio import AsyncSession
 
 STREAM_CHUNK = 500  # items read per step when a stream catches up
 CREATE_MARKET = idempotency.method_name(pb.DESCRIPTOR.services_by_name["MatchingService"], "CreateMarket")

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import compress, islice, repeat
 from operator import attrgetter, not_
-from collections.abc import Sequence
 from typing import Any, cast
 
+from services.matching.blocks import encode_snapshot
 from services.matching.domain import (
     Auction,
     ClearAuction,
@@ -44,9 +45,13 @@ from services.matching.domain import (
     Trade,
     apply,
 )
-from services.matching.blocks import encode_snapshot
 from services.matching.domain.reasons import MatchingReason
-from services.matching.domain.resubmission import Terms, command_terms, differing_fields, resting_terms
+from services.matching.domain.resubmission import (
+    Terms,
+    command_terms,
+    differing_fields,
+    resting_terms,
+)
 from services.matching.feed import Feed
 from services.matching.store import Batch, MatchingStore, StoredMarket
 from services.runtime.errors import Aborted, AlreadyExists, DomainError, Unavailable

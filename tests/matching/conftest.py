@@ -9,10 +9,11 @@ from typing import Any
 
 import grpc
 import pytest
+from clearmesh.matching.v1 import matching_service_pb2 as pb
+from clearmesh.matching.v1 import matching_service_pb2_grpc as pb_grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from clearmesh.matching.v1 import matching_service_pb2 as pb, matching_service_pb2_grpc as pb_grpc
 from services.matching.service import SPEC
 from services.matching.store import MatchingStore
 from services.runtime.server import RunningService

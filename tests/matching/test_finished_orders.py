@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 
 from services.matching import writer as writer_module
-from services.matching.domain import CancelOrder, MarketMode, OrderType, Side, SubmitOrder, default_markets
+from services.matching.domain import (
+    CancelOrder,
+    MarketMode,
+    OrderType,
+    Side,
+    SubmitOrder,
+    default_markets,
+)
 from services.matching.service import SPEC
 from services.matching.store import MatchingStore
 from services.matching.writer import MarketWriter

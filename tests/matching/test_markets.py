@@ -6,9 +6,10 @@ from typing import Any
 
 import grpc
 import pytest
+from clearmesh.matching.v1 import matching_pb2
+from clearmesh.matching.v1 import matching_service_pb2 as pb
 from google.protobuf import duration_pb2
 
-from clearmesh.matching.v1 import matching_pb2, matching_service_pb2 as pb
 from services.runtime.settings import Settings
 
 CONTINUOUS, PERIODIC_AUCTION = 1, 2
@@ -43,7 +44,7 @@ async def test_get_market_answers_its_rules(matching: Any) -> None:
     market = await matching.stub.GetMarket(pb.GetMarketRequest(name="markets/GRID-USDC"), metadata=matching.trader)
 
     assert (market.base_asset, market.tick_size, market.lot_size, market.auction_interval.seconds) == (
-        "GRID", "0.0010", "0.001", 1)
+        "GRID", "0.001", "0.001", 1)
 
 
 async def test_get_market_of_an_unknown_market_is_not_found(matching: Any) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import chain, compress, count, islice, repeat
 from operator import attrgetter, eq, not_
+
 import numpy as np
 
 from .book import BookSide, RestingOrder
@@ -143,7 +144,7 @@ def _collector_paused() -> Iterator[None]:
 class _Side:
     """One side's accepted orders with their columns extracted once (C-level maps, no loops)."""
 
-    __slots__ = ("orders", "ids", "accounts", "cumulative", "allotted", "cut")
+    __slots__ = ("accounts", "allotted", "cumulative", "cut", "ids", "orders")
 
     def __init__(self, orders: list[RestingOrder], volume: int) -> None:
         self.orders = orders

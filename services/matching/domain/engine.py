@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
+from collections.abc import Sequence
 from itertools import chain
 from operator import attrgetter
-from collections.abc import Sequence
 from typing import Any
 
-from services.runtime.errors import AlreadyExists, FailedPrecondition, NotFound, ResourceExhausted
+from services.runtime.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    NotFound,
+    ResourceExhausted,
+)
 
 from .auction import clear_auction
 from .book import BookSide, RestingOrder
@@ -31,7 +36,15 @@ from .enums import (
 )
 from .market import Market
 from .reasons import MatchingReason
-from .records import Auction, BookView, CancelResult, Level, OrderEvent, SubmitResult, Trade
+from .records import (
+    Auction,
+    BookView,
+    CancelResult,
+    Level,
+    OrderEvent,
+    SubmitResult,
+    Trade,
+)
 from .state import MatchState
 from .validation import OrderRules
 

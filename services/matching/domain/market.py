@@ -131,15 +131,13 @@ def _whole(value: Decimal, decimals: int) -> bool:
 def default_markets(auction_interval_ms: int = 1000) -> list[Market]:
     """The two markets every deployment starts with: an energy auction and a continuous asset book.
 
-    Both fit the default assets (USDC:6, GRID:3, BTC:8): tick × lot is one micro-USDC. Sizes are
-    written with the decimals their prices and quantities have always been shown with (wire.py
-    prints a multiple of the size at the size's exponent)."""
+    Both fit the default assets (USDC:6, GRID:3, BTC:8): tick × lot is one micro-USDC."""
     return [
         Market(
             name="GRID-USDC",
             base_asset="GRID",
             quote_asset="USDC",
-            tick_size=Decimal("0.0010"),
+            tick_size=Decimal("0.001"),
             lot_size=Decimal("0.001"),
             min_quantity=Decimal("0.001"),
             max_quantity=Decimal("1000000"),
@@ -152,8 +150,8 @@ def default_markets(auction_interval_ms: int = 1000) -> list[Market]:
             base_asset="BTC",
             quote_asset="USDC",
             tick_size=Decimal("0.01"),
-            lot_size=Decimal("0.00010"),
-            min_quantity=Decimal("0.00010"),
+            lot_size=Decimal("0.0001"),
+            min_quantity=Decimal("0.0001"),
             max_quantity=Decimal("1000"),
             mode=MarketMode.CONTINUOUS,
         ),

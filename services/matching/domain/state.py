@@ -16,7 +16,7 @@ from .records import OrderEvent, Records
 
 
 class MatchState:
-    __slots__ = ("orders", "events", "has_lazy_events", "event_seq", "trade_seq", "record_events")
+    __slots__ = ("event_seq", "events", "has_lazy_events", "orders", "record_events", "trade_seq")
 
     def __init__(self, record_events: bool = True) -> None:
         self.orders: dict[str, RestingOrder] = {}  # every live order in the book, by id

@@ -12,7 +12,13 @@ import re
 from decimal import Context, Decimal, InvalidOperation
 
 # The asset list is the platform's (Matching reads it too); re-exported for the Wallet's modules.
-from services.runtime.assets import DEFAULT_ASSET_CONFIG, MAX_PRECISION, Asset, AssetCatalog, parse_asset_config
+from services.runtime.assets import (
+    DEFAULT_ASSET_CONFIG,
+    MAX_PRECISION,
+    Asset,
+    AssetCatalog,
+    parse_asset_config,
+)
 from services.runtime.errors import InvalidArgument
 from services.wallet.domain.reasons import WalletReason
 

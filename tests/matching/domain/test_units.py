@@ -26,7 +26,7 @@ def test_price_off_the_tick_grid_is_rejected_with_a_field_violation() -> None:
 def test_quantity_off_the_lot_grid_is_rejected() -> None:
     with pytest.raises(InvalidArgument) as error:
         order_amounts(BTC, price="1", quantity="0.000001")
-    assert error.value.violations == [("quantity", "must be a multiple of lot size 0.00010")]
+    assert error.value.violations == [("quantity", "must be a multiple of lot size 0.0001")]
 
 
 @pytest.mark.parametrize("quantity", ["0", "-1"])
