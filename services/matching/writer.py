@@ -276,15 +276,14 @@ class MarketWriter:
                 return
             self.sequence += len(batch.commands)
             if applied.snapshot is not None:
-                self._indexing = asyncio.ensure_future(self._index_then_snapshot(applied))
+                self._indexing = asyncio.ensure_future(self._index_then_snapshot(applied, applied.snapshot))
         self.trades.publish(batch.trades)
         self.events.publish(batch.events)
         self._answer(applied)
 
-    async def _index_then_snapshot(self, applied: _Applied) -> None:
+    async def _index_then_snapshot(self, applied: _Applied, snapshot: str) -> None:
         """Index the orders that finished up to a committed batch, then store its snapshot."""
-        finished, snapshot = applied.finished or [], applied.snapshot
-        assert snapshot is not None
+        finished = applied.finished or []
         try:
             await self.store.index_finished(self.name, list(zip(map(_ORDER_ID, finished), map(_SEQUENCE, finished))))
         except Exception:
