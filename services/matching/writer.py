@@ -63,6 +63,9 @@ MAX_BATCH = 10_000
 SNAPSHOT_EVERY = 50_000
 # Indexed finished orders kept in memory besides the unindexed ones, to answer resubmits at once.
 FINISHED_REMEMBERED = 100_000
+# A rebuild after a failed write retries reading the journal, backing off up to this (seconds).
+REBUILD_RETRY_FIRST_S = 0.05
+REBUILD_RETRY_MAX_S = 2.0
 
 _FAILED, _KNOWN = 1, 2  # how a command outside the normal path is answered
 Pending = tuple[Command, "asyncio.Future[Any]"]
@@ -267,12 +270,8 @@ class MarketWriter:
                 log.exception("journal write failed; rebuilding the book from the store",
                               extra={"fields": {"market": self.name}})
                 self._generation += 1
-                stored = await self.store.load(self.market)
-                self.engine = self._rebuild(stored)
-                self.sequence = stored.last_sequence
-                self._next_sequence = self.sequence + 1
-                self._since_snapshot = len(stored.commands)
-                self._fail(applied)
+                await self._rebuild_from_store()
+                self._fail(applied)  # once the book no longer shows them
                 return
             self.sequence += len(batch.commands)
             if applied.snapshot is not None:
@@ -280,6 +279,25 @@ class MarketWriter:
         self.trades.publish(batch.trades)
         self.events.publish(batch.events)
         self._answer(applied)
+
+    async def _rebuild_from_store(self) -> None:
+        """After a failed write: the engine as the journal has it, once the store can be read.
+
+        Until then nothing else is applied (the writer's loop waits for this), so no command
+        is ever applied to a book holding a batch that was never journaled."""
+        delay = REBUILD_RETRY_FIRST_S
+        while True:
+            try:
+                stored = await self.store.load(self.market)
+                break
+            except Exception:
+                log.exception("reading the journal failed; retrying", extra={"fields": {"market": self.name}})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, REBUILD_RETRY_MAX_S)
+        self.engine = self._rebuild(stored)
+        self.sequence = stored.last_sequence
+        self._next_sequence = self.sequence + 1
+        self._since_snapshot = len(stored.commands)
 
     async def _index_then_snapshot(self, applied: _Applied, snapshot: str) -> None:
         """Index the orders that finished up to a committed batch, then store its snapshot."""

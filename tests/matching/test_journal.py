@@ -4,6 +4,7 @@ knows every order the live one knew (from memory or the finished-orders index)."
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -145,3 +146,46 @@ async def test_a_failed_journal_write_answers_unavailable_and_forgets_the_comman
 
     assert [level.price for level in book.bids] == [100]
     assert writer.sequence == 1
+
+
+class FailingWriteThenRead(FailingOnce):
+    """A store whose next journal write fails and whose next read after it fails too."""
+
+    fail_read = False
+
+    async def load(self, market: Any) -> Any:
+        if self.fail_read:
+            self.fail_read = False
+            raise OSError("connection lost")
+        return await super().load(market)
+
+
+async def test_a_writer_whose_rebuild_cannot_read_the_journal_at_first_retries_and_goes_on(tmp_path: Path) -> None:
+    from services.runtime.errors import Unavailable
+
+    market = next(m for m in default_markets() if m.mode == MarketMode.CONTINUOUS)
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'journal.db'}")
+    async with engine.begin() as connection:
+        await connection.run_sync(tables.metadata.create_all)
+    store = FailingWriteThenRead(engine)
+    await store.add_market(market, 0)
+    writer = MarketWriter(store, await store.load(market), lifetime_ns=None, max_book_size=None, snapshot_every=100)
+    writer.start()
+    store.fail_next = store.fail_read = True
+
+    try:
+        await writer.execute(SubmitOrder("lost", "a", Side.BUY, OrderType.LIMIT, 1, 1, price=101))
+        raise AssertionError("the write did not fail")
+    except Unavailable:
+        pass
+    # Bounded so that a writer that died (as it did) fails the test instead of hanging it.
+    kept = await asyncio.wait_for(writer.execute(SubmitOrder("kept", "a", Side.BUY, OrderType.LIMIT, 1, 2, price=100)),
+                                  30)
+    book = writer.engine.book()
+    await writer.close()
+    journaled = await store.journal_length(market.name)
+    await engine.dispose()
+
+    assert kept.state.name == "OPEN"
+    assert [level.price for level in book.bids] == [100]
+    assert journaled == 1
