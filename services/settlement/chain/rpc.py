@@ -111,17 +111,19 @@ class RpcChain(RpcReader):
             async with asyncio.timeout(self.timeout):
                 latest = await self.client.get_latest_blockhash(self.commitment)
                 transaction = memo_transaction(self._payer, memo, latest.value.blockhash, MEMO_PROGRAM_ID)
+                # From here on the transaction may reach the cluster, even if no answer
+                # comes back: its signature is what the caller needs to look for it.
+                sent = transaction.signatures[0]
                 # Preflight (simulation) at our commitment catches a refused transaction now,
                 # as an error answer, rather than as a signature that never confirms.
                 await self.client.send_raw_transaction(
                     bytes(transaction), TxOpts(skip_confirmation=True, preflight_commitment=self.commitment),
                 )
-                sent = transaction.signatures[0]
                 slot = await self._confirmed_slot(sent)
         except TimeoutError:
             if sent is None:
                 raise self._unavailable(f"no answer within {self.timeout:g} s") from None
-            # Sent but not seen confirmed: it may still land until its blockhash expires.
+            # Possibly sent, not seen confirmed: it may still land until its blockhash expires.
             raise DeadlineExceeded(
                 SettlementReason.ANCHOR_NOT_CONFIRMED,
                 f"anchor transaction {sent} not {self.commitment.value} within {self.timeout:g} s",
