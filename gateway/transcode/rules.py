@@ -91,7 +91,8 @@ def _resolve_field_path(message_type: descriptor.Descriptor, path: str) -> descr
         if found.is_repeated:
             raise RuleError(f"{path!r} is repeated and cannot be bound in a path")
         current = found.message_type
-    assert found is not None
+    if found is None:
+        raise RuleError(f"{message_type.full_name}: an empty field path")
     leaf_type = found.message_type
     if leaf_type is not None and leaf_type.full_name not in STRING_FORM_TYPES and leaf_type.full_name != BOOL_WRAPPER:
         raise RuleError(f"{path!r} is a message; a path can only bind a scalar or a string-form well-known type")

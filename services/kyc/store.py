@@ -34,10 +34,8 @@ from services.kyc.domain import (
     Tier,
     Transition,
 )
-from services.kyc.domain.reasons import APPLICANT_ALREADY_EXISTS
+from services.kyc.domain.reasons import KycReason
 from services.runtime.errors import Aborted, AlreadyExists
-
-CONCURRENT_MODIFICATION = "CONCURRENT_MODIFICATION"
 
 
 def _utc(moment: datetime) -> datetime:
@@ -93,7 +91,7 @@ class KycStore:
         try:
             await session.execute(tables.applicants.insert().values(**self._applicant_values(created.applicant)))
         except IntegrityError:  # the transaction rolls back whole: nothing else is kept
-            raise AlreadyExists(APPLICANT_ALREADY_EXISTS, "the account already has an applicant") from None
+            raise AlreadyExists(KycReason.APPLICANT_ALREADY_EXISTS, "the account already has an applicant") from None
         await self._append(session, created.events)
 
     async def save(self, session: AsyncSession, before: Applicant, transition: Transition) -> None:
@@ -105,7 +103,7 @@ class KycStore:
             .where(applicants.c.applicant_id == before.applicant_id, applicants.c.revision == before.revision)
             .values(**self._applicant_values(after)))
         if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise Aborted(CONCURRENT_MODIFICATION, "the applicant changed meanwhile; retry",
+            raise Aborted(KycReason.CONCURRENT_MODIFICATION, "the applicant changed meanwhile; retry",
                           metadata={"applicant": f"applicants/{before.applicant_id}"})
         added = after.documents[len(before.documents):]
         if added:

@@ -18,6 +18,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 
 from clearmesh.type.v1 import access_pb2
 from services.runtime.errors import PermissionDenied, Unauthenticated
+from services.runtime.settings import Settings, ensure_jwt_secret
 
 ALGORITHM = "HS256"
 ROLE_TRADER = "trader"
@@ -121,6 +122,14 @@ class TokenIssuer:
         if not isinstance(roles, list):
             raise Unauthenticated("INVALID_TOKEN", "the token's roles claim is not a list")
         return Principal(account=str(claims["sub"]), roles=frozenset(map(str, roles)))
+
+
+def token_issuer(settings: Settings) -> TokenIssuer:
+    """The platform's issuer: JWT_SECRET (or the data directory's generated secret), the
+    configured issuer and audience, tokens living JWT_EXPIRATION_HOURS."""
+    return TokenIssuer(ensure_jwt_secret(settings), issuer=settings.jwt_issuer,
+                       audience=settings.jwt_audience,
+                       ttl_seconds=settings.jwt_expiration_hours * 3600)
 
 
 def mesh_service_identity(xfcc: str) -> str | None:

@@ -27,6 +27,7 @@ from services.runtime.auth import access_rules, current_principal
 from services.runtime.errors import FailedPrecondition, InvalidArgument
 from services.runtime.logs import JsonFormatter
 from services.runtime.server import ServiceRuntime, contract_spec
+from services.runtime.settings import Settings
 from services.runtime.telemetry import configure_tracing
 
 Bearer = Callable[..., tuple[tuple[str, str], ...]]
@@ -276,8 +277,9 @@ async def test_each_call_is_logged_once_with_its_correlation_id(serve: Any, bear
     assert line["rpc.method"].endswith("/GetMarket")
 
 
-async def test_the_server_span_continues_the_callers_trace(serve: Any, bearer: Bearer) -> None:
-    provider = configure_tracing("test")
+async def test_the_server_span_continues_the_callers_trace(serve: Any, bearer: Bearer,
+                                                          settings: Settings) -> None:
+    provider = configure_tracing("test", settings)
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     from services.runtime.channels import dial

@@ -9,7 +9,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Protocol
 
-from services.kyc.domain import reasons
+from services.kyc.domain.reasons import KycReason
 from services.kyc.domain.model import ApplicantState, Tier
 from services.kyc.domain.tiers import TierLimits, TierTable
 from services.runtime.errors import FailedPrecondition
@@ -59,9 +59,9 @@ class EligibilityDecision:
 
 
 _DENIAL_MESSAGES = {
-    reasons.KYC_REQUIRED: "identity verification is required",
-    reasons.KYC_TIER_TOO_LOW: "the account's verification tier does not allow this",
-    reasons.KYC_LIMIT_EXCEEDED: "the amount exceeds the account's limit",
+    KycReason.KYC_REQUIRED: "identity verification is required",
+    KycReason.KYC_TIER_TOO_LOW: "the account's verification tier does not allow this",
+    KycReason.KYC_LIMIT_EXCEEDED: "the amount exceeds the account's limit",
 }
 
 
@@ -91,7 +91,7 @@ def _validate(action: EligibilityAction | str, asset: str, amount: Decimal, used
         violations.add("amount", "must be a positive decimal")
     if not isinstance(used_24h, Decimal) or not used_24h.is_finite() or used_24h < 0:
         violations.add("used_24h", "must be a non-negative decimal")
-    violations.raise_if_any("the eligibility request has invalid fields", reason=reasons.INVALID_ELIGIBILITY_REQUEST)
+    violations.raise_if_any("the eligibility request has invalid fields", reason=KycReason.INVALID_ELIGIBILITY_REQUEST)
     return parsed
 
 
@@ -112,7 +112,7 @@ def check_eligibility(
     rolling 24 h window before this request."""
     parsed = _validate(action, asset, amount, used_24h, tiers)
     if applicant is None or applicant.state is not ApplicantState.APPROVED:
-        return EligibilityDecision(False, Tier.TIER_0, reasons.KYC_REQUIRED, Decimal(0))
+        return EligibilityDecision(False, Tier.TIER_0, KycReason.KYC_REQUIRED, Decimal(0))
 
     limits = tiers.limits_for(applicant.tier)
     if parsed is EligibilityAction.PLACE_ORDER:
@@ -124,7 +124,7 @@ def check_eligibility(
         headroom = _headroom(_minus(daily_limit, used_24h))
 
     if not permitted:
-        return EligibilityDecision(False, applicant.tier, reasons.KYC_TIER_TOO_LOW, Decimal(0))
+        return EligibilityDecision(False, applicant.tier, KycReason.KYC_TIER_TOO_LOW, Decimal(0))
     if headroom is not None and amount > headroom:
-        return EligibilityDecision(False, applicant.tier, reasons.KYC_LIMIT_EXCEEDED, headroom)
+        return EligibilityDecision(False, applicant.tier, KycReason.KYC_LIMIT_EXCEEDED, headroom)
     return EligibilityDecision(True, applicant.tier, None, headroom)

@@ -7,7 +7,7 @@ import socket
 import httpx
 
 from gateway.transcode import Transcoder
-from gateway.app import descriptor_set
+from gateway.descriptor import load_descriptor_set
 
 
 def _closed_port() -> int:
@@ -46,7 +46,7 @@ def test_openapi_has_one_operation_per_binding_and_none_for_internal_rpcs(edge: 
     document = httpx.get(f"{edge}/openapi.json").json()
     operations = {op["operationId"] for path in document["paths"].values() for op in path.values()
                   if isinstance(op, dict) and "operationId" in op}
-    routes = Transcoder.from_descriptor_set(descriptor_set()).rules.routes
+    routes = Transcoder.from_descriptor_set(load_descriptor_set()).rules.routes
     assert len(operations) == len(routes)
     assert "OrderService_PlaceOrder" in operations
     assert not any(name.endswith(("_PostTransfer", "_PlaceHold", "_SubmitOrder")) for name in operations)

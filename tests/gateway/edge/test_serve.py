@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from services.runtime.settings import ensure_jwt_secret
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -25,7 +27,7 @@ def _free_port() -> int:
 def test_the_edge_process_serves_and_stops_on_sigterm(stack) -> None:  # type: ignore[no-untyped-def]
     port, metrics_port = _free_port(), _free_port()
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'protos' / 'gen' / 'python'}",
-           "JWT_SECRET": stack.settings.secret(), "CLEARMESH_EDGE_PORT": str(port),
+           "JWT_SECRET": ensure_jwt_secret(stack.settings), "CLEARMESH_EDGE_PORT": str(port),
            "METRICS_PORT": str(metrics_port),
            **{f"CLEARMESH_{name.upper()}_ADDR": f"127.0.0.1:{running.port}" for name, running in stack.services.items()}}
     edge = subprocess.Popen([sys.executable, "-m", "gateway.app"], env=env, stderr=subprocess.PIPE, text=True)

@@ -30,7 +30,8 @@ from clearmesh.matching.v1 import matching_pb2
 from clearmesh.matching.v1 import matching_service_pb2 as pb
 from clearmesh.matching.v1 import matching_service_pb2_grpc as pb_grpc
 from gateway.envoy.bootstrap import bootstrap
-from gateway.envoy.contract import load_descriptor_set, load_services
+from gateway.descriptor import load_descriptor_set
+from gateway.envoy.contract import load_services
 from gateway.envoy.jwks import jwks_for_secret
 from gateway.envoy.options import EdgeOptions
 from gateway.envoy.render import ENVOY_BOOTSTRAP
