@@ -42,11 +42,6 @@ class Route:
     binding_index: int = 0  # 0 = primary rule, n = n-th additional binding
     options: descriptor_pb2.MethodOptions = field(default_factory=descriptor_pb2.MethodOptions, repr=False, compare=False)
 
-    @property
-    def path_fields(self) -> tuple[str, ...]:
-        return tuple(v.field_path for v in self.template.variables)
-
-
 @dataclass(frozen=True, slots=True)
 class RuleSet:
     """Everything loaded from one descriptor set."""

@@ -54,10 +54,12 @@ class Refusal:
     code: grpc.StatusCode
     reason: str  # ErrorInfo.reason
     fields: list[str]  # BadRequest field violations, in order
+    descriptions: list[str]  # what each of those violations says, in the same order
 
 
 def _refusal(error: grpc.aio.AioRpcError) -> Refusal:
-    reason, fields = "", []
+    reason: str = ""
+    violations: list[error_details_pb2.BadRequest.FieldViolation] = []
     status = rpc_status.from_call(error)
     for detail in status.details if status else []:
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
@@ -67,8 +69,9 @@ def _refusal(error: grpc.aio.AioRpcError) -> Refusal:
         elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
             bad = error_details_pb2.BadRequest()
             detail.Unpack(bad)
-            fields = [violation.field for violation in bad.field_violations]
-    return Refusal(error.code(), reason, fields)
+            violations = list(bad.field_violations)
+    return Refusal(error.code(), reason, [violation.field for violation in violations],
+                   [violation.description for violation in violations])
 
 
 @dataclass(frozen=True)

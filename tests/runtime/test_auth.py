@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import jwt
 import pytest
 
 from services.runtime.auth import (AccessRule, Principal, TokenIssuer, access_rules, authenticate,
-                                   authorize, mesh_service_identity)
+                                   authorize, mesh_service_identity, token_issuer)
 from services.runtime.errors import PermissionDenied, Unauthenticated
 from services.registry import SERVICE_NAMES, load_spec
+from services.runtime.settings import Settings
 
 
 def test_a_user_token_names_the_account_and_its_roles(issuer: TokenIssuer) -> None:
@@ -92,3 +95,14 @@ def test_every_rpc_of_every_contract_declares_who_may_call_it(service: str) -> N
     rules = access_rules([descriptor])
     assert {f"/{descriptor.full_name}/{m.name}" for m in descriptor.methods} == set(rules)
     assert all(rule.roles or rule.services for rule in rules.values())
+
+
+def test_without_jwt_secret_processes_sharing_a_data_dir_accept_each_others_tokens(tmp_path: Path) -> None:
+    minted = token_issuer(Settings(CLEARMESH_DATA_DIR=tmp_path)).mint(service="order")
+    assert token_issuer(Settings(CLEARMESH_DATA_DIR=tmp_path)).verify(minted) == Principal(service="order")
+
+
+def test_the_platform_issuer_lives_as_long_as_jwt_expiration_hours(tmp_path: Path) -> None:
+    issuer = token_issuer(Settings(CLEARMESH_DATA_DIR=tmp_path, jwt_secret="s" * 40, jwt_expiration_hours=2))
+    claims = jwt.decode(issuer.mint(account="alice"), options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 2 * 3600
