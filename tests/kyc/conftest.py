@@ -11,9 +11,7 @@ from typing import Any
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
 from google.type import date_pb2
-from grpc_status import rpc_status
 from sqlalchemy import func, select
 
 from clearmesh.kyc.v1 import kyc_pb2, kyc_service_pb2 as pb, kyc_service_pb2_grpc as pb_grpc
@@ -22,6 +20,7 @@ from services.kyc.service import SPEC
 from services.runtime.clock import FixedClock
 from services.runtime.server import RunningService
 from services.runtime.settings import Settings
+from testkit.rpc import field_violations, reason
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 Bearer = Callable[..., tuple[tuple[str, str], ...]]
@@ -58,19 +57,8 @@ class Refusal:
 
 
 def _refusal(error: grpc.aio.AioRpcError) -> Refusal:
-    reason: str = ""
-    violations: list[error_details_pb2.BadRequest.FieldViolation] = []
-    status = rpc_status.from_call(error)
-    for detail in status.details if status else []:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            reason = info.reason
-        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            violations = list(bad.field_violations)
-    return Refusal(error.code(), reason, [violation.field for violation in violations],
+    violations = field_violations(error)
+    return Refusal(error.code(), reason(error), [violation.field for violation in violations],
                    [violation.description for violation in violations])
 
 
