@@ -10,6 +10,7 @@ transaction, then invalidates the account's cached standing.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, TypeVar
 from uuid import uuid4
@@ -63,64 +64,67 @@ def _readable(principal: Principal, applicant: Applicant | None) -> Applicant:
     return applicant
 
 
+def _uuid() -> str:
+    return str(uuid4())
+
+
+@dataclass(frozen=True)
 class KycServicer(kyc_service_pb2_grpc.KycServiceServicer):
-    def __init__(self, store: KycStore, tx: Transactions, cache: StandingCache,
-                 config: KycConfig, clock: Clock, new_id: Callable[[], str] = lambda: str(uuid4())) -> None:
-        self._store = store
-        self._tx = tx
-        self._cache = cache
-        self._config = config
-        self._clock = clock
-        self._new_id = new_id
+    store: KycStore
+    tx: Transactions
+    cache: StandingCache
+    config: KycConfig
+    clock: Clock
+    new_id: Callable[[], str] = _uuid
 
     async def _mutate(self, method: str, request_id: str, request: Message, response_type: type[M],
                       write: Callable[[AsyncSession], Awaitable[M]]) -> M:
         """One transaction: a remembered answer for a retried request_id, or the write and its
         answer. The caller then drops the account's cached standing: after the commit, so no
         reader can re-cache the standing the transaction replaced."""
-        return await idempotency.once(self._tx, self._clock, idempotency.method_name(SERVICE, method),
+        return await idempotency.once(self.tx, self.clock, idempotency.method_name(SERVICE, method),
                                       request_id, request, response_type, write)
 
     async def CreateApplicant(self, request: kyc_service_pb2.CreateApplicantRequest,
                               context: Any) -> kyc_pb2.Applicant:
         account = current_principal().account_name
-        now = self._clock.now()
+        now = self.clock.now()
         command = requests.parse_create_applicant(request, now.astimezone(UTC).date())
 
         async def write(session: AsyncSession) -> kyc_pb2.Applicant:
-            existing = await self._store.applicant_for_account(session, account)
-            created = create_applicant(applicant_id=self._new_id(), account_id=account, request=command.applicant,
+            existing = await self.store.applicant_for_account(session, account)
+            created = create_applicant(applicant_id=self.new_id(), account_id=account, request=command.applicant,
                                        existing=existing, actor=account, now=now)
-            await self._store.insert(session, created)
+            await self.store.insert(session, created)
             return wire.applicant_pb(created.applicant)
 
         created = await self._mutate("CreateApplicant", command.request_id, request, kyc_pb2.Applicant, write)
-        await self._cache.invalidate(account)
+        await self.cache.invalidate(account)
         return created
 
     async def GetApplicant(self, request: kyc_service_pb2.GetApplicantRequest, context: Any) -> kyc_pb2.Applicant:
         applicant_id = requests.applicant_id("name", request.name)
-        async with self._tx.reading() as session:
-            applicant = await self._store.applicant(session, applicant_id)
+        async with self.tx.reading() as session:
+            applicant = await self.store.applicant(session, applicant_id)
         return wire.applicant_pb(_readable(current_principal(), applicant))
 
     async def SubmitDocument(self, request: kyc_service_pb2.SubmitDocumentRequest, context: Any) -> kyc_pb2.Document:
         caller = current_principal().account_name
         command = requests.parse_submit_document(request)
-        config = self._config
+        config = self.config
 
         async def write(session: AsyncSession) -> kyc_pb2.Document:
-            applicant = await self._store.applicant(session, command.applicant_id)
+            applicant = await self.store.applicant(session, command.applicant_id)
             if applicant is None or applicant.account_id != caller:
                 raise _not_owned()
             submitted = submit_document(
-                applicant, caller_account_id=caller, document_id=self._new_id(), request=command.document,
-                hasher=config.hasher, sanctions=config.sanctions, policy=config.policy, now=self._clock.now())
-            await self._store.save(session, applicant, submitted)
+                applicant, caller_account_id=caller, document_id=self.new_id(), request=command.change,
+                hasher=config.hasher, sanctions=config.sanctions, policy=config.policy, now=self.clock.now())
+            await self.store.save(session, applicant, submitted)
             return wire.document_pb(command.applicant_id, submitted.applicant.documents[-1])
 
         document = await self._mutate("SubmitDocument", command.request_id, request, kyc_pb2.Document, write)
-        await self._cache.invalidate(caller)  # screening may have rejected the applicant
+        await self.cache.invalidate(caller)  # screening may have rejected the applicant
         return document
 
     async def ReviewApplicant(self, request: kyc_service_pb2.ReviewApplicantRequest,
@@ -129,15 +133,15 @@ class KycServicer(kyc_service_pb2_grpc.KycServiceServicer):
         command = requests.parse_review_applicant(request)
 
         async def write(session: AsyncSession) -> kyc_pb2.Applicant:
-            applicant = await self._store.applicant(session, command.applicant_id)
+            applicant = await self.store.applicant(session, command.applicant_id)
             if applicant is None:
                 raise _not_found()
-            reviewed = review_applicant(applicant, request=command.review, actor=operator, now=self._clock.now())
-            await self._store.save(session, applicant, reviewed)
+            reviewed = review_applicant(applicant, request=command.change, actor=operator, now=self.clock.now())
+            await self.store.save(session, applicant, reviewed)
             return wire.applicant_pb(reviewed.applicant)
 
         reviewed = await self._mutate("ReviewApplicant", command.request_id, request, kyc_pb2.Applicant, write)
-        await self._cache.invalidate(reviewed.account)
+        await self.cache.invalidate(reviewed.account)
         return reviewed
 
     async def CheckEligibility(self, request: kyc_service_pb2.CheckEligibilityRequest,
@@ -149,26 +153,26 @@ class KycServicer(kyc_service_pb2_grpc.KycServiceServicer):
             raise PermissionDenied(KycReason.ACCOUNT_NOT_OWNED, "an account may check only its own eligibility")
         decision = check_eligibility(
             await self._standing(query.account), action=query.action, asset=query.asset,
-            amount=query.amount, used_24h=query.used_24h, tiers=self._config.tiers)
+            amount=query.amount, used_24h=query.used_24h, tiers=self.config.tiers)
         return wire.eligibility_pb(decision, query.amount)
 
     async def _standing(self, account: str) -> KycStanding | None:
-        cached = await self._cache.get(account)
+        cached = await self.cache.get(account)
         if cached is not None:
             return cached.standing
-        async with self._tx.reading() as session:
-            standing = await self._store.standing(session, account)
-        await self._cache.put(account, standing)
+        async with self.tx.reading() as session:
+            standing = await self.store.standing(session, account)
+        await self.cache.put(account, standing)
         return standing
 
     async def ListAuditEvents(self, request: kyc_service_pb2.ListAuditEventsRequest,
                               context: Any) -> kyc_service_pb2.ListAuditEventsResponse:
         query = requests.parse_list_audit_events(request)
         page = query.page
-        async with self._tx.reading() as session:
-            if not await self._store.exists(session, query.applicant_id):
+        async with self.tx.reading() as session:
+            if not await self.store.exists(session, query.applicant_id):
                 raise _not_found()
-            events = await self._store.audit_events(session, query.applicant_id, after_revision=page.after_number,
+            events = await self.store.audit_events(session, query.applicant_id, after_revision=page.after_number,
                                                     limit=page.size + 1)
         shown = events[:page.size]
         more = len(events) > page.size

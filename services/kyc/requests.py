@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from clearmesh.kyc.v1 import kyc_service_pb2 as pb
 from services.kyc import wire
@@ -19,6 +19,7 @@ from services.runtime.paging import Page, read_page
 from services.runtime.validation import Violations
 
 T = TypeVar("T")
+C = TypeVar("C", DocumentInput, ReviewInput)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,16 +29,11 @@ class CreateApplicant:
 
 
 @dataclass(frozen=True, slots=True)
-class SubmitDocument:
-    applicant_id: str
-    document: DocumentInput
-    request_id: str
+class ApplicantChange(Generic[C]):
+    """A change to one applicant: a document to add (SubmitDocument) or a review."""
 
-
-@dataclass(frozen=True, slots=True)
-class ReviewApplicant:
     applicant_id: str
-    review: ReviewInput
+    change: C
     request_id: str
 
 
@@ -87,18 +83,18 @@ def parse_create_applicant(request: pb.CreateApplicantRequest, today: date) -> C
     return CreateApplicant(applicant, _request_id(request.request_id))
 
 
-def parse_submit_document(request: pb.SubmitDocumentRequest) -> SubmitDocument:
+def parse_submit_document(request: pb.SubmitDocumentRequest) -> ApplicantChange[DocumentInput]:
     parent = applicant_id("parent", request.parent)
     document = wire.document_input(request.document)
     valid_document(document)
-    return SubmitDocument(parent, document, _request_id(request.request_id))
+    return ApplicantChange(parent, document, _request_id(request.request_id))
 
 
-def parse_review_applicant(request: pb.ReviewApplicantRequest) -> ReviewApplicant:
+def parse_review_applicant(request: pb.ReviewApplicantRequest) -> ApplicantChange[ReviewInput]:
     name = applicant_id("name", request.name)
     review = wire.review_input(request)
     valid_review(review)
-    return ReviewApplicant(name, review, _request_id(request.request_id))
+    return ApplicantChange(name, review, _request_id(request.request_id))
 
 
 def parse_check_eligibility(request: pb.CheckEligibilityRequest) -> CheckEligibility:

@@ -60,30 +60,19 @@ def _iso_date(value: date_pb2.Date) -> str:
 
 
 def applicant_input(message: kyc_pb2.Applicant) -> ApplicantInput:
-    return ApplicantInput(
-        legal_name=message.legal_name,
-        date_of_birth=_iso_date(message.date_of_birth),
-        country=message.country,
-        address=message.address,
-    )
+    return ApplicantInput(legal_name=message.legal_name, date_of_birth=_iso_date(message.date_of_birth),
+                          country=message.country, address=message.address)
 
 
 def document_input(message: kyc_pb2.Document) -> DocumentInput:
-    return DocumentInput(
-        type=_enum_name(kyc_pb2.DocumentType, message.type, "DOCUMENT_TYPE_"),
-        issuing_country=message.issuing_country,
-        number=message.number,
-        sha256=message.sha256,
-        size_bytes=message.size_bytes,
-    )
+    return DocumentInput(type=_enum_name(kyc_pb2.DocumentType, message.type, "DOCUMENT_TYPE_"),
+                         issuing_country=message.issuing_country, number=message.number,
+                         sha256=message.sha256, size_bytes=message.size_bytes)
 
 
 def review_input(request: kyc_service_pb2.ReviewApplicantRequest) -> ReviewInput:
-    return ReviewInput(
-        decision=_enum_name(kyc_service_pb2.ReviewDecision, request.decision, "REVIEW_DECISION_"),
-        tier=request.tier,
-        reason=request.reason,
-    )
+    return ReviewInput(decision=_enum_name(kyc_service_pb2.ReviewDecision, request.decision, "REVIEW_DECISION_"),
+                       tier=request.tier, reason=request.reason)
 
 
 def eligibility_action(number: int) -> EligibilityAction | str:

@@ -56,12 +56,11 @@ def test_a_generated_secret_file_is_made_once_and_kept_private(tmp_path: Path) -
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["some_key"]
 
 
-def test_the_otlp_trace_export_is_read_by_its_standard_names(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OTEL_SERVICE_NAME", "wallet-eu")
-    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317")
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://traces:4317")
+def test_trace_export_is_read_by_the_standard_otel_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    names = {"OTEL_SERVICE_NAME": "wallet-eu", "OTEL_TRACES_EXPORTER": "none",
+             "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317",
+             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://traces:4317"}
+    for name, value in names.items():
+        monkeypatch.setenv(name, value)
     settings = Settings()
-    assert (settings.otel_service_name, settings.otel_traces_exporter, settings.otel_exporter_otlp_endpoint,
-            settings.otel_exporter_otlp_traces_endpoint) == (
-        "wallet-eu", "none", "http://collector:4317", "http://traces:4317")
+    assert {name: getattr(settings, name.lower()) for name in names} == names

@@ -44,7 +44,7 @@ class KycStanding:
 class EligibilityDecision:
     allowed: bool
     tier: Tier
-    reason: str | None  # KYC_REQUIRED / KYC_TIER_TOO_LOW / KYC_LIMIT_EXCEEDED when denied
+    reason: KycReason | None  # KYC_REQUIRED / KYC_TIER_TOO_LOW / KYC_LIMIT_EXCEEDED when denied
     # The largest amount this action could have right now (before this request); None = no limit.
     remaining: Decimal | None
 
