@@ -9,7 +9,7 @@ out; nothing else in the service sees a ciphertext or writes a plaintext.
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select, update
@@ -35,16 +35,8 @@ from services.kyc.domain import (
     Transition,
 )
 from services.kyc.domain.reasons import KycReason
+from services.runtime.database import stored_utc
 from services.runtime.errors import Aborted, AlreadyExists
-
-
-def _utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _optional_utc(moment: datetime | None) -> datetime | None:
-    return None if moment is None else _utc(moment)
 
 
 class KycStore:
@@ -152,15 +144,15 @@ class KycStore:
         if row.screening_outcome is not None:
             findings = _findings_from_json(decrypt(row.screening_findings_enc))
             screening = ScreeningResult(ScreeningOutcome(row.screening_outcome), findings,
-                                        _utc(row.screening_time))
+                                        stored_utc(row.screening_time))
         return Applicant(
             applicant_id=row.applicant_id,
             account_id=row.account,
             state=ApplicantState(row.state),
             profile=profile,
             tier=Tier(row.tier),
-            create_time=_utc(row.create_time),
-            update_time=_utc(row.update_time),
+            create_time=stored_utc(row.create_time),
+            update_time=stored_utc(row.update_time),
             revision=row.revision,
             documents=tuple(_document(document_row) for document_row in document_rows),
             screening=screening,
@@ -205,7 +197,7 @@ def _document(row: Row[Any]) -> Document:
         number_hash=row.number_hash,
         sha256=row.sha256,
         size_bytes=row.size_bytes,
-        submit_time=_utc(row.submit_time),
+        submit_time=stored_utc(row.submit_time),
     )
 
 
@@ -229,7 +221,7 @@ def _audit_event(row: Row[Any]) -> AuditEvent:
         revision=row.revision,
         action=AuditAction(row.action),
         actor=row.actor,
-        time=_utc(row.time),
+        time=stored_utc(row.time),
         from_state=ApplicantState(row.from_state) if row.from_state else None,
         to_state=ApplicantState(row.to_state),
         tier=Tier(row.tier),

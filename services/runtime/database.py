@@ -4,12 +4,19 @@ embedded default (one file per service under the data directory)."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession
+
+
+def stored_utc(moment: datetime) -> datetime:
+    """A time read back from a `DateTime(timezone=True)` column, aware. Every stored time is
+    UTC, but SQLite hands it back naive (PostgreSQL aware)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
