@@ -142,14 +142,23 @@ def mesh_service_identity(xfcc: str) -> str | None:
     return None
 
 
+def bearer_token(authorization: str) -> str:
+    """The token of an `Authorization: Bearer <token>` header (the services' and the edge's
+    one reading of it), or Unauthenticated."""
+    if not authorization:
+        raise Unauthenticated("UNAUTHENTICATED", "a bearer token is required")
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated("INVALID_TOKEN", "authorization must be 'Bearer <token>'")
+    return token
+
+
 def authenticate(metadata: Mapping[str, str], issuer: TokenIssuer, *, trust_mesh: bool) -> Principal:
     """The caller named by the request metadata, or Unauthenticated."""
     header = metadata.get("authorization", "")
     if header:
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthenticated("INVALID_TOKEN", "authorization must be 'Bearer <token>'")
-        return issuer.verify(token.strip())
+        return issuer.verify(bearer_token(header))
     if trust_mesh and (service := mesh_service_identity(metadata.get("x-forwarded-client-cert", ""))):
         return Principal(service=service)
     raise Unauthenticated("UNAUTHENTICATED", "a bearer token is required")
