@@ -1,9 +1,11 @@
 """One typed settings object per process, read once from the environment.
 
 The variable names are the production guide's (DATABASE_URL, MATCHING_INTERVAL_MS, ...); the
-CLEARMESH_* ones are ours. Nothing else in the code reads os.environ, with one documented
-exception: the OpenTelemetry SDK reads the OTEL_* variables not listed here (sampler,
-exporter headers and TLS) itself; see services/runtime/telemetry.py.
+CLEARMESH_* ones are ours. Nothing else in the code reads os.environ. Two things touch it
+without reading a setting: `clearmesh up` (services/supervisor.py) hands the environment on,
+whole, to the processes it starts, which read it here; and the OpenTelemetry SDK reads the
+OTEL_* variables not declared below (sampler, exporter headers, TLS) itself, see
+services/runtime/telemetry.py.
 """
 
 from __future__ import annotations
