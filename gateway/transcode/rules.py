@@ -51,10 +51,6 @@ class RuleSet:
     unbound_methods: tuple[str, ...]  # gRPC paths without an http option (gRPC only)
     files: tuple[descriptor_pb2.FileDescriptorProto, ...] = field(repr=False)
 
-    def message_class(self, full_name: str) -> type[message.Message]:
-        return message_factory.GetMessageClass(self.pool.FindMessageTypeByName(full_name))
-
-
 def _method_options(raw: descriptor_pb2.MethodOptions) -> descriptor_pb2.MethodOptions:
     """Re-parse options so the http extension is decoded even if it was parsed as unknown.
 

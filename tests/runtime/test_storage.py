@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Column, DateTime, MetaData, Table, inspect, select
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from clearmesh.wallet.v1 import wallet_service_pb2 as pb
 from services.registry import SERVICE_NAMES, load_spec
 from services.runtime import idempotency, migrate
-from services.runtime.database import create_engine, session_factory, stored_utc
+from services.runtime.database import create_engine, stored_utc
 from services.runtime.errors import AlreadyExists
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
@@ -39,7 +40,7 @@ async def test_migrating_twice_changes_nothing(database_url: str) -> None:
 
 async def _sessions(url: str):  # type: ignore[no-untyped-def]
     await migrate.upgrade(url, None)
-    return session_factory(create_engine(url))
+    return async_sessionmaker(create_engine(url), expire_on_commit=False)
 
 
 async def test_a_retried_request_recalls_the_first_response(database_url: str) -> None:

@@ -12,7 +12,6 @@ from typing import Protocol
 from services.kyc.domain.reasons import KycReason
 from services.kyc.domain.model import ApplicantState, Tier
 from services.kyc.domain.tiers import TierLimits, TierTable
-from services.runtime.errors import FailedPrecondition
 from services.runtime.validation import Violations
 
 
@@ -47,22 +46,6 @@ class EligibilityDecision:
     reason: KycReason | None  # KYC_REQUIRED / KYC_TIER_TOO_LOW / KYC_LIMIT_EXCEEDED when denied
     # The largest amount this action could have right now (before this request); None = no limit.
     remaining: Decimal | None
-
-    def denial_error(self) -> FailedPrecondition | None:
-        """The error a caller raises for a denial (FAILED_PRECONDITION per the mesh conventions)."""
-        if self.allowed or self.reason is None:
-            return None
-        metadata = {"tier": str(self.tier.value)}
-        if self.remaining is not None:
-            metadata["remaining"] = str(self.remaining)
-        return FailedPrecondition(self.reason, _DENIAL_MESSAGES[self.reason], metadata=metadata)
-
-
-_DENIAL_MESSAGES = {
-    KycReason.KYC_REQUIRED: "identity verification is required",
-    KycReason.KYC_TIER_TOO_LOW: "the account's verification tier does not allow this",
-    KycReason.KYC_LIMIT_EXCEEDED: "the amount exceeds the account's limit",
-}
 
 
 def _headroom(*limits: Decimal | None) -> Decimal | None:
