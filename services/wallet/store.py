@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, select, tuple_, update
@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from services.runtime.database import stored_utc
 from services.runtime.errors import NotFound
 from services.wallet import tables
 from services.wallet.domain import (
@@ -65,11 +66,6 @@ class PostedTransfer:
 class WithdrawalRecord:
     withdrawal: Withdrawal
     tx_reference: str | None
-
-
-def _utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class AssetPrecisionChanged(RuntimeError):
@@ -220,7 +216,7 @@ class WalletStore:
             .order_by(tables.entries.c.position))).all()
         postings = tuple(Posting(row.account, row.asset, row.units, row.hold_id) for row in rows)
         return PostedTransfer(
-            Transfer(transfer_id, TransferKind(head.kind), postings, _utc(head.create_time)),
+            Transfer(transfer_id, TransferKind(head.kind), postings, stored_utc(head.create_time)),
             tuple(row.kind for row in rows),
         )
 
@@ -319,21 +315,21 @@ class WalletStore:
 
 
 def _hold_status(row: Any) -> HoldStatus:
-    hold = Hold(row.hold_id, row.account, row.asset, row.units, _utc(row.create_time))
+    hold = Hold(row.hold_id, row.account, row.asset, row.units, stored_utc(row.create_time))
     return HoldStatus(hold, consumed_units=row.consumed_units, released_units=row.released_units)
 
 
 def _journal_entry(row: Any) -> JournalEntry:
     entry = Entry(row.sequence, row.transfer_id, TransferKind(row.transfer_kind), row.account, row.asset,
-                  row.units, row.hold_id, _utc(row.create_time))
+                  row.units, row.hold_id, stored_utc(row.create_time))
     return JournalEntry(entry, row.kind)
 
 
 def _withdrawal_record(row: Any) -> WithdrawalRecord:
     withdrawal = Withdrawal(
         row.withdrawal_id, withdrawal_name(row.account, row.withdrawal_id), row.account, row.asset, row.units,
-        row.destination, row.hold_id, WithdrawalState(row.state), _utc(row.create_time),
-        _utc(row.update_time), row.failure_reason,
+        row.destination, row.hold_id, WithdrawalState(row.state), stored_utc(row.create_time),
+        stored_utc(row.update_time), row.failure_reason,
     )
     return WithdrawalRecord(withdrawal, row.tx_reference)
 
