@@ -60,12 +60,13 @@ from services.wallet.requests import (
     parse_fail,
     parse_place_hold,
     parse_post_transfer,
+    parse_post_transfers,
     parse_release_hold,
     parse_withdraw,
     parse_withdrawal_name,
     release_units,
 )
-from services.wallet.store import WalletStore, WithdrawalRecord
+from services.wallet.store import PostedTransfer, WalletStore, WithdrawalRecord
 from services.wallet.wire import Wire
 
 M = TypeVar("M", bound=Message)
@@ -290,6 +291,15 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
             replay_reason=WalletReason.TRANSFER_EXISTS_WITH_DIFFERENT_POSTINGS,
             id_field="transfer", id_value=request.transfer))
         return self.wire.transfer(posted)
+
+    async def PostTransfers(self, request: pb.PostTransfersRequest, context: Any) -> pb.PostTransfersResponse:
+        commands = parse_post_transfers(request, self.assets)
+        at = self.clock.now()
+        batch = [PostedTransfer(Transfer(command.transfer_id, TransferKind.TRADE, command.postings, at),
+                                command.entry_kinds) for command in commands]
+        names = [transfer.transfer for transfer in request.transfers]
+        posted = await self.store.tx.write(lambda session: self.store.post_transfers(session, batch, names=names))
+        return pb.PostTransfersResponse(transfers=[self.wire.transfer(one) for one in posted])
 
     # ---------------------------------------------------------------- helpers
 

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from services.runtime.errors import NotFound
+from services.runtime.errors import DomainError, NotFound
 from services.wallet import tables
 from services.wallet.domain import (
     AssetCatalog,
@@ -45,6 +45,7 @@ from services.wallet.domain import (
     is_user_account,
     touched_balance_keys,
 )
+from services.wallet.domain.batches import apply_transfers, in_transfer
 from services.wallet.domain.identifiers import withdrawal_name
 from services.runtime.transactions import Transactions
 
@@ -211,18 +212,28 @@ class WalletStore:
     # ------------------------------------------------------------ transfers
 
     async def posted_transfer(self, session: AsyncSession, transfer_id: str) -> PostedTransfer | None:
-        head = (await session.execute(
-            select(tables.transfers).where(tables.transfers.c.transfer_id == transfer_id))).first()
-        if head is None:
-            return None
-        rows = (await session.execute(
-            select(tables.entries).where(tables.entries.c.transfer_id == transfer_id)
-            .order_by(tables.entries.c.position))).all()
-        postings = tuple(Posting(row.account, row.asset, row.units, row.hold_id) for row in rows)
-        return PostedTransfer(
-            Transfer(transfer_id, TransferKind(head.kind), postings, _utc(head.create_time)),
-            tuple(row.kind for row in rows),
-        )
+        return (await self.posted_transfers(session, [transfer_id])).get(transfer_id)
+
+    async def posted_transfers(self, session: AsyncSession, transfer_ids: Sequence[str]) -> dict[str, PostedTransfer]:
+        """The transfers among `transfer_ids` that were posted, by id."""
+        heads = {row.transfer_id: row for row in await session.execute(
+            select(tables.transfers).where(tables.transfers.c.transfer_id.in_(sorted(set(transfer_ids)))))}
+        if not heads:
+            return {}
+        rows: dict[str, list[Any]] = {transfer_id: [] for transfer_id in heads}
+        for row in await session.execute(
+                select(tables.entries).where(tables.entries.c.transfer_id.in_(sorted(heads)))
+                .order_by(tables.entries.c.transfer_id, tables.entries.c.position)):
+            rows[row.transfer_id].append(row)
+        return {
+            transfer_id: PostedTransfer(
+                Transfer(transfer_id, TransferKind(head.kind),
+                         tuple(Posting(row.account, row.asset, row.units, row.hold_id) for row in rows[transfer_id]),
+                         _utc(head.create_time)),
+                tuple(row.kind for row in rows[transfer_id]),
+            )
+            for transfer_id, head in heads.items()
+        }
 
     async def post_transfer(
         self, session: AsyncSession, transfer: Transfer, entry_kinds: Sequence[str],
@@ -243,13 +254,55 @@ class WalletStore:
         effects = apply_postings(transfer.postings, found, statuses)
         await self._write_holds(session, list(effects.holds.values()))
         await self._write_balances(session, effects.balances)
-        await session.execute(tables.entries.insert(), [
-            {"transfer_id": transfer.transfer_id, "position": position, "kind": kind,
-             "account": posting.account, "asset": posting.asset, "units": posting.units,
-             "hold_id": posting.hold_id, "create_time": transfer.create_time}
-            for position, (posting, kind) in enumerate(zip(transfer.postings, entry_kinds, strict=True))
-        ])
+        await self._insert_entries(session, [requested])
         return requested
+
+    async def post_transfers(
+        self, session: AsyncSession, batch: Sequence[PostedTransfer], *, names: Sequence[str],
+    ) -> list[PostedTransfer]:
+        """Post a batch of balanced transfers (distinct ids) atomically, each idempotent by its id
+        as `post_transfer` (`names`: as the caller named them); every touched hold and balance
+        row is locked and written once. Errors name the offending transfer by its index in
+        `batch` (`batches.in_transfer`)."""
+        existing = await self.posted_transfers(session, [posted.transfer.transfer_id for posted in batch])
+        new: dict[int, PostedTransfer] = {}
+        for index, requested in enumerate(batch):
+            found = existing.get(requested.transfer.transfer_id)
+            if found is None:
+                new[index] = requested
+                continue
+            try:
+                check_replay(WalletReason.TRANSFER_EXISTS_WITH_DIFFERENT_POSTINGS, "transfer", names[index],
+                             _transfer_params(found), _transfer_params(requested))
+            except DomainError as error:
+                raise in_transfer(error, index) from None
+        if new:
+            # The transfer rows first: a concurrent replay waits on their keys, then finds them.
+            await session.execute(tables.transfers.insert(), [
+                {"transfer_id": posted.transfer.transfer_id, "kind": str(posted.transfer.kind),
+                 "create_time": posted.transfer.create_time}
+                for posted in new.values()
+            ])
+            postings = [posting for posted in new.values() for posting in posted.transfer.postings]
+            hold_ids = list(consumed_by_hold(postings))
+            statuses = await self._lock_holds(session, hold_ids) if hold_ids else {}
+            found_balances = await self.lock_balances(session, touched_balance_keys(postings))
+            effects = apply_transfers(
+                {index: posted.transfer.postings for index, posted in new.items()}, found_balances, statuses)
+            await self._write_holds(session, list(effects.holds.values()))
+            await self._write_balances(session, effects.balances)
+            await self._insert_entries(session, list(new.values()))
+        return [existing.get(posted.transfer.transfer_id, posted) for posted in batch]
+
+    async def _insert_entries(self, session: AsyncSession, posted: Sequence[PostedTransfer]) -> None:
+        """One journal entry per posting, in the transfers' order (their sequence numbers follow it)."""
+        await session.execute(tables.entries.insert(), [
+            {"transfer_id": one.transfer.transfer_id, "position": position, "kind": kind,
+             "account": posting.account, "asset": posting.asset, "units": posting.units,
+             "hold_id": posting.hold_id, "create_time": one.transfer.create_time}
+            for one in posted
+            for position, (posting, kind) in enumerate(zip(one.transfer.postings, one.entry_kinds, strict=True))
+        ])
 
     async def list_entries(
         self, session: AsyncSession, account: str, *, asset: str | None, after_sequence: int | None, limit: int
