@@ -49,6 +49,8 @@ from services.wallet.domain.identifiers import (
     withdrawal_name,
     withdrawal_transfer_id,
 )
+from services.wallet.domain.hold_groups import PlaceHold, ReleaseHold
+from services.wallet.hold_writer import HoldWriter
 from services.wallet.kyc import WithdrawalLimits
 from services.wallet.requests import (
     ResolveCommand,
@@ -92,8 +94,9 @@ def _must_own(account: str) -> None:
 
 
 class WalletServicer(pb_grpc.WalletServiceServicer):
-    def __init__(self, store: WalletStore, limits: WithdrawalLimits, clock: Clock) -> None:
+    def __init__(self, store: WalletStore, holds: HoldWriter, limits: WithdrawalLimits, clock: Clock) -> None:
         self.store = store
+        self.holds = holds
         self.assets = store.assets
         self.limits = limits
         self.clock = clock
@@ -266,11 +269,13 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
         command = parse_place_hold(request, self.assets)
         funds = command.funds
         hold = Hold(command.hold_id, funds.account, funds.asset.code, funds.units, self.clock.now())
-        status = await self.store.tx.write(lambda session: self.store.place_hold(session, hold))
-        return self.wire.hold(status)
+        return self.wire.hold(await self.holds.apply(PlaceHold(hold)))
 
     async def ReleaseHold(self, request: pb.ReleaseHoldRequest, context: Any) -> wallet_pb2.Hold:
         command = parse_release_hold(request)
+        if command.request_id is None:
+            return self.wire.hold(await self.holds.apply(ReleaseHold(command.hold_id, command.amount)))
+        # With a request_id the answer goes to the request log, in its own transaction.
 
         async def release(session: AsyncSession) -> wallet_pb2.Hold:
             found = await self.store.hold(session, command.hold_id)

@@ -46,6 +46,7 @@ from services.wallet.domain import (
     touched_balance_keys,
 )
 from services.wallet.domain.batches import apply_transfers, in_transfer
+from services.wallet.domain.hold_groups import HoldCommand, Outcome, PlaceHold, apply_hold_group, balance_key_of
 from services.wallet.domain.identifiers import withdrawal_name
 from services.runtime.transactions import Transactions
 
@@ -173,7 +174,7 @@ class WalletStore:
         existing = (await self._lock_holds(session, [hold.hold_id])).get(hold.hold_id)
         if existing is not None:
             check_replay(WalletReason.HOLD_EXISTS_WITH_DIFFERENT_PARAMS, "hold_id", hold.hold_id,
-                         _hold_params(existing.hold), _hold_params(hold))
+                         existing.hold.replay_params(), hold.replay_params())
             return existing
         # The hold row first: a concurrent PlaceHold with the same id waits on it, then
         # retries and finds this one, instead of racing for the funds.
@@ -184,6 +185,30 @@ class WalletStore:
         balance = (await self.lock_balances(session, [key]))[key]
         await self._write_balances(session, {key: apply_place_hold(hold, balance)})
         return HoldStatus(hold, consumed_units=0, released_units=0)
+
+    async def apply_hold_group(self, session: AsyncSession, commands: Sequence[HoldCommand]) -> list[Outcome]:
+        """PlaceHold and ReleaseHold commands in one transaction, each with its own outcome
+        (`hold_groups`): the holds and balance rows they touch are locked once, in the usual
+        order (holds, then balances), and written once."""
+        hold_ids = [command.hold.hold_id if isinstance(command, PlaceHold) else command.hold_id
+                    for command in commands]
+        statuses = await self._lock_holds(session, hold_ids)
+        keys = {key for command in commands if (key := balance_key_of(command, statuses)) is not None}
+        # Rows are not created here: a missing one belongs to an account never funded, on which
+        # a hold can only fail; a release's row exists since its hold was placed.
+        found = await self._select_balances(session, sorted(keys), lock=True) if keys else {}
+        effects = apply_hold_group(commands, statuses, found, self.assets)
+        if effects.placed:
+            await session.execute(tables.holds.insert(), [
+                {"hold_id": s.hold.hold_id, "account": s.hold.account, "asset": s.hold.asset, "units": s.hold.units,
+                 "consumed_units": s.consumed_units, "released_units": s.released_units,
+                 "create_time": s.hold.create_time}
+                for s in effects.placed
+            ])
+        await self._write_holds(session, effects.changed)
+        if effects.balances:
+            await self._write_balances(session, effects.balances)
+        return effects.outcomes
 
     async def release_hold(self, session: AsyncSession, hold_id: str, units: int | None) -> tuple[HoldStatus, HoldRelease]:
         """Give back `units` (None: all that remains) of a hold."""
@@ -389,10 +414,6 @@ def _withdrawal_record(row: Any) -> WithdrawalRecord:
         _utc(row.update_time), row.failure_reason,
     )
     return WithdrawalRecord(withdrawal, row.tx_reference)
-
-
-def _hold_params(hold: Hold) -> dict[str, object]:
-    return {"account": hold.account, "asset": hold.asset, "amount": hold.units}
 
 
 def _transfer_params(posted: PostedTransfer) -> dict[str, object]:
