@@ -16,49 +16,38 @@ Idempotency, per RPC:
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Any, TypeVar
 
+from clearmesh.wallet.v1 import wallet_pb2
+from clearmesh.wallet.v1 import wallet_service_pb2 as pb
+from clearmesh.wallet.v1 import wallet_service_pb2_grpc as pb_grpc
 from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clearmesh.wallet.v1 import wallet_pb2, wallet_service_pb2 as pb, wallet_service_pb2_grpc as pb_grpc
 from services.runtime import idempotency
 from services.runtime.auth import current_principal
 from services.runtime.clock import Clock
-from services.runtime.errors import Aborted, NotFound, PermissionDenied
+from services.runtime.errors import NotFound, PermissionDenied
 from services.runtime.paging import encode_token, read_page
 from services.wallet.domain import (
     Hold,
     Transfer,
     TransferKind,
     WalletReason,
-    Withdrawal,
-    WithdrawalState,
     deposit_legs,
     from_units,
     legs_to_postings,
-    withdrawal_legs,
-)
-from services.wallet.domain.identifiers import (
-    deposit_transfer_id,
-    withdrawal_hold_id,
-    withdrawal_name,
-    withdrawal_transfer_id,
 )
 from services.wallet.domain.hold_groups import PlaceHold, ReleaseHold
+from services.wallet.domain.identifiers import deposit_transfer_id
 from services.wallet.hold_writer import HoldWriter
 from services.wallet.kyc import WithdrawalLimits
 from services.wallet.requests import (
-    ResolveCommand,
-    WithdrawCommand,
     parse_account,
-    parse_entries_query,
     parse_complete,
     parse_deposit,
+    parse_entries_query,
     parse_fail,
     parse_place_hold,
     parse_post_transfer,
@@ -68,18 +57,11 @@ from services.wallet.requests import (
     parse_withdrawal_name,
     release_units,
 )
-from services.wallet.store import PostedTransfer, WalletStore, WithdrawalRecord
+from services.wallet.store import PostedTransfer, WalletStore
 from services.wallet.wire import Wire
+from services.wallet.withdrawals import SERVICE, WithdrawalDesk, withdrawal_not_found
 
 M = TypeVar("M", bound=Message)
-
-SERVICE = pb.DESCRIPTOR.services_by_name["WalletService"]
-WITHDRAW = idempotency.method_name(SERVICE, "Withdraw")
-
-WITHDRAWAL_WINDOW = timedelta(hours=24)
-# A concurrent withdrawal of the same account and asset changed the 24 h usage between the
-# KYC check and the write; check again with the new figure, a few times at most.
-MAX_LIMIT_CHECKS = 3
 
 
 def _may_read(account: str) -> None:
@@ -101,9 +83,7 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
         self.limits = limits
         self.clock = clock
         self.wire = Wire(store.assets)
-        # Weak: a lock lives only while some withdrawal of that account and asset holds or awaits it.
-        self._withdrawal_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
-            weakref.WeakValueDictionary())
+        self.withdrawals = WithdrawalDesk(store, limits, clock, self.wire)
 
     # ------------------------------------------------------------------ reads
 
@@ -136,7 +116,7 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
         _may_read(ref.account)
         record = await self.store.tx.read(lambda session: self.store.withdrawal(session, ref.withdrawal_id))
         if record is None or record.withdrawal.account != ref.account:
-            raise _withdrawal_not_found(request.name)
+            raise withdrawal_not_found(request.name)
         return self.wire.withdrawal(record)
 
     # ---------------------------------------------------- deposits, withdrawals
@@ -162,106 +142,14 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
 
     async def Withdraw(self, request: pb.WithdrawRequest, context: Any) -> wallet_pb2.Withdrawal:
         command = parse_withdraw(request, self.assets)
-        funds = command.funds
-        _must_own(funds.account)
-        remembered = await self.store.tx.read(
-            lambda session: idempotency.recall(session, WITHDRAW, command.request_id, request))
-        if remembered is not None:
-            return wallet_pb2.Withdrawal.FromString(remembered)
-        async with self._withdrawal_lock(funds.account, funds.asset.code):
-            return await self._check_limits_and_open(request, command)
-
-    async def _check_limits_and_open(self, request: pb.WithdrawRequest, command: WithdrawCommand) -> wallet_pb2.Withdrawal:
-        funds = command.funds
-        for _ in range(MAX_LIMIT_CHECKS):
-            at = self.clock.now()
-            used = await self.store.tx.read(lambda session: self.store.withdrawn_units_since(
-                session, funds.account, funds.asset.code, at - WITHDRAWAL_WINDOW))
-            await self.limits.check(funds.account, funds.asset, funds.units, used)
-            answer = await self.store.tx.write(
-                lambda session: self._open_withdrawal(session, request, command, used, at))  # noqa: B023
-            if answer is not None:
-                return answer
-        raise Aborted("WITHDRAWAL_CONTENDED", "concurrent withdrawals kept changing the 24 h usage; retry",
-                      metadata={"account": funds.account})
-
-    def _withdrawal_lock(self, account: str, asset: str) -> asyncio.Lock:
-        """Queues this process's withdrawals of one account and asset, so each asks KYC with the
-        usage its predecessors left; the in-transaction re-check covers other processes."""
-        lock = self._withdrawal_locks.get((account, asset))
-        if lock is None:
-            lock = self._withdrawal_locks[(account, asset)] = asyncio.Lock()
-        return lock
-
-    async def _open_withdrawal(
-        self, session: AsyncSession, request: pb.WithdrawRequest, command: WithdrawCommand, used: int, at: Any,
-    ) -> wallet_pb2.Withdrawal | None:
-        """Hold the amount and open the withdrawal, unless the usage KYC judged is no longer current."""
-        remembered = await idempotency.recall(session, WITHDRAW, command.request_id, request)
-        if remembered is not None:
-            return wallet_pb2.Withdrawal.FromString(remembered)
-        funds = command.funds
-        # The balance row lock serializes this account's withdrawals of this asset.
-        await self.store.lock_balances(session, [(funds.account, funds.asset.code)])
-        if await self.store.withdrawn_units_since(session, funds.account, funds.asset.code, at - WITHDRAWAL_WINDOW) != used:
-            return None
-        hold = Hold(withdrawal_hold_id(command.request_id), funds.account, funds.asset.code, funds.units, at)
-        await self.store.place_hold(session, hold)
-        withdrawal = Withdrawal(
-            command.request_id, withdrawal_name(funds.account, command.request_id), funds.account,
-            funds.asset.code, funds.units, command.destination, hold.hold_id, WithdrawalState.PENDING, at, at)
-        await self.store.insert_withdrawal(session, withdrawal)
-        answer = self.wire.withdrawal(WithdrawalRecord(withdrawal, None))
-        await idempotency.remember(session, WITHDRAW, command.request_id, request, answer, at)
-        return answer
+        _must_own(command.funds.account)
+        return await self.withdrawals.open(request, command)
 
     async def CompleteWithdrawal(self, request: pb.CompleteWithdrawalRequest, context: Any) -> wallet_pb2.Withdrawal:
-        command = parse_complete(request)
-        at = self.clock.now()
-
-        async def complete(session: AsyncSession) -> wallet_pb2.Withdrawal:
-            record = await self._locked_withdrawal(session, command, request.name)
-            if _repeats(record, WithdrawalState.COMPLETED, command.detail):
-                return self.wire.withdrawal(record)
-            withdrawal = record.withdrawal
-            completed = withdrawal.completed(at)  # WITHDRAWAL_NOT_PENDING unless pending
-            asset = self.assets[withdrawal.asset]
-            legs = withdrawal_legs(withdrawal.account, asset, from_units(asset, withdrawal.units), withdrawal.hold_id)
-            postings = legs_to_postings(legs, self.assets)
-            transfer = Transfer(withdrawal_transfer_id(withdrawal.withdrawal_id), TransferKind.WITHDRAWAL, postings, at)
-            await self.store.post_transfer(
-                session, transfer, ("WITHDRAWAL",) * len(postings),
-                replay_reason=WalletReason.TRANSFER_EXISTS_WITH_DIFFERENT_POSTINGS,
-                id_field="name", id_value=request.name)
-            resolved = WithdrawalRecord(completed, command.detail)
-            await self.store.resolve_withdrawal(session, resolved)
-            return self.wire.withdrawal(resolved)
-
-        return await self._once("CompleteWithdrawal", command.request_id, request,
-                                         wallet_pb2.Withdrawal, complete)
+        return await self.withdrawals.complete(request, parse_complete(request))
 
     async def FailWithdrawal(self, request: pb.FailWithdrawalRequest, context: Any) -> wallet_pb2.Withdrawal:
-        command = parse_fail(request)
-        at = self.clock.now()
-
-        async def fail(session: AsyncSession) -> wallet_pb2.Withdrawal:
-            record = await self._locked_withdrawal(session, command, request.name)
-            if _repeats(record, WithdrawalState.FAILED, command.detail):
-                return self.wire.withdrawal(record)
-            failed = record.withdrawal.failed(at, command.detail or "")  # WITHDRAWAL_NOT_PENDING unless pending
-            await self.store.release_hold(session, failed.hold_id, None)
-            resolved = WithdrawalRecord(failed, record.tx_reference)
-            await self.store.resolve_withdrawal(session, resolved)
-            return self.wire.withdrawal(resolved)
-
-        return await self._once("FailWithdrawal", command.request_id, request,
-                                         wallet_pb2.Withdrawal, fail)
-
-    async def _locked_withdrawal(self, session: AsyncSession, command: ResolveCommand, name: str) -> WithdrawalRecord:
-        record = await self.store.withdrawal(session, command.ref.withdrawal_id, lock=True)
-        if record is None or record.withdrawal.account != command.ref.account:
-            raise _withdrawal_not_found(name)
-        return record
+        return await self.withdrawals.fail(request, parse_fail(request))
 
     # ------------------------------------------------------ holds and transfers
 
@@ -315,17 +203,3 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
         """`work` and its answer in the request log, in one transaction; a retry gets the first answer."""
         return await idempotency.once(self.store.tx, self.clock, idempotency.method_name(SERVICE, method),
                                       request_id, request, answer_type, work)
-
-
-def _repeats(record: WithdrawalRecord, state: WithdrawalState, detail: str | None) -> bool:
-    """Whether this resolution already happened with the same details (a harmless retry)."""
-    withdrawal = record.withdrawal
-    if withdrawal.state is not state:
-        return False
-    already = record.tx_reference if state is WithdrawalState.COMPLETED else withdrawal.failure_reason
-    return (already or None) == (detail or None)
-
-
-
-def _withdrawal_not_found(name: str) -> NotFound:
-    return NotFound(WalletReason.WITHDRAWAL_NOT_FOUND, f"{name} not found", metadata={"withdrawal": name})

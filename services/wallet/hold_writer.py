@@ -64,7 +64,7 @@ class HoldWriter:
         commands = [command for command, _ in live]
         try:
             outcomes = await self.store.tx.write(lambda session: self.store.apply_hold_group(session, commands))
-        except Exception as error:  # each caller gets it, as if its call had run alone
+        except Exception as error:  # noqa: BLE001 - each caller gets it, as if its call had run alone
             for _, future in live:
                 if not future.done():
                     future.set_exception(error)

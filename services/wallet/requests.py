@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
 
-from clearmesh.wallet.v1 import wallet_pb2, wallet_service_pb2 as pb
+from clearmesh.wallet.v1 import wallet_pb2
+from clearmesh.wallet.v1 import wallet_service_pb2 as pb
+
 from services.runtime.errors import InvalidArgument
 from services.runtime.validation import REQUEST_ID, REQUEST_ID_RULE, Violations
 from services.wallet.domain import (

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.runtime.errors import DomainError, NotFound
+from services.runtime.transactions import Transactions
 from services.wallet import tables
 from services.wallet.domain import (
     AssetCatalog,
@@ -46,9 +47,14 @@ from services.wallet.domain import (
     touched_balance_keys,
 )
 from services.wallet.domain.batches import apply_transfers, in_transfer
-from services.wallet.domain.hold_groups import HoldCommand, Outcome, PlaceHold, apply_hold_group, balance_key_of
+from services.wallet.domain.hold_groups import (
+    HoldCommand,
+    Outcome,
+    PlaceHold,
+    apply_hold_group,
+    balance_key_of,
+)
 from services.wallet.domain.identifiers import withdrawal_name
-from services.runtime.transactions import Transactions
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 import pytest
 from hypothesis import given, settings
@@ -24,7 +24,7 @@ from services.wallet.domain import (
 )
 from services.wallet.domain.batches import apply_transfers
 
-AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
+AT = datetime(2026, 1, 1, tzinfo=UTC)
 USERS = ["accounts/u0", "accounts/u1", "accounts/u2"]
 FEES = SystemAccount.FEES
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -11,9 +11,15 @@ from hypothesis import strategies as st
 
 from services.runtime.errors import AlreadyExists, FailedPrecondition, NotFound
 from services.wallet.domain import DEFAULT_ASSETS, Balance, BalanceKey, Hold, HoldStatus
-from services.wallet.domain.hold_groups import HoldCommand, HoldGroupEffects, PlaceHold, ReleaseHold, apply_hold_group
+from services.wallet.domain.hold_groups import (
+    HoldCommand,
+    HoldGroupEffects,
+    PlaceHold,
+    ReleaseHold,
+    apply_hold_group,
+)
 
-AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
+AT = datetime(2026, 1, 1, tzinfo=UTC)
 ALICE, BOB = "accounts/alice", "accounts/bob"
 
 
