@@ -4,10 +4,14 @@ Idempotency, per RPC:
 - Deposit, Withdraw: by `request_id`, through the runtime's request log in the same
   transaction as the write; a retry answers the first response, another request with the same
   id is ALREADY_EXISTS. Withdraw recalls before asking KYC, so a retry never spends the limit twice.
-- PlaceHold: by hold id; PostTransfer: by transfer id; the same payload returns the first
-  result, a different one ALREADY_EXISTS naming the differing fields.
+- PlaceHold: by hold id; PostTransfer and each transfer of PostTransfers: by transfer id; the
+  same payload returns the first result, a different one ALREADY_EXISTS naming the differing
+  fields (and, in a batch, the transfer's index).
 - ReleaseHold: releasing everything is naturally idempotent; a partial release is idempotent
   when it carries a `request_id`.
+
+PlaceHold and ReleaseHold (without a request_id) are group-committed (`hold_writer.py`);
+PostTransfers posts its batch in one transaction (`domain/batches.py`).
 - CompleteWithdrawal / FailWithdrawal: repeating the transition that already happened, with
   the same tx_reference / reason, answers the withdrawal as it is (a retry is not an error);
   the other transition, or different details, is FAILED_PRECONDITION WITHDRAWAL_NOT_PENDING.
@@ -19,16 +23,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from clearmesh.wallet.v1 import wallet_pb2
-from clearmesh.wallet.v1 import wallet_service_pb2 as pb
-from clearmesh.wallet.v1 import wallet_service_pb2_grpc as pb_grpc
 from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clearmesh.wallet.v1 import wallet_pb2, wallet_service_pb2 as pb, wallet_service_pb2_grpc as pb_grpc
 from services.runtime import idempotency
 from services.runtime.auth import current_principal
 from services.runtime.clock import Clock
-from services.runtime.errors import NotFound, PermissionDenied
+from services.runtime.errors import PermissionDenied
 from services.runtime.paging import encode_token, read_page
 from services.wallet.domain import (
     Hold,
@@ -55,7 +57,6 @@ from services.wallet.requests import (
     parse_release_hold,
     parse_withdraw,
     parse_withdrawal_name,
-    release_units,
 )
 from services.wallet.store import PostedTransfer, WalletStore
 from services.wallet.wire import Wire
@@ -161,20 +162,15 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
 
     async def ReleaseHold(self, request: pb.ReleaseHoldRequest, context: Any) -> wallet_pb2.Hold:
         command = parse_release_hold(request)
+        release = ReleaseHold(command.hold_id, command.amount)
         if command.request_id is None:
-            return self.wire.hold(await self.holds.apply(ReleaseHold(command.hold_id, command.amount)))
-        # With a request_id the answer goes to the request log, in its own transaction.
+            return self.wire.hold(await self.holds.apply(release))
 
-        async def release(session: AsyncSession) -> wallet_pb2.Hold:
-            found = await self.store.hold(session, command.hold_id)
-            if found is None:
-                raise NotFound(WalletReason.HOLD_NOT_FOUND, f"{request.hold} not found",
-                               metadata={"holdId": command.hold_id})
-            units = release_units(command, self.assets[found.hold.asset])  # the hold's precision
-            status, _ = await self.store.release_hold(session, command.hold_id, units)
-            return self.wire.hold(status)
+        # With a request_id the answer goes to the request log: a transaction of its own.
+        async def remembered(session: AsyncSession) -> wallet_pb2.Hold:
+            return self.wire.hold(await self.store.apply_hold_command(session, release))
 
-        return await self._once("ReleaseHold", command.request_id, request, wallet_pb2.Hold, release)
+        return await self._once("ReleaseHold", command.request_id, request, wallet_pb2.Hold, remembered)
 
     async def PostTransfer(self, request: pb.PostTransferRequest, context: Any) -> wallet_pb2.Transfer:
         command = parse_post_transfer(request, self.assets)

@@ -9,9 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
 
-from clearmesh.wallet.v1 import wallet_pb2
-from clearmesh.wallet.v1 import wallet_service_pb2 as pb
-
+from clearmesh.wallet.v1 import wallet_pb2, wallet_service_pb2 as pb
 from services.runtime.errors import InvalidArgument
 from services.runtime.validation import REQUEST_ID, REQUEST_ID_RULE, Violations
 from services.wallet.domain import (
@@ -190,12 +188,6 @@ def parse_release_hold(request: pb.ReleaseHoldRequest) -> ReleaseHoldCommand:
     checks.raise_if_any()
     assert hold_id
     return ReleaseHoldCommand(hold_id, amount, request_id)
-
-
-def release_units(command: ReleaseHoldCommand, asset: Asset) -> int | None:
-    if command.amount is None:
-        return None
-    return to_units(asset, command.amount, field="amount")
 
 
 @dataclass(frozen=True, slots=True)

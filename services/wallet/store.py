@@ -216,6 +216,13 @@ class WalletStore:
             await self._write_balances(session, effects.balances)
         return effects.outcomes
 
+    async def apply_hold_command(self, session: AsyncSession, command: HoldCommand) -> HoldStatus:
+        """One hold command alone, by the same rules as a group; its error is raised."""
+        outcome = (await self.apply_hold_group(session, [command]))[0]
+        if isinstance(outcome, DomainError):
+            raise outcome
+        return outcome
+
     async def release_hold(self, session: AsyncSession, hold_id: str, units: int | None) -> tuple[HoldStatus, HoldRelease]:
         """Give back `units` (None: all that remains) of a hold."""
         status = (await self._lock_holds(session, [hold_id])).get(hold_id)

@@ -15,10 +15,9 @@ import weakref
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from clearmesh.wallet.v1 import wallet_pb2
-from clearmesh.wallet.v1 import wallet_service_pb2 as pb
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clearmesh.wallet.v1 import wallet_pb2, wallet_service_pb2 as pb
 from services.runtime import idempotency
 from services.runtime.clock import Clock
 from services.runtime.errors import Aborted, NotFound

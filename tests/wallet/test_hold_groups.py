@@ -6,8 +6,8 @@ import asyncio
 from typing import Any
 
 import grpc
-from clearmesh.wallet.v1 import wallet_pb2
-from clearmesh.wallet.v1 import wallet_service_pb2 as pb
+
+from clearmesh.wallet.v1 import wallet_pb2, wallet_service_pb2 as pb
 
 USERS = 50
 

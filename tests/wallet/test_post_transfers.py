@@ -8,15 +8,9 @@ from typing import Any
 
 import grpc
 import pytest
-from clearmesh.wallet.v1 import wallet_pb2
-from clearmesh.wallet.v1 import wallet_service_pb2 as pb
 
-from services.wallet.domain import (
-    DEFAULT_ASSETS,
-    build_trade_legs,
-    format_units,
-    legs_to_postings,
-)
+from clearmesh.wallet.v1 import wallet_pb2, wallet_service_pb2 as pb
+from services.wallet.domain import DEFAULT_ASSETS, build_trade_legs, format_units, legs_to_postings
 
 BUYER, SELLER, FEES = "accounts/buyer", "accounts/seller", "system/fees"
 USDC, GRID = DEFAULT_ASSETS["USDC"], DEFAULT_ASSETS["GRID"]
