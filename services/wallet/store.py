@@ -316,10 +316,11 @@ class WalletStore:
                 raise in_transfer(error, index) from None
         if new:
             # The transfer rows first: a concurrent replay waits on their keys, then finds them.
+            # In id order, so two batches sharing ids wait for each other instead of deadlocking.
             await session.execute(tables.transfers.insert(), [
                 {"transfer_id": posted.transfer.transfer_id, "kind": str(posted.transfer.kind),
                  "create_time": posted.transfer.create_time}
-                for posted in new.values()
+                for posted in sorted(new.values(), key=lambda posted: posted.transfer.transfer_id)
             ])
             postings = [posting for posted in new.values() for posting in posted.transfer.postings]
             hold_ids = list(consumed_by_hold(postings))
