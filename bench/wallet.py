@@ -27,7 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -107,11 +107,11 @@ async def serving(database_url: str) -> AsyncIterator[Callers]:
             await running.stop(grace=0)
 
 
-async def timed(calls: list[list[Callable[[], Awaitable[object]]]]) -> tuple[float, list[float]]:
+async def timed(calls: Sequence[Sequence[Callable[[], Awaitable[object]]]]) -> tuple[float, list[float]]:
     """Each client's calls one after another, all clients at once: (elapsed s, latencies s)."""
     latencies: list[float] = []
 
-    async def client(mine: list[Callable[[], Awaitable[object]]]) -> None:
+    async def client(mine: Sequence[Callable[[], Awaitable[object]]]) -> None:
         for call in mine:
             began = time.perf_counter()
             await call()

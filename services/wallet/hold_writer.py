@@ -41,6 +41,7 @@ class HoldWriter:
 
     async def run(self) -> None:
         """Commit groups until cancelled (the runtime's shutdown); then fail whatever still waits."""
+        group: list[Pending] = []
         try:
             while True:
                 if not self._pending:
@@ -51,7 +52,9 @@ class HoldWriter:
                 del self._pending[:MAX_GROUP]
                 await self._commit(group)
         finally:
-            for _, future in self._pending:
+            # Shut down mid-commit: its callers learn nothing certain; a retry is answered
+            # either way (a hold is idempotent by id, and so is releasing all of it).
+            for _, future in group + self._pending:
                 if not future.done():
                     future.set_exception(Unavailable("WALLET_STOPPING", "the wallet is shutting down; retry"))
 
