@@ -3,7 +3,7 @@
 Every mutating method takes the session of a write transaction (`store.tx.write`), so the
 adapter can put a command and its request-log record in one commit. The methods load the
 rows a command touches (locked: see `transactions`), call the domain's pure transitions
-(`apply_place_hold`, `apply_release`, `apply_postings`, `check_replay`) and write back what
+(`apply_hold_group`, `apply_transfers`, `apply_postings`, `check_replay`) and write back what
 they return; the rules themselves live only in the domain.
 """
 
@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from services.runtime.errors import DomainError, NotFound
+from services.runtime.errors import DomainError
 from services.runtime.transactions import Transactions
 from services.wallet import tables
 from services.wallet.domain import (
@@ -29,7 +29,6 @@ from services.wallet.domain import (
     ConsistencyReport,
     Entry,
     Hold,
-    HoldRelease,
     HoldStatus,
     Posting,
     Transfer,
@@ -37,9 +36,7 @@ from services.wallet.domain import (
     WalletReason,
     Withdrawal,
     WithdrawalState,
-    apply_place_hold,
     apply_postings,
-    apply_release,
     check_consistency,
     check_replay,
     consumed_by_hold,
@@ -175,23 +172,6 @@ class WalletStore:
         row = (await session.execute(select(tables.holds).where(tables.holds.c.hold_id == hold_id))).first()
         return None if row is None else _hold_status(row)
 
-    async def place_hold(self, session: AsyncSession, hold: Hold) -> HoldStatus:
-        """Set the hold's amount aside; a replay with the same parameters returns the hold as it is now."""
-        existing = (await self._lock_holds(session, [hold.hold_id])).get(hold.hold_id)
-        if existing is not None:
-            check_replay(WalletReason.HOLD_EXISTS_WITH_DIFFERENT_PARAMS, "hold_id", hold.hold_id,
-                         existing.hold.replay_params(), hold.replay_params())
-            return existing
-        # The hold row first: a concurrent PlaceHold with the same id waits on it, then
-        # retries and finds this one, instead of racing for the funds.
-        await session.execute(tables.holds.insert().values(
-            hold_id=hold.hold_id, account=hold.account, asset=hold.asset, units=hold.units,
-            consumed_units=0, released_units=0, create_time=hold.create_time))
-        key = (hold.account, hold.asset)
-        balance = (await self.lock_balances(session, [key]))[key]
-        await self._write_balances(session, {key: apply_place_hold(hold, balance)})
-        return HoldStatus(hold, consumed_units=0, released_units=0)
-
     async def apply_hold_group(self, session: AsyncSession, commands: Sequence[HoldCommand]) -> list[Outcome]:
         """PlaceHold and ReleaseHold commands in one transaction, each with its own outcome
         (`hold_groups`): the holds and balance rows they touch are locked once, in the usual
@@ -222,18 +202,6 @@ class WalletStore:
         if isinstance(outcome, DomainError):
             raise outcome
         return outcome
-
-    async def release_hold(self, session: AsyncSession, hold_id: str, units: int | None) -> tuple[HoldStatus, HoldRelease]:
-        """Give back `units` (None: all that remains) of a hold."""
-        status = (await self._lock_holds(session, [hold_id])).get(hold_id)
-        if status is None:
-            raise NotFound(WalletReason.HOLD_NOT_FOUND, f"hold {hold_id} not found", metadata={"holdId": hold_id})
-        key = (status.hold.account, status.hold.asset)
-        balance = (await self.lock_balances(session, [key]))[key]
-        new_status, new_balance, release = apply_release(status, units, balance)
-        await self._write_holds(session, [new_status])
-        await self._write_balances(session, {key: new_balance})
-        return new_status, release
 
     async def _write_holds(self, session: AsyncSession, statuses: Sequence[HoldStatus]) -> None:
         if not statuses:

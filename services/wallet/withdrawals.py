@@ -32,6 +32,7 @@ from services.wallet.domain import (
     legs_to_postings,
     withdrawal_legs,
 )
+from services.wallet.domain.hold_groups import PlaceHold, ReleaseHold
 from services.wallet.domain.identifiers import (
     withdrawal_hold_id,
     withdrawal_name,
@@ -107,7 +108,7 @@ class WithdrawalDesk:
         if await self.store.withdrawn_units_since(session, funds.account, funds.asset.code, at - WITHDRAWAL_WINDOW) != used:
             return None
         hold = Hold(withdrawal_hold_id(command.request_id), funds.account, funds.asset.code, funds.units, at)
-        await self.store.place_hold(session, hold)
+        await self.store.apply_hold_command(session, PlaceHold(hold))  # INSUFFICIENT_FUNDS if short
         withdrawal = Withdrawal(
             command.request_id, withdrawal_name(funds.account, command.request_id), funds.account,
             funds.asset.code, funds.units, command.destination, hold.hold_id, WithdrawalState.PENDING, at, at)
@@ -149,7 +150,7 @@ class WithdrawalDesk:
             if _repeats(record, WithdrawalState.FAILED, command.detail):
                 return self.wire.withdrawal(record)
             failed = record.withdrawal.failed(at, command.detail or "")  # WITHDRAWAL_NOT_PENDING unless pending
-            await self.store.release_hold(session, failed.hold_id, None)
+            await self.store.apply_hold_command(session, ReleaseHold(failed.hold_id, None))
             resolved = WithdrawalRecord(failed, record.tx_reference)
             await self.store.resolve_withdrawal(session, resolved)
             return self.wire.withdrawal(resolved)
