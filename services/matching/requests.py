@@ -9,7 +9,6 @@ from decimal import Decimal
 
 from clearmesh.matching.v1 import matching_service_pb2 as pb
 
-from services.matching import wire
 from services.matching.domain import (
     Market,
     MarketMode,
@@ -26,6 +25,7 @@ from services.matching.domain import (
 from services.matching.domain.market import require_fitting_assets
 from services.matching.domain.reasons import MatchingReason
 from services.runtime.errors import InvalidArgument
+from services.runtime.timestamps import nanos_of
 from services.runtime.validation import Violations
 
 MARKET_ID = re.compile(r"^[A-Z][A-Z0-9]{1,15}-[A-Z][A-Z0-9]{1,15}$")
@@ -109,7 +109,7 @@ def parse_submit_order(market: Market, request: pb.SubmitOrderRequest, now: int)
         quantity = quantity_to_lots(market, request.quantity, problems)
     elif not (is_market and request.side == Side.BUY and request.max_notional):
         violations.add("quantity", "is required")
-    expire_at = wire.nanos_of(request.expire_time) if request.HasField("expire_time") else None
+    expire_at = nanos_of(request.expire_time) if request.HasField("expire_time") else None
     if time_in_force == TimeInForce.GTT:
         if expire_at is None:
             violations.add("expire_time", "is required for GTT orders")

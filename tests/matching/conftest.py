@@ -12,7 +12,8 @@ import pytest
 from clearmesh.matching.v1 import matching_service_pb2 as pb
 from clearmesh.matching.v1 import matching_service_pb2_grpc as pb_grpc
 from google.rpc import error_details_pb2
-from grpc_status import rpc_status
+from testkit.rpc import error_info, field_violations
+from testkit.rpc import reason as error_reason
 
 from services.matching.service import SPEC
 from services.matching.store import MatchingStore
@@ -32,28 +33,15 @@ class Matching:
 
     @staticmethod
     def violations(error: grpc.aio.AioRpcError) -> dict[str, str]:
-        status = rpc_status.from_call(error)
-        found: dict[str, str] = {}
-        for detail in status.details if status else []:
-            if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-                bad = error_details_pb2.BadRequest()
-                detail.Unpack(bad)
-                found.update({v.field: v.description for v in bad.field_violations})
-        return found
+        return {violation.field: violation.description for violation in field_violations(error)}
+
+    @staticmethod
+    def reason(error: grpc.aio.AioRpcError) -> str:
+        return error_reason(error)
 
     @staticmethod
     def error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
-        status = rpc_status.from_call(error)
-        for detail in status.details if status else []:
-            if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-                info = error_details_pb2.ErrorInfo()
-                detail.Unpack(info)
-                return info
-        return error_details_pb2.ErrorInfo()
-
-    @classmethod
-    def reason(cls, error: grpc.aio.AioRpcError) -> str:
-        return cls.error_info(error).reason
+        return error_info(error)
 
     @property
     def store(self) -> MatchingStore:
