@@ -9,12 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from clearmesh.order.v1 import order_pb2, order_service_pb2 as pb, order_service_pb2_grpc as pb_grpc
+from clearmesh.order.v1 import order_pb2
+from clearmesh.order.v1 import order_service_pb2 as pb
+from clearmesh.order.v1 import order_service_pb2_grpc as pb_grpc
+
 from services.order import wire
 from services.order.domain.orders import Order
 from services.order.domain.reasons import OrderReason
 from services.order.lifecycle import Lifecycle
-from services.order.requests import parse_cancel_order, parse_list_orders, parse_order_name, parse_place_order
+from services.order.requests import (
+    parse_cancel_order,
+    parse_list_orders,
+    parse_order_name,
+    parse_place_order,
+)
 from services.order.store import OrderStore
 from services.runtime.auth import current_principal
 from services.runtime.errors import NotFound, PermissionDenied

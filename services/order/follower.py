@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from typing import Any
 
 import grpc
+from clearmesh.matching.v1 import matching_pb2
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clearmesh.matching.v1 import matching_pb2
 from services.order import wire
 from services.order.domain.holds import fill_consumption
 from services.order.domain.market import MarketRules
@@ -37,7 +37,7 @@ Spawn = Callable[[Coroutine[Any, Any, Any], str], Any]
 
 class EventFollower:
     def __init__(self, tx: Transactions, store: OrderStore, peers: Peers, markets: Markets, *, fee_rate: Decimal,
-                 release: Callable[[Order], Awaitable[None]], spawn: Spawn) -> None:
+                 release: Callable[[Order], Coroutine[Any, Any, None]], spawn: Spawn) -> None:
         self.tx = tx
         self.store = store
         self.peers = peers

@@ -21,10 +21,11 @@ from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
+from clearmesh.order.v1 import order_pb2
+from clearmesh.order.v1 import order_service_pb2 as pb
 from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clearmesh.order.v1 import order_pb2, order_service_pb2 as pb
 from services.order import wire
 from services.order.domain.enums import OrderState, OrderType, Side
 from services.order.domain.holds import hold_plan, max_fills
@@ -38,7 +39,14 @@ from services.order.requests import PlaceCommand
 from services.order.store import OrderStore
 from services.runtime import idempotency
 from services.runtime.clock import Clock
-from services.runtime.errors import Aborted, AlreadyExists, DomainError, FailedPrecondition, NotFound, Unavailable
+from services.runtime.errors import (
+    Aborted,
+    AlreadyExists,
+    DomainError,
+    FailedPrecondition,
+    NotFound,
+    Unavailable,
+)
 from services.runtime.fees import notional_units
 from services.runtime.transactions import Transactions
 from services.runtime.validation import Violations

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from clearmesh.matching.v1 import matching_pb2
+
 from services.order.domain.market import MarketRules
 from services.order.domain.reasons import OrderReason
 from services.order.peers import Peers

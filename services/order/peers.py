@@ -9,16 +9,19 @@ from decimal import Decimal
 from typing import Any
 
 import grpc
+from clearmesh.kyc.v1 import kyc_service_pb2 as kyc_pb
+from clearmesh.kyc.v1 import kyc_service_pb2_grpc as kyc_grpc
+from clearmesh.matching.v1 import matching_pb2
+from clearmesh.matching.v1 import matching_service_pb2 as matching_pb
+from clearmesh.matching.v1 import matching_service_pb2_grpc as matching_grpc
+from clearmesh.wallet.v1 import wallet_service_pb2 as wallet_pb
+from clearmesh.wallet.v1 import wallet_service_pb2_grpc as wallet_grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from clearmesh.kyc.v1 import kyc_service_pb2 as kyc_pb, kyc_service_pb2_grpc as kyc_grpc
-from clearmesh.matching.v1 import matching_pb2, matching_service_pb2 as matching_pb
-from clearmesh.matching.v1 import matching_service_pb2_grpc as matching_grpc
-from clearmesh.wallet.v1 import wallet_service_pb2 as wallet_pb, wallet_service_pb2_grpc as wallet_grpc
 from services.order.domain.orders import Order
 from services.order.domain.reasons import OrderReason
-from services.order.wire import decimal_text, timestamp
+from services.order.wire import decimal_text, enum, timestamp
 from services.runtime import errors
 from services.runtime.errors import DomainError, FailedPrecondition, Unavailable
 
@@ -44,7 +47,7 @@ def peer_error(error: grpc.aio.AioRpcError, peer: str, unavailable_reason: str) 
         return Unavailable(unavailable_reason, f"the {peer} service did not answer: {error.code().name}",
                            metadata={"peerStatus": error.code().name})
     reason, metadata, violations = error.code().name, {}, []
-    status = rpc_status.from_call(error)
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
     for detail in status.details if status is not None else []:
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             info = error_details_pb2.ErrorInfo()
@@ -94,8 +97,8 @@ class Peers:
     async def submit(self, order: Order) -> matching_pb.SubmitOrderResponse:
         spec = order.spec
         request = matching_pb.SubmitOrderRequest(
-            order=order.name, account=order.account, market=f"markets/{order.market_id}", side=int(spec.side),
-            type=int(spec.order_type), time_in_force=int(spec.time_in_force), price=decimal_text(spec.price),
+            order=order.name, account=order.account, market=f"markets/{order.market_id}", side=enum(spec.side),
+            type=enum(spec.order_type), time_in_force=enum(spec.time_in_force), price=decimal_text(spec.price),
             quantity=decimal_text(spec.quantity), max_notional=decimal_text(spec.max_notional),
             post_only=spec.post_only)
         if spec.expire_time is not None:

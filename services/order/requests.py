@@ -9,6 +9,7 @@ from datetime import UTC
 from decimal import Decimal
 
 from clearmesh.order.v1 import order_service_pb2 as pb
+
 from services.order.domain.enums import STATES_BY_NUMBER, OrderState
 from services.order.domain.reasons import OrderReason
 from services.order.domain.validation import OrderDraft

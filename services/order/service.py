@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from clearmesh.order.v1 import order_service_pb2, order_service_pb2_grpc
+
 from services.order.api import OrderServicer
 from services.order.follower import EventFollower
 from services.order.lifecycle import Lifecycle

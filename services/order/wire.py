@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-
-from google.protobuf.timestamp_pb2 import Timestamp
+from typing import Any
 
 from clearmesh.matching.v1 import matching_pb2
 from clearmesh.order.v1 import order_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from services.order.domain.enums import STATE_NUMBERS, STATES_BY_NUMBER, OrderState
 from services.order.domain.market import MarketRules
 from services.order.domain.orders import FillEvent, Order
@@ -30,13 +31,18 @@ def units_text(units: int, decimals: int) -> str:
     return format(Decimal(units).scaleb(-decimals), "f")
 
 
+def enum(value: int) -> Any:
+    """A domain IntEnum as the generated enum field wants it (same numbers by design)."""
+    return int(value)
+
+
 def order_message(order: Order) -> order_pb2.Order:
     spec = order.spec
     message = order_pb2.Order(
-        name=order.name, account=order.account, market=f"markets/{order.market_id}", side=int(spec.side),
-        type=int(spec.order_type), time_in_force=int(spec.time_in_force), price=decimal_text(spec.price),
+        name=order.name, account=order.account, market=f"markets/{order.market_id}", side=enum(spec.side),
+        type=enum(spec.order_type), time_in_force=enum(spec.time_in_force), price=decimal_text(spec.price),
         quantity=decimal_text(spec.quantity), max_notional=decimal_text(spec.max_notional),
-        post_only=spec.post_only, state=STATE_NUMBERS[order.state],  # type: ignore[arg-type]
+        post_only=spec.post_only, state=enum(STATE_NUMBERS[order.state]),
         filled_quantity=decimal_text(order.filled_quantity),
         average_price=order.average_price, reject_reason=order.reject_reason,
         create_time=timestamp(order.create_time), update_time=timestamp(order.update_time),

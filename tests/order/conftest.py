@@ -12,15 +12,21 @@ from typing import Any
 
 import grpc
 import pytest
+from clearmesh.kyc.v1 import kyc_pb2
+from clearmesh.kyc.v1 import kyc_service_pb2 as kyc_pb
+from clearmesh.kyc.v1 import kyc_service_pb2_grpc as kyc_grpc
+from clearmesh.matching.v1 import matching_service_pb2 as matching_pb
+from clearmesh.matching.v1 import matching_service_pb2_grpc as matching_grpc
+from clearmesh.order.v1 import order_pb2
+from clearmesh.order.v1 import order_service_pb2 as pb
+from clearmesh.order.v1 import order_service_pb2_grpc as pb_grpc
+from clearmesh.type.v1 import trading_pb2
+from clearmesh.wallet.v1 import wallet_service_pb2 as wallet_pb
+from clearmesh.wallet.v1 import wallet_service_pb2_grpc as wallet_grpc
 from google.rpc import error_details_pb2
 from google.type import date_pb2
 from grpc_status import rpc_status
 
-from clearmesh.kyc.v1 import kyc_pb2, kyc_service_pb2 as kyc_pb, kyc_service_pb2_grpc as kyc_grpc
-from clearmesh.matching.v1 import matching_service_pb2 as matching_pb, matching_service_pb2_grpc as matching_grpc
-from clearmesh.order.v1 import order_pb2, order_service_pb2 as pb, order_service_pb2_grpc as pb_grpc
-from clearmesh.type.v1 import trading_pb2
-from clearmesh.wallet.v1 import wallet_service_pb2 as wallet_pb, wallet_service_pb2_grpc as wallet_grpc
 from services.kyc.service import SPEC as KYC
 from services.matching.service import SPEC as MATCHING
 from services.order.service import SPEC as ORDER

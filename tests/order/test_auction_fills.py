@@ -36,9 +36,10 @@ async def test_five_concurrent_one_kwh_buyers_against_a_four_kwh_sell_fill_exact
     base = await mesh.base_asset("GRID-USDC")
     seller = await mesh.trader("sol", deposits={base: "4"})
     buyers = [await mesh.trader(f"buyer{i}", deposits={"USDC": "10"}) for i in range(5)]
-    await mesh.place(seller, market="GRID-USDC", side=SELL, price="0.1000", quantity="4")
     bids = await asyncio.gather(*(mesh.place(buyer, market="GRID-USDC", side=BUY, price="0.3000", quantity="1")
                                   for buyer in buyers))
+    # Bids alone do not cross, so the first clearing after the sell sees all five.
+    await mesh.place(seller, market="GRID-USDC", side=SELL, price="0.1000", quantity="4")
 
     async def cleared() -> bool:
         orders = [await mesh.get(bid.name) for bid in bids]

@@ -6,7 +6,6 @@ from typing import Any
 
 import grpc
 import pytest
-
 from clearmesh.order.v1 import order_service_pb2 as pb
 from clearmesh.type.v1 import trading_pb2
 

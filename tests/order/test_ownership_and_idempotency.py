@@ -7,8 +7,8 @@ from typing import Any
 
 import grpc
 import pytest
-
-from clearmesh.order.v1 import order_pb2, order_service_pb2 as pb
+from clearmesh.order.v1 import order_pb2
+from clearmesh.order.v1 import order_service_pb2 as pb
 from clearmesh.type.v1 import trading_pb2
 
 BUY = trading_pb2.SIDE_BUY

@@ -81,7 +81,7 @@ class Order:
                        reject_reason=reason if state.is_final else self.reject_reason,
                        state_sequence=sequence, update_time=at)
 
-    def with_event(self, market: MarketRules, event: "FillEvent", consumption: int) -> Order:
+    def with_event(self, market: MarketRules, event: FillEvent, consumption: int) -> Order:
         """One of Matching's order events: counted once, in sequence order."""
         order = self
         if event.sequence > order.fill_sequence:

@@ -57,18 +57,25 @@ def _multiple(violations: Violations, field: str, value: Decimal, step: Decimal,
         violations.add(field, f"must be a multiple of the {step_name} {step}")
 
 
-def _enum(violations: Violations, field: str, value: int, kind: type[Side] | type[OrderType]) -> Side | OrderType | None:
-    if value in kind._value2member_map_:
-        return kind(value)
-    violations.add(field, "is required" if value == 0 else "is not a known value")
+def _side(violations: Violations, value: int) -> Side | None:
+    if value in Side._value2member_map_:
+        return Side(value)
+    violations.add("order.side", "is required" if value == 0 else "is not a known value")
+    return None
+
+
+def _order_type(violations: Violations, value: int) -> OrderType | None:
+    if value in OrderType._value2member_map_:
+        return OrderType(value)
+    violations.add("order.type", "is required" if value == 0 else "is not a known value")
     return None
 
 
 def check_order(draft: OrderDraft, market: MarketRules, now: datetime, violations: Violations) -> OrderSpec:
     """The order as `OrderSpec`, or InvalidArgument INVALID_ORDER listing every violation
     (including those already in `violations`)."""
-    side = _enum(violations, "order.side", draft.side, Side)
-    order_type = _enum(violations, "order.type", draft.order_type, OrderType)
+    side = _side(violations, draft.side)
+    order_type = _order_type(violations, draft.order_type)
     is_market = order_type is OrderType.MARKET
     tif: TimeInForce | None
     if draft.time_in_force == 0:

@@ -4,8 +4,8 @@ Revision ID: order_0001
 Revises:
 Create Date: 2026-12-06
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "order_0001"
 down_revision = None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.order.domain.enums import OrderType, Side, TimeInForce
 from services.order.domain.holds import fill_consumption, hold_plan, max_fills
@@ -12,7 +13,7 @@ from services.order.domain.market import MarketRules
 
 RATE = Decimal("0.001")
 BTC_USDC = MarketRules("BTC-USDC", "BTC", "USDC", Decimal("0.01"), Decimal("0.00001"), Decimal("0.00001"),
-                       Decimal("1000"), auction=False, halted=False, reference_price=None,
+                       Decimal(1000), auction=False, halted=False, reference_price=None,
                        base_decimals=8, quote_decimals=6)
 WHOLE = MarketRules("ETH-USDC", "ETH", "USDC", Decimal("0.01"), Decimal("0.01"), None, None, auction=False,
                     halted=False, reference_price=None, base_decimals=8, quote_decimals=4)
@@ -30,9 +31,9 @@ def test_a_buy_on_a_market_with_whole_notionals_holds_notional_plus_fee_reserve(
 
 
 def test_a_market_buy_holds_its_budget_and_a_fee_reserve_bounded_by_the_book() -> None:
-    fills = max_fills(BTC_USDC, OrderType.MARKET, TimeInForce.IOC, None, Decimal("1000"), max_book_orders=100)
+    fills = max_fills(BTC_USDC, OrderType.MARKET, TimeInForce.IOC, None, Decimal(1000), max_book_orders=100)
     assert fills == 100
-    plan = hold_plan(BTC_USDC, Side.BUY, Decimal("1000"), None, fills, RATE)
+    plan = hold_plan(BTC_USDC, Side.BUY, Decimal(1000), None, fills, RATE)
     # 1000 USDC + 99 units of notional rounding, then the fee on that (1 000 001) + 99 of fee rounding.
     assert plan.units == 1_000_000_099 + 1_000_001 + 99
 
@@ -63,7 +64,7 @@ def split_buy(draw: st.DrawFn) -> tuple[int, int, list[tuple[int, int]]]:
     return limit, lots, fills
 
 
-@given(split_buy(), st.sampled_from([BTC_USDC, WHOLE]), st.sampled_from([Decimal("0"), RATE, Decimal("0.0275")]))
+@given(split_buy(), st.sampled_from([BTC_USDC, WHOLE]), st.sampled_from([Decimal(0), RATE, Decimal("0.0275")]))
 def test_a_buy_hold_covers_every_split_of_its_fills(case: tuple[int, int, list[tuple[int, int]]],
                                                      market: MarketRules, rate: Decimal) -> None:
     limit, lots, fills = case

@@ -7,9 +7,16 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from services.order.domain.enums import OrderState, OrderType, Side, TimeInForce, may_move
+from services.order.domain.enums import (
+    OrderState,
+    OrderType,
+    Side,
+    TimeInForce,
+    may_move,
+)
 from services.order.domain.market import MarketRules
 from services.order.domain.orders import FillEvent, Order, Release
 from services.order.domain.validation import OrderSpec

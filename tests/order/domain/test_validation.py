@@ -16,7 +16,7 @@ from services.runtime.validation import Violations
 
 NOW = datetime(2026, 12, 6, tzinfo=UTC)
 BTC_USDC = MarketRules("BTC-USDC", "BTC", "USDC", Decimal("0.01"), Decimal("0.00001"), Decimal("0.00001"),
-                       Decimal("1000"), auction=False, halted=False, reference_price=None,
+                       Decimal(1000), auction=False, halted=False, reference_price=None,
                        base_decimals=8, quote_decimals=6)
 AUCTION = replace(BTC_USDC, market_id="GRID-USDC", auction=True)
 LIMIT_BUY = OrderDraft(side=1, order_type=1, time_in_force=0, price=Decimal("100.00"), quantity=Decimal("0.5"),
@@ -36,7 +36,7 @@ def test_a_limit_order_without_time_in_force_is_good_till_cancelled() -> None:
 
 
 def test_a_market_order_without_time_in_force_is_immediate_or_cancel() -> None:
-    draft = replace(LIMIT_BUY, order_type=2, price=None, quantity=None, max_notional=Decimal("50"))
+    draft = replace(LIMIT_BUY, order_type=2, price=None, quantity=None, max_notional=Decimal(50))
     assert check_order(draft, BTC_USDC, NOW, Violations()).time_in_force is TimeInForce.IOC
 
 
@@ -56,12 +56,12 @@ def test_a_market_buy_needs_a_budget_and_a_market_sell_a_quantity() -> None:
 
 
 def test_only_a_market_buy_carries_a_budget() -> None:
-    assert _fields(replace(LIMIT_BUY, max_notional=Decimal("10"))) == {"order.max_notional"}
+    assert _fields(replace(LIMIT_BUY, max_notional=Decimal(10))) == {"order.max_notional"}
 
 
 def test_post_only_is_for_limit_orders_that_may_rest() -> None:
     assert _fields(replace(LIMIT_BUY, post_only=True, time_in_force=2)) == {"order.post_only"}
-    assert _fields(replace(LIMIT_BUY, order_type=2, price=None, max_notional=Decimal("5"), post_only=True)) == {
+    assert _fields(replace(LIMIT_BUY, order_type=2, price=None, max_notional=Decimal(5), post_only=True)) == {
         "order.post_only"}
 
 
