@@ -28,16 +28,21 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(1, str(ROOT / "protos" / "gen" / "python"))
 
-import grpc  # noqa: E402
-from google.type import date_pb2  # noqa: E402
-from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
+import grpc
+from clearmesh.kyc.v1 import kyc_pb2
+from clearmesh.kyc.v1 import kyc_service_pb2 as kyc_pb
+from clearmesh.kyc.v1 import kyc_service_pb2_grpc as kyc_grpc
+from clearmesh.order.v1 import order_pb2
+from clearmesh.order.v1 import order_service_pb2 as pb
+from clearmesh.order.v1 import order_service_pb2_grpc as pb_grpc
+from clearmesh.type.v1 import trading_pb2
+from clearmesh.wallet.v1 import wallet_service_pb2 as wallet_pb
+from clearmesh.wallet.v1 import wallet_service_pb2_grpc as wallet_grpc
+from google.type import date_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from clearmesh.kyc.v1 import kyc_pb2, kyc_service_pb2 as kyc_pb, kyc_service_pb2_grpc as kyc_grpc  # noqa: E402
-from clearmesh.order.v1 import order_pb2, order_service_pb2 as pb, order_service_pb2_grpc as pb_grpc  # noqa: E402
-from clearmesh.type.v1 import trading_pb2  # noqa: E402
-from clearmesh.wallet.v1 import wallet_service_pb2 as wallet_pb, wallet_service_pb2_grpc as wallet_grpc  # noqa: E402
-from services.runtime.auth import TokenIssuer  # noqa: E402
-from services.runtime.loop import run as run_loop  # noqa: E402
+from services.runtime.auth import TokenIssuer
+from services.runtime.loop import run as run_loop
 
 SECRET = "bench-secret-" + "x" * 32
 SERVICES = ("kyc", "wallet", "matching", "order")
