@@ -16,9 +16,11 @@ from clearmesh.matching.v1 import matching_pb2
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.order import wire
+from services.order.domain.enums import STATE_NUMBERS, OrderState
 from services.order.domain.holds import fill_consumption
 from services.order.domain.market import MarketRules
 from services.order.domain.orders import Order, Release
+from services.order.domain.reasons import OrderReason
 from services.order.markets import Markets
 from services.order.peers import Peers
 from services.order.store import OrderStore
@@ -27,6 +29,7 @@ from services.runtime.transactions import Transactions
 
 log = logging.getLogger("clearmesh.order.follower")
 
+LIVE_STATES = frozenset({STATE_NUMBERS[OrderState.OPEN], STATE_NUMBERS[OrderState.PARTIALLY_FILLED]})
 BATCH = 500  # events applied per transaction at most
 MARKETS_REFRESH_SECS = 10.0
 MIN_BACKOFF_SECS = 0.05
@@ -37,13 +40,15 @@ Spawn = Callable[[Coroutine[Any, Any, Any], str], Any]
 
 class EventFollower:
     def __init__(self, tx: Transactions, store: OrderStore, peers: Peers, markets: Markets, *, fee_rate: Decimal,
-                 release: Callable[[Order], Coroutine[Any, Any, None]], spawn: Spawn) -> None:
+                 release: Callable[[Order], Coroutine[Any, Any, None]],
+                 withdraw: Callable[[Order], Coroutine[Any, Any, bool]], spawn: Spawn) -> None:
         self.tx = tx
         self.store = store
         self.peers = peers
         self.markets = markets
         self.fee_rate = fee_rate
         self._release = release
+        self._withdraw = withdraw
         self._spawn = spawn
         self._following: set[str] = set()
 
@@ -101,8 +106,11 @@ class EventFollower:
                         ended = True
                         break
                     batch.append(item)
-                for order in await self.tx.write(lambda session: self.apply(session, market, batch)):  # noqa: B023
+                released, strays = await self.tx.write(lambda session: self.apply(session, market, batch))  # noqa: B023
+                for order in released:
                     self._spawn(self._release(order), f"order-release:{order.order_id}")
+                for order in strays:
+                    self._spawn(self._withdraw(order), f"order-withdraw:{order.order_id}")
                 delivered = True
         finally:
             reader.cancel()
@@ -113,16 +121,22 @@ class EventFollower:
         return delivered
 
     async def apply(self, session: AsyncSession, market: MarketRules,
-                    events: list[matching_pb2.OrderEvent]) -> list[Order]:
-        """Move the orders these events concern and the cursor past them; the orders whose
-        release became due are returned, to be released once this commits."""
+                    events: list[matching_pb2.OrderEvent]) -> tuple[list[Order], list[Order]]:
+        """Move the orders these events concern and the cursor past them. Returned, to act on
+        once this commits: the orders whose release became due, and the strays — orders this
+        service rejected because Matching did not answer, which Matching shows live after all
+        (their hold is gone, so they must leave the book)."""
         orders = await self.store.many(session, (event.order.removeprefix("orders/") for event in events))
         changed: dict[str, Order] = {}
+        strays: dict[str, Order] = {}
         for event in events:
             order_id = event.order.removeprefix("orders/")
             order = changed.get(order_id) or orders.get(order_id)
             if order is None:
                 continue  # not an order of this service's database
+            if (order.state is OrderState.REJECTED and order.reject_reason == OrderReason.MATCHING_UNAVAILABLE
+                    and event.state in LIVE_STATES):
+                strays[order_id] = order
             consumption = 0
             if event.last_quantity:
                 consumption = fill_consumption(market, order.spec.side, Decimal(event.last_price),
@@ -133,5 +147,6 @@ class EventFollower:
         for order in changed.values():
             await self.store.save(session, order)
         await self.store.set_cursor(session, market.market_id, events[-1].sequence)
-        return [order for order_id, order in changed.items()
-                if order.release is Release.DUE and orders[order_id].release is not Release.DUE]
+        released = [order for order_id, order in changed.items()
+                    if order.release is Release.DUE and orders[order_id].release is not Release.DUE]
+        return released, list(strays.values())

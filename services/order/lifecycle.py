@@ -157,7 +157,7 @@ class Lifecycle:
         try:
             answer = await self.peers.submit(order)
         except Unavailable:
-            if not patient:
+            if not patient and not await self.withdraw(order):
                 await self._reject(order, OrderReason.MATCHING_UNAVAILABLE, held=True)
             raise
         except DomainError as refusal:  # Matching refused it: it never reached the book
@@ -180,6 +180,16 @@ class Lifecycle:
             return message
 
         return await self.tx.write(record)
+
+    async def withdraw(self, order: Order) -> bool:
+        """After SubmitOrder went unanswered: True if Matching had the order after all (a deadline
+        passed while it journaled it) and has now cancelled it, so its events finish it and
+        release what it no longer needs; False if Matching does not have it (or cannot say)."""
+        try:
+            await self.peers.cancel(order)
+        except DomainError:  # NOT_FOUND: it never reached the book; UNAVAILABLE: nobody can tell
+            return False
+        return True
 
     async def _reject(self, order: Order, reason: str, *, held: bool) -> None:
         at = self.clock.now()

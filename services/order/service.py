@@ -28,7 +28,7 @@ async def build(runtime: ServiceRuntime) -> OrderServicer:
     lifecycle = Lifecycle(runtime.transactions, store, peers, markets, runtime.clock,
                           fee_rate=settings.settlement_fee_rate, max_book_orders=settings.max_order_book_size)
     follower = EventFollower(runtime.transactions, store, peers, markets, fee_rate=settings.settlement_fee_rate,
-                             release=lifecycle.release, spawn=runtime.spawn)
+                             release=lifecycle.release, withdraw=lifecycle.withdraw, spawn=runtime.spawn)
     runtime.spawn(follower.follow_all_markets(), "order-markets")
     runtime.spawn(lifecycle.repair_forever(REPAIR_INTERVAL_SECS), "order-repair")
     return OrderServicer(runtime.transactions, store, lifecycle)
