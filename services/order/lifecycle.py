@@ -79,12 +79,16 @@ class Lifecycle:
 
     async def place(self, account: str, command: PlaceCommand, violations: Violations,
                     request: pb.PlaceOrderRequest) -> order_pb2.Order:
-        remembered = await self.tx.read(
-            lambda session: idempotency.recall(session, PLACE_ORDER, command.request_id, request))
-        if remembered is not None:
-            return order_pb2.Order.FromString(remembered)
         fingerprint = idempotency.fingerprint(request)
-        existing = await self.tx.read(lambda session: self.store.by_request_id(session, command.request_id))
+
+        async def earlier(session: AsyncSession) -> bytes | Order | None:
+            """The first answer to this request_id, or the order it made, or None if it is new."""
+            remembered = await idempotency.recall(session, PLACE_ORDER, command.request_id, request)
+            return remembered if remembered is not None else await self.store.by_request_id(session, command.request_id)
+
+        existing = await self.tx.read(earlier)
+        if isinstance(existing, bytes):
+            return order_pb2.Order.FromString(existing)
         if existing is not None:
             return await self._retry(existing, fingerprint, request)
         market = await self.markets.get(command.market_id)
