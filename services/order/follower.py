@@ -70,8 +70,10 @@ class EventFollower:
                 market = await self.markets.get(market_id)
                 if await self._follow_stream(market):
                     backoff = MIN_BACKOFF_SECS
-            except (grpc.aio.AioRpcError, DomainError) as error:
-                log.info("order event stream interrupted: %s", error, extra={"fields": {"market": market_id, "error": str(error)}})
+            except (grpc.aio.AioRpcError, DomainError) as error:  # Matching restarting, say
+                log.info("order event stream interrupted", extra={"fields": {"market": market_id, "error": str(error)}})
+            except Exception:  # e.g. the database briefly unavailable: never stop following
+                log.exception("order event follower failed", extra={"fields": {"market": market_id}})
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_SECS)
 

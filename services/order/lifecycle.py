@@ -257,12 +257,15 @@ class Lifecycle:
                     order.release_units, self.markets.decimals(order.hold_asset)))
             except NotFound:
                 pass  # no hold was ever placed (the Wallet refused or never got the PlaceHold)
+            except Unavailable as error:  # the repair sweep tries again
+                log.warning("the Wallet did not answer a release", extra={"fields": {
+                    "order": order.name, "reason": error.reason}})
+                return
             except DomainError as error:
-                # Unavailable: the repair sweep tries again. Anything else breaks the protocol
+                # E.g. HOLD_EXCEEDED: the hold and the fills disagree, which breaks the protocol
                 # with Settlement and needs a person; the release stays DUE until then.
-                (log.warning if isinstance(error, Unavailable) else log.error)(
-                    "release of a finished order's hold failed",
-                    extra={"fields": {"order": order.name, "reason": error.reason}})
+                log.error("the Wallet refused a release", extra={"fields": {
+                    "order": order.name, "reason": error.reason}})
                 return
 
         async def done(session: AsyncSession) -> None:
