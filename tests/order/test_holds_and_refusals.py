@@ -99,3 +99,14 @@ async def test_matching_stopped_during_placement_answers_unavailable_and_release
     assert [(order.state, order.reject_reason) for order in orders][1] == (REJECTED, "MATCHING_UNAVAILABLE")
     # Only the first order (0.1 USDC, 10 000 lots, with its rounding and fee reserve) is still held.
     assert await mesh.balance("alice", "USDC") == ("999.879892", "0.120108")
+
+
+async def test_the_daily_notional_counts_the_accounts_orders_of_the_last_24_hours(mesh: Any) -> None:
+    alice = await mesh.trader("alice", tier=1, deposits={"USDC": "100000"})
+    for _ in range(5):  # 5 × 9 000 of the tier's 50 000 a day
+        await mesh.place(alice, side=BUY, price="9000.00", quantity="1")
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await mesh.place(alice, side=BUY, price="9000.00", quantity="1")
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert mesh.reason(refused.value) == "KYC_LIMIT_EXCEEDED"
+    assert len(await _orders(mesh, alice)) == 5
