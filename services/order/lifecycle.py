@@ -33,6 +33,7 @@ from services.order.domain.market import MarketRules
 from services.order.domain.orders import Order, Release
 from services.order.domain.reasons import OrderReason
 from services.order.domain.validation import OrderSpec, check_order
+from services.order.group import GroupWriter
 from services.order.markets import Markets
 from services.order.peers import Peers
 from services.order.requests import PlaceCommand
@@ -64,6 +65,7 @@ class Lifecycle:
     def __init__(self, tx: Transactions, store: OrderStore, peers: Peers, markets: Markets, clock: Clock, *,
                  fee_rate: Decimal, max_book_orders: int) -> None:
         self.tx = tx
+        self.writes = GroupWriter(tx)
         self.store = store
         self.peers = peers
         self.markets = markets
@@ -113,7 +115,7 @@ class Lifecycle:
                     lambda session: self.store.notional_since(session, account, now - NOTIONAL_WINDOW))
                 await self.peers.check_eligibility(account, market.quote_asset, kyc_amount,
                                                    Decimal(used).scaleb(-market.quote_decimals))
-                stored = await self.tx.write(lambda session: self._insert(session, order))
+                stored = await self.writes.write(lambda session: self._insert(session, order))
             if stored is not order:  # a concurrent call with the same request_id stored first
                 return await self._retry(stored, fingerprint, request)
             return await self._hold_and_submit(order, market, request, patient=False)
@@ -183,7 +185,7 @@ class Lifecycle:
                 await idempotency.remember(session, PLACE_ORDER, order.request_id, request, message, at)
             return message
 
-        return await self.tx.write(record)
+        return await self.writes.write(record)
 
     async def withdraw(self, order: Order) -> bool:
         """After SubmitOrder went unanswered: True if Matching had the order after all (a deadline
@@ -207,7 +209,7 @@ class Lifecycle:
             await self.store.save(session, rejected)
             return rejected
 
-        rejected = await self.tx.write(reject)
+        rejected = await self.writes.write(reject)
         if rejected is not None:
             await self.release(rejected)
 
@@ -273,7 +275,7 @@ class Lifecycle:
             if current is not None and current.release is Release.DUE:
                 await self.store.save(session, replace(current, release=Release.DONE))
 
-        await self.tx.write(done)
+        await self.writes.write(done)
 
     # --------------------------------------------------------------- repair
 
