@@ -97,10 +97,9 @@ class Lifecycle:
         now = self.clock.now()
         spec = check_order(command.draft, market, now, violations)
         kyc_amount = _kyc_notional(spec, market)
-        plan = hold_plan(market, spec.side, spec.notional(), market.lots(spec.quantity) if spec.quantity else None,
-                         max_fills(market, spec.order_type, spec.time_in_force,
-                                   market.lots(spec.quantity) if spec.quantity else None,
-                                   spec.max_notional, self.max_book_orders), self.fee_rate)
+        lots = market.lots(spec.quantity) if spec.quantity is not None else None
+        fills = max_fills(market, spec.order_type, spec.time_in_force, lots, spec.max_notional, self.max_book_orders)
+        plan = hold_plan(market, spec.side, spec.notional(), lots, fills, self.fee_rate)
         order = Order(
             order_id=str(uuid.uuid4()), account=account, market_id=market.market_id, spec=spec,
             request_id=command.request_id, fingerprint=fingerprint, hold_asset=plan.asset, hold_units=plan.units,

@@ -10,7 +10,7 @@ from decimal import Decimal
 from services.order.domain.enums import OrderType, Side, TimeInForce
 from services.order.domain.market import MarketRules
 from services.order.domain.reasons import OrderReason
-from services.runtime.errors import FailedPrecondition
+from services.runtime.errors import FailedPrecondition, InvalidArgument
 from services.runtime.validation import Violations
 
 MAX_CLIENT_ORDER_ID = 128
@@ -138,8 +138,8 @@ def check_order(draft: OrderDraft, market: MarketRules, now: datetime, violation
         violations.add("order.client_order_id", f"must be at most {MAX_CLIENT_ORDER_ID} printable characters")
 
     violations.raise_if_any("the order is invalid", reason=OrderReason.INVALID_ORDER)
-    if side is None or order_type is None or tif is None:  # each added a violation above
-        raise AssertionError("unreachable")  # pragma: no cover
+    if side is None or order_type is None or tif is None:  # each added a violation, raised just above
+        raise InvalidArgument(OrderReason.INVALID_ORDER, "the order is invalid")  # pragma: no cover
     if market.halted:
         raise FailedPrecondition(OrderReason.MARKET_HALTED, f"{market.name} is halted and takes no new orders",
                                  metadata={"market": market.name})
