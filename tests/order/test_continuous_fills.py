@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from clearmesh.order.v1 import order_service_pb2 as pb
 from clearmesh.type.v1 import trading_pb2
 
 BUY, SELL = trading_pb2.SIDE_BUY, trading_pb2.SIDE_SELL
@@ -41,3 +42,25 @@ async def test_crossing_orders_fill_and_the_maker_follows_from_events_on_postgre
         open_mesh: Callable[..., Any], postgres_url: str) -> None:
     async with open_mesh(postgres_url) as mesh:
         await _cross(mesh)
+
+
+async def test_a_partly_filled_order_cancelled_keeps_held_exactly_what_its_fill_needs(mesh: Any) -> None:
+    alice = await mesh.trader("alice", deposits={"USDC": "1000"})
+    bob = await mesh.trader("bob", deposits={"BTC": "1"})
+    bid = await mesh.place(alice, side=BUY, price="100.00", quantity="0.2")
+    await mesh.place(bob, side=SELL, price="100.00", quantity="0.1")
+    await mesh.state_becomes(bid.name, trading_pb2.ORDER_STATE_PARTIALLY_FILLED)
+    await mesh.order.CancelOrder(pb.CancelOrderRequest(name=bid.name), metadata=alice)
+    cancelled = await mesh.state_becomes(bid.name, trading_pb2.ORDER_STATE_CANCELLED)
+    assert (cancelled.filled_quantity, cancelled.average_price) == ("0.10000", "100.00")
+    await mesh.held_becomes("alice", "USDC", "10.01")  # the 10 USDC fill and its fee, for settlement
+
+
+async def test_a_market_buy_spends_within_its_budget_and_gets_the_rest_back(mesh: Any) -> None:
+    alice = await mesh.trader("alice", deposits={"USDC": "1000"})
+    bob = await mesh.trader("bob", deposits={"BTC": "1"})
+    await mesh.place(bob, side=SELL, price="100.00", quantity="0.1")
+    bought = await mesh.place(alice, side=BUY, type=trading_pb2.ORDER_TYPE_MARKET, max_notional="50")
+    assert bought.filled_quantity == "0.10000"
+    assert bought.state == trading_pb2.ORDER_STATE_CANCELLED  # the book ran out before the budget
+    await mesh.held_becomes("alice", "USDC", "10.01")
