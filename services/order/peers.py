@@ -47,7 +47,7 @@ def peer_error(error: grpc.aio.AioRpcError, peer: str, unavailable_reason: str) 
         return Unavailable(unavailable_reason, f"the {peer} service did not answer: {error.code().name}",
                            metadata={"peerStatus": error.code().name})
     reason, metadata, violations = error.code().name, {}, []
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    status = rpc_status.from_call(error)
     for detail in status.details if status is not None else []:
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             info = error_details_pb2.ErrorInfo()
