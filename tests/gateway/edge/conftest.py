@@ -45,7 +45,9 @@ class Stack:
         return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout)
 
     def start_service(self, spec: ServiceSpec) -> RunningService:
-        running = self.run(start(spec, self.settings, port=0))
+        # Knowing where the services started before it are (SERVICE_NAMES is in dependency
+        # order), Wallet can really ask KYC before a withdrawal.
+        running = self.run(start(spec, self.upstream_settings(), port=0))
         self.services[spec.name] = running
         return running
 
