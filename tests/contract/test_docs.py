@@ -22,7 +22,7 @@ KNOWN_OUTSIDE_READERS = {Path("tests/gateway/envoy/conftest.py")}
 
 def _docs_surface() -> set[tuple[str, ...]]:
     """The rows of docs/architecture.md's public-surface table, in the tsv's shape."""
-    rows = set()
+    rows: set[tuple[str, ...]] = set()
     for line in (ROOT / "docs" / "architecture.md").read_text().splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
         if not line.startswith("| ") or not cells[0].endswith("Service"):
