@@ -1,10 +1,13 @@
-"""The docs a user reads say what the contracts say, and point at nothing outside the repository."""
+"""The docs a user reads say what the code says (the public surface, the settings) and point at
+nothing outside the repository."""
 
 from __future__ import annotations
 
 import os
 import re
 from pathlib import Path
+
+from services.runtime.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SURFACE = {tuple(line.split("\t")) for line in (Path(__file__).parent / "public_surface.tsv").read_text().splitlines()
@@ -58,3 +61,10 @@ def test_no_file_points_at_the_design_notes_beside_the_clone() -> None:
             text = path.read_text(errors="replace")
             pointing += [f"{relative}: {needle}" for needle in OUTSIDE if needle in text]
     assert pointing == []
+
+
+def test_the_readme_names_every_setting() -> None:
+    readme = (ROOT / "README.md").read_text()
+    names = [field.validation_alias if isinstance(field.validation_alias, str) else name.upper()
+             for name, field in Settings.model_fields.items()]
+    assert [name for name in names if f"`{name}`" not in readme] == []
