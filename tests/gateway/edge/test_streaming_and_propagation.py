@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,12 +151,22 @@ def test_traceparent_continues_through_an_edge_span_into_the_service(scripted, a
 
     _version, trace_id, parent, _flags = seen.metadata["traceparent"].split("-")
     assert trace_id == TRACE_ID
-    edge_spans = [s for s in exporter.get_finished_spans()
-                  if s.kind is trace.SpanKind.SERVER and s.parent is not None and format(s.parent.span_id, "016x") == PARENT_SPAN]
-    assert len(edge_spans) == 1
-    assert edge_spans[0].name == "GET /v1/{name=markets/*}"
-    assert format(edge_spans[0].context.trace_id, "032x") == TRACE_ID
-    assert parent == format(edge_spans[0].context.span_id, "016x")  # the service's parent is the edge's span
+
+    def edge_spans() -> list[Any]:
+        return [s for s in exporter.get_finished_spans()
+                if s.kind is trace.SpanKind.SERVER and s.parent is not None
+                and format(s.parent.span_id, "016x") == PARENT_SPAN]
+
+    # The edge's span ends once its ASGI call returns, which can be just after the client has
+    # read the whole answer: wait for it (a liveness bound, not a speed claim).
+    deadline = time.monotonic() + 10
+    while not edge_spans() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(edge_spans()) == 1
+    edge_span = edge_spans()[0]
+    assert edge_span.name == "GET /v1/{name=markets/*}"
+    assert format(edge_span.context.trace_id, "032x") == TRACE_ID
+    assert parent == format(edge_span.context.span_id, "016x")  # the service's parent is the edge's span
 
 
 def test_a_client_that_hangs_up_cancels_the_upstream_stream(scripted, auth) -> None:  # type: ignore[no-untyped-def]
