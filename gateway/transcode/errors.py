@@ -2,7 +2,7 @@
 
 They are the runtime's DomainError (stable UPPER_SNAKE ``reason``, ``message``,
 ``metadata``, ``violations``) so one error mapper treats both alike, plus the HTTP status
-and gRPC code the edge answers with (MESH-CONVENTIONS §2.3).
+and gRPC code the edge answers with (docs/conventions.md, Errors over HTTP).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Build the gRPC request message from path bindings, query string and JSON body.
 
-Pinned behaviour (MESH-CONVENTIONS §2.1, §2.2, §2.5), every refusal a 400 BadRequest:
+Pinned behaviour (docs/conventions.md: Paths, bodies and query strings; JSON), every refusal a 400 BadRequest:
 * ``body: "*"``  the body is the whole message; any query parameter is refused.
 * ``body: "f"``  the body is field ``f``; other non-path fields come from the query.
 * no body rule  a non-empty body is refused (AIP-127: GET/DELETE carry no body).

@@ -1,4 +1,4 @@
-"""gRPC status → HTTP status and the JSON error body (MESH-CONVENTIONS §2.3, §2.4).
+"""gRPC status → HTTP status and the JSON error body (docs/conventions.md: Errors over HTTP, Error body).
 
 The body is the raw ``google.rpc.Status`` JSON that both grpc-gateway and Envoy
 (``convert_grpc_status: true``) produce: ``{"code": <gRPC int>, "message": ..., "details": [...]}``.

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.runtime.database import stored_utc
-from services.runtime.errors import DomainError, NotFound
+from services.runtime.errors import DomainError
 from services.runtime.transactions import Transactions
 from services.wallet import tables
 from services.wallet.domain import (

@@ -144,9 +144,11 @@ async def test_the_named_internal_caller_gets_past_auth(serve: Any, bearer: Bear
 
 
 async def test_an_unbuilt_rpc_answers_unimplemented_with_error_info(serve: Any, bearer: Bearer) -> None:
-    async with serve(load_spec("order")) as running:
+    from clearmesh.order.v1 import order_service_pb2 as opb, order_service_pb2_grpc as ogrpc
+
+    # A contract without a build: the runtime serves the generated base servicer.
+    async with serve(contract_spec("order", opb, ogrpc, "OrderService")) as running:
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
-        from clearmesh.order.v1 import order_service_pb2 as opb, order_service_pb2_grpc as ogrpc
 
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await ogrpc.OrderServiceStub(channel).GetOrder(opb.GetOrderRequest(name="orders/1"),

@@ -1,7 +1,7 @@
 """Stable UPPER_SNAKE reasons the Wallet attaches to its errors (ErrorInfo.reason).
 
 One enum so the adapter, the store and the tests name every failure the same way; values
-never change once released (REFERENCE.md §2, promise 7).
+never change once released (docs/conventions.md, Errors).
 """
 
 from __future__ import annotations

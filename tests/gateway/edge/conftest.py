@@ -44,7 +44,8 @@ class Stack:
         return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout)
 
     def start_service(self, spec: ServiceSpec) -> RunningService:
-        running = self.run(start(spec, self.settings, port=0))
+        # Pointed at the services already running, so a service's calls to its peers reach them.
+        running = self.run(start(spec, self.upstream_settings(), port=0))
         self.services[spec.name] = running
         return running
 
@@ -90,7 +91,7 @@ class Stack:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     live = Stack(tmp_path_factory.mktemp("edge-stack"))
-    for name in SERVICE_NAMES:
+    for name in SERVICE_NAMES:  # peers first: KYC, Wallet, Matching before Order
         live.start_service(load_spec(name))
     yield live
     live.close()
