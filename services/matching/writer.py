@@ -207,7 +207,8 @@ class MarketWriter:
         auctions: list[Auction] = []
         # The known-order check, inlined: once per command. Submissions include this batch's,
         # so a twin in the same batch is a resubmission too.
-        resting, finished, submissions = engine.state.orders, self.finished, self._submissions
+        state = engine.state
+        resting, finished, submissions = state.orders, self.finished, self._submissions
         for command, future in pending:
             if type(command) is SubmitOrder:
                 order_id = command.order_id
@@ -216,14 +217,14 @@ class MarketWriter:
                     others.append((future, *self._resubmission(command)))
                     continue
                 submissions[order_id] = command
-            clock_before, events_before = engine.now, engine.sequence
+            clock_before, events_before = engine.now, state.event_seq
             try:
                 outcome = apply(engine, command)
             except DomainError as error:
                 if type(command) is SubmitOrder:
                     del submissions[command.order_id]  # refused: the order does not exist
                 others.append((future, error, _FAILED))
-                if engine.sequence != events_before:
+                if state.event_seq != events_before:
                     # The rejected command moved the clock far enough to expire orders: journal
                     # that part, so a replay reaches the same state.
                     accepted.append(Expire(engine.now))

@@ -85,7 +85,7 @@ class MatchingEngine:
         self.state = MatchState(record_events)
         self._auction_seq = 0
         self._order_seq = 0
-        self._now = 0
+        self.now = 0  # the engine's clock: the latest time a command brought (read it; rewind() to undo)
         self.last_clearing_price: int | None = None
         # Default-lifetime expiries are monotonic in arrival order, so a FIFO suffices for them;
         # explicit GTT expiries go in a heap. Both are cleaned lazily.
@@ -102,14 +102,9 @@ class MatchingEngine:
     def trade_sequence(self) -> int:
         return self.state.trade_seq
 
-    @property
-    def now(self) -> int:
-        """The engine's clock: the latest time a command brought."""
-        return self._now
-
     def rewind(self, now: int) -> None:
         """Put the clock back to `now`, as if a refused command that expired nothing never came."""
-        self._now = now
+        self.now = now
 
     def __len__(self) -> int:
         """Resting orders in the book."""
@@ -158,10 +153,10 @@ class MatchingEngine:
     ) -> SubmitResult:
         # Hot path: enum members are read from module constants (class attribute access on an
         # Enum is slow) and the common limit-GTC case avoids every optional branch.
-        if now > self._now:
+        if now > self.now:
             self._advance(now)
         else:
-            now = self._now
+            now = self.now
         if self._halted:
             raise FailedPrecondition(MatchingReason.MARKET_HALTED, f"market {self.market.name} is halted")
         if time_in_force is None:
@@ -228,10 +223,10 @@ class MatchingEngine:
                                    taker.remaining, trades, "", state.event_seq))
 
     def cancel(self, order_id: str, *, now: int) -> CancelResult:
-        if now > self._now:
+        if now > self.now:
             self._advance(now)
         else:
-            now = self._now
+            now = self.now
         state = self.state
         order = state.orders.get(order_id)
         if order is None:
@@ -246,9 +241,9 @@ class MatchingEngine:
 
     def expire(self, now: int) -> list[str]:
         """Expire every order whose expiry time is <= now; returns their ids in expiry order."""
-        if now > self._now:
-            self._now = now
-        return self._expire_due(self._now)
+        if now > self.now:
+            self.now = now
+        return self._expire_due(self.now)
 
     def clear(self, now: int) -> tuple[Auction, Sequence[Trade]]:
         """Run one uniform-price auction over the collected orders (periodic-auction markets)."""
@@ -271,9 +266,9 @@ class MatchingEngine:
     # --------------------------------------------------------------- internals
     def _advance(self, now: int) -> int:
         """Move the engine clock (never backwards) and expire what became due."""
-        if now <= self._now:
-            return self._now
-        self._now = now
+        if now <= self.now:
+            return self.now
+        self.now = now
         fifo, heap = self._default_expiries, self._gtt_expiries
         if (fifo and fifo[0].expire_at <= now) or (heap and heap[0][0] <= now):  # type: ignore[operator]
             self._expire_due(now)
@@ -333,7 +328,7 @@ class MatchingEngine:
         return {
             "format": SNAPSHOT_FORMAT,
             "market": self.market.to_dict(),
-            "now": self._now,
+            "now": self.now,
             "event_sequence": self.state.event_seq,
             "trade_sequence": self.state.trade_seq,
             "auction_sequence": self._auction_seq,
@@ -355,7 +350,7 @@ class MatchingEngine:
             raise FailedPrecondition(MatchingReason.UNSUPPORTED_SNAPSHOT, f"snapshot format {snapshot.get('format')!r}")
         engine = cls(Market.from_dict(snapshot["market"]), default_order_lifetime_ns=default_order_lifetime_ns,
                      max_book_size=max_book_size, record_events=record_events)
-        engine._now = snapshot["now"]
+        engine.now = snapshot["now"]
         engine.state.event_seq = snapshot["event_sequence"]
         engine.state.trade_seq = snapshot["trade_sequence"]
         engine._auction_seq = snapshot["auction_sequence"]
