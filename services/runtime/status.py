@@ -2,6 +2,7 @@
 
 ErrorInfo (stable reason, the platform's domain, metadata) always; BadRequest when the error
 names fields. The interceptor is the only caller: servicers raise, they never build statuses.
+The way back, for a caller of another service: `peer_reason`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import grpc
 from google.protobuf import any_pb2
 from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
 
 from services.runtime.errors import DomainError
 
@@ -43,3 +45,15 @@ def internal_status(message: str = "internal error") -> status_pb2.Status:
     return status_pb2.Status(
         code=code_pb2.INTERNAL, message=message,
         details=[_pack(error_details_pb2.ErrorInfo(reason="INTERNAL", domain=ERROR_DOMAIN))])
+
+
+def peer_reason(error: grpc.aio.AioRpcError) -> str:
+    """The ErrorInfo reason a peer service's error carries ("" if none): how a caller tells,
+    say, HOLD_EXCEEDED from INSUFFICIENT_FUNDS without parsing messages."""
+    status = rpc_status.from_call(error)
+    for detail in status.details if status else []:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            return str(info.reason)
+    return ""

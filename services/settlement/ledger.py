@@ -1,0 +1,87 @@
+"""The port through which settlements reach the Wallet: post a batch of trade transfers.
+
+`Wallet.PostTransfers` posts a whole batch in one database transaction (each transfer
+idempotent by its id, the trade's name). A Wallet that does not offer it yet (UNIMPLEMENTED)
+gets the same transfers one `PostTransfer` at a time, concurrently; that fallback is
+remembered for the process's life.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import grpc
+
+from clearmesh.wallet.v1 import wallet_pb2, wallet_service_pb2 as wallet_pb, wallet_service_pb2_grpc as wallet_grpc
+from services.runtime.status import peer_reason
+from services.wallet.domain import AssetCatalog, Posting, SystemAccount, format_units
+
+log = logging.getLogger("clearmesh.settlement.ledger")
+
+WALLET_TIMEOUT_SECS = 10.0
+# PostTransfers takes at most this many transfers per call.
+MAX_TRANSFERS_PER_CALL = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class TradeTransfer:
+    transfer_id: str
+    postings: tuple[Posting, ...]
+
+
+class LedgerRefused(Exception):
+    """The Wallet did not post the batch: its status code name and ErrorInfo reason."""
+
+    def __init__(self, code: str, reason: str, message: str) -> None:
+        super().__init__(f"{reason or code}: {message}")
+        self.code = code
+        self.reason = reason or code
+
+
+class WalletLedger:
+    def __init__(self, channel: Callable[[], grpc.aio.Channel], assets: AssetCatalog,
+                 timeout: float = WALLET_TIMEOUT_SECS) -> None:
+        self._channel = channel
+        self._assets = assets
+        self._timeout = timeout
+        self._batches_unimplemented = False
+
+    async def post(self, transfers: Sequence[TradeTransfer]) -> None:
+        """All of `transfers` posted (or already posted earlier), or LedgerRefused."""
+        if len(transfers) > MAX_TRANSFERS_PER_CALL:
+            raise ValueError(f"at most {MAX_TRANSFERS_PER_CALL} transfers per batch")
+        requests = [self._request(transfer) for transfer in transfers]
+        stub = wallet_grpc.WalletServiceStub(self._channel())
+        if not self._batches_unimplemented:
+            try:
+                await stub.PostTransfers(wallet_pb.PostTransfersRequest(transfers=requests), timeout=self._timeout)
+                return
+            except grpc.aio.AioRpcError as error:
+                if error.code() is not grpc.StatusCode.UNIMPLEMENTED:
+                    raise _refused(error) from None
+                log.warning("the Wallet has no PostTransfers; posting trades one PostTransfer at a time")
+                self._batches_unimplemented = True
+        results = await asyncio.gather(*(stub.PostTransfer(request, timeout=self._timeout) for request in requests),
+                                       return_exceptions=True)
+        for result in results:
+            if isinstance(result, grpc.aio.AioRpcError):
+                raise _refused(result)
+            if isinstance(result, BaseException):
+                raise result
+
+    def _request(self, transfer: TradeTransfer) -> wallet_pb.PostTransferRequest:
+        return wallet_pb.PostTransferRequest(
+            transfer=f"transfers/{transfer.transfer_id}",
+            postings=[wallet_pb2.Posting(
+                account=posting.account, asset=posting.asset,
+                amount=format_units(self._assets[posting.asset], posting.units),
+                hold=f"holds/{posting.hold_id}" if posting.hold_id is not None else "",
+                kind=wallet_pb2.ENTRY_KIND_FEE if posting.account == SystemAccount.FEES else wallet_pb2.ENTRY_KIND_TRADE)
+                for posting in transfer.postings])
+
+
+def _refused(error: grpc.aio.AioRpcError) -> LedgerRefused:
+    return LedgerRefused(error.code().name, peer_reason(error), error.details() or "")
