@@ -43,7 +43,9 @@ class ServiceToken:
         return self._token
 
 
-class _OutgoingMetadata(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
+class _OutgoingMetadata:
+    """Adds the service token and the correlation id to a call's metadata."""
+
     def __init__(self, token: Callable[[], str]) -> None:
         self._token = token
 
@@ -56,9 +58,15 @@ class _OutgoingMetadata(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStre
         return grpc.aio.ClientCallDetails(details.method, details.timeout, metadata,
                                           details.credentials, details.wait_for_ready)
 
+
+# One class per call kind: grpc.aio files an interceptor under the FIRST kind it implements
+# (an if/elif chain), so a class implementing both would never see streaming calls.
+class _UnaryMetadata(_OutgoingMetadata, grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
         return await continuation(self._details(details), request)
 
+
+class _StreamMetadata(_OutgoingMetadata, grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
         return await continuation(self._details(details), request)
 
@@ -66,4 +74,4 @@ class _OutgoingMetadata(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStre
 def dial(target: str, token: Callable[[], str], max_message_bytes: int) -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(
         target, options=channel_options(max_message_bytes),
-        interceptors=[*client_interceptors(), _OutgoingMetadata(token)])  # type: ignore[list-item]
+        interceptors=[*client_interceptors(), _UnaryMetadata(token), _StreamMetadata(token)])  # type: ignore[list-item]

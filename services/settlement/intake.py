@@ -85,7 +85,8 @@ class Intake:
                     backoff = FIRST_BACKOFF_SECS
             except grpc.aio.AioRpcError as error:
                 log.warning("trade stream broke; resuming from the stored cursor",
-                            extra={"fields": {"market": market.name, "status": error.code().name}})
+                            extra={"fields": {"market": market.name, "status": error.code().name,
+                                               "detail": error.details()}})
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_SECS)
 

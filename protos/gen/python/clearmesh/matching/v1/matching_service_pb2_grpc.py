@@ -117,7 +117,8 @@ class MatchingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListTrades(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Settlement lists every trade to reconcile.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
