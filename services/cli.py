@@ -81,6 +81,48 @@ def token(account: str | None, roles: tuple[str, ...], service: str | None) -> N
     click.echo(issuer.mint(account=account, roles=roles or ("trader",), service=service))
 
 
+class CannotCheck(click.ClickException):
+    """The check could not be made (unreadable proof, unreachable chain): neither yes nor no."""
+
+    exit_code = 2
+
+
+@main.command("verify-proof")
+@click.argument("proof_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--rpc-url", help="Also check the anchor transaction on this Solana RPC endpoint.")
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for the RPC endpoint.")
+def verify_proof(proof_file: Path, rpc_url: str | None, timeout: float) -> None:
+    """Check a settlement proof (the JSON of GET /v1/settlements/{id}/proof).
+
+    Exit 0: the proof verifies; 1: it does not (the output says what differs); 2: it could
+    not be checked.
+    """
+    from services.runtime.errors import DomainError
+    from services.settlement.proofs import ProofFormatError, check_anchor_over_rpc, check_offline, parse_proof
+
+    try:
+        proof = parse_proof(proof_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ProofFormatError) as exc:
+        raise CannotCheck(f"{proof_file}: {exc}") from None
+    verdicts = [check_offline(proof)]
+    if rpc_url:
+        try:
+            verdicts.append(run_loop(check_anchor_over_rpc(proof, rpc_url, timeout=timeout)))
+        except DomainError as exc:
+            raise CannotCheck(f"cannot check the anchor: {exc.message}") from None
+    click.echo(f"settlement {proof.settlement}")
+    for verdict in verdicts:
+        for fact in verdict.facts:
+            click.echo(f"  {fact}")
+        for difference in verdict.differences:
+            click.echo(f"  DIFFERS: {difference}")
+    if all(verdict.verifies for verdict in verdicts):
+        click.echo("proof verifies" + (" and is anchored on chain" if rpc_url else " (offline; --rpc-url also checks the anchor)"))
+        return
+    click.echo("proof does NOT verify")
+    sys.exit(1)
+
+
 @main.group()
 def keys() -> None:
     """Cold-storage key ceremony: split a new Solana keypair into SLIP-39 shares, or recover it."""

@@ -141,14 +141,21 @@ class Settings(BaseSettings):
 def ensure_secret_file(settings: Settings, filename: str, generate: Callable[[], str]) -> str:
     """A secret kept in the data directory (mode 0600), generated on first use.
 
-    The embedded default for secrets that production sets in the environment. Created
-    atomically (a private temporary file hard-linked into place), so concurrent processes
-    agree on one value and none ever reads a half-written file.
+    The embedded default for secrets that production sets in the environment.
     """
-    path = settings.data_dir / filename
+    return ensure_private_file(settings.data_dir, filename, generate)
+
+
+def ensure_private_file(directory: Path, filename: str, generate: Callable[[], str]) -> str:
+    """The text of `directory/filename` (mode 0600), generated and written on first use.
+
+    Created atomically (a private temporary file hard-linked into place), so concurrent
+    processes agree on one value and none ever reads a half-written file.
+    """
+    path = directory / filename
     if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=settings.data_dir, prefix=f".{filename}.")
+        directory.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{filename}.")
         try:
             with os.fdopen(descriptor, "w") as handle:  # mkstemp creates it 0600
                 handle.write(generate())

@@ -19,6 +19,7 @@ from services.runtime.errors import Unavailable
 from services.runtime.paging import MAX_PAGE_SIZE
 from services.runtime.transactions import Transactions
 from services.settlement.domain.leaves import batch_root
+from services.settlement.domain.reasons import SettlementReason
 from services.settlement.domain.reconciliation import SETTLED, BatchCheck, LedgerFacts, Report, reconcile
 from services.settlement.domain.settlement import Settlement, transfer_id_for
 from services.settlement.store import SettlementStore
@@ -43,7 +44,7 @@ class Reconciler:
             settlements = await self._tx.read(lambda session: self._store.of_market(session, market))
             ledger = await self._ledger(settlements)
         except grpc.aio.AioRpcError as error:
-            raise Unavailable("PEER_UNAVAILABLE", f"cannot read a peer service: {error.code().name}",
+            raise Unavailable(SettlementReason.PEER_UNAVAILABLE, f"cannot read a peer service: {error.code().name}",
                               metadata={"status": error.code().name}) from None
         return reconcile(trades, settlements, ledger, await self._batches(market), check_fee_totals=market is None)
 

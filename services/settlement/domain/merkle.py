@@ -33,7 +33,7 @@ import hashlib
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 HASH_SIZE = 32
 LEAF_PREFIX = b"\x00"
@@ -59,6 +59,9 @@ class TradeLeaf:
     execute_time: str  # RFC 3339, UTC, "Z"
 
 
+_FIELD_NAMES = tuple(field.name for field in fields(TradeLeaf))
+
+
 @dataclass(frozen=True, slots=True)
 class ProofStep:
     sibling: bytes
@@ -70,7 +73,9 @@ def leaf_bytes(leaf: TradeLeaf) -> bytes:
     # bool is an int subclass; json would write `true`, which no verifier would re-create.
     if type(leaf.sequence) is not int:
         raise TypeError(f"sequence must be an int, got {type(leaf.sequence).__name__}")
-    return json.dumps(asdict(leaf), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    # A plain dict, not dataclasses.asdict (a deep copy, twice the cost of the encoding).
+    values = {name: getattr(leaf, name) for name in _FIELD_NAMES}
+    return json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def leaf_from_bytes(data: bytes) -> TradeLeaf:
@@ -79,7 +84,7 @@ def leaf_from_bytes(data: bytes) -> TradeLeaf:
         parsed = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"leaf data is not UTF-8 JSON: {exc}") from exc
-    expected = {field.name for field in fields(TradeLeaf)}
+    expected = set(_FIELD_NAMES)
     if not isinstance(parsed, dict) or set(parsed) != expected:
         raise ValueError(f"leaf data must be a JSON object with exactly the keys {sorted(expected)}")
     sequence = parsed["sequence"]
