@@ -25,46 +25,12 @@ from clearmesh.matching.v1 import matching_service_pb2 as matching_pb, matching_
 from clearmesh.settlement.v1 import settlement_pb2, settlement_service_pb2 as pb, settlement_service_pb2_grpc as pb_grpc
 from clearmesh.wallet.v1 import wallet_service_pb2 as wallet_pb, wallet_service_pb2_grpc as wallet_grpc
 from services.matching.service import SPEC as MATCHING
-from services.runtime.fees import fee_reserve_units
 from services.runtime import loop
 from services.runtime.database import create_scratch_database, drop_scratch_database
+from services.runtime.fees import fee_reserve_units
 from services.runtime.server import RunningService, ServiceSpec
 from services.runtime.settings import Settings
-
-# TEMPORARY: a stand-in for services.settlement.chain until it is merged (removed then).
-import hashlib
-import sys
-import types
-try:
-    import services.settlement.chain  # noqa: F401
-except ImportError:
-    @dataclass(frozen=True, slots=True)
-    class Anchor:
-        signature: str
-        slot: int
-
-    class MemoryChain:
-        description = "test stand-in chain"
-
-        def __init__(self) -> None:
-            self.memos: dict[str, bytes] = {}
-
-        async def anchor(self, memo: bytes) -> Anchor:
-            signature = hashlib.sha256(memo + bytes(len(self.memos))).hexdigest()
-            self.memos[signature] = memo
-            return Anchor(signature, len(self.memos))
-
-        async def read_memo(self, signature: str) -> bytes | None:
-            return self.memos.get(signature)
-
-        async def close(self) -> None:
-            pass
-
-    module: Any = types.ModuleType("services.settlement.chain")
-    module.Anchor, module.Chain, module.open_chain = Anchor, MemoryChain, lambda settings: MemoryChain()
-    sys.modules["services.settlement.chain"] = module
-
-from services.settlement.service import SPEC as SETTLEMENT  # noqa: E402
+from services.settlement.service import SPEC as SETTLEMENT
 from services.wallet.service import SPEC as WALLET
 
 Metadata = tuple[tuple[str, str], ...]
