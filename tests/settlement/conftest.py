@@ -26,10 +26,12 @@ from clearmesh.settlement.v1 import settlement_pb2, settlement_service_pb2 as pb
 from clearmesh.wallet.v1 import wallet_service_pb2 as wallet_pb, wallet_service_pb2_grpc as wallet_grpc
 from services.matching.service import SPEC as MATCHING
 from services.runtime import loop
-from services.runtime.database import create_scratch_database, drop_scratch_database
+from services.runtime.database import create_engine, create_scratch_database, drop_scratch_database
 from services.runtime.fees import fee_reserve_units
 from services.runtime.server import RunningService, ServiceSpec
 from services.runtime.settings import Settings
+from services.runtime.transactions import Transactions
+from services.settlement.store import SettlementStore
 from services.settlement.service import SPEC as SETTLEMENT
 from services.wallet.service import SPEC as WALLET
 
@@ -96,22 +98,25 @@ class Mesh:
             account=f"accounts/{account}", asset=asset, amount=amount, request_id=f"fund-{next(self._ids)}"),
             metadata=self.operator)
 
-    async def trade(self, buyer: str, seller: str, price: str, quantity: str) -> list[str]:
-        """Crossing orders with their holds, as Order places them; the trade names."""
+    async def trade(self, buyer: str, seller: str, price: str, quantity: str, *,
+                    seller_hold: bool = True) -> list[str]:
+        """Crossing orders with their holds, as Order places them; the trade names. Without
+        `seller_hold` the sell order has no hold, so its trade cannot be posted."""
         index = next(self._ids)
-        buy, sell = f"orders/b{index}", f"orders/s{index}"
         notional_units = int(Decimal(price) * Decimal(quantity) * 10**6)
         max_fills = int(Decimal(quantity) / Decimal("0.00001"))
         buy_hold = notional_units + fee_reserve_units(notional_units, FEE_RATE, max_fills)
-        order = self.bearer(service="order")
-        await self.wallet.PlaceHold(wallet_pb.PlaceHoldRequest(
-            hold=f"holds/b{index}", account=f"accounts/{buyer}", asset="USDC",
-            amount=str(Decimal(buy_hold).scaleb(-6))), metadata=order)
-        await self.wallet.PlaceHold(wallet_pb.PlaceHoldRequest(
-            hold=f"holds/s{index}", account=f"accounts/{seller}", asset="BTC", amount=quantity), metadata=order)
-        await self.submit(sell, seller, SELL, price, quantity)
-        answer = await self.submit(buy, buyer, BUY, price, quantity)
+        await self.hold(f"b{index}", buyer, "USDC", str(Decimal(buy_hold).scaleb(-6)))
+        if seller_hold:
+            await self.hold(f"s{index}", seller, "BTC", quantity)
+        await self.submit(f"orders/s{index}", seller, SELL, price, quantity)
+        answer = await self.submit(f"orders/b{index}", buyer, BUY, price, quantity)
         return [trade.name for trade in answer.trades]
+
+    async def hold(self, hold: str, account: str, asset: str, amount: str) -> None:
+        await self.wallet.PlaceHold(wallet_pb.PlaceHoldRequest(
+            hold=f"holds/{hold}", account=f"accounts/{account}", asset=asset, amount=amount),
+            metadata=self.bearer(service="order"))
 
     async def submit(self, order: str, account: str, side: int, price: str, quantity: str) -> Any:
         return await self.matching.SubmitOrder(matching_pb.SubmitOrderRequest(
@@ -141,9 +146,25 @@ class Mesh:
                                                 metadata=self.operator)
         return {balance.asset: balance.total for balance in answer.balances}
 
+    def store(self) -> tuple[Transactions, SettlementStore]:
+        """Settlement's own database, to break things on purpose."""
+        url = self.settings.database_url_for("settlement")
+        return Transactions(create_engine(url)), SettlementStore()
+
     @staticmethod
     def reason(error: grpc.aio.AioRpcError) -> str:
         return reason(error)
+
+    @staticmethod
+    def fields(error: grpc.aio.AioRpcError) -> set[str]:
+        """The fields a BadRequest detail names."""
+        status = rpc_status.from_call(error)
+        for detail in status.details if status else []:
+            if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+                bad = error_details_pb2.BadRequest()
+                detail.Unpack(bad)
+                return {violation.field for violation in bad.field_violations}
+        return set()
 
     @staticmethod
     def name_of(trade: str) -> str:
