@@ -22,11 +22,13 @@ from services.runtime.clock import Clock
 from services.runtime.errors import FailedPrecondition, NotFound, PermissionDenied
 from services.runtime.paging import encode_token
 from services.runtime.transactions import Transactions
+from services.settlement.chain import Anchor
 from services.settlement.domain.leaves import proof_of
 from services.settlement.domain.reasons import SettlementReason
 from services.settlement.domain.settlement import Settlement
 from services.settlement.domain.states import Progress, State, retried
 from services.settlement.poster import Poster
+from services.settlement.proofs import proof_message
 from services.settlement.reconcile import Reconciler
 from services.settlement.requests import parse_list, parse_name, parse_reconcile, parse_retry
 from services.settlement.store import SettlementStore
@@ -72,7 +74,8 @@ class SettlementServicer(pb_grpc.SettlementServiceServicer):
                                      f"{request.name} is {settlement.progress.state}; a proof exists once it is ANCHORED",
                                      metadata={"state": settlement.progress.state})
         members = await self.tx.read(lambda session: self.store.batch_members(session, anchor.batch_id))
-        return self.wire.proof(settlement, proof_of(members, anchor.position, self.wire.assets))
+        proof = proof_of(members, anchor.position, self.wire.assets)
+        return proof_message(request.name, proof.leaf, proof.steps, proof.root, Anchor(anchor.signature, anchor.slot))
 
     async def RetrySettlement(self, request: pb.RetrySettlementRequest, context: Any) -> settlement_pb2.Settlement:
         command = parse_retry(request)

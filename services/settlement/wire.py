@@ -10,7 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from clearmesh.matching.v1 import matching_pb2
 from clearmesh.settlement.v1 import settlement_pb2
 from services.settlement.domain.charges import TradeTerms
-from services.settlement.domain.leaves import Proof, fee_text
+from services.settlement.domain.leaves import fee_text
 from services.settlement.domain.settlement import Settlement, open_settlement
 from services.settlement.domain.states import State
 from services.wallet.domain import AssetCatalog
@@ -69,11 +69,3 @@ class Wire:
             create_time=timestamp(settlement.create_time), update_time=timestamp(settlement.update_time),
             buyer=settlement.terms.buyer, seller=settlement.terms.seller)
 
-    def proof(self, settlement: Settlement, proof: Proof) -> settlement_pb2.SettlementProof:
-        anchor = settlement.anchor
-        return settlement_pb2.SettlementProof(
-            settlement=f"{COLLECTION}/{settlement.settlement_id}", leaf=proof.leaf.decode("utf-8"),
-            siblings=[step.sibling.hex() for step in proof.steps],
-            sibling_is_left=[step.sibling_is_left for step in proof.steps],
-            batch_root=proof.root.hex(), anchor_signature=anchor.signature if anchor else "",
-            anchor_slot=anchor.slot if anchor else 0)

@@ -78,6 +78,8 @@ class Mesh:
     matching: matching_grpc.MatchingServiceStub
     settlement_running: RunningService | None = None
     settlement: pb_grpc.SettlementServiceStub | None = None
+    # trade name → (buy order id, sell order id); an order's hold has its id
+    orders: dict[str, tuple[str, str]] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=itertools.count)
 
     @property
@@ -111,6 +113,7 @@ class Mesh:
             await self.hold(f"s{index}", seller, "BTC", quantity)
         await self.submit(f"orders/s{index}", seller, SELL, price, quantity)
         answer = await self.submit(f"orders/b{index}", buyer, BUY, price, quantity)
+        self.orders.update({trade.name: (f"b{index}", f"s{index}") for trade in answer.trades})
         return [trade.name for trade in answer.trades]
 
     async def hold(self, hold: str, account: str, asset: str, amount: str) -> None:
