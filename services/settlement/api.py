@@ -101,7 +101,10 @@ class SettlementServicer(pb_grpc.SettlementServiceServicer):
                 lambda session: idempotency.recall(session, RECONCILE, command.request_id or "", request))
             if remembered is not None:
                 return pb.ReconcileResponse.FromString(remembered)
-        report = await self.reconciler.run(command.market)
+        # The comparison reads Matching's trades and the Wallet's fee account with the calling
+        # operator's own token: it sees exactly what that operator may see, nothing more.
+        operator = tuple((key, value) for key, value in context.invocation_metadata() if key == "authorization")
+        report = await self.reconciler.run(command.market, operator)
         answer = pb.ReconcileResponse(checked_count=report.checked, mismatches=report.mismatches)
         if command.request_id is not None:
             # The comparison reads other services, so it runs outside a transaction; only its

@@ -1,5 +1,7 @@
 """The Reconcile RPC's legwork: gathers Matching's trades, this service's settlements and
 batches, and the Wallet's fee-account entries, then lets `domain.reconciliation` compare.
+Matching and the Wallet are read with the calling operator's own credentials (ListTrades and
+ListEntries are operator reads; a service identity may not make them).
 
 The fee account's entries name every transfer that charged a fee; a settled trade with no
 fee (a zero fee rate) is looked for among its buyer's entries instead.
@@ -26,6 +28,7 @@ from services.settlement.store import SettlementStore
 from services.wallet.domain import AssetCatalog, SystemAccount, to_units
 
 PEER_TIMEOUT_SECS = 30.0
+Metadata = tuple[tuple[str, str], ...]
 TRANSFERS = "transfers/"
 
 
@@ -38,62 +41,63 @@ class Reconciler:
         self._matching = matching
         self._wallet = wallet
 
-    async def run(self, market: str | None) -> Report:
+    async def run(self, market: str | None, credentials: Metadata) -> Report:
+        """The report; `credentials` (the operator's authorization) go with every read of a peer."""
         try:
-            trades = await self._trades(market)
+            trades = await self._trades(market, credentials)
             settlements = await self._tx.read(lambda session: self._store.of_market(session, market))
-            ledger = await self._ledger(settlements)
+            ledger = await self._ledger(settlements, credentials)
         except grpc.aio.AioRpcError as error:
             raise Unavailable(SettlementReason.PEER_UNAVAILABLE, f"cannot read a peer service: {error.code().name}",
                               metadata={"status": error.code().name}) from None
         return reconcile(trades, settlements, ledger, await self._batches(market), check_fee_totals=market is None)
 
-    async def _trades(self, market: str | None) -> list[str]:
+    async def _trades(self, market: str | None, credentials: Metadata) -> list[str]:
         stub = matching_grpc.MatchingServiceStub(self._matching())
-        markets = [market] if market is not None else await self._markets(stub)
+        markets = [market] if market is not None else await self._markets(stub, credentials)
         names: list[str] = []
         for name in markets:
             token = ""
             while True:
                 page = await stub.ListTrades(matching_pb.ListTradesRequest(
-                    market=name, page_size=MAX_PAGE_SIZE, page_token=token), timeout=PEER_TIMEOUT_SECS)
+                    market=name, page_size=MAX_PAGE_SIZE, page_token=token), timeout=PEER_TIMEOUT_SECS, metadata=credentials)
                 names += [trade.name for trade in page.trades]
                 token = page.next_page_token
                 if not token:
                     break
         return names
 
-    async def _markets(self, stub: matching_grpc.MatchingServiceStub) -> list[str]:
+    async def _markets(self, stub: matching_grpc.MatchingServiceStub, credentials: Metadata) -> list[str]:
         names: list[str] = []
         token = ""
         while True:
             page = await stub.ListMarkets(matching_pb.ListMarketsRequest(page_size=MAX_PAGE_SIZE, page_token=token),
-                                          timeout=PEER_TIMEOUT_SECS)
+                                          timeout=PEER_TIMEOUT_SECS, metadata=credentials)
             names += [market.name for market in page.markets]
             token = page.next_page_token
             if not token:
                 return names
 
-    async def _ledger(self, settlements: list[Settlement]) -> LedgerFacts:
+    async def _ledger(self, settlements: list[Settlement], credentials: Metadata) -> LedgerFacts:
         fee_entries: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         transfers: set[str] = set()
-        for entry in await self._entries(SystemAccount.FEES):
+        for entry in await self._entries(SystemAccount.FEES, credentials):
             transfer = entry.transfer.removeprefix(TRANSFERS)
             transfers.add(transfer)
             fee_entries[transfer][entry.asset] += to_units(self._assets[entry.asset], Decimal(entry.amount))
         unseen_buyers = {s.terms.buyer for s in settlements
                          if s.progress.state in SETTLED and transfer_id_for(s.trade) not in transfers}
         for buyer in sorted(unseen_buyers):
-            transfers.update(entry.transfer.removeprefix(TRANSFERS) for entry in await self._entries(buyer))
+            transfers.update(entry.transfer.removeprefix(TRANSFERS) for entry in await self._entries(buyer, credentials))
         return LedgerFacts({t: dict(by_asset) for t, by_asset in fee_entries.items()}, frozenset(transfers))
 
-    async def _entries(self, account: str) -> list[wallet_pb2.Entry]:
+    async def _entries(self, account: str, credentials: Metadata) -> list[wallet_pb2.Entry]:
         stub = wallet_grpc.WalletServiceStub(self._wallet())
         entries: list[wallet_pb2.Entry] = []
         token = ""
         while True:
             page = await stub.ListEntries(wallet_pb.ListEntriesRequest(
-                account=account, page_size=MAX_PAGE_SIZE, page_token=token), timeout=PEER_TIMEOUT_SECS)
+                account=account, page_size=MAX_PAGE_SIZE, page_token=token), timeout=PEER_TIMEOUT_SECS, metadata=credentials)
             entries += list(page.entries)
             token = page.next_page_token
             if not token:

@@ -117,8 +117,7 @@ class MatchingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListTrades(self, request, context):
-        """Settlement lists every trade to reconcile.
-        """
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
