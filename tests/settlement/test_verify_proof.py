@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from click.testing import CliRunner, Result
 from google.protobuf import json_format
 from solders.keypair import Keypair
@@ -196,6 +198,19 @@ def test_unreachable_rpc_url_cannot_be_checked(verify: Callable[..., Result]) ->
     result = verify(proof_json(), "--rpc-url", f"http://127.0.0.1:{port}", "--timeout", "2")
     assert result.exit_code == 2
     assert "cannot check the anchor: Solana RPC http://127.0.0.1" in result.output
+
+
+@given(st.integers(1, 40), st.data())
+def test_parse_proof_reads_back_what_proof_message_wrote(size: int, data: st.DataObject) -> None:
+    hashes = [leaf_hash(leaf_bytes(trade(sequence))) for sequence in range(size)]
+    index = data.draw(st.integers(0, size - 1))
+    leaf = leaf_bytes(trade(index))
+    steps = merkle_proofs(hashes)[index]
+    anchor = Anchor(signature=str(Signature.new_unique()), slot=data.draw(st.integers(0, 2**63 - 1)))
+    message = proof_message("settlements/s", leaf, steps, merkle_root(hashes), anchor)
+    proof = parse_proof(json_format.MessageToJson(message))
+    assert (proof.leaf_data, proof.leaf_hash, list(proof.steps)) == (leaf, leaf_hash(leaf), steps)
+    assert (proof.batch_root, proof.anchor_signature, proof.anchor_slot) == (merkle_root(hashes), anchor.signature, anchor.slot)
 
 
 def test_parse_proof_refuses_a_non_object() -> None:

@@ -15,6 +15,8 @@ The rules, which a verifier in any language must follow exactly:
   JSON requires (`"`, `\\`, and control characters, as `\\n`-style short forms or
   `\\u00xx`); non-ASCII characters are written as themselves. For these values that is
   exactly RFC 8785 (JSON Canonicalization Scheme) output, so any JCS library re-creates it.
+  `execute_time` is the trade's time as its REST JSON carries it (protobuf's Timestamp JSON
+  form: RFC 3339, UTC, "Z", with 0, 3, 6 or 9 fractional digits, `Timestamp.ToJsonString()`).
 - Leaf hash: SHA-256(0x00 || leaf data). Inner node: SHA-256(0x01 || left || right). The
   distinct prefixes keep a leaf from ever being passed off as an inner node (second
   preimage), whatever the leaf's bytes.
