@@ -146,8 +146,21 @@ class Mesh:
 
 
 async def wait_posted(mesh: Mesh, stub: pb_grpc.SettlementServiceStub, count: int) -> None:
-    while await mesh.posted(stub) < count:
-        await asyncio.sleep(0.05)
+    """Until the `count`-th trade is posted (the poster takes them in trade order), then checks
+    that all of them are: a cheap poll that does not compete with what it measures."""
+    done = (settlement_pb2.SETTLEMENT_STATE_POSTED, settlement_pb2.SETTLEMENT_STATE_ANCHORED)
+    request = pb.GetSettlementRequest(name=f"settlements/BTC-USDC-{count}")
+    while True:
+        try:
+            if (await stub.GetSettlement(request, metadata=mesh.operator)).state in done:
+                break
+        except grpc.aio.AioRpcError as error:
+            if error.code() is not grpc.StatusCode.NOT_FOUND:
+                raise
+        await asyncio.sleep(0.01)
+    posted = await mesh.posted(stub)
+    if posted != count:
+        raise RuntimeError(f"{posted} of {count} trades posted")
 
 
 async def run(name: str, databases: dict[str, str], data_dir: Path, catch_up: int, live: int,
