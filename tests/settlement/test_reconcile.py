@@ -77,8 +77,10 @@ async def test_the_cli_prints_each_mismatch_and_fails(settled: Any, two_settled:
     env = {**os.environ, "JWT_SECRET": settled.settings.secret(),
            "CLEARMESH_SETTLEMENT_ADDR": f"127.0.0.1:{settled.settlement_running.port}"}
 
+    # close_fds=False lets Python posix_spawn the child: a fork() would run gRPC's fork
+    # handlers while this process's gRPC threads are busy serving (the child can crash).
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.cli", "reconcile", env=env,
+        sys.executable, "-m", "services.cli", "reconcile", env=env, close_fds=False,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     output, _ = await process.communicate()
 
