@@ -71,7 +71,7 @@ class SettlementServicer(pb_grpc.SettlementServiceServicer):
         anchor = settlement.anchor
         if settlement.progress.state is not State.ANCHORED or anchor is None:
             raise FailedPrecondition(SettlementReason.SETTLEMENT_NOT_ANCHORED,
-                                     f"{request.name} is {settlement.progress.state}; a proof exists once it is ANCHORED",
+                                     f"{request.name} is {settlement.progress.state}; its proof exists once ANCHORED",
                                      metadata={"state": settlement.progress.state})
         members = await self.tx.read(lambda session: self.store.batch_members(session, anchor.batch_id))
         proof = proof_of(members, anchor.position, self.wire.assets)

@@ -24,6 +24,7 @@ log = logging.getLogger("clearmesh.settlement.ledger")
 WALLET_TIMEOUT_SECS = 10.0
 # PostTransfers takes at most this many transfers per call.
 MAX_TRANSFERS_PER_CALL = 1000
+_FEE, _TRADE = wallet_pb2.ENTRY_KIND_FEE, wallet_pb2.ENTRY_KIND_TRADE
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +80,7 @@ class WalletLedger:
                 account=posting.account, asset=posting.asset,
                 amount=format_units(self._assets[posting.asset], posting.units),
                 hold=f"holds/{posting.hold_id}" if posting.hold_id is not None else "",
-                kind=wallet_pb2.ENTRY_KIND_FEE if posting.account == SystemAccount.FEES else wallet_pb2.ENTRY_KIND_TRADE)
+                kind=_FEE if posting.account == SystemAccount.FEES else _TRADE)
                 for posting in transfer.postings])
 
 

@@ -43,9 +43,11 @@ class Reconciler:
 
     async def run(self, market: str | None, credentials: Metadata) -> Report:
         """The report; `credentials` (the operator's authorization) go with every read of a peer."""
+        # Settlements first: each exists only after its trade, so the trades listed next cover
+        # them all (a trade newer than the intake cursor may still lack its settlement).
+        settlements = await self._tx.read(lambda session: self._store.of_market(session, market))
         try:
             trades = await self._trades(market, credentials)
-            settlements = await self._tx.read(lambda session: self._store.of_market(session, market))
             ledger = await self._ledger(settlements, credentials)
         except grpc.aio.AioRpcError as error:
             raise Unavailable(SettlementReason.PEER_UNAVAILABLE, f"cannot read a peer service: {error.code().name}",
@@ -60,7 +62,8 @@ class Reconciler:
             token = ""
             while True:
                 page = await stub.ListTrades(matching_pb.ListTradesRequest(
-                    market=name, page_size=MAX_PAGE_SIZE, page_token=token), timeout=PEER_TIMEOUT_SECS, metadata=credentials)
+                    market=name, page_size=MAX_PAGE_SIZE, page_token=token),
+                    timeout=PEER_TIMEOUT_SECS, metadata=credentials)
                 names += [trade.name for trade in page.trades]
                 token = page.next_page_token
                 if not token:
@@ -88,7 +91,8 @@ class Reconciler:
         unseen_buyers = {s.terms.buyer for s in settlements
                          if s.progress.state in SETTLED and transfer_id_for(s.trade) not in transfers}
         for buyer in sorted(unseen_buyers):
-            transfers.update(entry.transfer.removeprefix(TRANSFERS) for entry in await self._entries(buyer, credentials))
+            entries = await self._entries(buyer, credentials)
+            transfers.update(entry.transfer.removeprefix(TRANSFERS) for entry in entries)
         return LedgerFacts({t: dict(by_asset) for t, by_asset in fee_entries.items()}, frozenset(transfers))
 
     async def _entries(self, account: str, credentials: Metadata) -> list[wallet_pb2.Entry]:
@@ -97,7 +101,8 @@ class Reconciler:
         token = ""
         while True:
             page = await stub.ListEntries(wallet_pb.ListEntriesRequest(
-                account=account, page_size=MAX_PAGE_SIZE, page_token=token), timeout=PEER_TIMEOUT_SECS, metadata=credentials)
+                account=account, page_size=MAX_PAGE_SIZE, page_token=token),
+                timeout=PEER_TIMEOUT_SECS, metadata=credentials)
             entries += list(page.entries)
             token = page.next_page_token
             if not token:
@@ -106,7 +111,8 @@ class Reconciler:
     async def _batches(self, market: str | None) -> list[BatchCheck]:
         checks: list[BatchCheck] = []
         for batch in await self._tx.read(self._store.batches):
-            members = await self._tx.read(lambda session: self._store.batch_members(session, batch.batch_id))  # noqa: B023
+            batch_id = batch.batch_id
+            members = await self._tx.read(lambda session: self._store.batch_members(session, batch_id))  # noqa: B023
             if market is not None and all(member.market != market for member in members):
                 continue
             recomputed = batch_root(members, self._assets).hex() if members else ""
