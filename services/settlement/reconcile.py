@@ -17,7 +17,7 @@ import grpc
 
 from clearmesh.matching.v1 import matching_service_pb2 as matching_pb, matching_service_pb2_grpc as matching_grpc
 from clearmesh.wallet.v1 import wallet_pb2, wallet_service_pb2 as wallet_pb, wallet_service_pb2_grpc as wallet_grpc
-from services.runtime.errors import Unavailable
+from services.runtime.errors import NotFound, Unavailable
 from services.runtime.paging import MAX_PAGE_SIZE
 from services.runtime.transactions import Transactions
 from services.settlement.domain.leaves import batch_root
@@ -50,6 +50,9 @@ class Reconciler:
             trades = await self._trades(market, credentials)
             ledger = await self._ledger(settlements, credentials)
         except grpc.aio.AioRpcError as error:
+            if market is not None and error.code() is grpc.StatusCode.NOT_FOUND:
+                raise NotFound(SettlementReason.MARKET_NOT_FOUND, f"Matching has no market {market}",
+                               metadata={"market": market}) from None
             raise Unavailable(SettlementReason.PEER_UNAVAILABLE, f"cannot read a peer service: {error.code().name}",
                               metadata={"status": error.code().name}) from None
         return reconcile(trades, settlements, ledger, await self._batches(market), check_fee_totals=market is None)

@@ -13,6 +13,7 @@ from enum import StrEnum
 class SettlementReason(StrEnum):
     # Lookups (NotFound) and access (PermissionDenied).
     SETTLEMENT_NOT_FOUND = "SETTLEMENT_NOT_FOUND"
+    MARKET_NOT_FOUND = "MARKET_NOT_FOUND"
     NOT_SETTLEMENT_PARTY = "NOT_SETTLEMENT_PARTY"
     # State (FailedPrecondition).
     SETTLEMENT_NOT_FAILED = "SETTLEMENT_NOT_FAILED"

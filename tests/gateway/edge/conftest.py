@@ -45,7 +45,9 @@ class Stack:
         return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout)
 
     def start_service(self, spec: ServiceSpec) -> RunningService:
-        running = self.run(start(spec, self.settings, port=0))
+        # Each service knows where the ones started before it are (Settlement follows
+        # Matching and posts to the Wallet; the Wallet asks KYC).
+        running = self.run(start(spec, self.upstream_settings(), port=0))
         self.services[spec.name] = running
         return running
 
