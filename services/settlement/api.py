@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,8 +25,8 @@ from services.runtime.transactions import Transactions
 from services.settlement.chain import Anchor
 from services.settlement.domain.leaves import proof_of
 from services.settlement.domain.reasons import SettlementReason
-from services.settlement.domain.settlement import Settlement
-from services.settlement.domain.states import Progress, State, retried
+from services.settlement.domain.settlement import Settlement, charged
+from services.settlement.domain.states import State, retried
 from services.settlement.poster import Poster
 from services.settlement.proofs import proof_message
 from services.settlement.reconcile import Reconciler
@@ -41,8 +41,9 @@ RECONCILE = idempotency.method_name(SERVICE, "Reconcile")
 
 class SettlementServicer(pb_grpc.SettlementServiceServicer):
     def __init__(self, *, tx: Transactions, store: SettlementStore, clock: Clock, wire: Wire, poster: Poster,
-                 reconciler: Reconciler) -> None:
+                 reconciler: Reconciler, fee_rate: Decimal) -> None:
         self.tx = tx
+        self.fee_rate = fee_rate
         self.store = store
         self.clock = clock
         self.wire = wire
@@ -85,9 +86,12 @@ class SettlementServicer(pb_grpc.SettlementServiceServicer):
             if found is None:
                 raise _not_found(request.name)
             progress = retried(found.progress)  # SETTLEMENT_NOT_FAILED unless FAILED
+            settlement = charged(found, self.wire.assets, self.fee_rate)
             now = self.clock.now()
+            if settlement.charges != found.charges:
+                await self.store.save_charges(session, settlement.settlement_id, settlement.charges)
             await self.store.save_progress(session, {found.settlement_id: progress}, now)
-            return self.wire.settlement(_with(found, progress, now))
+            return self.wire.settlement(replace(settlement, progress=progress, update_time=now))
 
         answer = await idempotency.once(self.tx, self.clock, RETRY, command.request_id, request,
                                         settlement_pb2.Settlement, retry)
@@ -131,10 +135,6 @@ def _answer(answer: pb.ReconcileResponse) -> Callable[[AsyncSession], Awaitable[
         return answer
 
     return work
-
-
-def _with(settlement: Settlement, progress: Progress, now: datetime) -> Settlement:
-    return replace(settlement, progress=progress, update_time=now)
 
 
 def _not_found(name: str) -> NotFound:

@@ -50,7 +50,7 @@ def settlement_spec(chain_for: Callable[[Settings], Chain] = open_chain) -> Serv
         reconciler = Reconciler(tx=tx, store=store, assets=assets, matching=lambda: runtime.channel("matching"),
                                 wallet=lambda: runtime.channel("wallet"))
         return SettlementServicer(tx=tx, store=store, clock=clock, wire=Wire(assets), poster=poster,
-                                  reconciler=reconciler)
+                                  reconciler=reconciler, fee_rate=settings.settlement_fee_rate)
 
     return contract_spec(
         "settlement", settlement_service_pb2, settlement_service_pb2_grpc, "SettlementService",

@@ -101,6 +101,11 @@ class SettlementStore:
                 state=progress.state, attempts=progress.attempts, failure_reason=progress.failure_reason,
                 next_attempt_time=progress.next_attempt_time, update_time=now))
 
+    async def save_charges(self, session: AsyncSession, settlement_id: str, charges: Charges) -> None:
+        await session.execute(update(_S).where(_S.c.settlement_id == settlement_id).values(
+            notional_units=charges.notional_units, quantity_units=charges.quantity_units,
+            buyer_fee_units=charges.buyer_fee_units, seller_fee_units=charges.seller_fee_units))
+
     async def mark_posted(self, session: AsyncSession, settlement_ids: Sequence[str], now: datetime) -> None:
         """PENDING → POSTED for the batch the Wallet accepted, in one statement."""
         await session.execute(update(_S).where(_S.c.settlement_id.in_(settlement_ids), _S.c.state == State.PENDING)

@@ -4,11 +4,11 @@ too, so a repeated posting is a no-op at the Wallet)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
-from services.runtime.errors import InvalidArgument
+from services.runtime.errors import FailedPrecondition, InvalidArgument
 from services.settlement.domain.charges import Charges, TradeTerms, charges_for
 from services.settlement.domain.states import Progress, State, failed_at_intake
 from services.wallet.domain import AssetCatalog
@@ -69,3 +69,15 @@ def open_settlement(*, trade: str, market: str, sequence: int, terms: TradeTerms
         charges, progress = Charges(0, 0, 0, 0), failed_at_intake(f"{error.reason}: {error.message}")
     return Settlement(settlement_id_for(trade), trade, market, sequence, terms, charges, execute_time,
                       progress, now, now)
+
+
+def charged(settlement: Settlement, assets: AssetCatalog, fee_rate: Decimal) -> Settlement:
+    """The settlement with its charges, computing them if intake could not (a trade FAILED at
+    intake, retried once its asset is configured); FailedPrecondition if it still cannot be."""
+    if settlement.charges.notional_units:
+        return settlement
+    try:
+        return replace(settlement, charges=charges_for(settlement.terms, assets, fee_rate))
+    except InvalidArgument as error:
+        raise FailedPrecondition(error.reason, f"{settlement.trade} still cannot be charged: {error.message}",
+                                 metadata=error.metadata) from None
