@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import grpc
+from sqlalchemy.exc import SQLAlchemyError
 
 from clearmesh.matching.v1 import matching_pb2, matching_service_pb2 as matching_pb
 from clearmesh.matching.v1 import matching_service_pb2_grpc as matching_grpc
@@ -87,6 +88,9 @@ class Intake:
                 log.warning("trade stream broke; resuming from the stored cursor",
                             extra={"fields": {"market": market.name, "status": error.code().name,
                                                "detail": error.details()}})
+            except SQLAlchemyError as error:  # nothing was recorded past the stored cursor
+                log.warning("the settlement store failed; resuming from the stored cursor",
+                            extra={"fields": {"market": market.name, "error": type(error).__name__}})
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_SECS)
 

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.runtime.clock import Clock
@@ -32,6 +33,7 @@ POST_LIMITS = BatchLimits(max_count=500, max_wait_secs=0.005)
 # How long an idle poster sleeps when nothing wakes it (a backoff ending, another process).
 IDLE_SECS = 1.0
 MAX_REASON = 1024
+STORE_RETRY_SECS = 1.0
 
 
 class Poster:
@@ -47,28 +49,38 @@ class Poster:
         self._on_posted = on_posted
         self._limits = limits
         self._wake = asyncio.Event()
+        # When the poster first saw the PENDING settlements it is lingering for (loop time).
+        self._waiting_since: float | None = None
 
     def wake(self) -> None:
         """New PENDING settlements exist (intake, an operator's retry)."""
         self._wake.set()
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        waiting_since: float | None = None
         while True:
-            due = await self._tx.read(lambda session: self._store.due(session, self._clock.now(),
-                                                                      self._limits.max_count))
-            if not due:
-                waiting_since = None
-                await self._sleep(await self._idle_secs())
-                continue
-            waiting_since = loop.time() if waiting_since is None else waiting_since
-            waited = loop.time() - waiting_since
-            if not self._limits.ready(len(due), waited):
-                await asyncio.sleep(self._limits.wait_left(waited))
-                continue
-            waiting_since = None
-            await self._post(due)
+            try:
+                await self._step()
+            except SQLAlchemyError as error:  # the database is briefly gone: nothing changed, go on
+                log.warning("the settlement store failed; trying again",
+                            extra={"fields": {"error": type(error).__name__, "retryIn": STORE_RETRY_SECS}})
+                await asyncio.sleep(STORE_RETRY_SECS)
+
+    async def _step(self) -> None:
+        """Post a batch if one is due and ready; otherwise wait for one."""
+        loop = asyncio.get_running_loop()
+        due = await self._tx.read(lambda session: self._store.due(session, self._clock.now(), self._limits.max_count))
+        if not due:
+            self._waiting_since = None
+            await self._sleep(await self._idle_secs())
+            return
+        if self._waiting_since is None:
+            self._waiting_since = loop.time()
+        waited = loop.time() - self._waiting_since
+        if not self._limits.ready(len(due), waited):
+            await asyncio.sleep(self._limits.wait_left(waited))
+            return
+        self._waiting_since = None
+        await self._post(due)
 
     async def _idle_secs(self) -> float:
         retry_at = await self._tx.read(self._store.next_retry_time)
