@@ -25,10 +25,14 @@ lint: $(STAMP)
 	$(BIN)/buf build -o build/contracts.binpb
 	$(BIN)/buf breaking build/contracts.binpb --against protos/released/v1.binpb
 
-# Headless Chromium checks the /docs page; installed from Debian's packages when we may.
+# Headless Chromium checks the /docs page. Run as root on a machine with apt-get, this
+# installs Debian's chromium package system-wide — and says so first, since it changes the
+# machine beyond this clone. Not root: nothing is installed and the browser test skips.
 browser:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
-	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  && echo "make browser: running as root, installing chromium system-wide with apt-get (for the /docs browser test)" \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+	  && echo "make browser: installed $$(command -v chromium)"; } \
 	  || echo "chromium is not installed: the /docs browser test will skip (CI fails instead)"
 
 test: lint browser

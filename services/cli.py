@@ -9,7 +9,7 @@ import click
 
 from services.registry import SERVICE_NAMES, UP_ORDER, load_spec
 from services.runtime.loop import run as run_loop
-from services.runtime.settings import DEFAULT_PORTS, METRICS_BASE_PORT, Settings, ensure_jwt_secret
+from services.runtime.settings import DEFAULT_PORTS, METRICS_BASE_PORT, Settings
 
 
 @click.group()
@@ -70,15 +70,11 @@ def migrate(services: tuple[str, ...]) -> None:
 @click.option("--service", type=click.Choice(SERVICE_NAMES), help="Mint a service token instead.")
 def token(account: str | None, roles: tuple[str, ...], service: str | None) -> None:
     """Print a JWT signed with JWT_SECRET (or the data directory's generated secret)."""
-    from services.runtime.auth import TokenIssuer
+    from services.runtime.auth import token_issuer
 
     if bool(account) == bool(service):
         raise click.UsageError("give exactly one of --account or --service")
-    settings = Settings()
-    issuer = TokenIssuer(ensure_jwt_secret(settings), issuer=settings.jwt_issuer,
-                         audience=settings.jwt_audience,
-                         ttl_seconds=settings.jwt_expiration_hours * 3600)
-    click.echo(issuer.mint(account=account, roles=roles or ("trader",), service=service))
+    click.echo(token_issuer(Settings()).mint(account=account, roles=roles or ("trader",), service=service))
 
 
 class CannotCheck(click.ClickException):

@@ -7,7 +7,7 @@ import importlib
 from services.runtime.server import ServiceSpec
 
 SERVICE_NAMES: tuple[str, ...] = ("kyc", "wallet", "matching", "order", "settlement")
-# The design's port order (order 50051 … settlement 50055, metrics 9091 … 9095).
+# The port order of docs/architecture.md (order 50051 … settlement 50055, metrics 9091 … 9095).
 UP_ORDER: tuple[str, ...] = ("order", "matching", "wallet", "kyc", "settlement")
 
 

@@ -2,7 +2,8 @@
 
 Each child logs to <data dir>/logs/<name>.log. When all answer SERVING the endpoints are
 printed. Ctrl-C or SIGTERM stops them all gracefully; a child that dies is reported with the
-end of its log and brings the whole mesh down with a non-zero exit — never hidden.
+end of its log and brings the whole mesh down with a non-zero exit — never hidden. Either way
+the last line says what stopped and how, so a terminal that went quiet is never a mystery.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ async def _http_ok(endpoint: str) -> bool:
     host, port = endpoint.removeprefix("http://").split("/")[0].rsplit(":", 1)
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 1.0)
-    except (OSError, asyncio.TimeoutError):
+    except (OSError, TimeoutError):
         return False
     writer.write(f"GET /healthz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
     status = await reader.readline()
@@ -78,12 +79,19 @@ async def run(children: list[Child], settings: Settings) -> int:
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     stop = asyncio.Event()
+    received: list[signal.Signals] = []
     loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        received.append(sig)
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal, sig)
 
     processes: dict[str, asyncio.subprocess.Process] = {}
     code = 0
+    died: str | None = None  # the child whose exit brought the mesh down
     try:
         for child in children:
             log_file = (logs / f"{child.name}.log").open("ab")
@@ -106,6 +114,7 @@ async def run(children: list[Child], settings: Settings) -> int:
         for finished in done:
             if finished in exits:
                 name = exits[finished]
+                died = died or name
                 print(f"clearmesh up: {name} exited with code {finished.result()}; stopping the rest.\n"
                       f"--- end of {name}.log ---\n{_tail(logs / f'{name}.log')}", file=sys.stderr)
                 code = 1
@@ -116,18 +125,44 @@ async def run(children: list[Child], settings: Settings) -> int:
             print(f"--- end of {name}.log ---\n{_tail(logs / f'{name}.log', 5)}", file=sys.stderr)
         code = 1
     finally:
-        await _stop_all(processes, settings.shutdown_grace_secs + 5)
+        running = [name for name, process in processes.items() if process.returncode is None]
+        killed = await _stop_all(processes, settings.shutdown_grace_secs + 5)
+        line = _stopped_line(received, died, running, killed, processes)
+        print(line, file=sys.stderr if code else sys.stdout, flush=True)
     return code
 
 
-async def _stop_all(processes: dict[str, asyncio.subprocess.Process], timeout: float) -> None:
+def _stopped_line(received: list[signal.Signals], died: str | None, running: list[str],
+                  killed: list[str], processes: dict[str, asyncio.subprocess.Process]) -> str:
+    """One line naming what stopped and why: the signal (Ctrl-C is SIGINT) or the child that
+    died, how many processes were drained, and any that had to be killed or exited badly."""
+    if received:
+        cause = "Ctrl-C (SIGINT)" if received[0] == signal.SIGINT else received[0].name
+        how = f"{cause} drained {len(running)} processes"
+    elif died is not None:
+        how = f"{died} exited with code {processes[died].returncode}; drained the other {len(running)} processes"
+    else:  # a start that failed or timed out, reported above
+        how = f"startup failed; drained {len(running)} processes"
+    notes = [f"{name} killed after the grace period" for name in killed]
+    # -SIGTERM is a clean end too: uvicorn (the edge) drains, then re-raises the signal it got.
+    notes += [f"{name} exited with code {processes[name].returncode}" for name in running
+              if name not in killed and processes[name].returncode not in (0, -signal.SIGTERM, None)]
+    stopped = ", ".join(running) if running else "none left running"
+    return f"clearmesh up stopped: {how} ({stopped})" + "".join(f"; {note}" for note in notes) + "."
+
+
+async def _stop_all(processes: dict[str, asyncio.subprocess.Process], timeout: float) -> list[str]:
+    """SIGTERM to every child still running, SIGKILL to any still there after `timeout`;
+    returns the names of those that had to be killed."""
     for process in processes.values():
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
     try:
         await asyncio.wait_for(asyncio.gather(*(p.wait() for p in processes.values())), timeout)
-    except asyncio.TimeoutError:
-        for process in processes.values():
-            if process.returncode is None:
-                process.kill()
+    except TimeoutError:
+        killed = [name for name, process in processes.items() if process.returncode is None]
+        for name in killed:
+            processes[name].kill()
         await asyncio.gather(*(p.wait() for p in processes.values()))
+        return killed
+    return []

@@ -19,7 +19,7 @@ from typing import Protocol
 import jwt
 
 from gateway.edge.errors import Unauthenticated
-from services.runtime.auth import TokenIssuer
+from services.runtime.auth import TokenIssuer, bearer_token, token_issuer
 from services.runtime.errors import DomainError
 from services.runtime.settings import Settings
 
@@ -55,20 +55,18 @@ class JwksVerifier:
         self._issuer = issuer
         self._audience = audience
         self._client: jwt.PyJWKClient | None = None
-        self._keys: jwt.PyJWKSet | None = None
+        self._keys: list[jwt.PyJWK] = []  # a JWKS file's keys; a URL's are the client's
         if source.startswith(("http://", "https://")):
             self._client = jwt.PyJWKClient(source, cache_jwk_set=True, lifespan=300)
         else:
-            self._keys = jwt.PyJWKSet.from_json(Path(source.removeprefix("file://")).read_text())
+            self._keys = jwt.PyJWKSet.from_json(Path(source.removeprefix("file://")).read_text()).keys
 
     async def _key(self, token: str) -> jwt.PyJWK:
         if self._client is not None:
             # A cache miss fetches over the network: keep it off the event loop.
             return await asyncio.to_thread(self._client.get_signing_key_from_jwt, token)
-        assert self._keys is not None
         kid = jwt.get_unverified_header(token).get("kid")
-        keys = self._keys.keys
-        for key in keys:
+        for key in self._keys:
             if kid is None or key.key_id == kid:
                 return key
         raise Unauthenticated("INVALID_TOKEN", f"no key {kid!r} in the JWKS")
@@ -88,9 +86,7 @@ class JwksVerifier:
 def verifier_for(settings: Settings) -> TokenVerifier:
     if settings.jwks_url:
         return JwksVerifier(settings.jwks_url, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
-    issuer = TokenIssuer(settings.secret(), issuer=settings.jwt_issuer, audience=settings.jwt_audience,
-                         ttl_seconds=settings.jwt_expiration_hours * 3600)
-    return SecretVerifier(issuer)
+    return SecretVerifier(token_issuer(settings))
 
 
 class Authenticator:
@@ -101,12 +97,10 @@ class Authenticator:
         self._verified: dict[str, tuple[str, float]] = {}
 
     async def subject(self, authorization: str | None) -> str:
-        if not authorization:
-            raise Unauthenticated("UNAUTHENTICATED", "a bearer token is required")
-        scheme, _, token = authorization.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthenticated("INVALID_TOKEN", "authorization must be 'Bearer <token>'")
+        try:
+            token = bearer_token(authorization or "")
+        except DomainError as exc:
+            raise Unauthenticated(exc.reason, exc.message) from None
         known = self._verified.get(token)
         if known is not None and known[1] > time.time():
             return known[0]

@@ -1,4 +1,4 @@
-"""The grpc_json_transcoder filter, pinned as in MESH-CONVENTIONS §1.2; shared by both Envoys.
+"""The grpc_json_transcoder filter, pinned as in docs/conventions.md (Envoy's transcoder options); shared by both Envoys.
 
 The standalone bootstrap and the Istio ingress EnvoyFilter install this very dict, so the two
 Envoy edges cannot drift from each other.

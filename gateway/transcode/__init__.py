@@ -1,7 +1,7 @@
 """REST → gRPC transcoding core of the Python edge (pure transformation, no I/O).
 
 Semantics follow grpc-gateway / Envoy's grpc_json_transcoder with the pins of
-MESH-CONVENTIONS §2. Entry point: ``Transcoder.from_descriptor_set(bytes)``.
+docs/conventions.md (REST transcoding). Entry point: ``Transcoder.from_descriptor_set(bytes)``.
 """
 
 from gateway.transcode.errors import BadRequest, MethodNotAllowed, RouteNotFound, TranscodeError

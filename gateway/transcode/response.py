@@ -1,14 +1,14 @@
-"""Response message → HTTP body bytes (MESH-CONVENTIONS §2.5, §2.6).
+"""Response message → HTTP body bytes (docs/conventions.md: JSON, Streams).
 
 JSON pins: zero values emitted (GW ``EmitUnpopulated``, Envoy ``always_print_primitive_fields``),
 lowerCamel names, int64 as strings, enums by name, Timestamp RFC 3339.
 
-Streaming framing, our decision (§2.6): bare NDJSON (``application/x-ndjson``), one message
+Streaming framing, our decision: bare NDJSON (``application/x-ndjson``), one message
 per line, **no** ``{"result": ...}`` envelope. A call that fails after the headers were sent
 ends with one in-band line ``{"error": {"code": <gRPC int>, "message": ..., "details": [...]}}``
 (the google.rpc.Status JSON of status.py). A message whose JSON were exactly ``{"error": ...}``
 would be ambiguous, so streaming replies must not consist of a lone ``error`` field; ours
-carry the terminal ``oneof {event, status}`` of §2.6 instead. The SSE encoder sends ``data: <json>\\n\\n`` per message and
+carry the terminal ``oneof {event, status}`` of docs/conventions.md (Streams) instead. The SSE encoder sends ``data: <json>\\n\\n`` per message and
 ``event: error\\ndata: <status json>\\n\\n`` for the failure.
 """
 

@@ -44,8 +44,6 @@ class ServiceToken:
 
 
 class _OutgoingMetadata:
-    """Adds the service token and the correlation id to a call's metadata."""
-
     def __init__(self, token: Callable[[], str]) -> None:
         self._token = token
 
@@ -59,8 +57,6 @@ class _OutgoingMetadata:
                                           details.credentials, details.wait_for_ready)
 
 
-# One class per call kind: grpc.aio files an interceptor under the FIRST kind it implements
-# (an if/elif chain), so a class implementing both would never see streaming calls.
 class _UnaryMetadata(_OutgoingMetadata, grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
         return await continuation(self._details(details), request)
@@ -74,4 +70,6 @@ class _StreamMetadata(_OutgoingMetadata, grpc.aio.UnaryStreamClientInterceptor):
 def dial(target: str, token: Callable[[], str], max_message_bytes: int) -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(
         target, options=channel_options(max_message_bytes),
+        # grpc.aio files an interceptor under the first kind it is an instance of, so each kind
+        # of call (unary, server stream) gets an instance of its own.
         interceptors=[*client_interceptors(), _UnaryMetadata(token), _StreamMetadata(token)])  # type: ignore[list-item]

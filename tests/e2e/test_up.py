@@ -75,6 +75,22 @@ def test_up_serves_every_service_and_stops_cleanly_on_sigterm(tmp_path: Path) ->
         code = up.wait(timeout=30)
     assert code == 0
     assert [name for name, pid in pids.items() if _alive(pid)] == []
+    assert up.stdout is not None
+    assert up.stdout.read().splitlines()[-1] == (
+        "clearmesh up stopped: SIGTERM drained 6 processes (order, matching, wallet, kyc, settlement, edge).")
+
+
+def test_up_says_ctrl_c_stopped_it(tmp_path: Path) -> None:
+    up, pids = _start(tmp_path)
+    try:
+        assert set(pids) == {*SERVICE_NAMES, "edge"}
+    finally:
+        up.send_signal(signal.SIGINT)  # what the terminal sends `up` on Ctrl-C
+        code = up.wait(timeout=30)
+    assert code == 0
+    assert up.stdout is not None
+    assert up.stdout.read().splitlines()[-1] == (
+        "clearmesh up stopped: Ctrl-C (SIGINT) drained 6 processes (order, matching, wallet, kyc, settlement, edge).")
 
 
 def test_up_reports_a_child_that_dies_and_exits_non_zero(tmp_path: Path) -> None:
@@ -87,5 +103,9 @@ def test_up_reports_a_child_that_dies_and_exits_non_zero(tmp_path: Path) -> None
         if up.poll() is None:
             up.kill()
     assert code != 0
-    assert "wallet exited with code -9" in (up.stderr.read() if up.stderr else "")
+    assert up.stderr is not None
+    stderr = up.stderr.read()
+    assert "wallet exited with code -9" in stderr
+    assert stderr.splitlines()[-1] == ("clearmesh up stopped: wallet exited with code -9; drained the other"
+                                       " 5 processes (order, matching, kyc, settlement, edge).")
     assert [name for name, pid in pids.items() if _alive(pid)] == []

@@ -1,4 +1,4 @@
-"""Periodic uniform-price double auction (REFERENCE.md §3).
+"""Periodic uniform-price double auction (docs/auction.md).
 
 1. Merge walk: bids by (-price, arrival), asks by (price, arrival); while the best remaining bid
    >= the best remaining ask, pair min(remaining) and advance the exhausted side. The walk's

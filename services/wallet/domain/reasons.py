@@ -1,7 +1,7 @@
 """Stable UPPER_SNAKE reasons the Wallet attaches to its errors (ErrorInfo.reason).
 
 One enum so the adapter, the store and the tests name every failure the same way; values
-never change once released (REFERENCE.md §2, promise 7).
+never change once released (docs/conventions.md, Errors).
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ class WalletReason(StrEnum):
     INVALID_TRANSFER = "INVALID_TRANSFER"
     UNBALANCED_TRANSFER = "UNBALANCED_TRANSFER"
     HOLD_MISMATCH = "HOLD_MISMATCH"
+    BATCH_TOO_LARGE = "BATCH_TOO_LARGE"
+    DUPLICATE_TRANSFER = "DUPLICATE_TRANSFER"
     # State (FailedPrecondition).
     INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
     HOLD_EXCEEDED = "HOLD_EXCEEDED"

@@ -1,4 +1,4 @@
-"""Building the gRPC request from path, query and body (MESH-CONVENTIONS §2.1, §2.2, §2.5)."""
+"""Building the gRPC request from path, query and body (docs/conventions.md: Paths, bodies and query strings; JSON)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""gRPC → HTTP status table and the google.rpc.Status error body (MESH-CONVENTIONS §2.3, §2.4)."""
+"""gRPC → HTTP status table and the google.rpc.Status error body (docs/conventions.md: Errors over HTTP, Error body)."""
 
 from __future__ import annotations
 
