@@ -128,12 +128,11 @@ def reconcile(market: str, timeout: float) -> None:
     import grpc
 
     from clearmesh.settlement.v1 import settlement_service_pb2 as pb, settlement_service_pb2_grpc as pb_grpc
-    from services.runtime.auth import TokenIssuer
+    from services.runtime.auth import token_issuer
 
     settings = Settings()
-    issuer = TokenIssuer(ensure_jwt_secret(settings), issuer=settings.jwt_issuer,
-                         audience=settings.jwt_audience, ttl_seconds=300)
-    metadata = (("authorization", f"Bearer {issuer.mint(account='clearmesh-cli', roles=['operator'])}"),)
+    token = token_issuer(settings).mint(account="clearmesh-cli", roles=["operator"])
+    metadata = (("authorization", f"Bearer {token}"),)
 
     async def call() -> pb.ReconcileResponse:
         async with grpc.aio.insecure_channel(settings.settlement_addr) as channel:

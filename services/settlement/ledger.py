@@ -16,12 +16,14 @@ from dataclasses import dataclass
 import grpc
 
 from clearmesh.wallet.v1 import wallet_pb2, wallet_service_pb2 as wallet_pb, wallet_service_pb2_grpc as wallet_grpc
-from services.runtime.status import peer_reason
+from services.runtime.errors import DomainError
+from services.runtime.status import peer_error
 from services.wallet.domain import AssetCatalog, Posting, SystemAccount, format_units
 
 log = logging.getLogger("clearmesh.settlement.ledger")
 
 WALLET_TIMEOUT_SECS = 10.0
+WALLET_UNAVAILABLE = "WALLET_UNAVAILABLE"
 # PostTransfers takes at most this many transfers per call.
 MAX_TRANSFERS_PER_CALL = 1000
 _FEE, _TRADE = wallet_pb2.ENTRY_KIND_FEE, wallet_pb2.ENTRY_KIND_TRADE
@@ -33,15 +35,6 @@ class TradeTransfer:
     postings: tuple[Posting, ...]
 
 
-class LedgerRefused(Exception):
-    """The Wallet did not post the batch: its status code name and ErrorInfo reason."""
-
-    def __init__(self, code: str, reason: str, message: str) -> None:
-        super().__init__(f"{reason or code}: {message}")
-        self.code = code
-        self.reason = reason or code
-
-
 class WalletLedger:
     def __init__(self, channel: Callable[[], grpc.aio.Channel], assets: AssetCatalog,
                  timeout: float = WALLET_TIMEOUT_SECS) -> None:
@@ -51,7 +44,8 @@ class WalletLedger:
         self._batches_unimplemented = False
 
     async def post(self, transfers: Sequence[TradeTransfer]) -> None:
-        """All of `transfers` posted (or already posted earlier), or LedgerRefused."""
+        """All of `transfers` posted (or already posted earlier); otherwise the Wallet's refusal
+        as the typed error it was, or Unavailable (`WALLET_UNAVAILABLE`) without an answer."""
         if len(transfers) > MAX_TRANSFERS_PER_CALL:
             raise ValueError(f"at most {MAX_TRANSFERS_PER_CALL} transfers per batch")
         requests = [self._request(transfer) for transfer in transfers]
@@ -84,5 +78,5 @@ class WalletLedger:
                 for posting in transfer.postings])
 
 
-def _refused(error: grpc.aio.AioRpcError) -> LedgerRefused:
-    return LedgerRefused(error.code().name, peer_reason(error), error.details() or "")
+def _refused(error: grpc.aio.AioRpcError) -> DomainError:
+    return peer_error(error, "wallet", WALLET_UNAVAILABLE)

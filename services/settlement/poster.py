@@ -23,7 +23,7 @@ from services.settlement.domain.batching import BatchLimits, halves, is_transien
 from services.settlement.domain.charges import trade_postings
 from services.settlement.domain.settlement import Settlement, transfer_id_for
 from services.settlement.domain.states import Progress, RetryPolicy, State, attempt_failed
-from services.settlement.ledger import LedgerRefused, TradeTransfer, WalletLedger
+from services.settlement.ledger import TradeTransfer, WalletLedger
 from services.settlement.store import SettlementStore
 from services.wallet.domain import AssetCatalog
 
@@ -115,10 +115,11 @@ class Poster:
     async def _post_transfers(self, batch: Sequence[Settlement], transfers: Sequence[TradeTransfer]) -> None:
         try:
             await self._ledger.post(transfers)
-        except LedgerRefused as refusal:
+        except DomainError as refusal:
             if is_transient(refusal.code) or len(batch) == 1:
-                log.warning("posting failed", extra={"fields": {"count": len(batch), "reason": str(refusal)}})
-                await self._record_failures({s.settlement_id: str(refusal) for s in batch})
+                why = f"{refusal.reason}: {refusal.message}"
+                log.warning("posting failed", extra={"fields": {"count": len(batch), "reason": why}})
+                await self._record_failures({s.settlement_id: why for s in batch})
                 return
             (first, second), (first_t, second_t) = halves(batch), halves(transfers)
             await self._post_transfers(first, first_t)

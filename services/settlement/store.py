@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.runtime.database import stored_utc
 from services.settlement import tables
 from services.settlement.domain.charges import Charges, TradeTerms
 from services.settlement.domain.settlement import AnchorRef, Settlement
@@ -24,10 +25,7 @@ _S = tables.settlements
 
 
 def _utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    if moment is None:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return None if moment is None else stored_utc(moment)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,5 +200,5 @@ def _settlement(row: Any) -> Settlement:
         charges=Charges(row.notional_units, row.quantity_units, row.buyer_fee_units, row.seller_fee_units),
         execute_time=row.execute_time,
         progress=Progress(State(row.state), row.attempts, row.failure_reason, _utc(row.next_attempt_time)),
-        create_time=_utc(row.create_time) or row.create_time, update_time=_utc(row.update_time) or row.update_time,
+        create_time=stored_utc(row.create_time), update_time=stored_utc(row.update_time),
         anchor=anchor)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from clearmesh.matching.v1 import matching_pb2
 from clearmesh.settlement.v1 import settlement_pb2
+from services.runtime.timestamps import timestamp
 from services.settlement.domain.charges import TradeTerms
 from services.settlement.domain.leaves import fee_text
 from services.settlement.domain.settlement import Settlement, open_settlement
@@ -16,12 +15,6 @@ from services.settlement.domain.states import State
 from services.wallet.domain import AssetCatalog
 
 COLLECTION = "settlements"
-
-
-def timestamp(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 def state_message(state: State) -> "settlement_pb2.SettlementState.ValueType":

@@ -18,8 +18,7 @@ from typing import Any
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
+from testkit.rpc import field_violations, reason
 
 from clearmesh.matching.v1 import matching_service_pb2 as matching_pb, matching_service_pb2_grpc as matching_grpc
 from clearmesh.settlement.v1 import settlement_pb2, settlement_service_pb2 as pb, settlement_service_pb2_grpc as pb_grpc
@@ -160,14 +159,7 @@ class Mesh:
 
     @staticmethod
     def fields(error: grpc.aio.AioRpcError) -> set[str]:
-        """The fields a BadRequest detail names."""
-        status = rpc_status.from_call(error)
-        for detail in status.details if status else []:
-            if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-                bad = error_details_pb2.BadRequest()
-                detail.Unpack(bad)
-                return {violation.field for violation in bad.field_violations}
-        return set()
+        return {violation.field for violation in field_violations(error)}
 
     @staticmethod
     def name_of(trade: str) -> str:
@@ -199,16 +191,6 @@ async def eventually(read: Callable[[], Awaitable[Any]], done: Callable[[Any], b
         if loop.time() > deadline:
             raise AssertionError(f"waited {WAIT_SECS} s for {what}; last seen {value}")
         await asyncio.sleep(0.02)
-
-
-def reason(error: grpc.aio.AioRpcError) -> str:
-    status = rpc_status.from_call(error)
-    for detail in status.details if status else []:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return str(info.reason)
-    return ""
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import delete, update
 
 from clearmesh.settlement.v1 import settlement_pb2, settlement_service_pb2 as pb
+from services.runtime.settings import ensure_jwt_secret
 from services.settlement import tables
 
 ANCHORED = settlement_pb2.SETTLEMENT_STATE_ANCHORED
@@ -74,7 +75,7 @@ async def test_the_cli_prints_each_mismatch_and_fails(settled: Any, two_settled:
     tx, _ = settled.store()
     await tx.write(lambda session: session.execute(update(tables.settlements).where(
         tables.settlements.c.trade == two_settled[0]).values(seller_fee_units=0)))
-    env = {**os.environ, "JWT_SECRET": settled.settings.secret(),
+    env = {**os.environ, "JWT_SECRET": ensure_jwt_secret(settled.settings),
            "CLEARMESH_SETTLEMENT_ADDR": f"127.0.0.1:{settled.settlement_running.port}"}
 
     # close_fds=False lets Python posix_spawn the child: a fork() would run gRPC's fork
