@@ -1,26 +1,20 @@
 """The port through which settlements reach the Wallet: post a batch of trade transfers.
 
-`Wallet.PostTransfers` posts a whole batch in one database transaction (each transfer
-idempotent by its id, the trade's name). A Wallet that does not offer it yet (UNIMPLEMENTED)
-gets the same transfers one `PostTransfer` at a time, concurrently; that fallback is
-remembered for the process's life.
+`Wallet.PostTransfers` posts a whole batch in one database transaction, or nothing; each
+transfer is idempotent by its id (the trade's name), so a batch posted again (after a lost
+answer or a crash before POSTED was recorded) moves nothing twice.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import grpc
 
 from clearmesh.wallet.v1 import wallet_pb2, wallet_service_pb2 as wallet_pb, wallet_service_pb2_grpc as wallet_grpc
-from services.runtime.errors import DomainError
 from services.runtime.status import peer_error
 from services.wallet.domain import AssetCatalog, Posting, SystemAccount, format_units
-
-log = logging.getLogger("clearmesh.settlement.ledger")
 
 WALLET_TIMEOUT_SECS = 10.0
 WALLET_UNAVAILABLE = "WALLET_UNAVAILABLE"
@@ -41,7 +35,6 @@ class WalletLedger:
         self._channel = channel
         self._assets = assets
         self._timeout = timeout
-        self._batches_unimplemented = False
 
     async def post(self, transfers: Sequence[TradeTransfer]) -> None:
         """All of `transfers` posted (or already posted earlier); otherwise the Wallet's refusal
@@ -50,22 +43,10 @@ class WalletLedger:
             raise ValueError(f"at most {MAX_TRANSFERS_PER_CALL} transfers per batch")
         requests = [self._request(transfer) for transfer in transfers]
         stub = wallet_grpc.WalletServiceStub(self._channel())
-        if not self._batches_unimplemented:
-            try:
-                await stub.PostTransfers(wallet_pb.PostTransfersRequest(transfers=requests), timeout=self._timeout)
-                return
-            except grpc.aio.AioRpcError as error:
-                if error.code() is not grpc.StatusCode.UNIMPLEMENTED:
-                    raise _refused(error) from None
-                log.warning("the Wallet has no PostTransfers; posting trades one PostTransfer at a time")
-                self._batches_unimplemented = True
-        results = await asyncio.gather(*(stub.PostTransfer(request, timeout=self._timeout) for request in requests),
-                                       return_exceptions=True)
-        for result in results:
-            if isinstance(result, grpc.aio.AioRpcError):
-                raise _refused(result)
-            if isinstance(result, BaseException):
-                raise result
+        try:
+            await stub.PostTransfers(wallet_pb.PostTransfersRequest(transfers=requests), timeout=self._timeout)
+        except grpc.aio.AioRpcError as error:
+            raise peer_error(error, "wallet", WALLET_UNAVAILABLE) from None
 
     def _request(self, transfer: TradeTransfer) -> wallet_pb.PostTransferRequest:
         return wallet_pb.PostTransferRequest(
@@ -77,6 +58,3 @@ class WalletLedger:
                 kind=_FEE if posting.account == SystemAccount.FEES else _TRADE)
                 for posting in transfer.postings])
 
-
-def _refused(error: grpc.aio.AioRpcError) -> DomainError:
-    return peer_error(error, "wallet", WALLET_UNAVAILABLE)

@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 import pytest
+from testkit.net import free_port
 
 from clearmesh.settlement.v1 import settlement_pb2, settlement_service_pb2 as pb
 
@@ -65,3 +66,15 @@ async def test_a_trader_may_not_retry(settled: Any) -> None:
         await settled.stub.RetrySettlement(pb.RetrySettlementRequest(name="settlements/BTC-USDC-1"),
                                            metadata=settled.trader("alice"))
     assert refused.value.code() is grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_a_wallet_that_is_down_counts_attempts_then_fails_them(mesh: Any) -> None:
+    await mesh.fund("alice", "1000", "USDC")
+    await mesh.fund("bob", "1", "BTC")
+    mesh.settings = mesh.settings.model_copy(update={"wallet_addr": f"127.0.0.1:{free_port()}"})
+    async with mesh.running_settlement():
+        [trade] = await mesh.trade("alice", "bob", "100.00", "0.1")
+        failed = await mesh.reaches(trade, FAILED)
+
+    assert failed.attempts == 3
+    assert failed.failure_reason.startswith("WALLET_UNAVAILABLE")
