@@ -30,6 +30,7 @@ from services.runtime.clock import Clock, SystemClock
 from services.runtime.collector import tune_collector
 from services.runtime.database import create_engine
 from services.runtime.interceptors import CallInterceptor
+from services.runtime.jwks import jwks_keys
 from services.runtime.logs import configure_logging
 from services.runtime.metrics import serve_metrics
 from services.runtime.settings import Settings
@@ -59,7 +60,8 @@ class ServiceRuntime:
         self.clock = clock
         self.issuer = TokenIssuer(settings.secret(), issuer=settings.jwt_issuer,
                                   audience=settings.jwt_audience,
-                                  ttl_seconds=settings.jwt_expiration_hours * 3600)
+                                  ttl_seconds=settings.jwt_expiration_hours * 3600,
+                                  jwks=jwks_keys(settings.jwks_url))
         self.database_url = settings.database_url_for(spec.name)
         self.engine: AsyncEngine = create_engine(self.database_url)
         self._token = ServiceToken(self.issuer, spec.name, settings.jwt_expiration_hours * 3600)
