@@ -14,6 +14,10 @@ from gateway.envoy.transcoder import FILTER_NAME, transcoder_config
 NAMESPACE = "clearmesh"
 INGRESS_NAMESPACE = "istio-system"
 INGRESS_PRINCIPAL = f"cluster.local/ns/{INGRESS_NAMESPACE}/sa/istio-ingressgateway-service-account"
+# The Python REST edge (`clearmesh serve edge`) runs in the namespace as its own workload.
+EDGE_PRINCIPAL = f"cluster.local/ns/{NAMESPACE}/sa/edge"
+# The edge's /healthz asks every service's overall health, with no user token.
+HEALTH_CHECK_PATH = "/grpc.health.v1.Health/Check"
 EDGE_GATEWAY = "clearmesh-edge"
 GRPC_PORT = 50051  # every service listens here in its own pod
 RETRY_ON = "unavailable,cancelled,resource-exhausted"
@@ -81,7 +85,8 @@ def _paths(methods: list[Method]) -> list[str]:
 
 
 def authorization_policy(service: Service) -> dict[str, Any]:
-    """ALLOW the ingress (with a validated JWT) on HTTP-bound methods, each caller on its methods.
+    """ALLOW the ingress and the Python edge (with a validated JWT) on HTTP-bound methods, the
+    edge on the health check, each calling service on its methods.
 
     Roles and ownership stay with the service: the mesh decides who may reach which method.
     Together with deny-all, a method no rule names is unreachable.
@@ -89,10 +94,15 @@ def authorization_policy(service: Service) -> dict[str, Any]:
     rules: list[dict[str, Any]] = []
     external = [method for method in service.methods if method.http_bound]
     if external:
-        rules.append({
-            "from": [{"source": {"principals": [INGRESS_PRINCIPAL], "requestPrincipals": ["*"]}}],
-            "to": [{"operation": {"paths": _paths(external)}}],
-        })
+        for edge in (INGRESS_PRINCIPAL, EDGE_PRINCIPAL):
+            rules.append({
+                "from": [{"source": {"principals": [edge], "requestPrincipals": ["*"]}}],
+                "to": [{"operation": {"paths": _paths(external)}}],
+            })
+    rules.append({
+        "from": [{"source": {"principals": [EDGE_PRINCIPAL]}}],
+        "to": [{"operation": {"paths": [HEALTH_CHECK_PATH]}}],
+    })
     for caller in sorted({caller for method in service.methods for caller in method.callers}):
         allowed = [method for method in service.methods if caller in method.callers]
         rules.append({

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.runtime import migrate
 from services.runtime.auth import TokenIssuer, access_rules
-from services.runtime.channels import ServiceToken, dial
+from services.runtime.channels import ServiceToken, dial, no_token
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.collector import tune_collector
 from services.runtime.database import create_engine
@@ -77,7 +77,10 @@ class ServiceRuntime:
     def channel(self, service: str) -> grpc.aio.Channel:
         """A shared channel to another clearmesh service, calling as this service."""
         if service not in self._channels:
-            self._channels[service] = dial(self.settings.address_of(service), self._token,
+            # In the mesh the mTLS identity names the caller; a token of ours would meet the
+            # sidecar's RequestAuthentication, which knows only the identity provider's keys.
+            token = no_token if self.settings.trust_mesh_identity else self._token
+            self._channels[service] = dial(self.settings.address_of(service), token,
                                            self.settings.max_message_bytes)
         return self._channels[service]
 
