@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.envoy.bootstrap import CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS
 from gateway.envoy.contract import Method, Service
 from gateway.envoy.transcoder import FILTER_NAME, transcoder_config
 
@@ -63,8 +64,18 @@ def transcoder_envoy_filter(descriptor_set: bytes, services: tuple[Service, ...]
     }
 
 
-def edge_virtual_service(services: tuple[Service, ...]) -> dict[str, Any]:
-    """The ingress routes on the post-transcoding gRPC path: one prefix per external service."""
+def edge_virtual_service(services: tuple[Service, ...], cors_allowed_origins: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The ingress routes on the post-transcoding gRPC path: one prefix per external service.
+
+    CORS is answered at the ingress, as the Python edge answers it: the same methods and
+    headers; the origins are the deployment's (CORS_ALLOWED_ORIGINS, or an overlay's patch).
+    """
+    cors: dict[str, Any] = {
+        "allowOrigins": [{"exact": origin} for origin in cors_allowed_origins],
+        "allowMethods": [method.strip() for method in CORS_ALLOW_METHODS.split(",")],
+        "allowHeaders": [header.strip() for header in CORS_ALLOW_HEADERS.split(",")],
+        "maxAge": "24h",
+    }
     return {
         "apiVersion": NETWORKING,
         "kind": "VirtualService",
@@ -73,7 +84,8 @@ def edge_virtual_service(services: tuple[Service, ...]) -> dict[str, Any]:
             "hosts": ["*"],
             "gateways": [EDGE_GATEWAY],
             "http": [
-                {"name": service.name, "match": [{"uri": {"prefix": service.grpc_prefix}}], "route": _destination(service)}
+                {"name": service.name, "match": [{"uri": {"prefix": service.grpc_prefix}}],
+                 "corsPolicy": cors, "route": _destination(service)}
                 for service in services if service.http_bound
             ],
         },

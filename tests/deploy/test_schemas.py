@@ -60,3 +60,14 @@ def test_the_mesh_the_edge_and_the_services_trust_the_same_jwks(rendered: dict[s
             for rule in d["spec"]["jwtRules"]}
     settings = next(d for d in rendered[overlay] if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "clearmesh-settings")
     assert uris == {settings["data"]["CLEARMESH_JWKS"]}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_ingress_and_the_python_edge_allow_the_same_cors_origins(
+        rendered: dict[str, list[Document]], overlay: str) -> None:
+    documents = rendered[overlay]
+    edge = next(d for d in documents if d["kind"] == "VirtualService" and d["metadata"]["name"] == "clearmesh-edge")
+    ingress = [{origin["exact"] for origin in route["corsPolicy"]["allowOrigins"]} for route in edge["spec"]["http"]]
+    settings = next(d for d in documents if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "clearmesh-settings")
+    configured = set(settings["data"]["CORS_ALLOWED_ORIGINS"].split(","))
+    assert configured and all(origins == configured for origins in ingress)
