@@ -9,17 +9,25 @@ JWKS would let anyone who can read the set mint tokens, so it is never looked up
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from pathlib import Path
 
 import jwt
 
-from services.runtime.errors import Unauthenticated
+from services.runtime.errors import Unauthenticated, Unavailable
+
+log = logging.getLogger("clearmesh.jwks")
 
 ALGORITHM = "RS256"
 # How long a fetched key set is trusted before it is fetched again, and how long a fetch may
 # take: the fetch runs on the caller's thread, so it must stay short.
 CACHE_SECONDS = 300
 FETCH_TIMEOUT_SECONDS = 5
+# A service refreshes the set in the background this often, well within CACHE_SECONDS, so the
+# check on the event loop finds it cached; only a token with an unknown `kid` (a rotation
+# newer than the last refresh) fetches on the spot.
+REFRESH_SECONDS = CACHE_SECONDS / 3
 
 
 class JwksKeys:
@@ -34,6 +42,19 @@ class JwksKeys:
         else:
             key_set = jwt.PyJWKSet.from_json(Path(source.removeprefix("file://")).read_text())
             self._keys = [key for key in key_set.keys if _is_rsa(key)]
+
+    @property
+    def fetched(self) -> bool:
+        """True for a URL, whose key set must be fetched (and kept fresh); False for a file."""
+        return self._client is not None
+
+    def refresh(self) -> None:
+        """Fetches the key set now (a URL only). Blocking: run it off the event loop."""
+        if self._client is not None:
+            try:
+                self._client.get_jwk_set(refresh=True)
+            except jwt.PyJWKClientError as exc:
+                raise Unavailable("JWKS_UNAVAILABLE", f"the JWKS could not be fetched: {exc}") from None
 
     def key_for(self, token: str) -> jwt.PyJWK:
         """The signing key named by the token's header; Unauthenticated if there is none."""
@@ -59,3 +80,13 @@ def _is_rsa(key: jwt.PyJWK) -> bool:
 def jwks_keys(source: str) -> JwksKeys | None:
     """The key set named by CLEARMESH_JWKS, or None when tokens are HS256 only (the local default)."""
     return JwksKeys(source) if source else None
+
+
+async def keep_fresh(keys: JwksKeys, interval: float = REFRESH_SECONDS) -> None:
+    """Refreshes a fetched key set forever, off the event loop; a failed fetch is retried next time."""
+    while True:
+        try:
+            await asyncio.to_thread(keys.refresh)
+        except Unavailable:
+            log.warning("JWKS refresh failed; the cached keys stay in use", exc_info=True)
+        await asyncio.sleep(interval)

@@ -30,7 +30,7 @@ from services.runtime.clock import Clock, SystemClock
 from services.runtime.collector import tune_collector
 from services.runtime.database import create_engine
 from services.runtime.interceptors import CallInterceptor
-from services.runtime.jwks import jwks_keys
+from services.runtime.jwks import jwks_keys, keep_fresh
 from services.runtime.logs import configure_logging
 from services.runtime.metrics import serve_metrics
 from services.runtime.settings import Settings
@@ -58,10 +58,11 @@ class ServiceRuntime:
         self.spec = spec
         self.settings = settings
         self.clock = clock
+        self.jwks = jwks_keys(settings.jwks_url)
         self.issuer = TokenIssuer(settings.secret(), issuer=settings.jwt_issuer,
                                   audience=settings.jwt_audience,
                                   ttl_seconds=settings.jwt_expiration_hours * 3600,
-                                  jwks=jwks_keys(settings.jwks_url))
+                                  jwks=self.jwks)
         self.database_url = settings.database_url_for(spec.name)
         self.engine: AsyncEngine = create_engine(self.database_url)
         self._token = ServiceToken(self.issuer, spec.name, settings.jwt_expiration_hours * 3600)
@@ -147,6 +148,9 @@ async def start(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = 
     if settings.should_migrate_on_start(spec.name):
         await migrate.upgrade(settings.database_url_for(spec.name), spec.migrations)
     runtime = ServiceRuntime(spec, settings, clock or SystemClock())
+    if runtime.jwks is not None and runtime.jwks.fetched:
+        # Tokens are checked on the event loop: keep the identity provider's keys cached.
+        runtime.spawn(keep_fresh(runtime.jwks), "jwks-refresh")
     servicer = await spec.build(runtime)
 
     rules = access_rules([spec.descriptor])

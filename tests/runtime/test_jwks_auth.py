@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,6 +27,7 @@ from clearmesh.matching.v1 import matching_service_pb2 as pb, matching_service_p
 from services.runtime.auth import TokenIssuer, current_principal
 from services.runtime.server import ServiceRuntime, contract_spec
 from services.runtime.settings import Settings
+from tests.runtime.test_jwks import Provider, key_set
 
 KID = "provider-1"
 
@@ -139,3 +141,15 @@ async def test_a_service_identity_is_never_taken_from_a_provider_token(
         stub: pb_grpc.MatchingServiceStub, provider_key: rsa.RSAPrivateKey) -> None:
     token = _rs256(provider_key, sub="services/order", svc="order")
     assert await _refusal(stub, token) == (grpc.StatusCode.UNAUTHENTICATED, "INVALID_TOKEN")
+
+
+async def test_a_service_fetches_the_jwks_from_a_url(serve: Any, settings: Settings,
+                                                     provider_key: rsa.RSAPrivateKey) -> None:
+    provider = Provider(key_set(provider_key, KID))
+    threading.Thread(target=provider.server.serve_forever, daemon=True).start()
+    try:
+        async with serve(SPEC, settings.model_copy(update={"jwks_url": provider.url})) as running:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+                assert await _caller(pb_grpc.MatchingServiceStub(channel), _rs256(provider_key)) == "alice"
+    finally:
+        provider.server.shutdown()
