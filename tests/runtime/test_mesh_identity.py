@@ -8,8 +8,9 @@ from typing import Any
 
 import grpc
 import pytest
+from clearmesh.kyc.v1 import kyc_service_pb2 as kyc_pb
+from clearmesh.kyc.v1 import kyc_service_pb2_grpc as kyc_grpc
 
-from clearmesh.kyc.v1 import kyc_service_pb2 as kyc_pb, kyc_service_pb2_grpc as kyc_grpc
 from services.runtime.auth import TokenIssuer
 from services.runtime.clock import SystemClock
 from services.runtime.server import ServiceRuntime

@@ -13,7 +13,11 @@ from sqlalchemy import text
 
 from services.registry import SERVICE_NAMES, load_spec
 from services.runtime import loop, migrate
-from services.runtime.database import create_engine, create_scratch_database, drop_scratch_database
+from services.runtime.database import (
+    create_engine,
+    create_scratch_database,
+    drop_scratch_database,
+)
 from services.runtime.settings import Settings
 from tests.conftest import POSTGRES_ADMIN_URL
 
@@ -24,10 +28,10 @@ async def _migrate_all(settings: Settings) -> None:
 
 
 async def _serving(serve: Any, settings: Settings, name: str) -> health_pb2.HealthCheckResponse.ServingStatus.ValueType:
-    async with serve(load_spec(name), settings) as running:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
-            answer = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
-            return answer.status
+    async with (serve(load_spec(name), settings) as running,
+                grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel):
+        answer = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+        return answer.status
 
 
 async def _schemas_with_a_version(url: str) -> set[str]:

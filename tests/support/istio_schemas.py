@@ -13,10 +13,9 @@ import pkgutil
 from functools import cache
 from typing import Any
 
+import cloudcoil.models.istio as istio_models
 import jsonschema
 from cloudcoil.resources import Resource
-
-import cloudcoil.models.istio as istio_models
 
 Document = dict[str, Any]
 
