@@ -7,13 +7,12 @@ Routes come only from the ``google.api.http`` rules of the packaged descriptor s
 from __future__ import annotations
 
 import logging
-from importlib.resources import files
 
 import orjson
 import uvicorn
 from prometheus_client import start_http_server
-from opentelemetry import trace
 
+from gateway.descriptor import load_descriptor_set
 from gateway.edge.asgi import EdgeApp
 from gateway.edge.auth import Authenticator, verifier_for
 from gateway.edge.cors import CorsPolicy
@@ -25,18 +24,13 @@ from gateway.transcode import Transcoder, build_openapi
 from services.runtime.logs import configure_logging
 from services.runtime.loop import run as run_loop
 from services.runtime.settings import Settings
-from services.runtime.telemetry import configure_tracing
+from services.runtime.telemetry import configure_tracing, shutdown_tracing
 
 log = logging.getLogger("clearmesh.edge")
 
 
-def descriptor_set() -> bytes:
-    """The FileDescriptorSet shipped with the generated code (imports and source info included)."""
-    return (files("clearmesh") / "descriptor.binpb").read_bytes()
-
-
 def create_app(settings: Settings, *, descriptor: bytes | None = None) -> EdgeApp:
-    transcoder = Transcoder.from_descriptor_set(descriptor if descriptor is not None else descriptor_set())
+    transcoder = Transcoder.from_descriptor_set(descriptor if descriptor is not None else load_descriptor_set())
     return EdgeApp(
         transcoder=transcoder,
         upstreams=Upstreams(settings, transcoder.rules.routes),
@@ -63,7 +57,7 @@ def server_config(app: EdgeApp, settings: Settings, *, port: int | None = None) 
 async def serve(settings: Settings) -> None:
     """Runs the edge on CLEARMESH_EDGE_PORT (8080) until SIGTERM or SIGINT, then drains."""
     configure_logging("edge", settings.log_level)
-    configure_tracing("edge")
+    configure_tracing("edge", settings)
     app = create_app(settings)
     if settings.metrics_port is not None:
         # Also on the design's metrics port (9090 for the edge under `clearmesh up`), like
@@ -71,9 +65,7 @@ async def serve(settings: Settings) -> None:
         start_http_server(settings.metrics_port, registry=app.metrics.registry)
     server = uvicorn.Server(server_config(app, settings))
     await server.serve()
-    provider = trace.get_tracer_provider()
-    if hasattr(provider, "shutdown"):
-        provider.shutdown()
+    shutdown_tracing()
 
 
 def main() -> None:

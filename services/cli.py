@@ -9,7 +9,7 @@ import click
 
 from services.registry import SERVICE_NAMES, UP_ORDER, load_spec
 from services.runtime.loop import run as run_loop
-from services.runtime.settings import DEFAULT_PORTS, METRICS_BASE_PORT, Settings, ensure_jwt_secret
+from services.runtime.settings import DEFAULT_PORTS, METRICS_BASE_PORT, Settings
 
 
 @click.group()
@@ -70,15 +70,53 @@ def migrate(services: tuple[str, ...]) -> None:
 @click.option("--service", type=click.Choice(SERVICE_NAMES), help="Mint a service token instead.")
 def token(account: str | None, roles: tuple[str, ...], service: str | None) -> None:
     """Print a JWT signed with JWT_SECRET (or the data directory's generated secret)."""
-    from services.runtime.auth import TokenIssuer
+    from services.runtime.auth import token_issuer
 
     if bool(account) == bool(service):
         raise click.UsageError("give exactly one of --account or --service")
-    settings = Settings()
-    issuer = TokenIssuer(ensure_jwt_secret(settings), issuer=settings.jwt_issuer,
-                         audience=settings.jwt_audience,
-                         ttl_seconds=settings.jwt_expiration_hours * 3600)
-    click.echo(issuer.mint(account=account, roles=roles or ("trader",), service=service))
+    click.echo(token_issuer(Settings()).mint(account=account, roles=roles or ("trader",), service=service))
+
+
+class CannotCheck(click.ClickException):
+    """The check could not be made (unreadable proof, unreachable chain): neither yes nor no."""
+
+    exit_code = 2
+
+
+@main.command("verify-proof")
+@click.argument("proof_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--rpc-url", help="Also check the anchor transaction on this Solana RPC endpoint.")
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for the RPC endpoint.")
+def verify_proof(proof_file: Path, rpc_url: str | None, timeout: float) -> None:
+    """Check a settlement proof (the JSON of GET /v1/settlements/{id}/proof).
+
+    Exit 0: the proof verifies; 1: it does not (the output says what differs); 2: it could
+    not be checked.
+    """
+    from services.runtime.errors import DomainError
+    from services.settlement.proofs import ProofFormatError, check_anchor_over_rpc, check_offline, parse_proof
+
+    try:
+        proof = parse_proof(proof_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ProofFormatError) as exc:
+        raise CannotCheck(f"{proof_file}: {exc}") from None
+    verdicts = [check_offline(proof)]
+    if rpc_url:
+        try:
+            verdicts.append(run_loop(check_anchor_over_rpc(proof, rpc_url, timeout=timeout)))
+        except DomainError as exc:
+            raise CannotCheck(f"cannot check the anchor: {exc.message}") from None
+    click.echo(f"settlement {proof.settlement}")
+    for verdict in verdicts:
+        for fact in verdict.facts:
+            click.echo(f"  {fact}")
+        for difference in verdict.differences:
+            click.echo(f"  DIFFERS: {difference}")
+    if all(verdict.verifies for verdict in verdicts):
+        click.echo("proof verifies" + (" and is anchored on chain" if rpc_url else " (offline; --rpc-url also checks the anchor)"))
+        return
+    click.echo("proof does NOT verify")
+    sys.exit(1)
 
 
 @main.group()

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from services.runtime.auth import TokenIssuer
+from services.runtime.auth import TokenIssuer, token_issuer
 from services.runtime import loop
 from services.runtime.database import create_scratch_database, drop_scratch_database
 from services.runtime.server import RunningService, ServiceSpec, start
@@ -50,8 +50,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def issuer(settings: Settings) -> TokenIssuer:
-    return TokenIssuer(settings.secret(), issuer=settings.jwt_issuer,
-                       audience=settings.jwt_audience, ttl_seconds=3600)
+    return token_issuer(settings)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from typing import Protocol
 import jwt
 
 from gateway.edge.errors import Unauthenticated
-from services.runtime.auth import TokenIssuer
+from services.runtime.auth import TokenIssuer, bearer_token, token_issuer
 from services.runtime.errors import DomainError
 from services.runtime.jwks import ALGORITHM as RS256, JwksKeys
 from services.runtime.settings import Settings
@@ -73,9 +73,7 @@ class JwksVerifier:
 def verifier_for(settings: Settings) -> TokenVerifier:
     if settings.jwks_url:
         return JwksVerifier(JwksKeys(settings.jwks_url), issuer=settings.jwt_issuer, audience=settings.jwt_audience)
-    issuer = TokenIssuer(settings.secret(), issuer=settings.jwt_issuer, audience=settings.jwt_audience,
-                         ttl_seconds=settings.jwt_expiration_hours * 3600)
-    return SecretVerifier(issuer)
+    return SecretVerifier(token_issuer(settings))
 
 
 class Authenticator:
@@ -86,12 +84,10 @@ class Authenticator:
         self._verified: dict[str, tuple[str, float]] = {}
 
     async def subject(self, authorization: str | None) -> str:
-        if not authorization:
-            raise Unauthenticated("UNAUTHENTICATED", "a bearer token is required")
-        scheme, _, token = authorization.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthenticated("INVALID_TOKEN", "authorization must be 'Bearer <token>'")
+        try:
+            token = bearer_token(authorization or "")
+        except DomainError as exc:
+            raise Unauthenticated(exc.reason, exc.message) from None
         known = self._verified.get(token)
         if known is not None and known[1] > time.time():
             return known[0]

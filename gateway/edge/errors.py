@@ -11,18 +11,12 @@ from grpc import StatusCode
 from gateway.transcode.errors import TranscodeError
 
 
-class Unauthenticated(TranscodeError):
+class Unauthenticated(TranscodeError, http_status=401, grpc_code=StatusCode.UNAUTHENTICATED):
     """401: no bearer token, or one that does not verify (signature, exp, iss, aud, alg)."""
 
-    http_status = 401
-    grpc_code = StatusCode.UNAUTHENTICATED
 
-
-class RateLimited(TranscodeError):
+class RateLimited(TranscodeError, http_status=429, grpc_code=StatusCode.RESOURCE_EXHAUSTED):
     """429: the subject spent its budget; ``retry_after`` seconds until it may try again."""
-
-    http_status = 429
-    grpc_code = StatusCode.RESOURCE_EXHAUSTED
 
     def __init__(self, retry_after: int) -> None:
         super().__init__("RATE_LIMITED", f"Too many requests; retry after {retry_after} s",
@@ -30,22 +24,13 @@ class RateLimited(TranscodeError):
         self.retry_after = retry_after
 
 
-class PayloadTooLarge(TranscodeError):
+class PayloadTooLarge(TranscodeError, http_status=413, grpc_code=StatusCode.RESOURCE_EXHAUSTED):
     """413: a body larger than the largest gRPC message the services accept."""
 
-    http_status = 413
-    grpc_code = StatusCode.RESOURCE_EXHAUSTED
 
-
-class OriginNotAllowed(TranscodeError):
+class OriginNotAllowed(TranscodeError, http_status=403, grpc_code=StatusCode.PERMISSION_DENIED):
     """403 on a CORS preflight from an origin outside CORS_ALLOWED_ORIGINS."""
 
-    http_status = 403
-    grpc_code = StatusCode.PERMISSION_DENIED
 
-
-class Internal(TranscodeError):
+class Internal(TranscodeError, http_status=500, grpc_code=StatusCode.INTERNAL):
     """500: a fault of the edge itself; logged with its traceback, never shown to the caller."""
-
-    http_status = 500
-    grpc_code = StatusCode.INTERNAL

@@ -34,6 +34,11 @@ def _serialize(request: Any) -> bytes:
     return request.SerializeToString()  # type: ignore[no-any-return]
 
 
+def _codec(route: Route) -> dict[str, Any]:
+    """A route's messages on the wire: any request as it is, the reply as its output type."""
+    return {"request_serializer": _serialize, "response_deserializer": route.output_type.FromString}
+
+
 class Upstreams:
     def __init__(self, settings: Settings, routes: Iterable[Route]) -> None:
         self._settings = settings
@@ -54,22 +59,17 @@ class Upstreams:
         return channel
 
     def unary(self, route: Route) -> grpc.aio.UnaryUnaryMultiCallable:
-        call = self._unary.get(route.grpc_path)
-        if call is None:
-            call = self.channel(service_key(route.service_name)).unary_unary(
-                route.grpc_path, request_serializer=_serialize,
-                response_deserializer=route.output_type.FromString)
-            self._unary[route.grpc_path] = call
-        return call
+        if route.grpc_path not in self._unary:
+            self._unary[route.grpc_path] = self._channel_of(route).unary_unary(route.grpc_path, **_codec(route))
+        return self._unary[route.grpc_path]
 
     def stream(self, route: Route) -> grpc.aio.UnaryStreamMultiCallable:
-        call = self._stream.get(route.grpc_path)
-        if call is None:
-            call = self.channel(service_key(route.service_name)).unary_stream(
-                route.grpc_path, request_serializer=_serialize,
-                response_deserializer=route.output_type.FromString)
-            self._stream[route.grpc_path] = call
-        return call
+        if route.grpc_path not in self._stream:
+            self._stream[route.grpc_path] = self._channel_of(route).unary_stream(route.grpc_path, **_codec(route))
+        return self._stream[route.grpc_path]
+
+    def _channel_of(self, route: Route) -> grpc.aio.Channel:
+        return self.channel(service_key(route.service_name))
 
     async def _health_of(self, service: str) -> str:
         check = self.channel(service).unary_unary(

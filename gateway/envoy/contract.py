@@ -6,7 +6,6 @@ files rendered here follow exactly the bytes Envoy is fed.
 
 from __future__ import annotations
 
-import importlib.resources
 from dataclasses import dataclass
 
 from google.api import annotations_pb2
@@ -19,11 +18,6 @@ from clearmesh.type.v1 import access_pb2
 PACKAGE_PREFIX = "clearmesh."
 # A request with this field is idempotent (AIP-155), so the mesh may retry it.
 IDEMPOTENCY_FIELD = "request_id"
-
-
-def load_descriptor_set() -> bytes:
-    """The descriptor set shipped inside the `clearmesh` package (built by scripts/protogen.py)."""
-    return (importlib.resources.files("clearmesh") / "descriptor.binpb").read_bytes()
 
 
 @dataclass(frozen=True, slots=True)

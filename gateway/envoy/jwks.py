@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 
-from services.runtime.settings import Settings
+from services.runtime.settings import Settings, ensure_jwt_secret
 
 
 def jwks_for_secret(secret: str) -> str:
@@ -21,7 +21,7 @@ def jwks_for_secret(secret: str) -> str:
 
 
 def main() -> None:
-    print(jwks_for_secret(Settings().secret()))
+    print(jwks_for_secret(ensure_jwt_secret(Settings())))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ from typing import Any
 import yaml
 
 from gateway.envoy.bootstrap import bootstrap
-from gateway.envoy.contract import Service, load_descriptor_set, load_services
+from gateway.descriptor import load_descriptor_set
+from gateway.envoy.contract import Service, load_services
 from gateway.envoy.istio import (
     authorization_policy,
     destination_rule,

@@ -7,6 +7,8 @@ and gRPC code the edge answers with (MESH-CONVENTIONS §2.3).
 
 from __future__ import annotations
 
+from typing import Any
+
 from grpc import StatusCode
 
 from services.runtime.errors import DomainError
@@ -21,6 +23,15 @@ class TranscodeError(DomainError):
     http_status: int = 400
     grpc_code: StatusCode = StatusCode.INVALID_ARGUMENT
 
+    def __init_subclass__(cls, http_status: int | None = None, grpc_code: StatusCode | None = None,
+                          **kwargs: Any) -> None:
+        """`class RouteNotFound(TranscodeError, http_status=404, grpc_code=StatusCode.NOT_FOUND)`."""
+        super().__init_subclass__(**kwargs)
+        if http_status is not None:
+            cls.http_status = http_status
+        if grpc_code is not None:
+            cls.grpc_code = grpc_code
+
     @property
     def code(self) -> StatusCode:  # type: ignore[override]
         return self.grpc_code
@@ -33,22 +44,16 @@ class BadRequest(TranscodeError):
     """400 / INVALID_ARGUMENT: malformed body, unknown or invalid field, collision."""
 
 
-class RouteNotFound(TranscodeError):
+class RouteNotFound(TranscodeError, http_status=404, grpc_code=StatusCode.NOT_FOUND):
     """404 / NOT_FOUND: no binding matches the path (GW routing-error mapping)."""
 
-    http_status = 404
-    grpc_code = StatusCode.NOT_FOUND
 
-
-class MethodNotAllowed(TranscodeError):
+class MethodNotAllowed(TranscodeError, http_status=405, grpc_code=StatusCode.UNIMPLEMENTED):
     """405 / UNIMPLEMENTED: the path is bound, but not for this HTTP method.
 
     grpc-gateway maps 405 to UNIMPLEMENTED (runtime/errors.go routing errors); we keep
     its pairing and list the allowed methods in ``allowed_methods`` for the Allow header.
     """
-
-    http_status = 405
-    grpc_code = StatusCode.UNIMPLEMENTED
 
     def __init__(self, reason: str, message: str, *, allowed_methods: tuple[str, ...]) -> None:
         super().__init__(reason, message, metadata={"allowedMethods": ",".join(allowed_methods)})

@@ -88,7 +88,8 @@ class FieldTables:
         return table
 
     def child(self, entry: FieldEntry) -> dict[str, FieldEntry]:
-        assert entry.message_name is not None
+        if entry.message_name is None:
+            raise TypeError(f"{entry.proto_name} is not a message field")
         return self._tables[entry.message_name]
 
 

@@ -241,7 +241,8 @@ class RequestBuilder:
             if entry is plan.body_entry and len(proto_path) == 1:
                 raise BadRequest("QUERY_BODY_COLLISION", f"{key} is carried by the body", violations=[(key, "set by the body")])
             table = self._tables.child(entry) if entry.kind is TextKind.NESTED else None
-        assert entry is not None
+        if entry is None:  # an empty key names no field
+            raise BadRequest("UNKNOWN_QUERY_PARAMETER", f"Unknown query parameter {key!r}", violations=[(key, "unknown field")])
         path = tuple(proto_path)
         if path in plan.bound_proto_paths:
             raise BadRequest("QUERY_PATH_COLLISION", f"{key} is bound in the path", violations=[(key, "bound in the path")])

@@ -42,11 +42,6 @@ class Route:
     binding_index: int = 0  # 0 = primary rule, n = n-th additional binding
     options: descriptor_pb2.MethodOptions = field(default_factory=descriptor_pb2.MethodOptions, repr=False, compare=False)
 
-    @property
-    def path_fields(self) -> tuple[str, ...]:
-        return tuple(v.field_path for v in self.template.variables)
-
-
 @dataclass(frozen=True, slots=True)
 class RuleSet:
     """Everything loaded from one descriptor set."""
@@ -55,10 +50,6 @@ class RuleSet:
     routes: tuple[Route, ...]
     unbound_methods: tuple[str, ...]  # gRPC paths without an http option (gRPC only)
     files: tuple[descriptor_pb2.FileDescriptorProto, ...] = field(repr=False)
-
-    def message_class(self, full_name: str) -> type[message.Message]:
-        return message_factory.GetMessageClass(self.pool.FindMessageTypeByName(full_name))
-
 
 def _method_options(raw: descriptor_pb2.MethodOptions) -> descriptor_pb2.MethodOptions:
     """Re-parse options so the http extension is decoded even if it was parsed as unknown.
@@ -91,7 +82,8 @@ def _resolve_field_path(message_type: descriptor.Descriptor, path: str) -> descr
         if found.is_repeated:
             raise RuleError(f"{path!r} is repeated and cannot be bound in a path")
         current = found.message_type
-    assert found is not None
+    if found is None:
+        raise RuleError(f"{message_type.full_name}: an empty field path")
     leaf_type = found.message_type
     if leaf_type is not None and leaf_type.full_name not in STRING_FORM_TYPES and leaf_type.full_name != BOOL_WRAPPER:
         raise RuleError(f"{path!r} is a message; a path can only bind a scalar or a string-form well-known type")

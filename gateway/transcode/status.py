@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-import orjson
 from google.protobuf import any_pb2, descriptor_pool, json_format
 from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
@@ -129,8 +128,3 @@ def error_json(error: TranscodeError) -> dict[str, Any]:
     """JSON body for an edge-side refusal, same shape as an upstream error."""
     status = status_for_error(error)
     return status_json(status.code, status.message, status.SerializeToString())
-
-
-def encode_json(document: Mapping[str, Any]) -> bytes:
-    """Dump a JSON document the way every edge response is dumped."""
-    return orjson.dumps(document)

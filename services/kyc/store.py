@@ -9,7 +9,7 @@ out; nothing else in the service sees a ciphertext or writes a plaintext.
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select, update
@@ -34,19 +34,9 @@ from services.kyc.domain import (
     Tier,
     Transition,
 )
-from services.kyc.domain.reasons import APPLICANT_ALREADY_EXISTS
+from services.kyc.domain.reasons import KycReason
+from services.runtime.database import stored_utc
 from services.runtime.errors import Aborted, AlreadyExists
-
-CONCURRENT_MODIFICATION = "CONCURRENT_MODIFICATION"
-
-
-def _utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _optional_utc(moment: datetime | None) -> datetime | None:
-    return None if moment is None else _utc(moment)
 
 
 class KycStore:
@@ -93,7 +83,7 @@ class KycStore:
         try:
             await session.execute(tables.applicants.insert().values(**self._applicant_values(created.applicant)))
         except IntegrityError:  # the transaction rolls back whole: nothing else is kept
-            raise AlreadyExists(APPLICANT_ALREADY_EXISTS, "the account already has an applicant") from None
+            raise AlreadyExists(KycReason.APPLICANT_ALREADY_EXISTS, "the account already has an applicant") from None
         await self._append(session, created.events)
 
     async def save(self, session: AsyncSession, before: Applicant, transition: Transition) -> None:
@@ -105,7 +95,7 @@ class KycStore:
             .where(applicants.c.applicant_id == before.applicant_id, applicants.c.revision == before.revision)
             .values(**self._applicant_values(after)))
         if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise Aborted(CONCURRENT_MODIFICATION, "the applicant changed meanwhile; retry",
+            raise Aborted(KycReason.CONCURRENT_MODIFICATION, "the applicant changed meanwhile; retry",
                           metadata={"applicant": f"applicants/{before.applicant_id}"})
         added = after.documents[len(before.documents):]
         if added:
@@ -154,15 +144,15 @@ class KycStore:
         if row.screening_outcome is not None:
             findings = _findings_from_json(decrypt(row.screening_findings_enc))
             screening = ScreeningResult(ScreeningOutcome(row.screening_outcome), findings,
-                                        _utc(row.screening_time))
+                                        stored_utc(row.screening_time))
         return Applicant(
             applicant_id=row.applicant_id,
             account_id=row.account,
             state=ApplicantState(row.state),
             profile=profile,
             tier=Tier(row.tier),
-            create_time=_utc(row.create_time),
-            update_time=_utc(row.update_time),
+            create_time=stored_utc(row.create_time),
+            update_time=stored_utc(row.update_time),
             revision=row.revision,
             documents=tuple(_document(document_row) for document_row in document_rows),
             screening=screening,
@@ -207,7 +197,7 @@ def _document(row: Row[Any]) -> Document:
         number_hash=row.number_hash,
         sha256=row.sha256,
         size_bytes=row.size_bytes,
-        submit_time=_utc(row.submit_time),
+        submit_time=stored_utc(row.submit_time),
     )
 
 
@@ -231,7 +221,7 @@ def _audit_event(row: Row[Any]) -> AuditEvent:
         revision=row.revision,
         action=AuditAction(row.action),
         actor=row.actor,
-        time=_utc(row.time),
+        time=stored_utc(row.time),
         from_state=ApplicantState(row.from_state) if row.from_state else None,
         to_state=ApplicantState(row.to_state),
         tier=Tier(row.tier),

@@ -2,17 +2,15 @@
 
 - Enums: the proto's prefixed names map onto the domain's (`DOCUMENT_TYPE_PASSPORT` →
   `PASSPORT`); a number the contract does not define becomes a name the domain refuses.
-- Dates: `google.type.Date` becomes the domain's "YYYY-MM-DD" text, so the domain alone
-  decides what a valid date of birth is (an unset date is "", a 30 February is invalid).
+- Dates: `google.type.Date` becomes the domain's ISO text, so the domain alone decides what a
+  valid date of birth is (an unset date is "", a 30 February is invalid).
 - Names: `applicants/{id}`, `applicants/{id}/documents/{id}`, `applicants/{id}/auditEvents/{revision}`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from google.type import date_pb2
 
 from clearmesh.kyc.v1 import kyc_pb2, kyc_service_pb2
@@ -27,6 +25,7 @@ from services.kyc.domain import (
     EligibilityDecision,
     ReviewInput,
 )
+from services.runtime.timestamps import timestamp
 
 APPLICANTS = "applicants"
 _UNKNOWN = "UNKNOWN"  # not a member of any domain enum: the domain names the field as invalid
@@ -51,12 +50,6 @@ def applicant_name(applicant_id: str) -> str:
     return f"{APPLICANTS}/{applicant_id}"
 
 
-def _timestamp(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
-
-
 def _iso_date(value: date_pb2.Date) -> str:
     if not (value.year or value.month or value.day):
         return ""
@@ -67,30 +60,19 @@ def _iso_date(value: date_pb2.Date) -> str:
 
 
 def applicant_input(message: kyc_pb2.Applicant) -> ApplicantInput:
-    return ApplicantInput(
-        legal_name=message.legal_name,
-        date_of_birth=_iso_date(message.date_of_birth),
-        country=message.country,
-        address=message.address,
-    )
+    return ApplicantInput(legal_name=message.legal_name, date_of_birth=_iso_date(message.date_of_birth),
+                          country=message.country, address=message.address)
 
 
 def document_input(message: kyc_pb2.Document) -> DocumentInput:
-    return DocumentInput(
-        type=_enum_name(kyc_pb2.DocumentType, message.type, "DOCUMENT_TYPE_"),
-        issuing_country=message.issuing_country,
-        number=message.number,
-        sha256=message.sha256,
-        size_bytes=message.size_bytes,
-    )
+    return DocumentInput(type=_enum_name(kyc_pb2.DocumentType, message.type, "DOCUMENT_TYPE_"),
+                         issuing_country=message.issuing_country, number=message.number,
+                         sha256=message.sha256, size_bytes=message.size_bytes)
 
 
 def review_input(request: kyc_service_pb2.ReviewApplicantRequest) -> ReviewInput:
-    return ReviewInput(
-        decision=_enum_name(kyc_service_pb2.ReviewDecision, request.decision, "REVIEW_DECISION_"),
-        tier=request.tier,
-        reason=request.reason,
-    )
+    return ReviewInput(decision=_enum_name(kyc_service_pb2.ReviewDecision, request.decision, "REVIEW_DECISION_"),
+                       tier=request.tier, reason=request.reason)
 
 
 def eligibility_action(number: int) -> EligibilityAction | str:
@@ -116,8 +98,8 @@ def applicant_pb(applicant: Applicant) -> kyc_pb2.Applicant:
         tier=int(applicant.tier),
         screening_flags=sorted({finding.code for finding in findings}),
         reject_reason=applicant.rejection_reason or "",
-        create_time=_timestamp(applicant.create_time),
-        update_time=_timestamp(applicant.update_time),
+        create_time=timestamp(applicant.create_time),
+        update_time=timestamp(applicant.update_time),
     )
 
 
@@ -129,7 +111,7 @@ def document_pb(applicant_id: str, document: Document) -> kyc_pb2.Document:
         issuing_country=document.issuing_country,
         sha256=document.sha256,
         size_bytes=document.size_bytes,
-        create_time=_timestamp(document.submit_time),
+        create_time=timestamp(document.submit_time),
     )
 
 
@@ -140,7 +122,7 @@ def audit_event_pb(event: AuditEvent) -> kyc_pb2.AuditEvent:
         from_state=_STATE_TO_PB[event.from_state] if event.from_state else kyc_pb2.APPLICANT_STATE_UNSPECIFIED,
         to_state=_STATE_TO_PB[event.to_state],
         reason=event.reason,
-        create_time=_timestamp(event.time),
+        create_time=timestamp(event.time),
     )
 
 

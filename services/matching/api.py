@@ -29,6 +29,7 @@ from services.matching.writer import MarketWriter
 from services.runtime import idempotency
 from services.runtime.errors import Aborted, NotFound
 from services.runtime.paging import encode_token, read_page
+from services.runtime.timestamps import nanos_of
 from services.runtime.validation import Violations
 from services.runtime.transactions import Transactions
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -219,7 +220,7 @@ def _submit_command(market: Market, request: pb.SubmitOrderRequest, now: int) ->
         quantity = quantity_to_lots(market, request.quantity, problems)
     elif not (is_market and request.side == Side.BUY and request.max_notional):
         violations.add("quantity", "is required")
-    expire_at = wire.nanos_of(request.expire_time) if request.HasField("expire_time") else None
+    expire_at = nanos_of(request.expire_time) if request.HasField("expire_time") else None
     if time_in_force == TimeInForce.GTT:
         if expire_at is None:
             violations.add("expire_time", "is required for GTT orders")

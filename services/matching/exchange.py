@@ -10,10 +10,10 @@ from typing import Any
 
 from services.matching.domain import ClearAuction, Expire, Market, MarketMode
 from services.matching.store import MatchingStore, StoredMarket
-from services.matching.wire import nanos
 from services.matching.writer import SNAPSHOT_EVERY, MarketWriter
 from services.runtime.clock import Clock
 from services.runtime.errors import AlreadyExists, DomainError, NotFound
+from services.runtime.timestamps import nanos
 from sqlalchemy.ext.asyncio import AsyncSession
 
 MARKET_NOT_FOUND = "MARKET_NOT_FOUND"

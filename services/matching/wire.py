@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf import duration_pb2
 
 from clearmesh.matching.v1 import matching_pb2, matching_service_pb2 as pb
 from services.matching.domain import (
@@ -20,25 +19,12 @@ from services.matching.domain import (
     lots_to_quantity,
     ticks_to_price,
 )
-
-NS_PER_SECOND = 1_000_000_000
+from services.runtime.timestamps import timestamp_of_nanos as timestamp
 
 
 def enum(value: int) -> Any:
     """A domain IntEnum as the generated enum field wants it (same numbers by design)."""
     return int(value)
-
-
-def nanos(moment: datetime) -> int:
-    """A datetime as integer nanoseconds since the epoch (exact: no float on the way)."""
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * NS_PER_SECOND + delta.microseconds * 1000
-
-
-def timestamp(ns: int) -> timestamp_pb2.Timestamp:
-    seconds, rest = divmod(ns, NS_PER_SECOND)
-    return timestamp_pb2.Timestamp(seconds=seconds, nanos=rest)
-
 
 
 def market_name(market: str) -> str:
@@ -123,7 +109,3 @@ def submit_response(market: Market, result: SubmitResult) -> pb.SubmitOrderRespo
 def cancel_response(market: Market, result: CancelResult) -> pb.CancelOrderResponse:
     return pb.CancelOrderResponse(state=enum(result.state), filled_quantity=quantity(market, result.filled),
                                   remaining_quantity=quantity(market, 0), sequence=result.sequence)
-
-
-def nanos_of(moment: timestamp_pb2.Timestamp) -> int:
-    return moment.seconds * NS_PER_SECOND + moment.nanos

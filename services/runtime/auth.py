@@ -21,6 +21,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 from clearmesh.type.v1 import access_pb2
 from services.runtime.errors import PermissionDenied, Unauthenticated
 from services.runtime.jwks import ALGORITHM as JWKS_ALGORITHM, JwksKeys
+from services.runtime.settings import Settings, ensure_jwt_secret
 
 ALGORITHM = "HS256"
 ROLE_TRADER = "trader"
@@ -147,6 +148,15 @@ def _header_algorithm(token: str) -> str | None:
         return None  # the HS256 check below reports it
 
 
+def token_issuer(settings: Settings, *, jwks: JwksKeys | None = None) -> TokenIssuer:
+    """The platform's issuer: JWT_SECRET (or the data directory's generated secret), the
+    configured issuer and audience, tokens living JWT_EXPIRATION_HOURS; with `jwks`, users'
+    RS256 tokens from the identity provider verify too."""
+    return TokenIssuer(ensure_jwt_secret(settings), issuer=settings.jwt_issuer,
+                       audience=settings.jwt_audience,
+                       ttl_seconds=settings.jwt_expiration_hours * 3600, jwks=jwks)
+
+
 def mesh_service_identity(xfcc: str) -> str | None:
     """The calling service from Envoy's x-forwarded-client-cert (`...;URI=spiffe://td/ns/N/sa/SVC`)."""
     for element in xfcc.split(","):
@@ -157,14 +167,23 @@ def mesh_service_identity(xfcc: str) -> str | None:
     return None
 
 
+def bearer_token(authorization: str) -> str:
+    """The token of an `Authorization: Bearer <token>` header (the services' and the edge's
+    one reading of it), or Unauthenticated."""
+    if not authorization:
+        raise Unauthenticated("UNAUTHENTICATED", "a bearer token is required")
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated("INVALID_TOKEN", "authorization must be 'Bearer <token>'")
+    return token
+
+
 def authenticate(metadata: Mapping[str, str], issuer: TokenIssuer, *, trust_mesh: bool) -> Principal:
     """The caller named by the request metadata, or Unauthenticated."""
     header = metadata.get("authorization", "")
     if header:
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthenticated("INVALID_TOKEN", "authorization must be 'Bearer <token>'")
-        return issuer.verify(token.strip())
+        return issuer.verify(bearer_token(header))
     if trust_mesh and (service := mesh_service_identity(metadata.get("x-forwarded-client-cert", ""))):
         return Principal(service=service)
     raise Unauthenticated("UNAUTHENTICATED", "a bearer token is required")

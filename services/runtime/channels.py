@@ -48,7 +48,7 @@ def no_token() -> str:
     return ""
 
 
-class _OutgoingMetadata(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
+class _OutgoingMetadata:
     def __init__(self, token: Callable[[], str]) -> None:
         self._token = token
 
@@ -61,9 +61,13 @@ class _OutgoingMetadata(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStre
         return grpc.aio.ClientCallDetails(details.method, details.timeout, metadata,
                                           details.credentials, details.wait_for_ready)
 
+
+class _UnaryMetadata(_OutgoingMetadata, grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
         return await continuation(self._details(details), request)
 
+
+class _StreamMetadata(_OutgoingMetadata, grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
         return await continuation(self._details(details), request)
 
@@ -71,4 +75,6 @@ class _OutgoingMetadata(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStre
 def dial(target: str, token: Callable[[], str], max_message_bytes: int) -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(
         target, options=channel_options(max_message_bytes),
-        interceptors=[*client_interceptors(), _OutgoingMetadata(token)])  # type: ignore[list-item]
+        # grpc.aio files an interceptor under the first kind it is an instance of, so each kind
+        # of call (unary, server stream) gets an instance of its own.
+        interceptors=[*client_interceptors(), _UnaryMetadata(token), _StreamMetadata(token)])  # type: ignore[list-item]

@@ -27,3 +27,12 @@ def fee_reserve_units(notional_units: int, rate: Decimal, max_fills: int) -> int
     if max_fills < 1:
         raise ValueError("an order has at least one possible fill")
     return fee_units(notional_units, rate) + max_fills - 1
+
+
+def notional_units(amount: Decimal, decimals: int) -> int:
+    """A fill's notional (price × quantity, in quote) in the quote asset's smallest units,
+    rounded UP where tick × lot is finer than that unit: the buyer pays it and the seller gets
+    it, so Order (which holds it) and Settlement (which posts it) must round the same way."""
+    if amount < 0:
+        raise ValueError("notional must not be negative")
+    return int(amount.scaleb(decimals).to_integral_value(rounding=ROUND_CEILING))

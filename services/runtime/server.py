@@ -19,12 +19,11 @@ import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from opentelemetry import trace
 from functools import cached_property
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.runtime import migrate
-from services.runtime.auth import TokenIssuer, access_rules
+from services.runtime.auth import access_rules, token_issuer
 from services.runtime.channels import ServiceToken, dial, no_token
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.collector import tune_collector
@@ -34,7 +33,7 @@ from services.runtime.jwks import jwks_keys, keep_fresh
 from services.runtime.logs import configure_logging
 from services.runtime.metrics import serve_metrics
 from services.runtime.settings import Settings
-from services.runtime.telemetry import configure_tracing, server_interceptor
+from services.runtime.telemetry import configure_tracing, server_interceptor, shutdown_tracing
 from services.runtime.transactions import Transactions
 
 log = logging.getLogger("clearmesh.server")
@@ -59,10 +58,7 @@ class ServiceRuntime:
         self.settings = settings
         self.clock = clock
         self.jwks = jwks_keys(settings.jwks_url)
-        self.issuer = TokenIssuer(settings.secret(), issuer=settings.jwt_issuer,
-                                  audience=settings.jwt_audience,
-                                  ttl_seconds=settings.jwt_expiration_hours * 3600,
-                                  jwks=self.jwks)
+        self.issuer = token_issuer(settings, jwks=self.jwks)
         self.database_url = settings.database_url_for(spec.name)
         self.engine: AsyncEngine = create_engine(self.database_url)
         self._token = ServiceToken(self.issuer, spec.name, settings.jwt_expiration_hours * 3600)
@@ -144,7 +140,7 @@ class RunningService:
 async def start(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = None,
                 port: int | None = None) -> RunningService:
     """Builds and starts the service; it answers SERVING when this returns."""
-    configure_tracing(spec.name)
+    configure_tracing(spec.name, settings)
     if settings.should_migrate_on_start(spec.name):
         await migrate.upgrade(settings.database_url_for(spec.name), spec.migrations)
     runtime = ServiceRuntime(spec, settings, clock or SystemClock())
@@ -186,9 +182,7 @@ async def serve(spec: ServiceSpec, settings: Settings) -> None:
     await stop.wait()
     log.info("draining", extra={"fields": {"service": spec.name}})
     await running.stop()
-    provider = trace.get_tracer_provider()
-    if hasattr(provider, "shutdown"):
-        provider.shutdown()
+    shutdown_tracing()
 
 
 def contract_spec(name: str, pb2: Any, pb2_grpc: Any, service: str,

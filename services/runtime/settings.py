@@ -1,7 +1,11 @@
 """One typed settings object per process, read once from the environment.
 
 The variable names are the production guide's (DATABASE_URL, MATCHING_INTERVAL_MS, ...); the
-CLEARMESH_* ones are ours. Nothing else in the code reads os.environ.
+CLEARMESH_* ones are ours. Nothing else in the code reads os.environ. Two things touch it
+without reading a setting: `clearmesh up` (services/supervisor.py) hands the environment on,
+whole, to the processes it starts, which read it here; and the OpenTelemetry SDK reads the
+OTEL_* variables not declared below (sampler, exporter headers, TLS) itself, see
+services/runtime/telemetry.py.
 """
 
 from __future__ import annotations
@@ -113,6 +117,13 @@ class Settings(BaseSettings):
     trust_mesh_identity: bool = Field(False, validation_alias="CLEARMESH_TRUST_MESH_IDENTITY")
     log_level: str = Field("INFO", validation_alias="CLEARMESH_LOG_LEVEL")
 
+    # Tracing (the standard OpenTelemetry names). Spans are exported over OTLP only when an
+    # endpoint is set; an empty service name means the service's own.
+    otel_service_name: str = ""
+    otel_traces_exporter: str = "otlp"
+    otel_exporter_otlp_endpoint: str = ""
+    otel_exporter_otlp_traces_endpoint: str = ""
+
     @field_validator("cors_allowed_origins", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
@@ -138,28 +149,25 @@ class Settings(BaseSettings):
             return self.migrate_on_start
         return self.database_url_for(service).startswith("sqlite")
 
-    def secret(self) -> str:
-        """JWT_SECRET, or the random one kept in the data directory (see ensure_jwt_secret)."""
-        if self.jwt_secret is not None:
-            return self.jwt_secret.get_secret_value()
-        path = self.data_dir / "jwt_secret"
-        if not path.exists():
-            raise RuntimeError(f"JWT_SECRET is not set and {path} does not exist; "
-                               "run `clearmesh up` or `clearmesh token` once, or set JWT_SECRET")
-        return path.read_text().strip()
-
 
 def ensure_secret_file(settings: Settings, filename: str, generate: Callable[[], str]) -> str:
     """A secret kept in the data directory (mode 0600), generated on first use.
 
-    The embedded default for secrets that production sets in the environment. Created
-    atomically (a private temporary file hard-linked into place), so concurrent processes
-    agree on one value and none ever reads a half-written file.
+    The embedded default for secrets that production sets in the environment.
     """
-    path = settings.data_dir / filename
+    return ensure_private_file(settings.data_dir, filename, generate)
+
+
+def ensure_private_file(directory: Path, filename: str, generate: Callable[[], str]) -> str:
+    """The text of `directory/filename` (mode 0600), generated and written on first use.
+
+    Created atomically (a private temporary file hard-linked into place), so concurrent
+    processes agree on one value and none ever reads a half-written file.
+    """
+    path = directory / filename
     if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=settings.data_dir, prefix=f".{filename}.")
+        directory.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{filename}.")
         try:
             with os.fdopen(descriptor, "w") as handle:  # mkstemp creates it 0600
                 handle.write(generate())
@@ -172,7 +180,9 @@ def ensure_secret_file(settings: Settings, filename: str, generate: Callable[[],
 
 
 def ensure_jwt_secret(settings: Settings) -> str:
-    """The JWT secret, generating and keeping one (mode 0600) in the data directory if unset."""
+    """The JWT secret: JWT_SECRET, or else one generated once and kept (mode 0600) in the data
+    directory, so every process sharing that directory signs and verifies alike. The one
+    reader of the secret (services/runtime/auth.py `token_issuer` uses it)."""
     if settings.jwt_secret is not None:
         return settings.jwt_secret.get_secret_value()
     return ensure_secret_file(settings, "jwt_secret", lambda: secrets.token_urlsafe(48))

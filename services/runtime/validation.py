@@ -64,6 +64,12 @@ class Violations:
             return None
         return value
 
+    def error(self, message: str = "the request is invalid", *, reason: str = "INVALID_ARGUMENT") -> InvalidArgument:
+        """The InvalidArgument naming every violation so far. Raise it yourself where a parsed
+        value must also be narrowed: `if amount is None: raise violations.error(...)` (a parser
+        that returns None has always added its violation)."""
+        return InvalidArgument(reason, message, violations=self.items)
+
     def raise_if_any(self, message: str = "the request is invalid", *, reason: str = "INVALID_ARGUMENT") -> None:
         if self.items:
-            raise InvalidArgument(reason, message, violations=self.items)
+            raise self.error(message, reason=reason)

@@ -4,10 +4,14 @@ Idempotency, per RPC:
 - Deposit, Withdraw: by `request_id`, through the runtime's request log in the same
   transaction as the write; a retry answers the first response, another request with the same
   id is ALREADY_EXISTS. Withdraw recalls before asking KYC, so a retry never spends the limit twice.
-- PlaceHold: by hold id; PostTransfer: by transfer id; the same payload returns the first
-  result, a different one ALREADY_EXISTS naming the differing fields.
+- PlaceHold: by hold id; PostTransfer and each transfer of PostTransfers: by transfer id; the
+  same payload returns the first result, a different one ALREADY_EXISTS naming the differing
+  fields (and, in a batch, the transfer's index).
 - ReleaseHold: releasing everything is naturally idempotent; a partial release is idempotent
   when it carries a `request_id`.
+
+PlaceHold and ReleaseHold (without a request_id) are group-committed (`hold_writer.py`);
+PostTransfers posts its batch in one transaction (`domain/batches.py`).
 - CompleteWithdrawal / FailWithdrawal: repeating the transition that already happened, with
   the same tx_reference / reason, answers the withdrawal as it is (a retry is not an error);
   the other transition, or different details, is FAILED_PRECONDITION WITHDRAWAL_NOT_PENDING.
@@ -16,10 +20,7 @@ Idempotency, per RPC:
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Any, TypeVar
 
 from google.protobuf.message import Message
@@ -29,54 +30,39 @@ from clearmesh.wallet.v1 import wallet_pb2, wallet_service_pb2 as pb, wallet_ser
 from services.runtime import idempotency
 from services.runtime.auth import current_principal
 from services.runtime.clock import Clock
-from services.runtime.errors import Aborted, NotFound, PermissionDenied
+from services.runtime.errors import PermissionDenied
 from services.runtime.paging import encode_token, read_page
 from services.wallet.domain import (
     Hold,
     Transfer,
     TransferKind,
     WalletReason,
-    Withdrawal,
-    WithdrawalState,
     deposit_legs,
     from_units,
     legs_to_postings,
-    withdrawal_legs,
 )
-from services.wallet.domain.identifiers import (
-    deposit_transfer_id,
-    withdrawal_hold_id,
-    withdrawal_name,
-    withdrawal_transfer_id,
-)
+from services.wallet.domain.hold_groups import PlaceHold, ReleaseHold
+from services.wallet.domain.identifiers import deposit_transfer_id
+from services.wallet.hold_writer import HoldWriter
 from services.wallet.kyc import WithdrawalLimits
 from services.wallet.requests import (
-    ResolveCommand,
-    WithdrawCommand,
     parse_account,
-    parse_entries_query,
     parse_complete,
     parse_deposit,
+    parse_entries_query,
     parse_fail,
     parse_place_hold,
     parse_post_transfer,
+    parse_post_transfers,
     parse_release_hold,
     parse_withdraw,
     parse_withdrawal_name,
-    release_units,
 )
-from services.wallet.store import WalletStore, WithdrawalRecord
+from services.wallet.store import PostedTransfer, WalletStore
 from services.wallet.wire import Wire
+from services.wallet.withdrawals import SERVICE, WithdrawalDesk, withdrawal_not_found
 
 M = TypeVar("M", bound=Message)
-
-SERVICE = pb.DESCRIPTOR.services_by_name["WalletService"]
-WITHDRAW = idempotency.method_name(SERVICE, "Withdraw")
-
-WITHDRAWAL_WINDOW = timedelta(hours=24)
-# A concurrent withdrawal of the same account and asset changed the 24 h usage between the
-# KYC check and the write; check again with the new figure, a few times at most.
-MAX_LIMIT_CHECKS = 3
 
 
 def _may_read(account: str) -> None:
@@ -91,15 +77,14 @@ def _must_own(account: str) -> None:
 
 
 class WalletServicer(pb_grpc.WalletServiceServicer):
-    def __init__(self, store: WalletStore, limits: WithdrawalLimits, clock: Clock) -> None:
+    def __init__(self, store: WalletStore, holds: HoldWriter, limits: WithdrawalLimits, clock: Clock) -> None:
         self.store = store
+        self.holds = holds
         self.assets = store.assets
         self.limits = limits
         self.clock = clock
         self.wire = Wire(store.assets)
-        # Weak: a lock lives only while some withdrawal of that account and asset holds or awaits it.
-        self._withdrawal_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
-            weakref.WeakValueDictionary())
+        self.withdrawals = WithdrawalDesk(store, limits, clock, self.wire)
 
     # ------------------------------------------------------------------ reads
 
@@ -132,7 +117,7 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
         _may_read(ref.account)
         record = await self.store.tx.read(lambda session: self.store.withdrawal(session, ref.withdrawal_id))
         if record is None or record.withdrawal.account != ref.account:
-            raise _withdrawal_not_found(request.name)
+            raise withdrawal_not_found(request.name)
         return self.wire.withdrawal(record)
 
     # ---------------------------------------------------- deposits, withdrawals
@@ -158,106 +143,14 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
 
     async def Withdraw(self, request: pb.WithdrawRequest, context: Any) -> wallet_pb2.Withdrawal:
         command = parse_withdraw(request, self.assets)
-        funds = command.funds
-        _must_own(funds.account)
-        remembered = await self.store.tx.read(
-            lambda session: idempotency.recall(session, WITHDRAW, command.request_id, request))
-        if remembered is not None:
-            return wallet_pb2.Withdrawal.FromString(remembered)
-        async with self._withdrawal_lock(funds.account, funds.asset.code):
-            return await self._check_limits_and_open(request, command)
-
-    async def _check_limits_and_open(self, request: pb.WithdrawRequest, command: WithdrawCommand) -> wallet_pb2.Withdrawal:
-        funds = command.funds
-        for _ in range(MAX_LIMIT_CHECKS):
-            at = self.clock.now()
-            used = await self.store.tx.read(lambda session: self.store.withdrawn_units_since(
-                session, funds.account, funds.asset.code, at - WITHDRAWAL_WINDOW))
-            await self.limits.check(funds.account, funds.asset, funds.units, used)
-            answer = await self.store.tx.write(
-                lambda session: self._open_withdrawal(session, request, command, used, at))  # noqa: B023
-            if answer is not None:
-                return answer
-        raise Aborted("WITHDRAWAL_CONTENDED", "concurrent withdrawals kept changing the 24 h usage; retry",
-                      metadata={"account": funds.account})
-
-    def _withdrawal_lock(self, account: str, asset: str) -> asyncio.Lock:
-        """Queues this process's withdrawals of one account and asset, so each asks KYC with the
-        usage its predecessors left; the in-transaction re-check covers other processes."""
-        lock = self._withdrawal_locks.get((account, asset))
-        if lock is None:
-            lock = self._withdrawal_locks[(account, asset)] = asyncio.Lock()
-        return lock
-
-    async def _open_withdrawal(
-        self, session: AsyncSession, request: pb.WithdrawRequest, command: WithdrawCommand, used: int, at: Any,
-    ) -> wallet_pb2.Withdrawal | None:
-        """Hold the amount and open the withdrawal, unless the usage KYC judged is no longer current."""
-        remembered = await idempotency.recall(session, WITHDRAW, command.request_id, request)
-        if remembered is not None:
-            return wallet_pb2.Withdrawal.FromString(remembered)
-        funds = command.funds
-        # The balance row lock serializes this account's withdrawals of this asset.
-        await self.store.lock_balances(session, [(funds.account, funds.asset.code)])
-        if await self.store.withdrawn_units_since(session, funds.account, funds.asset.code, at - WITHDRAWAL_WINDOW) != used:
-            return None
-        hold = Hold(withdrawal_hold_id(command.request_id), funds.account, funds.asset.code, funds.units, at)
-        await self.store.place_hold(session, hold)
-        withdrawal = Withdrawal(
-            command.request_id, withdrawal_name(funds.account, command.request_id), funds.account,
-            funds.asset.code, funds.units, command.destination, hold.hold_id, WithdrawalState.PENDING, at, at)
-        await self.store.insert_withdrawal(session, withdrawal)
-        answer = self.wire.withdrawal(WithdrawalRecord(withdrawal, None))
-        await idempotency.remember(session, WITHDRAW, command.request_id, request, answer, at)
-        return answer
+        _must_own(command.funds.account)
+        return await self.withdrawals.open(request, command)
 
     async def CompleteWithdrawal(self, request: pb.CompleteWithdrawalRequest, context: Any) -> wallet_pb2.Withdrawal:
-        command = parse_complete(request)
-        at = self.clock.now()
-
-        async def complete(session: AsyncSession) -> wallet_pb2.Withdrawal:
-            record = await self._locked_withdrawal(session, command, request.name)
-            if _repeats(record, WithdrawalState.COMPLETED, command.detail):
-                return self.wire.withdrawal(record)
-            withdrawal = record.withdrawal
-            completed = withdrawal.completed(at)  # WITHDRAWAL_NOT_PENDING unless pending
-            asset = self.assets[withdrawal.asset]
-            legs = withdrawal_legs(withdrawal.account, asset, from_units(asset, withdrawal.units), withdrawal.hold_id)
-            postings = legs_to_postings(legs, self.assets)
-            transfer = Transfer(withdrawal_transfer_id(withdrawal.withdrawal_id), TransferKind.WITHDRAWAL, postings, at)
-            await self.store.post_transfer(
-                session, transfer, ("WITHDRAWAL",) * len(postings),
-                replay_reason=WalletReason.TRANSFER_EXISTS_WITH_DIFFERENT_POSTINGS,
-                id_field="name", id_value=request.name)
-            resolved = WithdrawalRecord(completed, command.detail)
-            await self.store.resolve_withdrawal(session, resolved)
-            return self.wire.withdrawal(resolved)
-
-        return await self._once("CompleteWithdrawal", command.request_id, request,
-                                         wallet_pb2.Withdrawal, complete)
+        return await self.withdrawals.complete(request, parse_complete(request))
 
     async def FailWithdrawal(self, request: pb.FailWithdrawalRequest, context: Any) -> wallet_pb2.Withdrawal:
-        command = parse_fail(request)
-        at = self.clock.now()
-
-        async def fail(session: AsyncSession) -> wallet_pb2.Withdrawal:
-            record = await self._locked_withdrawal(session, command, request.name)
-            if _repeats(record, WithdrawalState.FAILED, command.detail):
-                return self.wire.withdrawal(record)
-            failed = record.withdrawal.failed(at, command.detail or "")  # WITHDRAWAL_NOT_PENDING unless pending
-            await self.store.release_hold(session, failed.hold_id, None)
-            resolved = WithdrawalRecord(failed, record.tx_reference)
-            await self.store.resolve_withdrawal(session, resolved)
-            return self.wire.withdrawal(resolved)
-
-        return await self._once("FailWithdrawal", command.request_id, request,
-                                         wallet_pb2.Withdrawal, fail)
-
-    async def _locked_withdrawal(self, session: AsyncSession, command: ResolveCommand, name: str) -> WithdrawalRecord:
-        record = await self.store.withdrawal(session, command.ref.withdrawal_id, lock=True)
-        if record is None or record.withdrawal.account != command.ref.account:
-            raise _withdrawal_not_found(name)
-        return record
+        return await self.withdrawals.fail(request, parse_fail(request))
 
     # ------------------------------------------------------ holds and transfers
 
@@ -265,22 +158,19 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
         command = parse_place_hold(request, self.assets)
         funds = command.funds
         hold = Hold(command.hold_id, funds.account, funds.asset.code, funds.units, self.clock.now())
-        status = await self.store.tx.write(lambda session: self.store.place_hold(session, hold))
-        return self.wire.hold(status)
+        return self.wire.hold(await self.holds.apply(PlaceHold(hold)))
 
     async def ReleaseHold(self, request: pb.ReleaseHoldRequest, context: Any) -> wallet_pb2.Hold:
         command = parse_release_hold(request)
+        release = ReleaseHold(command.hold_id, command.amount)
+        if command.request_id is None:
+            return self.wire.hold(await self.holds.apply(release))
 
-        async def release(session: AsyncSession) -> wallet_pb2.Hold:
-            found = await self.store.hold(session, command.hold_id)
-            if found is None:
-                raise NotFound(WalletReason.HOLD_NOT_FOUND, f"{request.hold} not found",
-                               metadata={"holdId": command.hold_id})
-            units = release_units(command, self.assets[found.hold.asset])  # the hold's precision
-            status, _ = await self.store.release_hold(session, command.hold_id, units)
-            return self.wire.hold(status)
+        # With a request_id the answer goes to the request log: a transaction of its own.
+        async def remembered(session: AsyncSession) -> wallet_pb2.Hold:
+            return self.wire.hold(await self.store.apply_hold_command(session, release))
 
-        return await self._once("ReleaseHold", command.request_id, request, wallet_pb2.Hold, release)
+        return await self._once("ReleaseHold", command.request_id, request, wallet_pb2.Hold, remembered)
 
     async def PostTransfer(self, request: pb.PostTransferRequest, context: Any) -> wallet_pb2.Transfer:
         command = parse_post_transfer(request, self.assets)
@@ -291,6 +181,15 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
             id_field="transfer", id_value=request.transfer))
         return self.wire.transfer(posted)
 
+    async def PostTransfers(self, request: pb.PostTransfersRequest, context: Any) -> pb.PostTransfersResponse:
+        commands = parse_post_transfers(request, self.assets)
+        at = self.clock.now()
+        batch = [PostedTransfer(Transfer(command.transfer_id, TransferKind.TRADE, command.postings, at),
+                                command.entry_kinds) for command in commands]
+        names = [transfer.transfer for transfer in request.transfers]
+        posted = await self.store.tx.write(lambda session: self.store.post_transfers(session, batch, names=names))
+        return pb.PostTransfersResponse(transfers=[self.wire.transfer(one) for one in posted])
+
     # ---------------------------------------------------------------- helpers
 
     async def _once(
@@ -300,17 +199,3 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
         """`work` and its answer in the request log, in one transaction; a retry gets the first answer."""
         return await idempotency.once(self.store.tx, self.clock, idempotency.method_name(SERVICE, method),
                                       request_id, request, answer_type, work)
-
-
-def _repeats(record: WithdrawalRecord, state: WithdrawalState, detail: str | None) -> bool:
-    """Whether this resolution already happened with the same details (a harmless retry)."""
-    withdrawal = record.withdrawal
-    if withdrawal.state is not state:
-        return False
-    already = record.tx_reference if state is WithdrawalState.COMPLETED else withdrawal.failure_reason
-    return (already or None) == (detail or None)
-
-
-
-def _withdrawal_not_found(name: str) -> NotFound:
-    return NotFound(WalletReason.WITHDRAWAL_NOT_FOUND, f"{name} not found", metadata={"withdrawal": name})

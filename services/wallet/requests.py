@@ -24,6 +24,7 @@ from services.wallet.domain import (
     to_units,
     validate_account,
 )
+from services.wallet.domain.batches import MAX_TRANSFERS_PER_BATCH, transfer_field
 from services.wallet.domain.identifiers import validate_client_id, validate_id
 from services.wallet.wire import HOLDS, TRANSFERS
 
@@ -45,11 +46,12 @@ class Checks(Violations):
         super().__init__()
         self.reasons: set[str] = set()
 
-    def run(self, check: Callable[[], T]) -> T | None:
+    def run(self, check: Callable[[], T], *, prefix: str = "") -> T | None:
+        """`check()`, or None with its violations added (their fields under `prefix`)."""
         try:
             return check()
         except InvalidArgument as error:
-            self.items.extend(error.violations)
+            self.items.extend((prefix + field, description) for field, description in error.violations)
             self.reasons.add(error.reason)
             return None
 
@@ -188,12 +190,6 @@ def parse_release_hold(request: pb.ReleaseHoldRequest) -> ReleaseHoldCommand:
     return ReleaseHoldCommand(hold_id, amount, request_id)
 
 
-def release_units(command: ReleaseHoldCommand, asset: Asset) -> int | None:
-    if command.amount is None:
-        return None
-    return to_units(asset, command.amount, field="amount")
-
-
 @dataclass(frozen=True, slots=True)
 class PostTransferCommand:
     transfer_id: str
@@ -203,22 +199,55 @@ class PostTransferCommand:
 
 def parse_post_transfer(request: pb.PostTransferRequest, assets: AssetCatalog) -> PostTransferCommand:
     checks = Checks()
+    command = _transfer(checks, assets, request, "")
+    checks.raise_if_any("invalid transfer")
+    if command is None:
+        raise AssertionError("a transfer without violations parses")  # pragma: no cover
+    return command
+
+
+def parse_post_transfers(request: pb.PostTransfersRequest, assets: AssetCatalog) -> list[PostTransferCommand]:
+    """Every transfer of the batch, or INVALID_ARGUMENT naming each bad field as
+    `transfers[i].…` (the whole batch is refused: nothing is written)."""
+    checks = Checks()
+    if checks.require("transfers", list(request.transfers)) and len(request.transfers) > MAX_TRANSFERS_PER_BATCH:
+        checks.add("transfers", f"must hold at most {MAX_TRANSFERS_PER_BATCH} transfers", WalletReason.BATCH_TOO_LARGE)
+        checks.raise_if_any("too many transfers")
+    commands: list[PostTransferCommand] = []
+    first_index: dict[str, int] = {}
+    for index, wire in enumerate(request.transfers):
+        field = transfer_field(index)
+        command = _transfer(checks, assets, wire, f"{field}.")
+        if command is None:
+            continue
+        earlier = first_index.setdefault(command.transfer_id, index)
+        if earlier != index:
+            checks.add(f"{field}.transfer", f"repeats {transfer_field(earlier)}.transfer",
+                       WalletReason.DUPLICATE_TRANSFER)
+        commands.append(command)
+    checks.raise_if_any("invalid transfers")
+    return commands
+
+
+def _transfer(checks: Checks, assets: AssetCatalog, request: pb.PostTransferRequest,
+              prefix: str) -> PostTransferCommand | None:
+    """One transfer's command, or None with its violations (field paths under `prefix`) added."""
+    before = len(checks.items)
     transfer_id = None
-    if checks.require("transfer", request.transfer):
-        transfer_id = checks.prefixed_id("transfer", request.transfer, TRANSFERS)
-    checks.require("postings", list(request.postings))
+    if checks.require(f"{prefix}transfer", request.transfer):
+        transfer_id = checks.prefixed_id(f"{prefix}transfer", request.transfer, TRANSFERS)
+    checks.require(f"{prefix}postings", list(request.postings))
     postings: list[Posting] = []
     kinds: list[str] = []
     for index, wire in enumerate(request.postings):
-        field = f"postings[{index}]"
-        parsed = _posting(checks, assets, wire, field)
+        parsed = _posting(checks, assets, wire, f"{prefix}postings[{index}]")
         if parsed is not None:
             postings.append(parsed[0])
             kinds.append(parsed[1])
-    if not checks.items:
-        checks.run(lambda: check_balanced(postings))
-    checks.raise_if_any("invalid transfer")
-    assert transfer_id
+    if len(checks.items) == before:
+        checks.run(lambda: check_balanced(postings), prefix=prefix)
+    if len(checks.items) > before or transfer_id is None:
+        return None
     return PostTransferCommand(transfer_id, tuple(postings), tuple(kinds))
 
 

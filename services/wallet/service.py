@@ -8,6 +8,7 @@ from clearmesh.wallet.v1 import wallet_service_pb2, wallet_service_pb2_grpc
 from services.runtime.server import ServiceRuntime, contract_spec
 from services.wallet.api import WalletServicer
 from services.wallet.domain import parse_asset_config
+from services.wallet.hold_writer import HoldWriter
 from services.wallet.kyc import WithdrawalLimits
 from services.wallet.store import WalletStore
 
@@ -15,7 +16,9 @@ from services.wallet.store import WalletStore
 async def build(runtime: ServiceRuntime) -> WalletServicer:
     store = WalletStore(runtime.engine, parse_asset_config(runtime.settings.assets))
     await store.pin_assets()
-    return WalletServicer(store, WithdrawalLimits(lambda: runtime.channel("kyc")), runtime.clock)
+    holds = HoldWriter(store)
+    runtime.spawn(holds.run(), "wallet:holds")
+    return WalletServicer(store, holds, WithdrawalLimits(lambda: runtime.channel("kyc")), runtime.clock)
 
 
 SPEC = contract_spec(

@@ -3,7 +3,7 @@
 Every mutating method takes the session of a write transaction (`store.tx.write`), so the
 adapter can put a command and its request-log record in one commit. The methods load the
 rows a command touches (locked: see `transactions`), call the domain's pure transitions
-(`apply_place_hold`, `apply_release`, `apply_postings`, `check_replay`) and write back what
+(`apply_hold_group`, `apply_transfers`, `apply_postings`, `check_replay`) and write back what
 they return; the rules themselves live only in the domain.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, select, tuple_, update
@@ -19,7 +19,9 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from services.runtime.errors import NotFound
+from services.runtime.database import stored_utc
+from services.runtime.errors import DomainError
+from services.runtime.transactions import Transactions
 from services.wallet import tables
 from services.wallet.domain import (
     AssetCatalog,
@@ -28,7 +30,6 @@ from services.wallet.domain import (
     ConsistencyReport,
     Entry,
     Hold,
-    HoldRelease,
     HoldStatus,
     Posting,
     Transfer,
@@ -36,17 +37,22 @@ from services.wallet.domain import (
     WalletReason,
     Withdrawal,
     WithdrawalState,
-    apply_place_hold,
     apply_postings,
-    apply_release,
     check_consistency,
     check_replay,
     consumed_by_hold,
     is_user_account,
     touched_balance_keys,
 )
+from services.wallet.domain.batches import apply_transfers, in_transfer
+from services.wallet.domain.hold_groups import (
+    HoldCommand,
+    Outcome,
+    PlaceHold,
+    apply_hold_group,
+    balance_key_of,
+)
 from services.wallet.domain.identifiers import withdrawal_name
-from services.runtime.transactions import Transactions
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +71,6 @@ class PostedTransfer:
 class WithdrawalRecord:
     withdrawal: Withdrawal
     tx_reference: str | None
-
-
-def _utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class AssetPrecisionChanged(RuntimeError):
@@ -167,34 +168,36 @@ class WalletStore:
         row = (await session.execute(select(tables.holds).where(tables.holds.c.hold_id == hold_id))).first()
         return None if row is None else _hold_status(row)
 
-    async def place_hold(self, session: AsyncSession, hold: Hold) -> HoldStatus:
-        """Set the hold's amount aside; a replay with the same parameters returns the hold as it is now."""
-        existing = (await self._lock_holds(session, [hold.hold_id])).get(hold.hold_id)
-        if existing is not None:
-            check_replay(WalletReason.HOLD_EXISTS_WITH_DIFFERENT_PARAMS, "hold_id", hold.hold_id,
-                         _hold_params(existing.hold), _hold_params(hold))
-            return existing
-        # The hold row first: a concurrent PlaceHold with the same id waits on it, then
-        # retries and finds this one, instead of racing for the funds.
-        await session.execute(tables.holds.insert().values(
-            hold_id=hold.hold_id, account=hold.account, asset=hold.asset, units=hold.units,
-            consumed_units=0, released_units=0, create_time=hold.create_time))
-        key = (hold.account, hold.asset)
-        balance = (await self.lock_balances(session, [key]))[key]
-        await self._write_balances(session, {key: apply_place_hold(hold, balance)})
-        return HoldStatus(hold, consumed_units=0, released_units=0)
+    async def apply_hold_group(self, session: AsyncSession, commands: Sequence[HoldCommand]) -> list[Outcome]:
+        """PlaceHold and ReleaseHold commands in one transaction, each with its own outcome
+        (`hold_groups`): the holds and balance rows they touch are locked once, in the usual
+        order (holds, then balances), and written once."""
+        hold_ids = [command.hold.hold_id if isinstance(command, PlaceHold) else command.hold_id
+                    for command in commands]
+        statuses = await self._lock_holds(session, hold_ids)
+        keys = {key for command in commands if (key := balance_key_of(command, statuses)) is not None}
+        # Rows are not created here: a missing one belongs to an account never funded, on which
+        # a hold can only fail; a release's row exists since its hold was placed.
+        found = await self._select_balances(session, sorted(keys), lock=True) if keys else {}
+        effects = apply_hold_group(commands, statuses, found, self.assets)
+        if effects.placed:
+            await session.execute(tables.holds.insert(), [
+                {"hold_id": s.hold.hold_id, "account": s.hold.account, "asset": s.hold.asset, "units": s.hold.units,
+                 "consumed_units": s.consumed_units, "released_units": s.released_units,
+                 "create_time": s.hold.create_time}
+                for s in effects.placed
+            ])
+        await self._write_holds(session, effects.changed)
+        if effects.balances:
+            await self._write_balances(session, effects.balances)
+        return effects.outcomes
 
-    async def release_hold(self, session: AsyncSession, hold_id: str, units: int | None) -> tuple[HoldStatus, HoldRelease]:
-        """Give back `units` (None: all that remains) of a hold."""
-        status = (await self._lock_holds(session, [hold_id])).get(hold_id)
-        if status is None:
-            raise NotFound(WalletReason.HOLD_NOT_FOUND, f"hold {hold_id} not found", metadata={"holdId": hold_id})
-        key = (status.hold.account, status.hold.asset)
-        balance = (await self.lock_balances(session, [key]))[key]
-        new_status, new_balance, release = apply_release(status, units, balance)
-        await self._write_holds(session, [new_status])
-        await self._write_balances(session, {key: new_balance})
-        return new_status, release
+    async def apply_hold_command(self, session: AsyncSession, command: HoldCommand) -> HoldStatus:
+        """One hold command alone, by the same rules as a group; its error is raised."""
+        outcome = (await self.apply_hold_group(session, [command]))[0]
+        if isinstance(outcome, DomainError):
+            raise outcome
+        return outcome
 
     async def _write_holds(self, session: AsyncSession, statuses: Sequence[HoldStatus]) -> None:
         if not statuses:
@@ -211,18 +214,28 @@ class WalletStore:
     # ------------------------------------------------------------ transfers
 
     async def posted_transfer(self, session: AsyncSession, transfer_id: str) -> PostedTransfer | None:
-        head = (await session.execute(
-            select(tables.transfers).where(tables.transfers.c.transfer_id == transfer_id))).first()
-        if head is None:
-            return None
-        rows = (await session.execute(
-            select(tables.entries).where(tables.entries.c.transfer_id == transfer_id)
-            .order_by(tables.entries.c.position))).all()
-        postings = tuple(Posting(row.account, row.asset, row.units, row.hold_id) for row in rows)
-        return PostedTransfer(
-            Transfer(transfer_id, TransferKind(head.kind), postings, _utc(head.create_time)),
-            tuple(row.kind for row in rows),
-        )
+        return (await self.posted_transfers(session, [transfer_id])).get(transfer_id)
+
+    async def posted_transfers(self, session: AsyncSession, transfer_ids: Sequence[str]) -> dict[str, PostedTransfer]:
+        """The transfers among `transfer_ids` that were posted, by id."""
+        heads = {row.transfer_id: row for row in await session.execute(
+            select(tables.transfers).where(tables.transfers.c.transfer_id.in_(sorted(set(transfer_ids)))))}
+        if not heads:
+            return {}
+        rows: dict[str, list[Any]] = {transfer_id: [] for transfer_id in heads}
+        for row in await session.execute(
+                select(tables.entries).where(tables.entries.c.transfer_id.in_(sorted(heads)))
+                .order_by(tables.entries.c.transfer_id, tables.entries.c.position)):
+            rows[row.transfer_id].append(row)
+        return {
+            transfer_id: PostedTransfer(
+                Transfer(transfer_id, TransferKind(head.kind),
+                         tuple(Posting(row.account, row.asset, row.units, row.hold_id) for row in rows[transfer_id]),
+                         stored_utc(head.create_time)),
+                tuple(row.kind for row in rows[transfer_id]),
+            )
+            for transfer_id, head in heads.items()
+        }
 
     async def post_transfer(
         self, session: AsyncSession, transfer: Transfer, entry_kinds: Sequence[str],
@@ -243,13 +256,56 @@ class WalletStore:
         effects = apply_postings(transfer.postings, found, statuses)
         await self._write_holds(session, list(effects.holds.values()))
         await self._write_balances(session, effects.balances)
-        await session.execute(tables.entries.insert(), [
-            {"transfer_id": transfer.transfer_id, "position": position, "kind": kind,
-             "account": posting.account, "asset": posting.asset, "units": posting.units,
-             "hold_id": posting.hold_id, "create_time": transfer.create_time}
-            for position, (posting, kind) in enumerate(zip(transfer.postings, entry_kinds, strict=True))
-        ])
+        await self._insert_entries(session, [requested])
         return requested
+
+    async def post_transfers(
+        self, session: AsyncSession, batch: Sequence[PostedTransfer], *, names: Sequence[str],
+    ) -> list[PostedTransfer]:
+        """Post a batch of balanced transfers (distinct ids) atomically, each idempotent by its id
+        as `post_transfer` (`names`: as the caller named them); every touched hold and balance
+        row is locked and written once. Errors name the offending transfer by its index in
+        `batch` (`batches.in_transfer`)."""
+        existing = await self.posted_transfers(session, [posted.transfer.transfer_id for posted in batch])
+        new: dict[int, PostedTransfer] = {}
+        for index, requested in enumerate(batch):
+            found = existing.get(requested.transfer.transfer_id)
+            if found is None:
+                new[index] = requested
+                continue
+            try:
+                check_replay(WalletReason.TRANSFER_EXISTS_WITH_DIFFERENT_POSTINGS, "transfer", names[index],
+                             _transfer_params(found), _transfer_params(requested))
+            except DomainError as error:
+                raise in_transfer(error, index) from None
+        if new:
+            # The transfer rows first: a concurrent replay waits on their keys, then finds them.
+            # In id order, so two batches sharing ids wait for each other instead of deadlocking.
+            await session.execute(tables.transfers.insert(), [
+                {"transfer_id": posted.transfer.transfer_id, "kind": str(posted.transfer.kind),
+                 "create_time": posted.transfer.create_time}
+                for posted in sorted(new.values(), key=lambda posted: posted.transfer.transfer_id)
+            ])
+            postings = [posting for posted in new.values() for posting in posted.transfer.postings]
+            hold_ids = list(consumed_by_hold(postings))
+            statuses = await self._lock_holds(session, hold_ids) if hold_ids else {}
+            found_balances = await self.lock_balances(session, touched_balance_keys(postings))
+            effects = apply_transfers(
+                {index: posted.transfer.postings for index, posted in new.items()}, found_balances, statuses)
+            await self._write_holds(session, list(effects.holds.values()))
+            await self._write_balances(session, effects.balances)
+            await self._insert_entries(session, list(new.values()))
+        return [existing.get(posted.transfer.transfer_id, posted) for posted in batch]
+
+    async def _insert_entries(self, session: AsyncSession, posted: Sequence[PostedTransfer]) -> None:
+        """One journal entry per posting, in the transfers' order (their sequence numbers follow it)."""
+        await session.execute(tables.entries.insert(), [
+            {"transfer_id": one.transfer.transfer_id, "position": position, "kind": kind,
+             "account": posting.account, "asset": posting.asset, "units": posting.units,
+             "hold_id": posting.hold_id, "create_time": one.transfer.create_time}
+            for one in posted
+            for position, (posting, kind) in enumerate(zip(one.transfer.postings, one.entry_kinds, strict=True))
+        ])
 
     async def list_entries(
         self, session: AsyncSession, account: str, *, asset: str | None, after_sequence: int | None, limit: int
@@ -319,27 +375,23 @@ class WalletStore:
 
 
 def _hold_status(row: Any) -> HoldStatus:
-    hold = Hold(row.hold_id, row.account, row.asset, row.units, _utc(row.create_time))
+    hold = Hold(row.hold_id, row.account, row.asset, row.units, stored_utc(row.create_time))
     return HoldStatus(hold, consumed_units=row.consumed_units, released_units=row.released_units)
 
 
 def _journal_entry(row: Any) -> JournalEntry:
     entry = Entry(row.sequence, row.transfer_id, TransferKind(row.transfer_kind), row.account, row.asset,
-                  row.units, row.hold_id, _utc(row.create_time))
+                  row.units, row.hold_id, stored_utc(row.create_time))
     return JournalEntry(entry, row.kind)
 
 
 def _withdrawal_record(row: Any) -> WithdrawalRecord:
     withdrawal = Withdrawal(
         row.withdrawal_id, withdrawal_name(row.account, row.withdrawal_id), row.account, row.asset, row.units,
-        row.destination, row.hold_id, WithdrawalState(row.state), _utc(row.create_time),
-        _utc(row.update_time), row.failure_reason,
+        row.destination, row.hold_id, WithdrawalState(row.state), stored_utc(row.create_time),
+        stored_utc(row.update_time), row.failure_reason,
     )
     return WithdrawalRecord(withdrawal, row.tx_reference)
-
-
-def _hold_params(hold: Hold) -> dict[str, object]:
-    return {"account": hold.account, "asset": hold.asset, "amount": hold.units}
 
 
 def _transfer_params(posted: PostedTransfer) -> dict[str, object]:

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from clearmesh.wallet.v1 import wallet_pb2
+from services.runtime.timestamps import timestamp
 from services.wallet.domain import AssetCatalog, Balance, HoldStatus, format_units
 from services.wallet.store import JournalEntry, PostedTransfer, WithdrawalRecord
 
 TRANSFERS = "transfers"
 HOLDS = "holds"
-
-
-def timestamp(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 def entry_kind(kind: str) -> "wallet_pb2.EntryKind.ValueType":

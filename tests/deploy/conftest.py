@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.manifests import (
+from testkit.manifests import (
     OVERLAYS,
     Document,
     load_documents,

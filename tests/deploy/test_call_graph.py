@@ -9,12 +9,13 @@ import re
 import pytest
 
 from gateway.edge.upstream import service_key
-from gateway.envoy.contract import load_descriptor_set, load_services
+from gateway.descriptor import load_descriptor_set
+from gateway.envoy.contract import load_services
 from gateway.envoy.istio import HEALTH_CHECK_PATH, service_principal
 from gateway.transcode import load_rules
 from services.registry import SERVICE_NAMES, load_spec
 from services.runtime.auth import access_rules
-from tests.support.manifests import REPO_ROOT, Document, load_documents, of_kind
+from testkit.manifests import REPO_ROOT, Document, load_documents, of_kind
 
 Graph = dict[str, set[str]]
 CHANNEL = re.compile(r"""channel\(\s*["'](\w+)["']\s*\)""")

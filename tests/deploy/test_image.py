@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from services.registry import SERVICE_NAMES
-from tests.support.manifests import REPO_ROOT, setting_names
+from testkit.manifests import REPO_ROOT, setting_names
 
 CLEARMESH_IMAGE = "clearmesh:local"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 
-from tests.support.istio_schemas import validate_istio
-from tests.support.manifests import (
+from testkit.istio_schemas import validate_istio
+from testkit.manifests import (
     K8S,
     OVERLAYS,
     Document,

@@ -12,7 +12,7 @@ import yaml
 
 from services.registry import SERVICE_NAMES
 from services.runtime.settings import Settings
-from tests.support.manifests import (
+from testkit.manifests import (
     K8S,
     OVERLAYS,
     REPO_ROOT,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from services.registry import SERVICE_NAMES
-from tests.support.manifests import OVERLAYS, Document, find, of_kind
+from testkit.manifests import OVERLAYS, Document, find, of_kind
 
 WORKLOADS = (*SERVICE_NAMES, "edge")
 GRPC_PORT = 50051

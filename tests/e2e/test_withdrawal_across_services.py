@@ -3,13 +3,10 @@ Wallet asks KYC, KYC answers from the applicant's tier and the Wallet's own usag
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from clearmesh.kyc.v1 import kyc_pb2, kyc_service_pb2 as kyc_pb, kyc_service_pb2_grpc as kyc_grpc
 from clearmesh.wallet.v1 import wallet_pb2, wallet_service_pb2 as pb, wallet_service_pb2_grpc as pb_grpc
@@ -17,6 +14,7 @@ from google.type import date_pb2
 from services.kyc.service import SPEC as KYC
 from services.runtime.settings import Settings
 from services.wallet.service import SPEC as WALLET
+from testkit.rpc import reason
 
 
 async def _approve(kyc: kyc_grpc.KycServiceStub, bearer: Any, account: str, tier: int) -> None:
@@ -56,16 +54,6 @@ async def test_a_withdrawal_is_allowed_by_the_tier_and_refused_once_the_daily_li
     assert before_kyc.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert first.state == wallet_pb2.WITHDRAWAL_STATE_PENDING
     assert over_limit.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert _reason(over_limit.value) == "KYC_LIMIT_EXCEEDED"
-    assert _reason(before_kyc.value) == "KYC_REQUIRED"
+    assert reason(over_limit.value) == "KYC_LIMIT_EXCEEDED"
+    assert reason(before_kyc.value) == "KYC_REQUIRED"
 
-
-def _reason(error: grpc.aio.AioRpcError) -> str:
-    status = rpc_status.from_call(error)
-    assert status is not None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return info.reason
-    return ""

@@ -11,9 +11,7 @@ from typing import Any
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
 from google.type import date_pb2
-from grpc_status import rpc_status
 from sqlalchemy import func, select
 
 from clearmesh.kyc.v1 import kyc_pb2, kyc_service_pb2 as pb, kyc_service_pb2_grpc as pb_grpc
@@ -22,6 +20,7 @@ from services.kyc.service import SPEC
 from services.runtime.clock import FixedClock
 from services.runtime.server import RunningService
 from services.runtime.settings import Settings
+from testkit.rpc import field_violations, reason
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 Bearer = Callable[..., tuple[tuple[str, str], ...]]
@@ -54,21 +53,13 @@ class Refusal:
     code: grpc.StatusCode
     reason: str  # ErrorInfo.reason
     fields: list[str]  # BadRequest field violations, in order
+    descriptions: list[str]  # what each of those violations says, in the same order
 
 
 def _refusal(error: grpc.aio.AioRpcError) -> Refusal:
-    reason, fields = "", []
-    status = rpc_status.from_call(error)
-    for detail in status.details if status else []:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            reason = info.reason
-        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            fields = [violation.field for violation in bad.field_violations]
-    return Refusal(error.code(), reason, fields)
+    violations = field_violations(error)
+    return Refusal(error.code(), reason(error), [violation.field for violation in violations],
+                   [violation.description for violation in violations])
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,18 @@ async def test_an_invalid_applicant_field_is_named_and_nothing_is_stored(kyc: Ky
     assert await kyc.counts() == before
 
 
+@pytest.mark.parametrize(("date_of_birth", "description"), [
+    (date_pb2.Date(), "is required"),
+    (date_pb2.Date(year=1990, month=2, day=30), "is not a valid calendar date (year, month and day)"),
+    (date_pb2.Date(year=1990), "is not a valid calendar date (year, month and day)"),
+])
+async def test_a_bad_date_of_birth_is_described_as_the_contract_takes_it(kyc: Kyc, date_of_birth: date_pb2.Date,
+                                                                        description: str) -> None:
+    """The contract's date is {year, month, day}; no text format is named to a caller."""
+    refusal = await kyc.refused(kyc.create("alice", date_of_birth=date_of_birth))
+    assert (refusal.fields, refusal.descriptions) == (["applicant.date_of_birth"], [description])
+
+
 async def test_every_bad_applicant_field_is_named_at_once(kyc: Kyc) -> None:
     refusal = await kyc.refused(kyc.stub.CreateApplicant(pb.CreateApplicantRequest(), metadata=kyc.trader("alice")))
     assert refusal.fields == ["applicant.legal_name", "applicant.date_of_birth", "applicant.country",

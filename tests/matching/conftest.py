@@ -9,14 +9,13 @@ from typing import Any
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from clearmesh.matching.v1 import matching_service_pb2 as pb, matching_service_pb2_grpc as pb_grpc
 from services.matching.service import SPEC
 from services.matching.store import MatchingStore
 from services.runtime.server import RunningService
 from services.runtime.settings import Settings
+from testkit.rpc import field_violations, reason as error_reason
 
 Metadata = tuple[tuple[str, str], ...]
 
@@ -31,25 +30,11 @@ class Matching:
 
     @staticmethod
     def violations(error: grpc.aio.AioRpcError) -> dict[str, str]:
-        status = rpc_status.from_call(error)
-        found: dict[str, str] = {}
-        for detail in status.details if status else []:
-            if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-                bad = error_details_pb2.BadRequest()
-                detail.Unpack(bad)
-                found.update({v.field: v.description for v in bad.field_violations})
-        return found
-
+        return {violation.field: violation.description for violation in field_violations(error)}
 
     @staticmethod
     def reason(error: grpc.aio.AioRpcError) -> str:
-        status = rpc_status.from_call(error)
-        for detail in status.details if status else []:
-            if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-                info = error_details_pb2.ErrorInfo()
-                detail.Unpack(info)
-                return info.reason
-        return ""
+        return error_reason(error)
 
     @property
     def store(self) -> MatchingStore:

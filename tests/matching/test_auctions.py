@@ -40,9 +40,11 @@ async def test_crossing_orders_in_an_auction_market_wait_for_the_clearing(matchi
 
 async def test_the_periodic_auction_clears_at_one_price_on_its_own(fast_auctions: Any) -> None:
     matching = fast_auctions
-    await matching.submit("s1", SELL, "0.1000", "10", market=GRID, account="accounts/bob")
+    # The bids first: nothing can clear before the sell arrives, so however the auction's
+    # timer falls between these calls, one auction clears all three.
     await matching.submit("b1", BUY, "0.1200", "4", market=GRID)
     await matching.submit("b2", BUY, "0.1100", "3", market=GRID, account="accounts/carol")
+    await matching.submit("s1", SELL, "0.1000", "10", market=GRID, account="accounts/bob")
 
     async def trades() -> Any:
         page = await matching.stub.ListTrades(pb.ListTradesRequest(market=f"markets/{GRID}"), metadata=matching.trader)

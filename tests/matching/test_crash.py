@@ -13,7 +13,6 @@ import asyncio
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 from decimal import Decimal
@@ -29,17 +28,12 @@ from clearmesh.matching.v1 import matching_service_pb2 as pb, matching_service_p
 from services.matching import wire
 from services.matching.domain import MatchingEngine, OrderType, Side, default_markets
 from services.runtime.auth import TokenIssuer
+from testkit.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "crash-test-secret-" + "y" * 32
 ACKNOWLEDGED_BEFORE_KILL = 300
 SUBMITTERS = 4
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class MatchingProcess:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import jwt
 import pytest
+from pydantic import SecretStr
 
 from services.runtime.auth import (AccessRule, Principal, TokenIssuer, access_rules, authenticate,
-                                   authorize, mesh_service_identity)
+                                   authorize, mesh_service_identity, token_issuer)
 from services.runtime.errors import PermissionDenied, Unauthenticated
 from services.registry import SERVICE_NAMES, load_spec
+from services.runtime.settings import Settings
 
 
 def test_a_user_token_names_the_account_and_its_roles(issuer: TokenIssuer) -> None:
@@ -28,11 +32,17 @@ def test_an_expired_token_is_refused(issuer: TokenIssuer) -> None:
     assert raised.value.reason == "TOKEN_EXPIRED"
 
 
-def test_a_token_signed_with_another_secret_is_refused(issuer: TokenIssuer) -> None:
-    other = TokenIssuer("another-secret-" + "y" * 32, issuer="clearmesh", audience="clearmesh",
-                        ttl_seconds=60)
-    with pytest.raises(Unauthenticated):
-        issuer.verify(other.mint(account="mallory", roles=["operator"]))
+@pytest.mark.parametrize("elsewhere", [
+    {"jwt_secret": SecretStr("another-secret-" + "y" * 32)},
+    {"jwt_audience": "elsewhere"},
+    {"jwt_issuer": "someone-else"},
+])
+def test_a_token_of_another_secret_audience_or_issuer_is_refused(settings: Settings, issuer: TokenIssuer,
+                                                                 elsewhere: dict[str, object]) -> None:
+    foreign = token_issuer(settings.model_copy(update=elsewhere))
+    with pytest.raises(Unauthenticated) as raised:
+        issuer.verify(foreign.mint(account="mallory", roles=["operator"]))
+    assert raised.value.reason == "INVALID_TOKEN"
 
 
 def test_an_unsigned_alg_none_token_is_refused(issuer: TokenIssuer) -> None:
@@ -40,13 +50,6 @@ def test_an_unsigned_alg_none_token_is_refused(issuer: TokenIssuer) -> None:
                          "iss": "clearmesh", "aud": "clearmesh"}, key=None, algorithm="none")
     with pytest.raises(Unauthenticated):
         issuer.verify(forged)
-
-
-def test_a_token_for_another_audience_is_refused(issuer: TokenIssuer) -> None:
-    foreign = TokenIssuer("test-secret-" + "x" * 32, issuer="clearmesh", audience="elsewhere",
-                          ttl_seconds=60)
-    with pytest.raises(Unauthenticated):
-        issuer.verify(foreign.mint(account="alice", roles=["trader"]))
 
 
 def test_a_request_without_authorization_is_unauthenticated(issuer: TokenIssuer) -> None:
@@ -92,3 +95,14 @@ def test_every_rpc_of_every_contract_declares_who_may_call_it(service: str) -> N
     rules = access_rules([descriptor])
     assert {f"/{descriptor.full_name}/{m.name}" for m in descriptor.methods} == set(rules)
     assert all(rule.roles or rule.services for rule in rules.values())
+
+
+def test_without_jwt_secret_processes_sharing_a_data_dir_accept_each_others_tokens(tmp_path: Path) -> None:
+    minted = token_issuer(Settings(CLEARMESH_DATA_DIR=tmp_path)).mint(service="order")
+    assert token_issuer(Settings(CLEARMESH_DATA_DIR=tmp_path)).verify(minted) == Principal(service="order")
+
+
+def test_the_platform_issuer_lives_as_long_as_jwt_expiration_hours(tmp_path: Path) -> None:
+    issuer = token_issuer(Settings(CLEARMESH_DATA_DIR=tmp_path, jwt_secret="s" * 40, jwt_expiration_hours=2))
+    claims = jwt.decode(issuer.mint(account="alice"), options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 2 * 3600

@@ -8,9 +8,7 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
 
 import jwt
 import pytest
@@ -18,47 +16,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from services.runtime.errors import Unauthenticated, Unavailable
 from services.runtime.jwks import JwksKeys
-
-
-def _key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def key_set(key: rsa.RSAPrivateKey, kid: str) -> str:
-    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-    return json.dumps({"keys": [{**public, "kid": kid, "use": "sig", "alg": "RS256"}]})
-
-
-def _token(key: rsa.RSAPrivateKey, kid: str) -> str:
-    return jwt.encode({"sub": "alice"}, key, algorithm="RS256", headers={"kid": kid})
-
-
-class Provider:
-    """An identity provider's JWKS endpoint whose key set a test can rotate."""
-
-    def __init__(self, key_set: str) -> None:
-        self.key_set = key_set
-        provider = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = provider.key_set.encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/.well-known/jwks.json"
+from testkit.identity import Provider, key_set, rs256_token, rsa_key
 
 
 @pytest.fixture(scope="module")
 def first_key() -> rsa.RSAPrivateKey:
-    return _key()
+    return rsa_key()
 
 
 @pytest.fixture
@@ -70,16 +33,16 @@ def provider(first_key: rsa.RSAPrivateKey) -> Iterator[Provider]:
 
 
 def test_the_signing_key_is_found_by_its_kid_at_the_url(provider: Provider, first_key: rsa.RSAPrivateKey) -> None:
-    assert JwksKeys(provider.url).key_for(_token(first_key, "k1")).key_id == "k1"
+    assert JwksKeys(provider.url).key_for(rs256_token(first_key, "k1")).key_id == "k1"
 
 
 def test_a_rotated_key_is_used_once_the_set_is_refreshed(provider: Provider, first_key: rsa.RSAPrivateKey) -> None:
     keys = JwksKeys(provider.url)
-    keys.key_for(_token(first_key, "k1"))
-    second = _key()
+    keys.key_for(rs256_token(first_key, "k1"))
+    second = rsa_key()
     provider.key_set = key_set(second, "k2")
     keys.refresh()
-    assert keys.key_for(_token(second, "k2")).key_id == "k2"
+    assert keys.key_for(rs256_token(second, "k2")).key_id == "k2"
 
 
 def test_a_key_set_that_cannot_be_fetched_refuses_the_token(first_key: rsa.RSAPrivateKey) -> None:
@@ -88,7 +51,7 @@ def test_a_key_set_that_cannot_be_fetched_refuses_the_token(first_key: rsa.RSAPr
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}/jwks.json"
     keys = JwksKeys(closed)
     with pytest.raises(Unauthenticated) as refused:
-        keys.key_for(_token(first_key, "k1"))
+        keys.key_for(rs256_token(first_key, "k1"))
     assert refused.value.reason == "INVALID_TOKEN"
     with pytest.raises(Unavailable):
         keys.refresh()
@@ -99,7 +62,7 @@ def test_a_file_is_read_once_and_needs_no_refresh(tmp_path: Path, first_key: rsa
     path.write_text(key_set(first_key, "k1"))
     keys = JwksKeys(f"file://{path}")
     assert not keys.fetched
-    assert keys.key_for(_token(first_key, "k1")).key_id == "k1"
+    assert keys.key_for(rs256_token(first_key, "k1")).key_id == "k1"
 
 
 def test_a_symmetric_key_in_the_set_is_never_used(tmp_path: Path) -> None:

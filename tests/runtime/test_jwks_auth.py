@@ -28,7 +28,7 @@ from grpc_status import rpc_status
 from services.runtime.auth import TokenIssuer, current_principal
 from services.runtime.server import ServiceRuntime, contract_spec
 from services.runtime.settings import Settings
-from tests.runtime.test_jwks import Provider, key_set
+from testkit.identity import Provider, key_set
 
 KID = "provider-1"
 

@@ -12,10 +12,8 @@ import grpc
 import pytest
 from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor
-from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from grpc_status import rpc_status
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -27,7 +25,9 @@ from services.runtime.auth import access_rules, current_principal
 from services.runtime.errors import FailedPrecondition, InvalidArgument
 from services.runtime.logs import JsonFormatter
 from services.runtime.server import ServiceRuntime, contract_spec
+from services.runtime.settings import Settings
 from services.runtime.telemetry import configure_tracing
+from testkit.rpc import error_info, field_violations, reason
 
 Bearer = Callable[..., tuple[tuple[str, str], ...]]
 
@@ -66,18 +66,6 @@ def probe_spec(servicer: ProbeServicer) -> Any:
 
 def _stub(running: Any) -> pb_grpc.MatchingServiceStub:
     return pb_grpc.MatchingServiceStub(grpc.aio.insecure_channel(f"127.0.0.1:{running.port}"))
-
-
-def _details(error: grpc.aio.AioRpcError) -> dict[str, Any]:
-    status = rpc_status.from_call(error)
-    found: dict[str, Any] = {}
-    for detail in status.details if status else []:
-        for kind in (error_details_pb2.ErrorInfo, error_details_pb2.BadRequest):
-            if detail.Is(kind.DESCRIPTOR):
-                unpacked = kind()
-                detail.Unpack(unpacked)
-                found[kind.DESCRIPTOR.name] = unpacked
-    return found
 
 
 def _all_methods(service: str) -> list[MethodDescriptor]:
@@ -156,16 +144,18 @@ async def test_the_named_internal_caller_gets_past_auth(serve: Any, bearer: Bear
 
 
 async def test_an_unbuilt_rpc_answers_unimplemented_with_error_info(serve: Any, bearer: Bearer) -> None:
-    async with serve(load_spec("order")) as running:
+    from clearmesh.order.v1 import order_service_pb2 as opb, order_service_pb2_grpc as ogrpc
+
+    # A contract without a build: the runtime serves the generated base servicer.
+    async with serve(contract_spec("order", opb, ogrpc, "OrderService")) as running:
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
-        from clearmesh.order.v1 import order_service_pb2 as opb, order_service_pb2_grpc as ogrpc
 
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await ogrpc.OrderServiceStub(channel).GetOrder(opb.GetOrderRequest(name="orders/1"),
                                                            metadata=bearer(account="a"))
         await channel.close()
     assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert _details(raised.value)["ErrorInfo"].reason == "NOT_IMPLEMENTED"
+    assert reason(raised.value) == "NOT_IMPLEMENTED"
 
 
 async def test_health_and_reflection_need_no_token(serve: Any) -> None:
@@ -191,10 +181,9 @@ async def test_an_invalid_argument_carries_field_violations_and_error_info(serve
     async with serve(probe_spec(ProbeServicer())) as running:
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await _stub(running).GetMarket(pb.GetMarketRequest(name="markets/invalid"), metadata=bearer(account="a"))
-    details = _details(raised.value)
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert [(v.field, v.description) for v in details["BadRequest"].field_violations] == [("name", "is odd")]
-    assert details["ErrorInfo"].domain == "clearmesh.io"
+    assert [(v.field, v.description) for v in field_violations(raised.value)] == [("name", "is odd")]
+    assert error_info(raised.value).domain == "clearmesh.io"
 
 
 async def test_a_domain_failure_maps_to_its_code_with_a_stable_reason(serve: Any, bearer: Bearer) -> None:
@@ -202,7 +191,7 @@ async def test_a_domain_failure_maps_to_its_code_with_a_stable_reason(serve: Any
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await _stub(running).GetMarket(pb.GetMarketRequest(name="markets/halted"), metadata=bearer(account="a"))
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    info = _details(raised.value)["ErrorInfo"]
+    info = error_info(raised.value)
     assert (info.reason, dict(info.metadata)) == ("MARKET_HALTED", {"market": "x"})
 
 
@@ -276,8 +265,9 @@ async def test_each_call_is_logged_once_with_its_correlation_id(serve: Any, bear
     assert line["rpc.method"].endswith("/GetMarket")
 
 
-async def test_the_server_span_continues_the_callers_trace(serve: Any, bearer: Bearer) -> None:
-    provider = configure_tracing("test")
+async def test_the_server_span_continues_the_callers_trace(serve: Any, bearer: Bearer,
+                                                          settings: Settings) -> None:
+    provider = configure_tracing("test", settings)
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     from services.runtime.channels import dial

@@ -43,7 +43,7 @@ def test_without_jwt_secret_a_random_one_is_kept_private_in_the_data_dir(tmp_pat
     settings = Settings(CLEARMESH_DATA_DIR=tmp_path)
     secret = ensure_jwt_secret(settings)
     assert len(secret) >= 32
-    assert ensure_jwt_secret(settings) == secret == settings.secret()
+    assert ensure_jwt_secret(settings) == secret
     assert (tmp_path / "jwt_secret").stat().st_mode & 0o077 == 0
 
 
@@ -71,3 +71,13 @@ def test_a_service_database_url_is_read_from_its_environment_variable(monkeypatc
 def test_a_schema_named_in_the_url_is_kept() -> None:
     settings = Settings(database_url="postgresql+asyncpg://db/shared?schema=ledger")
     assert settings.database_url_for("wallet") == "postgresql+asyncpg://db/shared?schema=ledger"
+
+
+def test_trace_export_is_read_by_the_standard_otel_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    names = {"OTEL_SERVICE_NAME": "wallet-eu", "OTEL_TRACES_EXPORTER": "none",
+             "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317",
+             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://traces:4317"}
+    for name, value in names.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert {name: getattr(settings, name.lower()) for name in names} == names

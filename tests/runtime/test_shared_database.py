@@ -19,7 +19,6 @@ from services.runtime.database import (
     drop_scratch_database,
 )
 from services.runtime.settings import Settings
-from tests.conftest import POSTGRES_ADMIN_URL
 
 
 async def _migrate_all(settings: Settings) -> None:
@@ -47,11 +46,12 @@ async def _schemas_with_a_version(url: str) -> set[str]:
 
 @pytest.fixture
 def per_service_urls(postgres_url: str) -> Iterator[dict[str, str]]:
-    urls = {name: loop.run(create_scratch_database(POSTGRES_ADMIN_URL, f"clearmesh_{name}"))
-            for name in SERVICE_NAMES}
+    """A database per service, created and dropped through the test's own scratch database."""
+    admin = postgres_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    urls = {name: loop.run(create_scratch_database(admin, f"clearmesh_{name}")) for name in SERVICE_NAMES}
     yield urls
     for url in urls.values():
-        loop.run(drop_scratch_database(POSTGRES_ADMIN_URL, url))
+        loop.run(drop_scratch_database(admin, url))
 
 
 async def test_five_services_migrate_into_one_shared_database(settings: Settings, postgres_url: str) -> None:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import Column, DateTime, MetaData, Table, inspect, select
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from clearmesh.wallet.v1 import wallet_service_pb2 as pb
 from services.registry import SERVICE_NAMES, load_spec
 from services.runtime import idempotency, migrate
-from services.runtime.database import create_engine, session_factory
+from services.runtime.database import create_engine, stored_utc
 from services.runtime.errors import AlreadyExists
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
@@ -39,7 +40,7 @@ async def test_migrating_twice_changes_nothing(database_url: str) -> None:
 
 async def _sessions(url: str):  # type: ignore[no-untyped-def]
     await migrate.upgrade(url, None)
-    return session_factory(create_engine(url))
+    return async_sessionmaker(create_engine(url), expire_on_commit=False)
 
 
 async def test_a_retried_request_recalls_the_first_response(database_url: str) -> None:
@@ -75,3 +76,14 @@ async def test_nothing_is_remembered_when_the_transaction_fails(database_url: st
             raise RuntimeError("the write failed after the request was logged")
     async with sessions.begin() as session:
         assert await idempotency.recall(session, "Deposit", "r2", request) is None
+
+
+async def test_a_stored_time_reads_back_as_the_same_instant_in_utc(database_url: str) -> None:
+    moments = Table("moments", MetaData(), Column("at", DateTime(timezone=True)))
+    engine = create_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(moments.metadata.create_all)
+        await connection.execute(moments.insert().values(at=NOW))
+        read = stored_utc((await connection.execute(select(moments.c.at))).scalar_one())
+    await engine.dispose()
+    assert (read, read.utcoffset()) == (NOW, timedelta(0))

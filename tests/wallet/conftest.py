@@ -14,8 +14,6 @@ from typing import Any
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from clearmesh.kyc.v1 import kyc_service_pb2 as kyc_pb, kyc_service_pb2_grpc as kyc_grpc
 from clearmesh.wallet.v1 import wallet_service_pb2 as pb, wallet_service_pb2_grpc as pb_grpc
@@ -25,6 +23,7 @@ from services.runtime.settings import Settings
 from services.wallet.domain import DEFAULT_ASSETS, ConsistencyReport
 from services.wallet.service import SPEC
 from services.wallet.store import WalletStore
+from testkit.rpc import error_info, field_violations
 
 Metadata = tuple[tuple[str, str], ...]
 START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -106,7 +105,7 @@ class WalletUnderTest:
 
     @staticmethod
     def fields(error: grpc.aio.AioRpcError) -> set[str]:
-        return violated_fields(error)
+        return {violation.field for violation in field_violations(error)}
 
     async def consistency(self) -> ConsistencyReport:
         store = WalletStore(create_engine(self.database_url), DEFAULT_ASSETS)
@@ -132,25 +131,3 @@ async def wallet(serve: Any, settings: Settings, database_url: str, kyc: KycStan
         finally:
             await channel.close()
 
-
-def error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
-    for detail in _details(error):
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return info
-    raise AssertionError("no ErrorInfo in the status")
-
-
-def violated_fields(error: grpc.aio.AioRpcError) -> set[str]:
-    for detail in _details(error):
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            return {violation.field for violation in bad.field_violations}
-    return set()
-
-
-def _details(error: grpc.aio.AioRpcError) -> list[Any]:
-    status = rpc_status.from_call(error)
-    return list(status.details) if status else []

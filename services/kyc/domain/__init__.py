@@ -24,6 +24,7 @@ from services.kyc.domain.model import (
 )
 from services.kyc.domain.names import normalize_name
 from services.kyc.domain.pii import DocumentNumberHasher, PiiCipher, PiiDecryptionError, redact
+from services.kyc.domain.reasons import KycReason
 from services.kyc.domain.sanctions import SanctionsEntry, SanctionsList, SanctionsMatch
 from services.kyc.domain.screening import ScreeningPolicy, SanctionsMatchAction, age_on, screen
 from services.kyc.domain.screening_result import ScreeningFinding, ScreeningOutcome, ScreeningResult
@@ -44,6 +45,7 @@ __all__ = [
     "DocumentType",
     "EligibilityAction",
     "EligibilityDecision",
+    "KycReason",
     "KycStanding",
     "KycStatus",
     "PiiCipher",

@@ -9,10 +9,9 @@ from decimal import Decimal
 from enum import Enum
 from typing import Protocol
 
-from services.kyc.domain import reasons
+from services.kyc.domain.reasons import KycReason
 from services.kyc.domain.model import ApplicantState, Tier
 from services.kyc.domain.tiers import TierLimits, TierTable
-from services.runtime.errors import FailedPrecondition
 from services.runtime.validation import Violations
 
 
@@ -44,25 +43,9 @@ class KycStanding:
 class EligibilityDecision:
     allowed: bool
     tier: Tier
-    reason: str | None  # KYC_REQUIRED / KYC_TIER_TOO_LOW / KYC_LIMIT_EXCEEDED when denied
+    reason: KycReason | None  # KYC_REQUIRED / KYC_TIER_TOO_LOW / KYC_LIMIT_EXCEEDED when denied
     # The largest amount this action could have right now (before this request); None = no limit.
     remaining: Decimal | None
-
-    def denial_error(self) -> FailedPrecondition | None:
-        """The error a caller raises for a denial (FAILED_PRECONDITION per the mesh conventions)."""
-        if self.allowed or self.reason is None:
-            return None
-        metadata = {"tier": str(self.tier.value)}
-        if self.remaining is not None:
-            metadata["remaining"] = str(self.remaining)
-        return FailedPrecondition(self.reason, _DENIAL_MESSAGES[self.reason], metadata=metadata)
-
-
-_DENIAL_MESSAGES = {
-    reasons.KYC_REQUIRED: "identity verification is required",
-    reasons.KYC_TIER_TOO_LOW: "the account's verification tier does not allow this",
-    reasons.KYC_LIMIT_EXCEEDED: "the amount exceeds the account's limit",
-}
 
 
 def _headroom(*limits: Decimal | None) -> Decimal | None:
@@ -91,7 +74,7 @@ def _validate(action: EligibilityAction | str, asset: str, amount: Decimal, used
         violations.add("amount", "must be a positive decimal")
     if not isinstance(used_24h, Decimal) or not used_24h.is_finite() or used_24h < 0:
         violations.add("used_24h", "must be a non-negative decimal")
-    violations.raise_if_any("the eligibility request has invalid fields", reason=reasons.INVALID_ELIGIBILITY_REQUEST)
+    violations.raise_if_any("the eligibility request has invalid fields", reason=KycReason.INVALID_ELIGIBILITY_REQUEST)
     return parsed
 
 
@@ -112,7 +95,7 @@ def check_eligibility(
     rolling 24 h window before this request."""
     parsed = _validate(action, asset, amount, used_24h, tiers)
     if applicant is None or applicant.state is not ApplicantState.APPROVED:
-        return EligibilityDecision(False, Tier.TIER_0, reasons.KYC_REQUIRED, Decimal(0))
+        return EligibilityDecision(False, Tier.TIER_0, KycReason.KYC_REQUIRED, Decimal(0))
 
     limits = tiers.limits_for(applicant.tier)
     if parsed is EligibilityAction.PLACE_ORDER:
@@ -124,7 +107,7 @@ def check_eligibility(
         headroom = _headroom(_minus(daily_limit, used_24h))
 
     if not permitted:
-        return EligibilityDecision(False, applicant.tier, reasons.KYC_TIER_TOO_LOW, Decimal(0))
+        return EligibilityDecision(False, applicant.tier, KycReason.KYC_TIER_TOO_LOW, Decimal(0))
     if headroom is not None and amount > headroom:
-        return EligibilityDecision(False, applicant.tier, reasons.KYC_LIMIT_EXCEEDED, headroom)
+        return EligibilityDecision(False, applicant.tier, KycReason.KYC_LIMIT_EXCEEDED, headroom)
     return EligibilityDecision(True, applicant.tier, None, headroom)

@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from services.kyc.domain import reasons
+from services.kyc.domain.reasons import KycReason
 from services.kyc.domain.audit import SCREENING_ACTOR, AuditAction, AuditEvent, Transition
 from services.kyc.domain.inputs import ApplicantInput, DocumentInput, ReviewInput
 from services.kyc.domain.model import (
@@ -38,7 +38,6 @@ from services.runtime.errors import AlreadyExists, FailedPrecondition, Permissio
 
 # Bounds storage per applicant; a genuine applicant needs two or three.
 MAX_DOCUMENTS_PER_APPLICANT = 10
-TOO_MANY_DOCUMENTS = "TOO_MANY_DOCUMENTS"
 
 
 def _utc_date(now: datetime) -> date:
@@ -50,7 +49,7 @@ def _utc_date(now: datetime) -> date:
 
 def _invalid_transition(applicant: Applicant, action: str) -> FailedPrecondition:
     return FailedPrecondition(
-        reasons.INVALID_STATE_TRANSITION,
+        KycReason.INVALID_STATE_TRANSITION,
         f"cannot {action} an applicant in state {applicant.state.value}",
         metadata={"state": applicant.state.value},
     )
@@ -88,7 +87,7 @@ def create_applicant(
     store's unique key on account_id still settles a race between two concurrent creates.)"""
     if existing is not None:
         raise AlreadyExists(
-            reasons.APPLICANT_ALREADY_EXISTS,
+            KycReason.APPLICANT_ALREADY_EXISTS,
             "the account already has an applicant",
             metadata={"applicant": existing.applicant_id},
         )
@@ -131,12 +130,12 @@ def submit_document(
 ) -> Transition:
     """Adds a document; once an identity document is on file, screens the applicant."""
     if caller_account_id != applicant.account_id:
-        raise PermissionDenied(reasons.APPLICANT_NOT_OWNED, "documents may be submitted only by the applicant's owner")
+        raise PermissionDenied(KycReason.APPLICANT_NOT_OWNED, "documents may be submitted only by the applicant's owner")
     valid = valid_document(request)
     if applicant.state not in (ApplicantState.PENDING, ApplicantState.IN_REVIEW):
         raise _invalid_transition(applicant, "submit a document for")
     if len(applicant.documents) >= MAX_DOCUMENTS_PER_APPLICANT:
-        raise FailedPrecondition(TOO_MANY_DOCUMENTS, f"at most {MAX_DOCUMENTS_PER_APPLICANT} documents per applicant")
+        raise FailedPrecondition(KycReason.TOO_MANY_DOCUMENTS, f"at most {MAX_DOCUMENTS_PER_APPLICANT} documents per applicant")
 
     document = Document(
         document_id=document_id,
@@ -181,7 +180,7 @@ def review_applicant(applicant: Applicant, *, request: ReviewInput, actor: str, 
     if review.decision is ReviewDecision.APPROVE:
         if applicant.state is ApplicantState.APPROVED and applicant.tier == review.tier:
             raise FailedPrecondition(
-                reasons.INVALID_STATE_TRANSITION,
+                KycReason.INVALID_STATE_TRANSITION,
                 f"the applicant is already approved at tier {review.tier.value}",
                 metadata={"state": applicant.state.value, "tier": str(review.tier.value)},
             )

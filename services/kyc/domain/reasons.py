@@ -1,23 +1,38 @@
-"""Stable UPPER_SNAKE reasons the KYC domain reports (ErrorInfo.reason on the wire)."""
+"""Stable UPPER_SNAKE reasons the KYC service reports (ErrorInfo.reason on the wire).
 
-from typing import Final
+One enum so the domain, the adapter, the store and the tests name every outcome the same way;
+values never change once released.
+"""
 
-# Exceptions
-APPLICANT_ALREADY_EXISTS: Final = "APPLICANT_ALREADY_EXISTS"
-INVALID_STATE_TRANSITION: Final = "INVALID_STATE_TRANSITION"
-APPLICANT_NOT_OWNED: Final = "APPLICANT_NOT_OWNED"
-INVALID_APPLICANT: Final = "INVALID_APPLICANT"
-INVALID_DOCUMENT: Final = "INVALID_DOCUMENT"
-INVALID_REVIEW: Final = "INVALID_REVIEW"
-INVALID_ELIGIBILITY_REQUEST: Final = "INVALID_ELIGIBILITY_REQUEST"
-INVALID_KYC_CONFIG: Final = "INVALID_KYC_CONFIG"
+from __future__ import annotations
 
-# Eligibility denials (values of EligibilityDecision.reason)
-KYC_REQUIRED: Final = "KYC_REQUIRED"
-KYC_TIER_TOO_LOW: Final = "KYC_TIER_TOO_LOW"
-KYC_LIMIT_EXCEEDED: Final = "KYC_LIMIT_EXCEEDED"
+from enum import StrEnum
 
-# Screening findings (codes of ScreeningFinding)
-UNDERAGE: Final = "UNDERAGE"
-COUNTRY_DENIED: Final = "COUNTRY_DENIED"
-SANCTIONS_MATCH: Final = "SANCTIONS_MATCH"
+
+class KycReason(StrEnum):
+    # Input validation (InvalidArgument).
+    INVALID_APPLICANT = "INVALID_APPLICANT"
+    INVALID_DOCUMENT = "INVALID_DOCUMENT"
+    INVALID_REVIEW = "INVALID_REVIEW"
+    INVALID_ELIGIBILITY_REQUEST = "INVALID_ELIGIBILITY_REQUEST"
+    INVALID_KYC_CONFIG = "INVALID_KYC_CONFIG"
+    # State (AlreadyExists, FailedPrecondition).
+    APPLICANT_ALREADY_EXISTS = "APPLICANT_ALREADY_EXISTS"
+    INVALID_STATE_TRANSITION = "INVALID_STATE_TRANSITION"
+    TOO_MANY_DOCUMENTS = "TOO_MANY_DOCUMENTS"
+    # A lost race between two writers of one applicant (Aborted: retry).
+    CONCURRENT_MODIFICATION = "CONCURRENT_MODIFICATION"
+    # Lookups and ownership (NotFound, PermissionDenied).
+    APPLICANT_NOT_FOUND = "APPLICANT_NOT_FOUND"
+    APPLICANT_NOT_OWNED = "APPLICANT_NOT_OWNED"
+    ACCOUNT_NOT_OWNED = "ACCOUNT_NOT_OWNED"
+
+    # Eligibility denials (values of EligibilityDecision.reason).
+    KYC_REQUIRED = "KYC_REQUIRED"
+    KYC_TIER_TOO_LOW = "KYC_TIER_TOO_LOW"
+    KYC_LIMIT_EXCEEDED = "KYC_LIMIT_EXCEEDED"
+
+    # Screening findings (codes of ScreeningFinding).
+    UNDERAGE = "UNDERAGE"
+    COUNTRY_DENIED = "COUNTRY_DENIED"
+    SANCTIONS_MATCH = "SANCTIONS_MATCH"

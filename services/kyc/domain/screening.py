@@ -8,7 +8,7 @@ from enum import Enum
 import pycountry
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from services.kyc.domain import reasons
+from services.kyc.domain.reasons import KycReason
 from services.kyc.domain.config_errors import invalid_config
 from services.kyc.domain.model import IDENTITY_DOCUMENT_TYPES, ApplicantProfile, Document
 from services.kyc.domain.sanctions import DEFAULT_MATCH_THRESHOLD, SanctionsList
@@ -67,22 +67,22 @@ def screen(
 ) -> ScreeningResult:
     hard_findings: list[ScreeningFinding] = []
     if age_on(profile.date_of_birth, today) < policy.min_age:
-        hard_findings.append(ScreeningFinding(reasons.UNDERAGE, "date_of_birth"))
+        hard_findings.append(ScreeningFinding(KycReason.UNDERAGE, "date_of_birth"))
     if profile.country in policy.denied_countries:
-        hard_findings.append(ScreeningFinding(reasons.COUNTRY_DENIED, "country"))
+        hard_findings.append(ScreeningFinding(KycReason.COUNTRY_DENIED, "country"))
     # A passport from a denied country counts too: residence alone is easy to misstate.
     if any(
         doc.type in IDENTITY_DOCUMENT_TYPES and doc.issuing_country in policy.denied_countries
         for doc in documents
     ):
-        hard_findings.append(ScreeningFinding(reasons.COUNTRY_DENIED, "document.issuing_country"))
+        hard_findings.append(ScreeningFinding(KycReason.COUNTRY_DENIED, "document.issuing_country"))
 
     sanctions_findings: list[ScreeningFinding] = []
     match = sanctions.best_match(profile.legal_name, policy.name_match_threshold)
     if match is not None:
         sanctions_findings.append(
             ScreeningFinding(
-                reasons.SANCTIONS_MATCH,
+                KycReason.SANCTIONS_MATCH,
                 "legal_name",
                 sanctions_entry_id=match.entry_id,
                 match_score=match.score,

@@ -14,7 +14,7 @@ class ScreeningOutcome(str, Enum):
 
 @dataclass(frozen=True, slots=True)
 class ScreeningFinding:
-    code: str  # reasons.UNDERAGE / COUNTRY_DENIED / SANCTIONS_MATCH
+    code: str  # KycReason.UNDERAGE / COUNTRY_DENIED / SANCTIONS_MATCH
     field: str  # the input that caused it, named as in the proto
     sanctions_entry_id: str | None = None
     match_score: float | None = None

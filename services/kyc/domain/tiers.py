@@ -7,7 +7,6 @@ does not silently open withdrawals).
 """
 
 import json
-import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -76,14 +75,6 @@ class TierTable(BaseModel):
             raise invalid_config("tier", _as_validation_error(str(exc))) from exc
         except ValidationError as exc:
             raise invalid_config("tier", exc) from exc
-
-    @classmethod
-    def parse_toml(cls, source: str) -> "TierTable":
-        try:
-            data = tomllib.loads(source)
-        except tomllib.TOMLDecodeError as exc:
-            raise invalid_config("tier", _as_validation_error(str(exc))) from exc
-        return cls.parse(data)
 
 
 def _as_validation_error(message: str) -> ValidationError:

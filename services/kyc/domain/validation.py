@@ -12,7 +12,7 @@ from typing import TypeVar
 
 import pycountry
 
-from services.kyc.domain import reasons
+from services.kyc.domain.reasons import KycReason
 from services.kyc.domain.inputs import ApplicantInput, DocumentInput, ReviewInput
 from services.kyc.domain.model import (
     IDENTITY_DOCUMENT_TYPES,
@@ -30,6 +30,9 @@ MAX_REASON_LENGTH = 1000
 MAX_DOCUMENT_NUMBER_LENGTH = 64
 # Nobody alive was born earlier; an older date is a typo, not a customer.
 EARLIEST_DATE_OF_BIRTH = date(1900, 1, 1)
+# Stands in for a refused date beside its violation (as UNSPECIFIED does for enums), so the
+# validators stay total; raise_if_any never lets it out.
+_REFUSED_DATE = date.min
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 # Machine-readable zones use A-Z and 0-9 only, so a normalized number must too.
 _DOCUMENT_NUMBER = re.compile(r"[A-Z0-9]+")
@@ -68,25 +71,30 @@ def country_code(value: str, field: str, violations: Violations) -> str:
     return code
 
 
-def _date_of_birth(value: date | str, today: date, violations: Violations) -> date | None:
+def _date_of_birth(value: date | str, today: date, violations: Violations) -> date:
+    """The date, or _REFUSED_DATE with a violation. The words name a year, a month and a day,
+    not a text format: the contract's date is a google.type.Date, never a string."""
     field = "date_of_birth"
     if isinstance(value, date):
         parsed = value
+    elif not value:
+        violations.add(field, "is required")
+        return _REFUSED_DATE
     elif isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
         try:
             parsed = date.fromisoformat(value.strip())
         except ValueError:
-            violations.add(field, "is not a valid calendar date")
-            return None
+            violations.add(field, "is not a valid calendar date (year, month and day)")
+            return _REFUSED_DATE
     else:
-        violations.add(field, "must be a date in the form YYYY-MM-DD")
-        return None
+        violations.add(field, "must be a calendar date: a year, a month and a day")
+        return _REFUSED_DATE
     if parsed > today:
         violations.add(field, "must not be in the future")
-        return None
+        return _REFUSED_DATE
     if parsed < EARLIEST_DATE_OF_BIRTH:
         violations.add(field, f"must not be before {EARLIEST_DATE_OF_BIRTH.isoformat()}")
-        return None
+        return _REFUSED_DATE
     return parsed
 
 
@@ -109,8 +117,7 @@ def valid_profile(request: ApplicantInput, today: date) -> ApplicantProfile:
     date_of_birth = _date_of_birth(request.date_of_birth, today, violations)
     country = country_code(request.country, "country", violations)
     address = _free_text(request.address, "address", MAX_ADDRESS_LENGTH, violations)
-    violations.raise_if_any("the applicant has invalid fields", reason=reasons.INVALID_APPLICANT)
-    assert date_of_birth is not None  # a None date always recorded a violation above
+    violations.raise_if_any("the applicant has invalid fields", reason=KycReason.INVALID_APPLICANT)
     return ApplicantProfile(legal_name, date_of_birth, country, address)
 
 
@@ -143,7 +150,7 @@ def valid_document(request: DocumentInput) -> ValidDocument:
         violations.add("document.size_bytes", "must be an integer")
     elif request.size_bytes <= 0:
         violations.add("document.size_bytes", "must be positive")
-    violations.raise_if_any("the document has invalid fields", reason=reasons.INVALID_DOCUMENT)
+    violations.raise_if_any("the document has invalid fields", reason=KycReason.INVALID_DOCUMENT)
     return ValidDocument(doc_type, issuing_country, number or None, sha256, request.size_bytes)
 
 
@@ -172,5 +179,5 @@ def valid_review(request: ReviewInput) -> ValidReview:
             violations.add("tier", "must be unset when rejecting")
         if not reason:
             violations.add("reason", "is required when rejecting")
-    violations.raise_if_any("the review has invalid fields", reason=reasons.INVALID_REVIEW)
+    violations.raise_if_any("the review has invalid fields", reason=KycReason.INVALID_REVIEW)
     return ValidReview(decision, tier, reason)

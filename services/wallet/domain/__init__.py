@@ -1,7 +1,8 @@
 """The Wallet's pure ledger domain: assets, accounts, postings, holds, withdrawals.
 
 No I/O: the gRPC adapter parses requests with these types and the SQL store persists what
-the pure functions return; `Ledger` is the in-memory reference model of both.
+the pure functions return (the tests keep an in-memory reference model of both:
+`tests/wallet/domain/ledger_model.py`).
 """
 
 from services.wallet.domain.accounts import (
@@ -29,7 +30,6 @@ from services.wallet.domain.balances import Balance, BalanceKey, check_floor
 from services.wallet.domain.consistency import ConsistencyReport, check_consistency, derive_balances
 from services.wallet.domain.holds import Hold, HoldRelease, HoldStatus
 from services.wallet.domain.idempotency import check_replay, differing_fields
-from services.wallet.domain.ledger import Ledger, WithdrawalOutcome
 from services.wallet.domain.postings import (
     Entry,
     Leg,
@@ -56,9 +56,9 @@ from services.wallet.domain.withdrawals import Withdrawal, WithdrawalState
 
 __all__ = [
     "ASSET_SIDE_ACCOUNTS", "DEFAULT_ASSETS", "DEFAULT_ASSET_CONFIG", "Asset", "AssetCatalog", "Balance",
-    "BalanceKey", "ConsistencyReport", "Entry", "Hold", "HoldRelease", "HoldStatus", "Leg", "Ledger",
+    "BalanceKey", "ConsistencyReport", "Entry", "Hold", "HoldRelease", "HoldStatus", "Leg",
     "Posting", "SystemAccount", "Transfer", "TransferEffects", "TransferKind", "WalletReason", "Withdrawal",
-    "WithdrawalOutcome", "WithdrawalState", "apply_place_hold", "apply_postings", "apply_release",
+    "WithdrawalState", "apply_place_hold", "apply_postings", "apply_release",
     "build_trade_legs", "check_balanced", "check_consistency", "check_floor", "check_replay",
     "consumed_by_hold", "deposit_legs", "derive_balances", "differing_fields", "format_units", "from_units",
     "is_user_account", "legs_to_postings", "may_go_negative", "parse_amount", "parse_asset_config",

@@ -19,6 +19,10 @@ class Hold:
     units: int
     create_time: datetime
 
+    def replay_params(self) -> dict[str, object]:
+        """What placing this hold's id again must repeat to be a replay."""
+        return {"account": self.account, "asset": self.asset, "amount": self.units}
+
 
 @dataclass(frozen=True, slots=True)
 class HoldStatus:

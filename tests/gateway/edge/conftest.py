@@ -18,7 +18,7 @@ import uvicorn
 from gateway.app import create_app, server_config
 from gateway.edge.asgi import EdgeApp
 from services.registry import SERVICE_NAMES, load_spec
-from services.runtime.auth import TokenIssuer
+from services.runtime.auth import token_issuer
 from services.runtime.server import RunningService, ServiceSpec, start
 from services.runtime.settings import Settings
 
@@ -33,8 +33,7 @@ class Stack:
         self.settings = Settings(CLEARMESH_DATA_DIR=data_dir, jwt_secret=SECRET,
                                  CLEARMESH_SHUTDOWN_GRACE_SECS=0, rate_limit_per_minute=1_000_000,
                                  rate_limit_burst=1_000_000, cors_allowed_origins="https://app.example")
-        self.issuer = TokenIssuer(SECRET, issuer=self.settings.jwt_issuer,
-                                  audience=self.settings.jwt_audience, ttl_seconds=3600)
+        self.issuer = token_issuer(self.settings)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="edge-stack", daemon=True)
         self._thread.start()
@@ -45,7 +44,8 @@ class Stack:
         return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout)
 
     def start_service(self, spec: ServiceSpec) -> RunningService:
-        running = self.run(start(spec, self.settings, port=0))
+        # Pointed at the services already running, so a service's calls to its peers reach them.
+        running = self.run(start(spec, self.upstream_settings(), port=0))
         self.services[spec.name] = running
         return running
 
@@ -91,7 +91,7 @@ class Stack:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     live = Stack(tmp_path_factory.mktemp("edge-stack"))
-    for name in SERVICE_NAMES:
+    for name in SERVICE_NAMES:  # peers first: KYC, Wallet, Matching before Order
         live.start_service(load_spec(name))
     yield live
     live.close()

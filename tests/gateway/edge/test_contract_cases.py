@@ -19,6 +19,8 @@ import orjson
 import pytest
 import yaml
 
+from services.runtime.settings import ensure_jwt_secret
+
 CASES = [case for file in sorted((Path(__file__).parent / "cases").glob("*.yaml"))
          for case in yaml.safe_load(file.read_text())]
 EDGE_DOMAIN = "gateway.clearmesh"
@@ -67,7 +69,7 @@ def client(edge: str) -> httpx.Client:
 @pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
 def test_contract_case(case: dict[str, Any], client: httpx.Client, stack: Any) -> None:
     headers = {key: str(value) for key, value in (case.get("headers") or {}).items()}
-    token = token_for(case.get("auth", "trader"), stack.token, stack.settings.secret())
+    token = token_for(case.get("auth", "trader"), stack.token, ensure_jwt_secret(stack.settings))
     if token is not None:
         headers.setdefault("authorization", f"Bearer {token}")
     content: bytes | None = None

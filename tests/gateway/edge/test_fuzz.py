@@ -24,11 +24,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from gateway.app import descriptor_set
+from gateway.descriptor import load_descriptor_set
 from gateway.transcode import Transcoder, build_openapi
 
 NOT_BUILT_YET = 501
-DOCUMENT = build_openapi(Transcoder.from_descriptor_set(descriptor_set()).rules)
+DOCUMENT = build_openapi(Transcoder.from_descriptor_set(load_descriptor_set()).rules)
 SCHEMA = schemathesis.openapi.from_dict(DOCUMENT)
 OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
 

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import socket
 
 import httpx
 
+from gateway.descriptor import load_descriptor_set
 from gateway.transcode import Transcoder
-from gateway.app import descriptor_set
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from testkit.net import free_port
 
 
 def test_healthz_is_503_with_per_service_detail_when_one_service_is_down(stack) -> None:  # type: ignore[no-untyped-def]
-    url, _ = stack.start_edge(stack.upstream_settings(settlement_addr=f"127.0.0.1:{_closed_port()}"))
+    url, _ = stack.start_edge(stack.upstream_settings(settlement_addr=f"127.0.0.1:{free_port()}"))
     response = httpx.get(f"{url}/healthz", timeout=10)
     assert response.status_code == 503
     body = response.json()
@@ -27,7 +21,7 @@ def test_healthz_is_503_with_per_service_detail_when_one_service_is_down(stack) 
 
 
 def test_a_service_that_is_down_answers_503_with_a_status_body(stack, auth) -> None:  # type: ignore[no-untyped-def]
-    url, _ = stack.start_edge(stack.upstream_settings(settlement_addr=f"127.0.0.1:{_closed_port()}"))
+    url, _ = stack.start_edge(stack.upstream_settings(settlement_addr=f"127.0.0.1:{free_port()}"))
     response = httpx.get(f"{url}/v1/settlements/s-1", headers=auth(), timeout=10)
     assert response.status_code == 503
     assert response.json()["code"] == 14
@@ -46,7 +40,7 @@ def test_openapi_has_one_operation_per_binding_and_none_for_internal_rpcs(edge: 
     document = httpx.get(f"{edge}/openapi.json").json()
     operations = {op["operationId"] for path in document["paths"].values() for op in path.values()
                   if isinstance(op, dict) and "operationId" in op}
-    routes = Transcoder.from_descriptor_set(descriptor_set()).rules.routes
+    routes = Transcoder.from_descriptor_set(load_descriptor_set()).rules.routes
     assert len(operations) == len(routes)
     assert "OrderService_PlaceOrder" in operations
     assert not any(name.endswith(("_PostTransfer", "_PlaceHold", "_SubmitOrder")) for name in operations)

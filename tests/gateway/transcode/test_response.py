@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from google.protobuf import message
+from google.protobuf import message, message_factory
 
 from gateway.transcode import Route, RuleSet, Transcoder, status_json
 from gateway.transcode.response import ndjson_error, sse_error
@@ -20,7 +20,7 @@ def echo(rules: RuleSet) -> Route:
 
 
 def _kitchen(rules: RuleSet, **fields: object) -> message.Message:
-    return rules.message_class("gwtest.v1.Kitchen")(**fields)
+    return message_factory.GetMessageClass(rules.pool.FindMessageTypeByName("gwtest.v1.Kitchen"))(**fields)
 
 
 def _encode(transcoder: Transcoder, route: Route, reply: message.Message) -> dict:

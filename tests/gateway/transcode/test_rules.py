@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from google.api import annotations_pb2, http_pb2
-from google.protobuf import descriptor_pb2
+from google.protobuf import descriptor_pb2, message_factory
 
 from gateway.transcode import RuleError, RuleSet, load_rules
 
@@ -99,5 +99,5 @@ def test_client_streaming_rpc_cannot_be_bound(descriptor_set: bytes) -> None:
 
 
 def test_messages_live_in_a_private_pool(rules: RuleSet) -> None:
-    book = rules.message_class("gwtest.v1.Book")
+    book = message_factory.GetMessageClass(rules.pool.FindMessageTypeByName("gwtest.v1.Book"))
     assert book.DESCRIPTOR.file.pool is rules.pool

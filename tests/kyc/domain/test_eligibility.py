@@ -92,15 +92,6 @@ def test_the_default_tiers_let_tier_one_trade_a_small_order(journey):
     assert order(journey.approved(Tier.TIER_1), asset="USDC", tiers=DEFAULT_TIER_TABLE).allowed
 
 
-def test_a_denial_becomes_a_failed_precondition_with_the_remaining_limit(journey):
-    error = order(journey.approved(Tier.TIER_1), amount="300", used="4800").denial_error()
-    assert (error.reason, error.metadata["remaining"]) == ("KYC_LIMIT_EXCEEDED", "200")
-
-
-def test_an_allowed_decision_has_no_error(journey):
-    assert order(journey.approved(Tier.TIER_1)).denial_error() is None
-
-
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [

@@ -19,7 +19,8 @@ from services.kyc.domain import (
     review_applicant,
     submit_document,
 )
-from services.kyc.domain.lifecycle import MAX_DOCUMENTS_PER_APPLICANT, TOO_MANY_DOCUMENTS
+from services.kyc.domain.lifecycle import MAX_DOCUMENTS_PER_APPLICANT
+from services.kyc.domain.reasons import KycReason
 from services.runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, PermissionDenied
 
 
@@ -147,7 +148,7 @@ def test_documents_are_capped_per_applicant(journey):
         applicant = journey.submit(applicant, journey.proof_of_address(), document_id=f"d{index}").applicant
     with pytest.raises(FailedPrecondition) as raised:
         journey.submit(applicant, journey.proof_of_address(), document_id="one-too-many")
-    assert raised.value.reason == TOO_MANY_DOCUMENTS
+    assert raised.value.reason == KycReason.TOO_MANY_DOCUMENTS
 
 
 def test_an_underage_applicant_is_rejected_by_screening(journey):

@@ -38,16 +38,6 @@ def test_null_means_no_limit():
     assert TierTable.parse(table()).limits_for(Tier.TIER_1).daily_traded_notional is None
 
 
-def test_toml_is_accepted_too():
-    parsed = TierTable.parse_toml(
-        'notional_asset = "EUR"\n'
-        '[tiers.0]\nmay_trade = false\nmax_order_notional = "0"\ndaily_traded_notional = "0"\n'
-        '[tiers.1]\nmay_trade = true\nmax_order_notional = "5"\ndaily_traded_notional = "10"\n'
-        '[tiers.2]\nmay_trade = true\nmax_order_notional = "50"\ndaily_traded_notional = "100"\n'
-    )
-    assert (parsed.notional_asset, parsed.limits_for(Tier.TIER_2).max_order_notional) == ("EUR", Decimal("50"))
-
-
 def test_the_wildcard_asset_is_the_fallback_withdrawal_limit():
     limits = TierTable.parse(table(**{"1": {**OPEN_TIER, "daily_withdrawal": {"*": "3", "BTC": "1"}}})).limits_for(Tier.TIER_1)
     assert (limits.withdrawal_limit("BTC"), limits.withdrawal_limit("DOGE")) == (Decimal("1"), Decimal("3"))

@@ -42,6 +42,12 @@ def test_an_invalid_applicant_field_is_named(journey, changes, field):
     assert raised.value.reason == "INVALID_APPLICANT"
 
 
+def test_a_date_of_birth_that_is_no_date_is_described_as_year_month_and_day(journey):
+    with pytest.raises(InvalidArgument) as raised:
+        create(journey, date_of_birth="17/04/1990")
+    assert raised.value.violations == [("date_of_birth", "must be a calendar date: a year, a month and a day")]
+
+
 def test_a_date_of_birth_in_the_future_is_invalid(journey):
     tomorrow = (journey.now + timedelta(days=1)).date()
     with pytest.raises(InvalidArgument) as raised:

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.wallet.domain import Ledger
+from tests.wallet.domain.ledger_model import Ledger
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
 

@@ -9,7 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from services.wallet.domain import Balance, Ledger, check_consistency, derive_balances
+from services.wallet.domain import Balance, check_consistency, derive_balances
+from tests.wallet.domain.ledger_model import Ledger
 
 ALICE = "accounts/alice"
 

@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 
 from services.runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from services.wallet.domain import Balance, Ledger, SystemAccount, TransferKind, WalletReason, WithdrawalState
+from services.wallet.domain import Balance, SystemAccount, TransferKind, WalletReason, WithdrawalState
+from tests.wallet.domain.ledger_model import Ledger
 
 ALICE = "accounts/alice"
 

@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 
 from services.runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from services.wallet.domain import Balance, Ledger, WalletReason
+from services.wallet.domain import Balance, WalletReason
+from tests.wallet.domain.ledger_model import Ledger
 
 ALICE = "accounts/alice"
 

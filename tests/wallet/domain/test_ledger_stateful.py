@@ -20,7 +20,6 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from services.runtime.errors import AlreadyExists, DomainError
 from services.wallet.domain import (
     DEFAULT_ASSETS,
-    Ledger,
     SystemAccount,
     WalletReason,
     WithdrawalState,
@@ -30,6 +29,7 @@ from services.wallet.domain import (
     from_units,
     may_go_negative,
 )
+from tests.wallet.domain.ledger_model import Ledger
 
 USERS = ["accounts/u0", "accounts/u1", "accounts/u2"]
 BASE, QUOTE = DEFAULT_ASSETS["GRID"], DEFAULT_ASSETS["USDC"]

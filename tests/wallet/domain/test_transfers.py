@@ -14,12 +14,12 @@ from services.wallet.domain import (
     DEFAULT_ASSETS,
     Balance,
     Leg,
-    Ledger,
     SystemAccount,
     TransferKind,
     WalletReason,
     build_trade_legs,
 )
+from tests.wallet.domain.ledger_model import Ledger
 
 ALICE, BOB = "accounts/alice", "accounts/bob"  # Alice buys GRID with USDC from Bob
 TRADE_ID = "markets/GRID-USDC/trades/1"

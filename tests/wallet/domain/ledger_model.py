@@ -1,4 +1,4 @@
-"""The in-memory ledger: the reference model of the Wallet's state machine.
+"""The in-memory ledger: the tests' reference model of the Wallet's state machine.
 
 It keeps balances, holds, transfers, entries and withdrawals in dictionaries and runs every
 command through the same pure rules the SQL store uses (`transitions`, `postings`,

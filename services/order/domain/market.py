@@ -1,0 +1,50 @@
+"""What the Order service needs to know of a market: its steps and limits, and the precision
+of its two assets (the Wallet's smallest units, in which holds are placed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class MarketRules:
+    market_id: str  # "BTC-USDC" (the resource name is `markets/{market_id}`)
+    base_asset: str
+    quote_asset: str
+    tick: Decimal
+    lot: Decimal
+    min_quantity: Decimal | None
+    max_quantity: Decimal | None
+    auction: bool
+    halted: bool
+    reference_price: Decimal | None
+    base_decimals: int
+    quote_decimals: int
+
+    @property
+    def name(self) -> str:
+        return f"markets/{self.market_id}"
+
+    @property
+    def step_notional(self) -> Decimal:
+        """The smallest notional a fill can have: one lot at one tick."""
+        return self.tick * self.lot
+
+    @property
+    def fractional_notional(self) -> bool:
+        """Whether a fill's notional can fall between two of the quote asset's smallest units
+        (tick × lot is not a whole number of them), so each fill's notional is rounded up."""
+        return (self.step_notional.scaleb(self.quote_decimals) % 1) != 0
+
+    def lots(self, quantity: Decimal) -> int:
+        return int(quantity / self.lot)
+
+    def ticks(self, price: Decimal) -> int:
+        return int(price / self.tick)
+
+    def quantity(self, lots: int) -> Decimal:
+        return lots * self.lot
+
+    def price(self, ticks: int) -> Decimal:
+        return ticks * self.tick

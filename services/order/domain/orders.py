@@ -1,0 +1,122 @@
+"""An order as the Order service keeps it, and how Matching's answers and events move it.
+
+Two things are kept apart:
+- what the client sees (`state`, `filled_quantity`, `average_price`), moved by the SubmitOrder
+  answer and by events, whichever carries the later market sequence (`state_sequence`);
+- the fill accounting (`fill_sequence`, `filled_value`, `consumed_units`), moved ONLY by the
+  event stream, the one complete and ordered record of fills: each event is counted once
+  (sequence > fill_sequence), and a final event makes the release of what the order no longer
+  needs due (`release_units`), exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from services.order.domain.enums import OrderState, may_move
+from services.order.domain.market import MarketRules
+from services.order.domain.validation import OrderSpec
+
+
+class Release(StrEnum):
+    """Where giving back the unneeded rest of the hold stands."""
+
+    NONE = "NONE"  # the order is live (or its hold may still be placed)
+    DUE = "DUE"  # final: `release_units` must go back to the account
+    DONE = "DONE"  # given back (or nothing to give)
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    order_id: str  # a UUID; `orders/{order_id}` is the order's name and Matching's order id
+    account: str  # `accounts/{id}`
+    market_id: str
+    spec: OrderSpec
+    request_id: str
+    fingerprint: str
+    hold_asset: str
+    hold_units: int
+    kyc_notional_units: int  # what the order counts against the account's daily notional
+    state: OrderState
+    filled_quantity: Decimal  # as Matching reports it
+    average_price: str
+    reject_reason: str
+    create_time: datetime
+    update_time: datetime
+    state_sequence: int = 0
+    fill_sequence: int = 0
+    filled_value: int = 0  # Σ ticks × lots over the fills the events reported
+    consumed_units: int = 0  # Σ fill_consumption: what Settlement takes from the hold
+    release: Release = Release.NONE
+    release_units: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"orders/{self.order_id}"
+
+    @property
+    def hold_name(self) -> str:
+        return f"holds/{self.order_id}"
+
+    @property
+    def release_request_id(self) -> str:
+        return f"release-{self.order_id}"
+
+    def rejected(self, reason: str, at: datetime, *, held: bool) -> Order:
+        """Refused before Matching accepted it: all of the hold (if any was placed) goes back."""
+        return replace(self, state=OrderState.REJECTED, reject_reason=reason, update_time=at,
+                       release=Release.DUE if held else Release.DONE,
+                       release_units=self.hold_units if held else 0)
+
+    def answered(self, state: OrderState, filled_quantity: Decimal, average_price: str, reason: str,
+                 sequence: int, at: datetime) -> Order:
+        """Matching's answer to SubmitOrder or CancelOrder, unless an event already showed later."""
+        if sequence < self.state_sequence or not (state is self.state or may_move(self.state, state)):
+            return self
+        return replace(self, state=state, filled_quantity=max(filled_quantity, self.filled_quantity),
+                       average_price=average_price or self.average_price,
+                       reject_reason=reason if state.is_final else self.reject_reason,
+                       state_sequence=sequence, update_time=at)
+
+    def with_event(self, market: MarketRules, event: FillEvent, consumption: int) -> Order:
+        """One of Matching's order events: counted once, in sequence order."""
+        order = self
+        if event.sequence > order.fill_sequence:
+            value = order.filled_value
+            if event.last_lots:
+                value += event.last_ticks * event.last_lots
+            order = replace(order, fill_sequence=event.sequence, filled_value=value,
+                            consumed_units=order.consumed_units + consumption)
+            if event.state.is_final and order.release is Release.NONE:
+                order = replace(order, release=Release.DUE,
+                                release_units=max(0, order.hold_units - order.consumed_units))
+        if event.sequence > order.state_sequence and (event.state is order.state or may_move(order.state, event.state)):
+            average = order.average_price
+            filled_lots = market.lots(event.filled_quantity)
+            if filled_lots and order.filled_value:
+                average = _average(market, order.filled_value, filled_lots)
+            order = replace(order, state=event.state, filled_quantity=event.filled_quantity, average_price=average,
+                            reject_reason=event.reason if event.state.is_final else order.reject_reason,
+                            state_sequence=event.sequence, update_time=event.time)
+        return order
+
+
+@dataclass(frozen=True, slots=True)
+class FillEvent:
+    """An OrderEvent of Matching in the market's integer units."""
+
+    sequence: int
+    state: OrderState
+    filled_quantity: Decimal  # as Matching reports it
+    last_ticks: int
+    last_lots: int
+    reason: str
+    time: datetime
+
+
+def _average(market: MarketRules, filled_value: int, filled_lots: int) -> str:
+    """The volume-weighted price, computed as Matching computes it for its SubmitOrder answer."""
+    return format(market.price(1) * Decimal(filled_value) / Decimal(filled_lots), "f")

@@ -1,0 +1,154 @@
+"""Matching is the truth of fills: one background task per market follows its order events
+from the cursor stored in this database, and applies each batch of events together with the
+new cursor in one transaction, so after a crash nothing is counted twice or missed.
+Reconnects with backoff; the markets Matching lists are looked up at start and periodically."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from decimal import Decimal
+from typing import Any
+
+import grpc
+from clearmesh.matching.v1 import matching_pb2
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.order import wire
+from services.order.domain.enums import STATE_NUMBERS, OrderState
+from services.order.domain.holds import fill_consumption
+from services.order.domain.market import MarketRules
+from services.order.domain.orders import Order, Release
+from services.order.domain.reasons import OrderReason
+from services.order.markets import Markets
+from services.order.peers import Peers
+from services.order.store import OrderStore
+from services.runtime.errors import DomainError
+from services.runtime.transactions import Transactions
+
+log = logging.getLogger("clearmesh.order.follower")
+
+LIVE_STATES = frozenset({STATE_NUMBERS[OrderState.OPEN], STATE_NUMBERS[OrderState.PARTIALLY_FILLED]})
+BATCH = 500  # events applied per transaction at most
+MARKETS_REFRESH_SECS = 10.0
+MIN_BACKOFF_SECS = 0.05
+MAX_BACKOFF_SECS = 5.0
+
+Spawn = Callable[[Coroutine[Any, Any, Any], str], Any]
+
+
+class EventFollower:
+    def __init__(self, tx: Transactions, store: OrderStore, peers: Peers, markets: Markets, *, fee_rate: Decimal,
+                 release: Callable[[Order], Coroutine[Any, Any, None]],
+                 withdraw: Callable[[Order], Coroutine[Any, Any, bool]], spawn: Spawn) -> None:
+        self.tx = tx
+        self.store = store
+        self.peers = peers
+        self.markets = markets
+        self.fee_rate = fee_rate
+        self._release = release
+        self._withdraw = withdraw
+        self._spawn = spawn
+        self._following: set[str] = set()
+
+    async def follow_all_markets(self, refresh_secs: float = MARKETS_REFRESH_SECS) -> None:
+        while True:
+            try:
+                for market_id in await self.peers.market_ids():
+                    if market_id not in self._following:
+                        self._following.add(market_id)
+                        self._spawn(self.follow(market_id), f"order-events:{market_id}")
+            except DomainError as error:
+                log.warning("could not list the markets", extra={"fields": {"reason": error.reason}})
+            await asyncio.sleep(refresh_secs)
+
+    async def follow(self, market_id: str) -> None:
+        backoff = MIN_BACKOFF_SECS
+        while True:
+            try:
+                market = await self.markets.get(market_id)
+                if await self._follow_stream(market):
+                    backoff = MIN_BACKOFF_SECS
+            except (grpc.aio.AioRpcError, DomainError) as error:  # Matching restarting, say
+                log.info("order event stream interrupted", extra={"fields": {"market": market_id, "error": str(error)}})
+            except Exception:  # e.g. the database briefly unavailable: never stop following
+                log.exception("order event follower failed", extra={"fields": {"market": market_id}})
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_SECS)
+
+    async def _follow_stream(self, market: MarketRules) -> bool:
+        """Follow one stream until it ends or fails; True if it delivered anything."""
+        after = await self.tx.read(lambda session: self.store.cursor(session, market.market_id))
+        call = self.peers.order_events(market.market_id, after)
+        queue: asyncio.Queue[matching_pb2.OrderEvent | None] = asyncio.Queue()
+
+        async def read() -> None:
+            try:
+                async for response in call:
+                    if response.HasField("status"):  # an in-band error ends the stream
+                        break
+                    queue.put_nowait(response.event)
+            finally:
+                queue.put_nowait(None)
+
+        reader = asyncio.create_task(read(), name=f"order-events-reader:{market.market_id}")
+        delivered = False
+        try:
+            ended = False
+            while not ended:
+                first = await queue.get()
+                if first is None:
+                    break
+                batch = [first]
+                # Whatever else already arrived goes into the same transaction.
+                while len(batch) < BATCH and not queue.empty():
+                    item = queue.get_nowait()
+                    if item is None:
+                        ended = True
+                        break
+                    batch.append(item)
+                released, strays = await self.tx.write(lambda session: self.apply(session, market, batch))  # noqa: B023
+                for order in released:
+                    self._spawn(self._release(order), f"order-release:{order.order_id}")
+                for order in strays:
+                    self._spawn(self._withdraw(order), f"order-withdraw:{order.order_id}")
+                delivered = True
+        finally:
+            reader.cancel()
+            call.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+        if reader.done() and not reader.cancelled() and reader.exception() is not None:
+            raise reader.exception()  # type: ignore[misc]
+        return delivered
+
+    async def apply(self, session: AsyncSession, market: MarketRules,
+                    events: list[matching_pb2.OrderEvent]) -> tuple[list[Order], list[Order]]:
+        """Move the orders these events concern and the cursor past them. Returned, to act on
+        once this commits: the orders whose release became due, and the strays — orders this
+        service rejected because Matching did not answer, which Matching shows live after all
+        (their hold is gone, so they must leave the book)."""
+        orders = await self.store.many(session, (event.order.removeprefix("orders/") for event in events))
+        changed: dict[str, Order] = {}
+        strays: dict[str, Order] = {}
+        for event in events:
+            order_id = event.order.removeprefix("orders/")
+            order = changed.get(order_id) or orders.get(order_id)
+            if order is None:
+                continue  # not an order of this service's database
+            if (order.state is OrderState.REJECTED and order.reject_reason == OrderReason.MATCHING_UNAVAILABLE
+                    and event.state in LIVE_STATES):
+                strays[order_id] = order
+            consumption = 0
+            if event.last_quantity:
+                consumption = fill_consumption(market, order.spec.side, Decimal(event.last_price),
+                                               Decimal(event.last_quantity), self.fee_rate)
+            updated = order.with_event(market, wire.fill_event(market, event), consumption)
+            if updated != order:
+                changed[order_id] = updated
+        for order in changed.values():
+            await self.store.save(session, order)
+        await self.store.set_cursor(session, market.market_id, events[-1].sequence)
+        released = [order for order_id, order in changed.items()
+                    if order.release is Release.DUE and orders[order_id].release is not Release.DUE]
+        return released, list(strays.values())

@@ -1,0 +1,123 @@
+"""The order's state machine and its fill accounting under any sequence of Matching's events,
+replays and late answers included."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.order.domain.enums import (
+    OrderState,
+    OrderType,
+    Side,
+    TimeInForce,
+    may_move,
+)
+from services.order.domain.market import MarketRules
+from services.order.domain.orders import FillEvent, Order, Release
+from services.order.domain.validation import OrderSpec
+
+MARKET = MarketRules("BTC-USDC", "BTC", "USDC", Decimal("0.01"), Decimal("0.00001"), None, None, auction=False,
+                     halted=False, reference_price=None, base_decimals=8, quote_decimals=6)
+START = datetime(2026, 12, 6, tzinfo=UTC)
+STATES = list(OrderState)
+LIVE = [OrderState.OPEN, OrderState.PARTIALLY_FILLED]
+
+
+def _order(hold_units: int = 2_000_000) -> Order:
+    spec = OrderSpec(Side.BUY, OrderType.LIMIT, TimeInForce.GTC, Decimal("100.00"), Decimal("0.01"), None, False,
+                     None, "")
+    return Order("0b7f6c1e-0000-4000-8000-000000000000", "accounts/alice", "BTC-USDC", spec, "r1", "f",
+                 "USDC", hold_units, 0, OrderState.PENDING, Decimal(0), "", "", START, START)
+
+
+def _event(sequence: int, state: OrderState, filled_lots: int, last_lots: int = 0, last_ticks: int = 0) -> FillEvent:
+    return FillEvent(sequence, state, MARKET.quantity(filled_lots), last_ticks, last_lots, "",
+                     START + timedelta(seconds=sequence))
+
+
+@st.composite
+def event_histories(draw: st.DrawFn) -> list[FillEvent]:
+    """What Matching can say of one order: live events with growing fills, maybe a final one."""
+    events: list[FillEvent] = [_event(1, OrderState.OPEN, 0)]
+    filled = 0
+    for sequence in range(2, draw(st.integers(2, 12))):
+        size = draw(st.integers(0, 5))
+        filled += size
+        events.append(_event(sequence, OrderState.PARTIALLY_FILLED if filled else OrderState.OPEN, filled, size,
+                             draw(st.integers(1, 10_000)) if size else 0))
+    if draw(st.booleans()):
+        final = draw(st.sampled_from([OrderState.FILLED, OrderState.CANCELLED, OrderState.EXPIRED]))
+        events.append(_event(len(events) + 1, final, filled))
+    return events
+
+
+@given(st.sampled_from(STATES), st.sampled_from(STATES))
+def test_a_final_state_never_moves_and_a_partial_fill_never_goes_back_to_open(current: OrderState,
+                                                                             new: OrderState) -> None:
+    if current.is_final:
+        assert not may_move(current, new)
+    if current is OrderState.PARTIALLY_FILLED:
+        assert not may_move(current, OrderState.OPEN)
+    assert not may_move(current, OrderState.PENDING)
+
+
+@given(event_histories(), st.data())
+def test_each_event_counts_once_and_a_final_event_makes_the_release_due_once(events: list[FillEvent],
+                                                                              data: st.DataObject) -> None:
+    # Delivered at least once, in order: before any event, some already delivered may come again.
+    replayed: list[FillEvent] = []
+    for index, event in enumerate(events):
+        if data.draw(st.booleans()):
+            replayed.extend(events[data.draw(st.integers(0, index)):index])
+        replayed.append(event)
+    order = _order()
+    releases = 0
+    for event in replayed:
+        before = order
+        order = order.with_event(MARKET, event, 7 * event.last_lots)
+        releases += before.release is Release.NONE and order.release is Release.DUE
+    counted = sum(event.last_lots for event in events)
+    assert order.consumed_units == 7 * counted
+    assert order.filled_value == sum(event.last_ticks * event.last_lots for event in events)
+    assert order.state is events[-1].state
+    if events[-1].state.is_final:
+        assert releases == 1
+        assert order.release_units == order.hold_units - order.consumed_units
+    else:
+        assert releases == 0
+
+
+def test_a_late_submit_answer_does_not_undo_what_a_later_event_showed() -> None:
+    order = _order().with_event(MARKET, _event(5, OrderState.FILLED, 10, 10, 10_000), 1_001_000)
+    late = order.answered(OrderState.OPEN, Decimal(0), "", "", 3, START)
+    assert late.state is OrderState.FILLED
+
+
+def test_the_submit_answer_shows_the_state_before_the_events_arrive_without_counting_fills() -> None:
+    answered = _order().answered(OrderState.FILLED, Decimal("0.0001"), "100.00", "", 9, START)
+    assert (answered.state, answered.filled_quantity, answered.average_price) == (OrderState.FILLED, Decimal("0.0001"), "100.00")
+    assert (answered.consumed_units, answered.release) == (0, Release.NONE)
+    # The events then count the fill (and make the release due) without moving what is shown.
+    settled = answered.with_event(MARKET, _event(8, OrderState.FILLED, 10, 10, 10_000), 1_001_000)
+    assert (settled.state, settled.consumed_units, settled.release) == (OrderState.FILLED, 1_001_000, Release.DUE)
+    assert settled.release_units == settled.hold_units - 1_001_000
+
+
+def test_an_order_rejected_before_matching_releases_all_it_held_or_nothing() -> None:
+    held = _order().rejected("MATCHING_UNAVAILABLE", START, held=True)
+    assert (held.state, held.release, held.release_units) == (OrderState.REJECTED, Release.DUE, 2_000_000)
+    never_held = _order().rejected("INSUFFICIENT_FUNDS", START, held=False)
+    assert (never_held.release, never_held.release_units) == (Release.DONE, 0)
+
+
+def test_the_average_price_is_volume_weighted() -> None:
+    order = _order()
+    order = order.with_event(MARKET, _event(1, OrderState.PARTIALLY_FILLED, 1, 1, 10_000), 0)
+    order = order.with_event(MARKET, _event(2, OrderState.FILLED, 4, 3, 10_400), 0)
+    assert order.average_price == "103.00"
+    assert replace(order).filled_quantity == Decimal("0.00004")

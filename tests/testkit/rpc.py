@@ -1,0 +1,41 @@
+"""What a refused RPC said: the google.rpc.Status details the runtime attaches (ErrorInfo with
+the stable reason, BadRequest with one violation per bad field)."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import grpc
+from google.protobuf.message import Message
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+D = TypeVar("D", bound=Message)
+
+FieldViolation = error_details_pb2.BadRequest.FieldViolation
+
+
+def detail(error: grpc.aio.AioRpcError, kind: type[D]) -> D | None:
+    """The status detail of this type, or None when the status carries none."""
+    status = rpc_status.from_call(error)
+    for packed in status.details if status else []:
+        if packed.Is(kind.DESCRIPTOR):
+            unpacked = kind()
+            packed.Unpack(unpacked)
+            return unpacked
+    return None
+
+
+def error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
+    """The ErrorInfo; an empty one when there is none, so a reason compares as ""."""
+    return detail(error, error_details_pb2.ErrorInfo) or error_details_pb2.ErrorInfo()
+
+
+def reason(error: grpc.aio.AioRpcError) -> str:
+    return error_info(error).reason
+
+
+def field_violations(error: grpc.aio.AioRpcError) -> list[FieldViolation]:
+    """BadRequest's violations in the order the service named them; [] without one."""
+    bad = detail(error, error_details_pb2.BadRequest)
+    return list(bad.field_violations) if bad else []
