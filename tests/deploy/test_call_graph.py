@@ -7,15 +7,15 @@ from __future__ import annotations
 import re
 
 import pytest
+from testkit.manifests import REPO_ROOT, Document, load_documents, of_kind
 
-from gateway.edge.upstream import service_key
 from gateway.descriptor import load_descriptor_set
+from gateway.edge.upstream import service_key
 from gateway.envoy.contract import load_services
 from gateway.envoy.istio import HEALTH_CHECK_PATH, service_principal
 from gateway.transcode import load_rules
 from services.registry import SERVICE_NAMES, load_spec
 from services.runtime.auth import access_rules
-from testkit.manifests import REPO_ROOT, Document, load_documents, of_kind
 
 Graph = dict[str, set[str]]
 CHANNEL = re.compile(r"""channel\(\s*["'](\w+)["']\s*\)""")

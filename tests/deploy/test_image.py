@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 import yaml
+from testkit.manifests import REPO_ROOT, setting_names
 
 from services.registry import SERVICE_NAMES
-from testkit.manifests import REPO_ROOT, setting_names
 
 CLEARMESH_IMAGE = "clearmesh:local"
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import kubernetes_validate
 import pytest
-
 from testkit.istio_schemas import validate_istio
 from testkit.manifests import (
     K8S,

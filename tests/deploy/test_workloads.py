@@ -5,9 +5,9 @@ and the replicas each overlay promises (Matching: exactly one writer)."""
 from __future__ import annotations
 
 import pytest
+from testkit.manifests import OVERLAYS, Document, find, of_kind
 
 from services.registry import SERVICE_NAMES
-from testkit.manifests import OVERLAYS, Document, find, of_kind
 
 WORKLOADS = (*SERVICE_NAMES, "edge")
 GRPC_PORT = 50051

@@ -32,7 +32,7 @@ class Provider:
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 body = provider.key_set.encode()
                 self.send_response(200)
                 self.send_header("content-type", "application/json")
