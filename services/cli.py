@@ -119,6 +119,37 @@ def verify_proof(proof_file: Path, rpc_url: str | None, timeout: float) -> None:
     sys.exit(1)
 
 
+@main.command()
+@click.option("--market", default="", help="Only this market (markets/BTC-USDC); all when omitted.")
+@click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds to wait for the answer.")
+def reconcile(market: str, timeout: float) -> None:
+    """Compare Matching's trades, the settlements, the Wallet's postings and the anchored
+    batches (the Settlement service's Reconcile, called as an operator); exit 1 on any mismatch."""
+    import grpc
+
+    from clearmesh.settlement.v1 import settlement_service_pb2 as pb, settlement_service_pb2_grpc as pb_grpc
+    from services.runtime.auth import token_issuer
+
+    settings = Settings()
+    token = token_issuer(settings).mint(account="clearmesh-cli", roles=["operator"])
+    metadata = (("authorization", f"Bearer {token}"),)
+
+    async def call() -> pb.ReconcileResponse:
+        async with grpc.aio.insecure_channel(settings.settlement_addr) as channel:
+            return await pb_grpc.SettlementServiceStub(channel).Reconcile(
+                pb.ReconcileRequest(market=market), metadata=metadata, timeout=timeout)
+
+    try:
+        answer = run_loop(call())
+    except grpc.aio.AioRpcError as error:
+        raise click.ClickException(f"Reconcile failed: {error.code().name}: {error.details()}") from None
+    for mismatch in answer.mismatches:
+        click.echo(f"MISMATCH {mismatch}")
+    click.echo(f"checked {answer.checked_count} trades, {len(answer.mismatches)} mismatches")
+    if answer.mismatches:
+        sys.exit(1)
+
+
 @main.group()
 def keys() -> None:
     """Cold-storage key ceremony: split a new Solana keypair into SLIP-39 shares, or recover it."""

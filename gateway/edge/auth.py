@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 from typing import Protocol
 
 import jwt
@@ -21,9 +20,9 @@ import jwt
 from gateway.edge.errors import Unauthenticated
 from services.runtime.auth import TokenIssuer, bearer_token, token_issuer
 from services.runtime.errors import DomainError
+from services.runtime.jwks import ALGORITHM as RS256, JwksKeys
 from services.runtime.settings import Settings
 
-RS256 = "RS256"
 _CACHE_LIMIT = 10_000
 
 
@@ -49,43 +48,31 @@ class SecretVerifier:
 
 
 class JwksVerifier:
-    """RS256 against a JWKS URL (fetched and cached by PyJWKClient) or a JWKS file."""
+    """RS256 against the runtime's JWKS keys (a URL fetched and cached, or a file)."""
 
-    def __init__(self, source: str, *, issuer: str, audience: str) -> None:
+    def __init__(self, keys: JwksKeys, *, issuer: str, audience: str) -> None:
+        self._keys = keys
         self._issuer = issuer
         self._audience = audience
-        self._client: jwt.PyJWKClient | None = None
-        self._keys: list[jwt.PyJWK] = []  # a JWKS file's keys; a URL's are the client's
-        if source.startswith(("http://", "https://")):
-            self._client = jwt.PyJWKClient(source, cache_jwk_set=True, lifespan=300)
-        else:
-            self._keys = jwt.PyJWKSet.from_json(Path(source.removeprefix("file://")).read_text()).keys
-
-    async def _key(self, token: str) -> jwt.PyJWK:
-        if self._client is not None:
-            # A cache miss fetches over the network: keep it off the event loop.
-            return await asyncio.to_thread(self._client.get_signing_key_from_jwt, token)
-        kid = jwt.get_unverified_header(token).get("kid")
-        for key in self._keys:
-            if kid is None or key.key_id == kid:
-                return key
-        raise Unauthenticated("INVALID_TOKEN", f"no key {kid!r} in the JWKS")
 
     async def subject(self, token: str) -> tuple[str, float]:
         try:
-            key = await self._key(token)
+            # A cache miss fetches over the network: keep it off the event loop.
+            key = await asyncio.to_thread(self._keys.key_for, token)
             claims = jwt.decode(token, key, algorithms=[RS256], issuer=self._issuer,
                                 audience=self._audience, options={"require": ["exp", "sub"]})
+        except DomainError as exc:
+            raise Unauthenticated(exc.reason, exc.message) from None
         except jwt.ExpiredSignatureError:
             raise Unauthenticated("TOKEN_EXPIRED", "the token has expired") from None
-        except (jwt.InvalidTokenError, jwt.PyJWKClientError) as exc:
+        except jwt.InvalidTokenError as exc:
             raise Unauthenticated("INVALID_TOKEN", f"the token is invalid: {exc}") from None
         return str(claims["sub"]), float(claims["exp"])
 
 
 def verifier_for(settings: Settings) -> TokenVerifier:
     if settings.jwks_url:
-        return JwksVerifier(settings.jwks_url, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+        return JwksVerifier(JwksKeys(settings.jwks_url), issuer=settings.jwt_issuer, audience=settings.jwt_audience)
     return SecretVerifier(token_issuer(settings))
 
 

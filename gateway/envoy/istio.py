@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.envoy.bootstrap import CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS
 from gateway.envoy.contract import Method, Service
 from gateway.envoy.transcoder import FILTER_NAME, transcoder_config
 
 NAMESPACE = "clearmesh"
 INGRESS_NAMESPACE = "istio-system"
 INGRESS_PRINCIPAL = f"cluster.local/ns/{INGRESS_NAMESPACE}/sa/istio-ingressgateway-service-account"
+# The Python REST edge (`clearmesh serve edge`) runs in the namespace as its own workload.
+EDGE_PRINCIPAL = f"cluster.local/ns/{NAMESPACE}/sa/edge"
+# The edge's /healthz asks every service's overall health, with no user token.
+HEALTH_CHECK_PATH = "/grpc.health.v1.Health/Check"
 EDGE_GATEWAY = "clearmesh-edge"
 GRPC_PORT = 50051  # every service listens here in its own pod
 RETRY_ON = "unavailable,cancelled,resource-exhausted"
@@ -59,8 +64,18 @@ def transcoder_envoy_filter(descriptor_set: bytes, services: tuple[Service, ...]
     }
 
 
-def edge_virtual_service(services: tuple[Service, ...]) -> dict[str, Any]:
-    """The ingress routes on the post-transcoding gRPC path: one prefix per external service."""
+def edge_virtual_service(services: tuple[Service, ...], cors_allowed_origins: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The ingress routes on the post-transcoding gRPC path: one prefix per external service.
+
+    CORS is answered at the ingress, as the Python edge answers it: the same methods and
+    headers; the origins are the deployment's (CORS_ALLOWED_ORIGINS, or an overlay's patch).
+    """
+    cors: dict[str, Any] = {
+        "allowOrigins": [{"exact": origin} for origin in cors_allowed_origins],
+        "allowMethods": [method.strip() for method in CORS_ALLOW_METHODS.split(",")],
+        "allowHeaders": [header.strip() for header in CORS_ALLOW_HEADERS.split(",")],
+        "maxAge": "24h",
+    }
     return {
         "apiVersion": NETWORKING,
         "kind": "VirtualService",
@@ -69,7 +84,8 @@ def edge_virtual_service(services: tuple[Service, ...]) -> dict[str, Any]:
             "hosts": ["*"],
             "gateways": [EDGE_GATEWAY],
             "http": [
-                {"name": service.name, "match": [{"uri": {"prefix": service.grpc_prefix}}], "route": _destination(service)}
+                {"name": service.name, "match": [{"uri": {"prefix": service.grpc_prefix}}],
+                 "corsPolicy": cors, "route": _destination(service)}
                 for service in services if service.http_bound
             ],
         },
@@ -81,7 +97,8 @@ def _paths(methods: list[Method]) -> list[str]:
 
 
 def authorization_policy(service: Service) -> dict[str, Any]:
-    """ALLOW the ingress (with a validated JWT) on HTTP-bound methods, each caller on its methods.
+    """ALLOW the ingress and the Python edge (with a validated JWT) on HTTP-bound methods, the
+    edge on the health check, each calling service on its methods.
 
     Roles and ownership stay with the service: the mesh decides who may reach which method.
     Together with deny-all, a method no rule names is unreachable.
@@ -89,10 +106,15 @@ def authorization_policy(service: Service) -> dict[str, Any]:
     rules: list[dict[str, Any]] = []
     external = [method for method in service.methods if method.http_bound]
     if external:
-        rules.append({
-            "from": [{"source": {"principals": [INGRESS_PRINCIPAL], "requestPrincipals": ["*"]}}],
-            "to": [{"operation": {"paths": _paths(external)}}],
-        })
+        for edge in (INGRESS_PRINCIPAL, EDGE_PRINCIPAL):
+            rules.append({
+                "from": [{"source": {"principals": [edge], "requestPrincipals": ["*"]}}],
+                "to": [{"operation": {"paths": _paths(external)}}],
+            })
+    rules.append({
+        "from": [{"source": {"principals": [EDGE_PRINCIPAL]}}],
+        "to": [{"operation": {"paths": [HEALTH_CHECK_PATH]}}],
+    })
     for caller in sorted({caller for method in service.methods for caller in method.callers}):
         allowed = [method for method in service.methods if caller in method.callers]
         rules.append({

@@ -41,11 +41,12 @@ HAND_WRITTEN = (
 Documents = dict[str, list[dict[str, Any]]]
 
 
-def istio_documents(descriptor_set: bytes, services: tuple[Service, ...]) -> Documents:
+def istio_documents(descriptor_set: bytes, services: tuple[Service, ...],
+                    cors_allowed_origins: tuple[str, ...] = ()) -> Documents:
     """Generated resources by path under istio/."""
     documents: Documents = {
         "edge/transcoder.yaml": [transcoder_envoy_filter(descriptor_set, services)],
-        "edge/virtual-service.yaml": [edge_virtual_service(services)],
+        "edge/virtual-service.yaml": [edge_virtual_service(services, cors_allowed_origins)],
     }
     for service in services:
         documents[f"policies/{service.name}-authz.yaml"] = [authorization_policy(service)]
@@ -65,8 +66,9 @@ def render_documents(descriptor_set: bytes | None = None, options: EdgeOptions |
     """Every generated file (path from the repo root) → its YAML documents as dicts."""
     descriptor_set = load_descriptor_set() if descriptor_set is None else descriptor_set
     services = load_services(descriptor_set)
-    istio = istio_documents(descriptor_set, services)
-    documents: Documents = {ENVOY_BOOTSTRAP: [bootstrap(descriptor_set, services, options or EdgeOptions())]}
+    options = options or EdgeOptions()
+    istio = istio_documents(descriptor_set, services, options.cors_allowed_origins)
+    documents: Documents = {ENVOY_BOOTSTRAP: [bootstrap(descriptor_set, services, options)]}
     documents.update({f"istio/{path}": docs for path, docs in istio.items()})
     documents["istio/kustomization.yaml"] = [kustomization(list(istio))]
     return documents

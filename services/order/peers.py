@@ -16,49 +16,15 @@ from clearmesh.matching.v1 import matching_service_pb2 as matching_pb
 from clearmesh.matching.v1 import matching_service_pb2_grpc as matching_grpc
 from clearmesh.wallet.v1 import wallet_service_pb2 as wallet_pb
 from clearmesh.wallet.v1 import wallet_service_pb2_grpc as wallet_grpc
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from services.order.domain.orders import Order
 from services.order.domain.reasons import OrderReason
 from services.order.wire import decimal_text, enum, timestamp
-from services.runtime import errors
-from services.runtime.errors import DomainError, FailedPrecondition, Unavailable
+from services.runtime.errors import FailedPrecondition
+from services.runtime.status import peer_error
 
 # A peer that has not answered within this long is treated as unavailable.
 CALL_TIMEOUT_SECS = 5.0
-
-# The codes that are a peer's answer about the request (a refusal), not a failure to answer.
-_REFUSALS: dict[grpc.StatusCode, type[DomainError]] = {
-    grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
-    grpc.StatusCode.NOT_FOUND: errors.NotFound,
-    grpc.StatusCode.ALREADY_EXISTS: errors.AlreadyExists,
-    grpc.StatusCode.FAILED_PRECONDITION: errors.FailedPrecondition,
-    grpc.StatusCode.PERMISSION_DENIED: errors.PermissionDenied,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: errors.ResourceExhausted,
-    grpc.StatusCode.ABORTED: errors.Aborted,
-}
-
-
-def peer_error(error: grpc.aio.AioRpcError, peer: str, unavailable_reason: str) -> DomainError:
-    """The peer's refusal as the typed error it was, or Unavailable when it gave no answer."""
-    refusal = _REFUSALS.get(error.code())
-    if refusal is None:
-        return Unavailable(unavailable_reason, f"the {peer} service did not answer: {error.code().name}",
-                           metadata={"peerStatus": error.code().name})
-    reason, metadata, violations = error.code().name, {}, []
-    status = rpc_status.from_call(error)
-    for detail in status.details if status is not None else []:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            reason, metadata = info.reason, dict(info.metadata)
-        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            violations = [(item.field, item.description) for item in bad.field_violations]
-    return refusal(reason, f"{peer}: {error.details()}", metadata=metadata, violations=violations)
-
 
 class Peers:
     def __init__(self, channel: Callable[[str], grpc.aio.Channel], timeout: float = CALL_TIMEOUT_SECS) -> None:

@@ -2,7 +2,9 @@
 
 Identity is a JWT bearer token: `sub` is the account id, `roles` holds "trader"/"operator".
 Services call each other with a service token (`svc` claim) locally, or are known by their
-mTLS peer principal in the mesh. What each method allows is declared in the contract, as the
+mTLS peer principal in the mesh. In production users' tokens may instead be RS256, signed by an
+identity provider whose keys are a JWKS (services/runtime/jwks.py): the services then accept
+exactly what the edge accepts. Service tokens stay HS256 with the platform secret. What each method allows is declared in the contract, as the
 `clearmesh.type.v1.access` method option, so the proto stays the single source of truth.
 """
 
@@ -18,6 +20,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 
 from clearmesh.type.v1 import access_pb2
 from services.runtime.errors import PermissionDenied, Unauthenticated
+from services.runtime.jwks import ALGORITHM as JWKS_ALGORITHM, JwksKeys
 from services.runtime.settings import Settings, ensure_jwt_secret
 
 ALGORITHM = "HS256"
@@ -87,13 +90,16 @@ def access_rules(services: Iterable[ServiceDescriptor]) -> dict[str, AccessRule]
 
 
 class TokenIssuer:
-    """Mints and verifies HS256 tokens with the platform secret."""
+    """Mints and verifies HS256 tokens with the platform secret; with `jwks`, also verifies
+    users' RS256 tokens against the identity provider's keys."""
 
-    def __init__(self, secret: str, *, issuer: str, audience: str, ttl_seconds: int) -> None:
+    def __init__(self, secret: str, *, issuer: str, audience: str, ttl_seconds: int,
+                 jwks: JwksKeys | None = None) -> None:
         self._secret = secret
         self._issuer = issuer
         self._audience = audience
         self._ttl = ttl_seconds
+        self._jwks = jwks
 
     def mint(self, *, account: str | None = None, roles: Iterable[str] = (),
              service: str | None = None, now: float | None = None) -> str:
@@ -109,14 +115,25 @@ class TokenIssuer:
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> Principal:
+        # The header only picks which check runs; each check allows its one algorithm, so an
+        # HS256 token "signed" with the public RSA key, or `alg: none`, never verifies.
+        signed_by_provider = self._jwks is not None and _header_algorithm(token) == JWKS_ALGORITHM
         try:
-            claims = jwt.decode(token, self._secret, algorithms=[ALGORITHM], issuer=self._issuer,
-                                audience=self._audience, options={"require": ["exp", "sub"]})
+            if self._jwks is not None and signed_by_provider:
+                claims = jwt.decode(token, self._jwks.key_for(token), algorithms=[JWKS_ALGORITHM],
+                                    issuer=self._issuer, audience=self._audience,
+                                    options={"require": ["exp", "sub"]})
+            else:
+                claims = jwt.decode(token, self._secret, algorithms=[ALGORITHM], issuer=self._issuer,
+                                    audience=self._audience, options={"require": ["exp", "sub"]})
         except jwt.ExpiredSignatureError:
             raise Unauthenticated("TOKEN_EXPIRED", "the token has expired") from None
         except jwt.InvalidTokenError as exc:
             raise Unauthenticated("INVALID_TOKEN", f"the token is invalid: {exc}") from None
         if "svc" in claims:
+            if signed_by_provider:
+                # The identity provider speaks for users; only the platform secret names services.
+                raise Unauthenticated("INVALID_TOKEN", "a service identity cannot come from the JWKS")
             return Principal(service=str(claims["svc"]))
         roles = claims.get("roles", [])
         if not isinstance(roles, list):
@@ -124,12 +141,20 @@ class TokenIssuer:
         return Principal(account=str(claims["sub"]), roles=frozenset(map(str, roles)))
 
 
-def token_issuer(settings: Settings) -> TokenIssuer:
+def _header_algorithm(token: str) -> str | None:
+    try:
+        return jwt.get_unverified_header(token).get("alg")
+    except jwt.InvalidTokenError:
+        return None  # the HS256 check below reports it
+
+
+def token_issuer(settings: Settings, *, jwks: JwksKeys | None = None) -> TokenIssuer:
     """The platform's issuer: JWT_SECRET (or the data directory's generated secret), the
-    configured issuer and audience, tokens living JWT_EXPIRATION_HOURS."""
+    configured issuer and audience, tokens living JWT_EXPIRATION_HOURS; with `jwks`, users'
+    RS256 tokens from the identity provider verify too."""
     return TokenIssuer(ensure_jwt_secret(settings), issuer=settings.jwt_issuer,
                        audience=settings.jwt_audience,
-                       ttl_seconds=settings.jwt_expiration_hours * 3600)
+                       ttl_seconds=settings.jwt_expiration_hours * 3600, jwks=jwks)
 
 
 def mesh_service_identity(xfcc: str) -> str | None:

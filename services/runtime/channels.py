@@ -43,14 +43,19 @@ class ServiceToken:
         return self._token
 
 
+def no_token() -> str:
+    """The token source of a caller known by its mesh identity: no authorization header."""
+    return ""
+
+
 class _OutgoingMetadata:
     def __init__(self, token: Callable[[], str]) -> None:
         self._token = token
 
     def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
         metadata = grpc.aio.Metadata(*(details.metadata or ()))
-        if "authorization" not in metadata:
-            metadata.add("authorization", f"Bearer {self._token()}")
+        if "authorization" not in metadata and (token := self._token()):
+            metadata.add("authorization", f"Bearer {token}")
         if (request_id := correlation_id_var.get()) and "x-request-id" not in metadata:
             metadata.add("x-request-id", request_id)
         return grpc.aio.ClientCallDetails(details.method, details.timeout, metadata,

@@ -1,4 +1,9 @@
-"""Runs a service's migrations: the runtime's own branch plus the service's `migrations/`."""
+"""Runs a service's migrations: the runtime's own branch plus the service's `migrations/`.
+
+On PostgreSQL they run in the service's schema (the URL's `schema`, see database.py), which is
+created first; `alembic_version` lives there too, so services sharing a database never see
+each other's revisions.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
-from services.runtime.database import create_engine
+from services.runtime.database import create_engine, ensure_schema
 
 RUNTIME_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -41,6 +46,7 @@ async def downgrade(url: str, service_migrations: Path | None, revision: str) ->
 
 async def _run(url: str, service_migrations: Path | None, step: Callable[[Config], None]) -> None:
     config = alembic_config(service_migrations)
+    await ensure_schema(url)
     engine = create_engine(url)
 
     def run(connection: Connection) -> None:

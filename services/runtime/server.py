@@ -24,11 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.runtime import migrate
 from services.runtime.auth import access_rules, token_issuer
-from services.runtime.channels import ServiceToken, dial
+from services.runtime.channels import ServiceToken, dial, no_token
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.collector import tune_collector
 from services.runtime.database import create_engine
 from services.runtime.interceptors import CallInterceptor
+from services.runtime.jwks import jwks_keys, keep_fresh
 from services.runtime.logs import configure_logging
 from services.runtime.metrics import serve_metrics
 from services.runtime.settings import Settings
@@ -56,7 +57,8 @@ class ServiceRuntime:
         self.spec = spec
         self.settings = settings
         self.clock = clock
-        self.issuer = token_issuer(settings)
+        self.jwks = jwks_keys(settings.jwks_url)
+        self.issuer = token_issuer(settings, jwks=self.jwks)
         self.database_url = settings.database_url_for(spec.name)
         self.engine: AsyncEngine = create_engine(self.database_url)
         self._token = ServiceToken(self.issuer, spec.name, settings.jwt_expiration_hours * 3600)
@@ -72,7 +74,10 @@ class ServiceRuntime:
     def channel(self, service: str) -> grpc.aio.Channel:
         """A shared channel to another clearmesh service, calling as this service."""
         if service not in self._channels:
-            self._channels[service] = dial(self.settings.address_of(service), self._token,
+            # In the mesh the mTLS identity names the caller; a token of ours would meet the
+            # sidecar's RequestAuthentication, which knows only the identity provider's keys.
+            token = no_token if self.settings.trust_mesh_identity else self._token
+            self._channels[service] = dial(self.settings.address_of(service), token,
                                            self.settings.max_message_bytes)
         return self._channels[service]
 
@@ -139,6 +144,9 @@ async def start(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = 
     if settings.should_migrate_on_start(spec.name):
         await migrate.upgrade(settings.database_url_for(spec.name), spec.migrations)
     runtime = ServiceRuntime(spec, settings, clock or SystemClock())
+    if runtime.jwks is not None and runtime.jwks.fetched:
+        # Tokens are checked on the event loop: keep the identity provider's keys cached.
+        runtime.spawn(keep_fresh(runtime.jwks), "jwks-refresh")
     servicer = await spec.build(runtime)
 
     rules = access_rules([spec.descriptor])

@@ -21,6 +21,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from services.runtime.database import with_schema
+
 # Default gRPC port per service when all run on one machine (`clearmesh up`); in Kubernetes
 # every service listens on 50051 in its own pod.
 DEFAULT_PORTS: dict[str, int] = {
@@ -34,7 +36,14 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
 
     # Storage. Empty DATABASE_URL means the embedded default: a SQLite file per service.
+    # <SERVICE>_DATABASE_URL gives one service its own database; DATABASE_URL is the fallback
+    # all others share. On PostgreSQL each service lives in its own schema either way.
     database_url: str = ""
+    order_database_url: str = ""
+    matching_database_url: str = ""
+    wallet_database_url: str = ""
+    kyc_database_url: str = ""
+    settlement_database_url: str = ""
     redis_url: str = ""
     data_dir: Path = Field(Path(".clearmesh"), validation_alias="CLEARMESH_DATA_DIR")
     # Run migrations when a service starts; on by default for the embedded SQLite, off for
@@ -129,8 +138,10 @@ class Settings(BaseSettings):
         return str(getattr(self, f"{service}_addr"))
 
     def database_url_for(self, service: str) -> str:
-        if self.database_url:
-            return self.database_url
+        """The service's own URL, else the shared one (in the service's schema), else SQLite."""
+        url = str(getattr(self, f"{service}_database_url")) or self.database_url
+        if url:
+            return with_schema(url, service)
         return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.db').resolve()}"
 
     def should_migrate_on_start(self, service: str) -> bool:

@@ -20,7 +20,7 @@ def test_the_production_guide_names_are_read(monkeypatch: pytest.MonkeyPatch) ->
     assert settings.matching_interval_ms == 250
     assert settings.settlement_fee_rate == Decimal("0.0025")
     assert settings.cors_allowed_origins == ["https://a.example", "https://b.example"]
-    assert settings.database_url_for("wallet") == "postgresql+asyncpg://db/clearmesh"
+    assert settings.database_url_for("wallet") == "postgresql+asyncpg://db/clearmesh?schema=wallet"
 
 
 def test_a_malformed_value_fails_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -54,6 +54,23 @@ def test_a_generated_secret_file_is_made_once_and_kept_private(tmp_path: Path) -
     assert first == again == "generated-once"
     assert (tmp_path / "data" / "some_key").stat().st_mode & 0o077 == 0
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["some_key"]
+
+
+def test_a_service_database_url_overrides_the_shared_one() -> None:
+    settings = Settings(database_url="postgresql+asyncpg://db/shared",
+                        wallet_database_url="postgresql+asyncpg://ledger-db/wallet")
+    assert settings.database_url_for("wallet") == "postgresql+asyncpg://ledger-db/wallet?schema=wallet"
+    assert settings.database_url_for("kyc") == "postgresql+asyncpg://db/shared?schema=kyc"
+
+
+def test_a_service_database_url_is_read_from_its_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KYC_DATABASE_URL", "postgresql+asyncpg://kyc-db/kyc")
+    assert Settings().database_url_for("kyc") == "postgresql+asyncpg://kyc-db/kyc?schema=kyc"
+
+
+def test_a_schema_named_in_the_url_is_kept() -> None:
+    settings = Settings(database_url="postgresql+asyncpg://db/shared?schema=ledger")
+    assert settings.database_url_for("wallet") == "postgresql+asyncpg://db/shared?schema=ledger"
 
 
 def test_trace_export_is_read_by_the_standard_otel_names(monkeypatch: pytest.MonkeyPatch) -> None:

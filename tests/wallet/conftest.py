@@ -122,7 +122,8 @@ async def wallet(serve: Any, settings: Settings, database_url: str, kyc: KycStan
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
         try:
             yield WalletUnderTest(
-                stub=pb_grpc.WalletServiceStub(channel), clock=clock, database_url=database_url,
+                stub=pb_grpc.WalletServiceStub(channel), clock=clock,
+                database_url=wallet_settings.database_url_for(SPEC.name),
                 operator=bearer(account="ops", roles=("operator",)),
                 order=bearer(service="order"), settlement=bearer(service="settlement"),
                 as_user=lambda user: bearer(account=user, roles=("trader",)),

@@ -1,7 +1,8 @@
 """Stable UPPER_SNAKE reasons the Settlement service attaches to its errors (ErrorInfo.reason).
 
 One enum so the service, the chain adapters and the tests name every failure the same way;
-values never change once released.
+values never change once released. A FAILED settlement's `failure_reason` starts with one
+(its own, or the Wallet's).
 """
 
 from __future__ import annotations
@@ -10,6 +11,18 @@ from enum import StrEnum
 
 
 class SettlementReason(StrEnum):
+    # Lookups (NotFound) and access (PermissionDenied).
+    SETTLEMENT_NOT_FOUND = "SETTLEMENT_NOT_FOUND"
+    MARKET_NOT_FOUND = "MARKET_NOT_FOUND"
+    NOT_SETTLEMENT_PARTY = "NOT_SETTLEMENT_PARTY"
+    # State (FailedPrecondition).
+    SETTLEMENT_NOT_FAILED = "SETTLEMENT_NOT_FAILED"
+    SETTLEMENT_NOT_ANCHORED = "SETTLEMENT_NOT_ANCHORED"
+    # A trade that cannot be charged as it stands (its settlement is FAILED at intake).
+    UNKNOWN_ASSET = "UNKNOWN_ASSET"
+    INVALID_TRADE = "INVALID_TRADE"
+    # Reconcile could not read Matching or the Wallet (Unavailable).
+    PEER_UNAVAILABLE = "PEER_UNAVAILABLE"
     # The chain (Unavailable): the RPC node cannot be reached or answered with an error, or
     # the cluster refused the anchor transaction (e.g. the payer cannot pay the fee).
     CHAIN_UNAVAILABLE = "CHAIN_UNAVAILABLE"

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from gateway.edge.auth import Authenticator, JwksVerifier
 from gateway.edge.errors import Unauthenticated
+from services.runtime.jwks import JwksKeys
 
 ISSUER = AUDIENCE = "clearmesh"
 
@@ -76,7 +77,7 @@ def _rs256(key: rsa.RSAPrivateKey, **overrides: Any) -> str:
 
 
 def _verifier(source: str | Path) -> JwksVerifier:
-    return JwksVerifier(str(source), issuer=ISSUER, audience=AUDIENCE)
+    return JwksVerifier(JwksKeys(str(source)), issuer=ISSUER, audience=AUDIENCE)
 
 
 async def test_an_rs256_token_signed_by_a_jwks_file_key_verifies(jwks_file: Path, signing_key) -> None:  # type: ignore[no-untyped-def]

@@ -2,7 +2,7 @@
 response conforms to the document (status code, content type, headers, body schema).
 
 501 is excluded from the no-5xx rule on purpose: it is UNIMPLEMENTED from a service that is
-not built yet (Order and Settlement today), passed through faithfully; every other 5xx fails.
+not built yet (Order today), passed through faithfully; every other 5xx fails.
 Bounded: a few examples per operation and no shrinking of passing runs (well under 60 s).
 The document is built from the descriptor exactly as the edge serves it (the first test pins
 that), so operations are known at collection time.

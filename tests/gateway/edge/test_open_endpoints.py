@@ -32,7 +32,7 @@ def test_metrics_count_requests_by_route_template_and_status(stack, auth) -> Non
     httpx.get(f"{url}/v1/settlements/s-1", headers=auth())
     httpx.get(f"{url}/v1/settlements/s-2", headers=auth())
     text = httpx.get(f"{url}/metrics").text
-    assert 'edge_http_requests_total{method="GET",route="/v1/{name=settlements/*}",status="501"} 2.0' in text
+    assert 'edge_http_requests_total{method="GET",route="/v1/{name=settlements/*}",status="403"} 2.0' in text
     assert "edge_http_request_duration_seconds_bucket" in text
 
 

@@ -22,7 +22,7 @@ def test_over_budget_answers_429_with_retry_after_and_a_status_body(stack, auth:
     url = _limited_edge(stack)
     headers = auth("carol")
     answers = [httpx.get(f"{url}/v1/settlements/s-1", headers=headers) for _ in range(4)]
-    assert [a.status_code for a in answers] == [501, 501, 501, 429]
+    assert [a.status_code for a in answers] == [403, 403, 403, 429]
     refused = answers[-1]
     assert 1 <= int(refused.headers["retry-after"]) <= 60
     assert refused.json()["code"] == 8
@@ -33,7 +33,7 @@ def test_each_subject_has_its_own_budget(stack, auth: Callable[..., dict[str, st
     url = _limited_edge(stack)
     for _ in range(3):
         httpx.get(f"{url}/v1/settlements/s-1", headers=auth("dave"))
-    assert httpx.get(f"{url}/v1/settlements/s-1", headers=auth("erin")).status_code == 501
+    assert httpx.get(f"{url}/v1/settlements/s-1", headers=auth("erin")).status_code == 403
 
 
 def test_anonymous_callers_are_limited_by_address_even_when_refused(stack) -> None:
@@ -63,7 +63,7 @@ def test_replicas_share_one_budget_through_redis(stack, auth: Callable[..., dict
     headers = auth(f"frank-{uuid.uuid4().hex[:8]}")  # a fresh subject: Redis outlives test runs
     statuses = [httpx.get(f"{url}/v1/settlements/s-1", headers=headers).status_code
                 for url in (first, second, first, second)]
-    assert statuses == [501, 501, 501, 429]
+    assert statuses == [403, 403, 403, 429]
 
 
 async def test_an_unreachable_redis_degrades_to_the_local_budget() -> None:

@@ -31,6 +31,7 @@ FIVE_SERVICES = {
     "clearmesh.wallet.v1.WalletService",
 }
 INGRESS = "cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"
+EDGE = "cluster.local/ns/clearmesh/sa/edge"
 Document = dict[str, Any]
 RouteKey = tuple[str, str, str]  # (HTTP method, path template, gRPC path)
 
@@ -151,17 +152,26 @@ def _authorization_policies(load_documents: Any, repo_root: Any) -> list[Documen
             for doc in load_documents(path)]
 
 
-def test_ingress_may_call_exactly_the_methods_with_an_http_binding(
-    load_documents: Any, repo_root: Any, python_routes: set[RouteKey],
+@pytest.mark.parametrize("edge", [INGRESS, EDGE], ids=["istio-ingress", "python-edge"])
+def test_each_edge_may_call_exactly_the_methods_with_an_http_binding(
+    load_documents: Any, repo_root: Any, python_routes: set[RouteKey], edge: str,
 ) -> None:
     allowed: set[str] = set()
     for policy in _authorization_policies(load_documents, repo_root):
         for rule in policy["spec"]["rules"]:
             (source,) = [entry["source"] for entry in rule["from"]]
-            if source.get("principals") == [INGRESS]:
+            if source.get("principals") == [edge] and "requestPrincipals" in source:
                 assert source["requestPrincipals"] == ["*"]  # only with a validated JWT
                 allowed.update(path for op in rule["to"] for path in op["operation"]["paths"])
     assert allowed == {grpc_path for _, _, grpc_path in python_routes}
+
+
+def test_the_python_edge_may_ask_every_service_its_health_without_a_user_token(
+    load_documents: Any, repo_root: Any,
+) -> None:
+    for policy in _authorization_policies(load_documents, repo_root):
+        assert {"from": [{"source": {"principals": [EDGE]}}],
+                "to": [{"operation": {"paths": ["/grpc.health.v1.Health/Check"]}}]} in policy["spec"]["rules"]
 
 
 def test_services_may_call_exactly_the_methods_their_contract_grants_them(
@@ -174,7 +184,7 @@ def test_services_may_call_exactly_the_methods_their_contract_grants_them(
     for policy in _authorization_policies(load_documents, repo_root):
         for rule in policy["spec"]["rules"]:
             (source,) = [entry["source"] for entry in rule["from"]]
-            if source.get("principals") == [INGRESS]:
+            if source.get("principals") in ([INGRESS], [EDGE]):
                 continue
             (principal,) = source["principals"]
             caller = principal.removeprefix("cluster.local/ns/clearmesh/sa/")

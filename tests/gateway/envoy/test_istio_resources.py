@@ -11,7 +11,10 @@ import jsonschema
 import pytest
 
 ISTIO_DIR = Path(__file__).resolve().parents[3] / "istio"
-RESOURCE_FILES = sorted(path for path in ISTIO_DIR.rglob("*.yaml") if path.name != "kustomization.yaml")
+# install/ holds istioctl's input (the mesh config), not cluster resources.
+INSTALL_DIR = ISTIO_DIR / "install"
+RESOURCE_FILES = sorted(path for path in ISTIO_DIR.rglob("*.yaml")
+                        if path.name != "kustomization.yaml" and INSTALL_DIR not in path.parents)
 Document = dict[str, Any]
 
 
@@ -70,3 +73,26 @@ def test_transcoder_envoy_filter_is_inserted_before_the_ingress_gateway_router(
     assert patch["match"]["listener"]["filterChain"]["filter"]["subFilter"] == {"name": "envoy.filters.http.router"}
     assert patch["patch"]["operation"] == "INSERT_BEFORE"
     assert patch["patch"]["value"]["name"] == "envoy.filters.http.grpc_json_transcoder"
+
+
+def test_every_tracing_provider_the_telemetry_names_is_defined_in_the_shipped_mesh_config(
+    load_documents: Callable[[Path], list[Document]],
+) -> None:
+    (operator,) = load_documents(INSTALL_DIR / "mesh-config.yaml")
+    defined = {provider["name"] for provider in operator["spec"]["meshConfig"]["extensionProviders"]}
+    (telemetry,) = load_documents(ISTIO_DIR / "mesh" / "telemetry.yaml")
+    named = {provider["name"] for tracing in telemetry["spec"]["tracing"] for provider in tracing["providers"]}
+    assert named and named <= defined
+
+
+def test_the_tracing_provider_sends_to_the_collector_the_cluster_runs(
+    load_documents: Callable[[Path], list[Document]],
+) -> None:
+    (operator,) = load_documents(INSTALL_DIR / "mesh-config.yaml")
+    (provider,) = operator["spec"]["meshConfig"]["extensionProviders"]
+    service, namespace = provider["opentelemetry"]["service"].split(".")[:2]
+    collectors = [doc for doc in load_documents(ISTIO_DIR.parent / "k8s" / "observability" / "jaeger.yaml")
+                  if doc["kind"] == "Service" and doc["metadata"]["name"] == service]
+    (collector,) = collectors
+    assert collector["metadata"]["namespace"] == namespace
+    assert provider["opentelemetry"]["port"] in {port["port"] for port in collector["spec"]["ports"]}

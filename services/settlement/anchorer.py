@@ -1,0 +1,95 @@
+"""Anchoring: POSTED settlements are gathered into batches whose Merkle root is written on
+Solana (one memo transaction per batch); then each becomes ANCHORED with the batch's root,
+signature and slot, and its leaf's position in the batch.
+
+The ledger has settled by then; anchoring only makes the record tamper-evident. So a chain
+that is down or slow leaves settlements POSTED and the anchorer tries again (doubling its
+wait up to `MAX_BACKOFF_SECS`); nothing else waits for it. A batch is stored only after the
+chain confirmed its memo, in one transaction with its settlements' state change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from services.runtime.clock import Clock
+from services.runtime.errors import DeadlineExceeded, Unavailable
+from services.runtime.transactions import Transactions
+from services.settlement.chain import Chain
+from services.settlement.domain.batching import BatchLimits
+from services.settlement.domain.leaves import batch_root
+from services.settlement.domain.merkle import memo_for_root
+from services.settlement.store import SettlementStore
+from services.wallet.domain import AssetCatalog
+
+log = logging.getLogger("clearmesh.settlement.anchorer")
+
+ANCHOR_LIMITS = BatchLimits(max_count=256, max_wait_secs=1.0)
+IDLE_SECS = 1.0
+FIRST_BACKOFF_SECS = 0.5
+MAX_BACKOFF_SECS = 30.0
+STORE_RETRY_SECS = 1.0
+
+
+class Anchorer:
+    def __init__(self, *, tx: Transactions, store: SettlementStore, clock: Clock, chain: Chain,
+                 assets: AssetCatalog, limits: BatchLimits = ANCHOR_LIMITS) -> None:
+        self._tx = tx
+        self._store = store
+        self._clock = clock
+        self._chain = chain
+        self._assets = assets
+        self._limits = limits
+        self._wake = asyncio.Event()
+        self._backoff = FIRST_BACKOFF_SECS
+
+    def wake(self) -> None:
+        """Settlements were POSTED."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self._step()
+            except SQLAlchemyError as error:  # the database is briefly gone: nothing recorded, go on
+                log.warning("the settlement store failed; trying again",
+                            extra={"fields": {"error": type(error).__name__, "retryIn": STORE_RETRY_SECS}})
+                await asyncio.sleep(STORE_RETRY_SECS)
+
+    async def _step(self) -> None:
+        """Anchor a batch if one is ready; otherwise wait for one."""
+        batch = await self._tx.read(lambda session: self._store.posted(session, self._limits.max_count))
+        if not batch:
+            await self._sleep(IDLE_SECS)
+            return
+        waited = (self._clock.now() - batch[0].update_time).total_seconds()
+        if not self._limits.ready(len(batch), waited):
+            await self._sleep(self._limits.wait_left(waited))
+            return
+        root = batch_root(batch, self._assets)
+        try:
+            anchor = await self._chain.anchor(memo_for_root(root))
+        except (Unavailable, DeadlineExceeded) as error:
+            log.warning("anchoring failed; settlements stay POSTED and it is tried again",
+                        extra={"fields": {"reason": error.reason, "count": len(batch), "retryIn": self._backoff}})
+            await asyncio.sleep(self._backoff)
+            self._backoff = min(self._backoff * 2, MAX_BACKOFF_SECS)
+            return
+        self._backoff = FIRST_BACKOFF_SECS
+        leaves = [settlement.settlement_id for settlement in batch]
+        # Confirmed on chain first, recorded after: a crash in between anchors the batch again
+        # later (another memo with the same root), never records a root that is not on chain.
+        await self._tx.write(lambda session: self._store.record_batch(
+            session, root.hex(), anchor.signature, anchor.slot, leaves, self._clock.now()))
+        log.info("anchored a batch", extra={"fields": {"count": len(leaves), "root": root.hex(),
+                                                       "signature": anchor.signature, "slot": anchor.slot}})
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        except TimeoutError:
+            pass
+        self._wake.clear()

@@ -1,0 +1,153 @@
+"""Intake: follows every market's trade stream and records one PENDING settlement per trade.
+
+One task lists Matching's markets now and then and starts a follower per market. A follower
+reads `StreamTrades(after_sequence = the stored cursor)` into a queue; whatever has arrived
+when the writer gets to it (up to `MAX_INTAKE`) is written in one transaction together with
+the new cursor. A trade delivered twice (a reconnect, a restart between the stream and the
+commit) finds its settlement already there and changes nothing. When the stream breaks, the
+follower waits (doubling up to `MAX_BACKOFF_SECS`) and resumes from the stored cursor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from decimal import Decimal
+from typing import Any
+
+import grpc
+from sqlalchemy.exc import SQLAlchemyError
+
+from clearmesh.matching.v1 import matching_pb2, matching_service_pb2 as matching_pb
+from clearmesh.matching.v1 import matching_service_pb2_grpc as matching_grpc
+from services.runtime.clock import Clock
+from services.runtime.transactions import Transactions
+from services.settlement.store import SettlementStore
+from services.settlement.wire import settlement_of_trade
+from services.wallet.domain import AssetCatalog
+
+log = logging.getLogger("clearmesh.settlement.intake")
+
+MAX_INTAKE = 1000
+RELIST_SECS = 30.0
+FIRST_BACKOFF_SECS = 0.1
+MAX_BACKOFF_SECS = 5.0
+# Markets listed per ListMarkets page.
+MARKET_PAGE = 1000
+_END = None
+
+
+class Intake:
+    def __init__(self, *, tx: Transactions, store: SettlementStore, clock: Clock,
+                 channel: Callable[[], grpc.aio.Channel], assets: AssetCatalog, fee_rate: Decimal,
+                 spawn: Callable[[Coroutine[Any, Any, Any], str], asyncio.Task[Any]],
+                 on_intake: Callable[[], None], relist_secs: float = RELIST_SECS) -> None:
+        self._tx = tx
+        self._store = store
+        self._clock = clock
+        self._channel = channel
+        self._assets = assets
+        self._fee_rate = fee_rate
+        self._spawn = spawn
+        self._on_intake = on_intake
+        self._relist_secs = relist_secs
+        self._followers: dict[str, asyncio.Task[Any]] = {}
+
+    async def run(self) -> None:
+        """Keeps a follower running for every market Matching lists."""
+        while True:
+            try:
+                for market in await self._markets():
+                    follower = self._followers.get(market.name)
+                    if follower is None or follower.done():
+                        self._followers[market.name] = self._spawn(self._follow(market), f"intake {market.name}")
+            except grpc.aio.AioRpcError as error:
+                log.warning("cannot list markets", extra={"fields": {"status": error.code().name}})
+            await asyncio.sleep(self._relist_secs)
+
+    async def _markets(self) -> list[matching_pb2.Market]:
+        stub = matching_grpc.MatchingServiceStub(self._channel())
+        markets: list[matching_pb2.Market] = []
+        token = ""
+        while True:
+            page = await stub.ListMarkets(matching_pb.ListMarketsRequest(page_size=MARKET_PAGE, page_token=token),
+                                          timeout=10)
+            markets.extend(page.markets)
+            token = page.next_page_token
+            if not token:
+                return markets
+
+    async def _follow(self, market: matching_pb2.Market) -> None:
+        backoff = FIRST_BACKOFF_SECS
+        while True:
+            try:
+                if await self._follow_once(market):
+                    backoff = FIRST_BACKOFF_SECS
+            except grpc.aio.AioRpcError as error:
+                log.warning("trade stream broke; resuming from the stored cursor",
+                            extra={"fields": {"market": market.name, "status": error.code().name,
+                                               "detail": error.details()}})
+            except SQLAlchemyError as error:  # nothing was recorded past the stored cursor
+                log.warning("the settlement store failed; resuming from the stored cursor",
+                            extra={"fields": {"market": market.name, "error": type(error).__name__}})
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_SECS)
+
+    async def _follow_once(self, market: matching_pb2.Market) -> bool:
+        """Follows the stream until it ends; True if it delivered anything."""
+        cursor = await self._tx.read(lambda session: self._store.cursor(session, market.name))
+        call = matching_grpc.MatchingServiceStub(self._channel()).StreamTrades(
+            matching_pb.StreamTradesRequest(market=market.name, after_sequence=cursor))
+        queue: asyncio.Queue[matching_pb2.Trade | None] = asyncio.Queue(maxsize=4 * MAX_INTAKE)
+        reader = asyncio.create_task(_read(call, queue))
+        delivered = False
+        try:
+            while True:
+                trades, ended = await _drain(queue)
+                if trades:
+                    await self._record(market, trades)
+                    delivered = True
+                if ended:
+                    await reader  # raises what broke the stream
+                    return delivered
+        finally:
+            reader.cancel()
+            call.cancel()
+
+    async def _record(self, market: matching_pb2.Market, trades: list[matching_pb2.Trade]) -> None:
+        now = self._clock.now()
+        arrived = [settlement_of_trade(trade, market, self._assets, self._fee_rate, now) for trade in trades]
+        cursor = max(trade.sequence for trade in trades)
+        fresh = await self._tx.write(lambda session: self._store.intake(session, market.name, arrived, cursor))
+        if fresh:
+            self._on_intake()
+
+
+async def _read(call: Any, queue: asyncio.Queue[matching_pb2.Trade | None]) -> None:
+    """Puts every trade of the stream in the queue, then the end marker (also when it breaks)."""
+    try:
+        async for item in call:
+            if item.HasField("status"):
+                # An in-band terminal error (see StreamTradesResponse): end and reconnect.
+                log.warning("trade stream ended with an error", extra={"fields": {"message": item.status.message}})
+                break
+            await queue.put(item.trade)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        await queue.put(_END)
+        raise
+    await queue.put(_END)
+
+
+async def _drain(queue: asyncio.Queue[matching_pb2.Trade | None]) -> tuple[list[matching_pb2.Trade], bool]:
+    """What has arrived (at least one item, waiting for it), and whether the stream ended."""
+    trades: list[matching_pb2.Trade] = []
+    item = await queue.get()
+    while item is not _END:
+        trades.append(item)
+        if len(trades) >= MAX_INTAKE or queue.empty():
+            return trades, False
+        item = queue.get_nowait()
+    return trades, True
