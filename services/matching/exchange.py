@@ -8,6 +8,8 @@ import contextlib
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from services.matching.domain import ClearAuction, Expire, Market, MarketMode
 from services.matching.domain.reasons import MatchingReason
 from services.matching.store import MatchingStore, StoredMarket
@@ -15,7 +17,6 @@ from services.matching.writer import SNAPSHOT_EVERY, MarketWriter
 from services.runtime.clock import Clock
 from services.runtime.errors import AlreadyExists, DomainError, NotFound
 from services.runtime.timestamps import nanos
-from sqlalchemy.ext.asyncio import AsyncSession
 
 EXPIRY_SWEEP_MS = 1000  # how often continuous markets look for orders past their expiry
 NS_PER_HOUR = 3600 * 10**9

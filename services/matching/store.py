@@ -18,7 +18,13 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from services.matching import tables
-from services.matching.blocks import decode_commands, decode_events, decode_trades, encode_commands, encode_records
+from services.matching.blocks import (
+    decode_commands,
+    decode_events,
+    decode_trades,
+    encode_commands,
+    encode_records,
+)
 from services.matching.domain import Auction, Command, Market, OrderEvent, Trade
 from services.matching.finished_index import Finished, finished_index
 from services.matching.sqlite_appender import SqliteAppender, Statement, file_path

@@ -15,20 +15,21 @@ import random
 import signal
 import subprocess
 import sys
-from decimal import Decimal
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
+from clearmesh.matching.v1 import matching_service_pb2 as pb
+from clearmesh.matching.v1 import matching_service_pb2_grpc as pb_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from testkit.net import free_port
 
-from clearmesh.matching.v1 import matching_service_pb2 as pb, matching_service_pb2_grpc as pb_grpc
 from services.matching import wire
 from services.matching.domain import MatchingEngine, OrderType, Side, default_markets
 from services.runtime.auth import TokenIssuer
-from testkit.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "crash-test-secret-" + "y" * 32

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from clearmesh.matching.v1 import matching_service_pb2 as pb
+
 from services.matching.service import SPEC
 from services.runtime.clock import FixedClock
 

@@ -6,9 +6,8 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import timestamp_pb2
-
 from clearmesh.matching.v1 import matching_service_pb2 as pb
+from google.protobuf import timestamp_pb2
 
 BUY, SELL = 1, 2
 LIMIT, MARKET = 1, 2

@@ -116,8 +116,8 @@ def require_fitting_assets(market: Market, precisions: Mapping[str, int]) -> Non
             ("market.tick_size", market.tick_size, market.quote_asset, quote),
         ) if value is not None and not _whole(value, decimals)]
     if not _whole(market.tick_size * market.lot_size, quote):
-        violations.append(("market.tick_size", f"times lot_size must be a whole number of {market.quote_asset} "
-                                               f"units (at most {quote} decimals)"))
+        violations.append(("market.tick_size", (f"times lot_size must be a whole number of {market.quote_asset} "
+                                                f"units (at most {quote} decimals)")))
     if violations:
         raise InvalidArgument(MatchingReason.PRECISION_MISMATCH, "the market's sizes do not fit its assets' precision",
                               violations=violations)

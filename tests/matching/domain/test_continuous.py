@@ -3,8 +3,8 @@
 import pytest
 
 from services.matching.domain import (
-    MatchingEngine,
     MarketState,
+    MatchingEngine,
     OrderEventType,
     OrderState,
     OrderType,
@@ -13,7 +13,13 @@ from services.matching.domain import (
     Side,
     TimeInForce,
 )
-from services.runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+from services.runtime.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+)
 
 BUY, SELL = Side.BUY, Side.SELL
 

@@ -2,7 +2,12 @@ from decimal import Decimal
 
 import pytest
 
-from services.matching.domain import default_markets, lots_to_quantity, order_amounts, ticks_to_price
+from services.matching.domain import (
+    default_markets,
+    lots_to_quantity,
+    order_amounts,
+    ticks_to_price,
+)
 from services.runtime.errors import InvalidArgument
 
 BTC = next(m for m in default_markets() if m.name == "BTC-USDC")
