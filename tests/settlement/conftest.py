@@ -26,7 +26,7 @@ from clearmesh.wallet.v1 import wallet_service_pb2 as wallet_pb, wallet_service_
 from services.matching.service import SPEC as MATCHING
 from services.runtime import loop
 from services.runtime.database import create_engine, create_scratch_database, drop_scratch_database
-from services.runtime.fees import fee_reserve_units
+from services.runtime.fees import fee_units
 from services.runtime.server import RunningService, ServiceSpec
 from services.runtime.settings import Settings
 from services.runtime.transactions import Transactions
@@ -105,8 +105,7 @@ class Mesh:
         `seller_hold` the sell order has no hold, so its trade cannot be posted."""
         index = next(self._ids)
         notional_units = int(Decimal(price) * Decimal(quantity) * 10**6)
-        max_fills = int(Decimal(quantity) / Decimal("0.00001"))
-        buy_hold = notional_units + fee_reserve_units(notional_units, FEE_RATE, max_fills)
+        buy_hold = notional_units + fee_units(notional_units, FEE_RATE)
         await self.hold(f"b{index}", buyer, "USDC", str(Decimal(buy_hold).scaleb(-6)))
         if seller_hold:
             await self.hold(f"s{index}", seller, "BTC", quantity)
