@@ -53,7 +53,7 @@ async def _http_ok(endpoint: str) -> bool:
     host, port = endpoint.removeprefix("http://").split("/")[0].rsplit(":", 1)
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 1.0)
-    except (OSError, asyncio.TimeoutError):
+    except (TimeoutError, OSError):
         return False
     writer.write(f"GET /healthz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
     status = await reader.readline()
@@ -126,7 +126,7 @@ async def _stop_all(processes: dict[str, asyncio.subprocess.Process], timeout: f
             process.send_signal(signal.SIGTERM)
     try:
         await asyncio.wait_for(asyncio.gather(*(p.wait() for p in processes.values())), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         for process in processes.values():
             if process.returncode is None:
                 process.kill()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.type import date_pb2
 
@@ -39,9 +40,9 @@ _STATE_TO_PB = {
 }
 
 
-def _enum_name(enum: object, number: int, prefix: str) -> str:
+def _enum_name(enum: EnumTypeWrapper, number: int, prefix: str) -> str:
     try:
-        name: str = enum.Name(number)  # type: ignore[attr-defined]
+        name = enum.Name(number)
     except ValueError:
         return _UNKNOWN
     return name.removeprefix(prefix)
@@ -125,7 +126,7 @@ def document_pb(applicant_id: str, document: Document) -> kyc_pb2.Document:
     """The number is INPUT_ONLY: it is never answered (and only its keyed hash is kept)."""
     return kyc_pb2.Document(
         name=f"{applicant_name(applicant_id)}/documents/{document.document_id}",
-        type=kyc_pb2.DocumentType.Value(f"DOCUMENT_TYPE_{document.type.value}"),
+        type=f"DOCUMENT_TYPE_{document.type.value}",
         issuing_country=document.issuing_country,
         sha256=document.sha256,
         size_bytes=document.size_bytes,

@@ -46,7 +46,7 @@ class ServiceSpec:
     name: str
     descriptor: ServiceDescriptor
     register: Callable[[Any, grpc.aio.Server], None]
-    build: Callable[["ServiceRuntime"], Awaitable[Any]]
+    build: Callable[[ServiceRuntime], Awaitable[Any]]
     migrations: Path | None = None
 
 

@@ -172,10 +172,10 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
         for _ in range(MAX_LIMIT_CHECKS):
             at = self.clock.now()
             used = await self.store.tx.read(lambda session: self.store.withdrawn_units_since(
-                session, funds.account, funds.asset.code, at - WITHDRAWAL_WINDOW))
+                session, funds.account, funds.asset.code, at - WITHDRAWAL_WINDOW))  # noqa: B023 - awaited in this iteration
             await self.limits.check(funds.account, funds.asset, funds.units, used)
             answer = await self.store.tx.write(
-                lambda session: self._open_withdrawal(session, request, command, used, at))  # noqa: B023
+                lambda session: self._open_withdrawal(session, request, command, used, at))  # noqa: B023 - awaited here
             if answer is not None:
                 return answer
         raise Aborted("WITHDRAWAL_CONTENDED", "concurrent withdrawals kept changing the 24 h usage; retry",

@@ -3,7 +3,6 @@ Wallet asks KYC, KYC answers from the applicant's tier and the Wallet's own usag
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import grpc

@@ -56,7 +56,7 @@ from services.wallet.domain.withdrawals import Withdrawal, WithdrawalState
 
 __all__ = [
     "ASSET_SIDE_ACCOUNTS", "DEFAULT_ASSETS", "DEFAULT_ASSET_CONFIG", "Asset", "AssetCatalog", "Balance",
-    "BalanceKey", "ConsistencyReport", "Entry", "Hold", "HoldRelease", "HoldStatus", "Leg", "Ledger",
+    "BalanceKey", "ConsistencyReport", "Entry", "Hold", "HoldRelease", "HoldStatus", "Ledger", "Leg",
     "Posting", "SystemAccount", "Transfer", "TransferEffects", "TransferKind", "WalletReason", "Withdrawal",
     "WithdrawalOutcome", "WithdrawalState", "apply_place_hold", "apply_postings", "apply_release",
     "build_trade_legs", "check_balanced", "check_consistency", "check_floor", "check_replay",

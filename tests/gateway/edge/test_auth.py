@@ -48,7 +48,7 @@ def jwks_file(jwks: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def jwks_url(jwks: str) -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             body = jwks.encode()
             self.send_response(200)
             self.send_header("content-type", "application/json")
