@@ -22,7 +22,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_the_edge_process_serves_and_stops_on_sigterm(stack) -> None:  # type: ignore[no-untyped-def]
+def test_the_edge_process_serves_and_stops_on_sigterm(stack) -> None:
     port, metrics_port = _free_port(), _free_port()
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'protos' / 'gen' / 'python'}",
            "JWT_SECRET": stack.settings.secret(), "CLEARMESH_EDGE_PORT": str(port),
