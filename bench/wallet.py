@@ -22,6 +22,7 @@ import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "protos" / "gen" / "python"))
@@ -43,8 +44,8 @@ USDC, GRID = DEFAULT_ASSETS["USDC"], DEFAULT_ASSETS["GRID"]
 Metadata = tuple[tuple[str, str], ...]
 
 
-def bearer(issuer: TokenIssuer, **claims: object) -> Metadata:
-    return (("authorization", f"Bearer {issuer.mint(**claims)}"),)  # type: ignore[arg-type]
+def bearer(issuer: TokenIssuer, **claims: Any) -> Metadata:
+    return (("authorization", f"Bearer {issuer.mint(**claims)}"),)
 
 
 def trade_request(transfer_id: str, buyer: str, seller: str, hold_suffix: str) -> pb.PostTransferRequest:

@@ -152,7 +152,7 @@ class EdgeApp:
             route, status = await self._dispatch(scope, receive, tracked_send, headers, extra, request_id)
         except ClientGone:
             status = 499
-        except Exception:
+        except Exception:  # a fault of ours: logged in full, answered as a Status
             log.exception("edge failure", extra={"fields": {"http.method": method, "http.path": scope["path"]}})
             if not response_started:
                 await self._refuse(send, Internal("INTERNAL", "internal error"), extra)

@@ -61,9 +61,9 @@ def _reparsed(options: descriptor_pb2.MethodOptions) -> descriptor_pb2.MethodOpt
 def _method(full_name: str, proto: descriptor_pb2.MethodDescriptorProto,
             request_fields: dict[str, set[str]]) -> Method:
     options = _reparsed(proto.options)
-    http_bound = options.HasExtension(annotations_pb2.http)  # type: ignore[arg-type]  # .pyi types extensions as plain FieldDescriptor
-    access: access_pb2.AccessRule = options.Extensions[access_pb2.access]  # type: ignore[index]  # .pyi types extensions as plain FieldDescriptor
-    http: http_pb2.HttpRule = options.Extensions[annotations_pb2.http]  # type: ignore[index]  # .pyi types extensions as plain FieldDescriptor
+    http_bound = options.HasExtension(annotations_pb2.http)  # type: ignore[arg-type]  # .pyi: extension as FieldDescriptor
+    access: access_pb2.AccessRule = options.Extensions[access_pb2.access]  # type: ignore[index]  # .pyi: extension as FieldDescriptor
+    http: http_pb2.HttpRule = options.Extensions[annotations_pb2.http]  # type: ignore[index]  # .pyi: extension as FieldDescriptor
     is_get = http_bound and http.WhichOneof("pattern") == "get"
     has_request_id = IDEMPOTENCY_FIELD in request_fields.get(proto.input_type.lstrip("."), set())
     return Method(

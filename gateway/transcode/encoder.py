@@ -67,7 +67,7 @@ class ReplyEncoder:
     def encode(self, value: message.Message) -> Any:
         plan = self._plans.get(value.DESCRIPTOR.full_name)
         if plan is None:
-            plan = self._plan(value.DESCRIPTOR)  # type: ignore[arg-type]  # Message.DESCRIPTOR is typed as a union with its upb twin
+            plan = self._plan(value.DESCRIPTOR)  # type: ignore[arg-type]  # stubs: Descriptor | upb twin
         try:
             return plan(value)
         except Exception:  # noqa: BLE001 - whatever it is, json_format answers (or raises) as the reference
@@ -154,7 +154,8 @@ class ReplyEncoder:
             raise NotCompiled(field.full_name)
         return _identity  # bool, int32, uint32
 
-    def _enum(self, cls: type[message.Message], field: FieldDescriptor, enum_type: descriptor.EnumDescriptor) -> Convert:
+    def _enum(self, cls: type[message.Message], field: FieldDescriptor,
+              enum_type: descriptor.EnumDescriptor) -> Convert:
         """Enum numbers → their JSON values, each asked of json_format once (names, JSON
         name options, NullValue → null)."""
         names: dict[int, Any] = {}

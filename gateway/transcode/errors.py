@@ -22,7 +22,7 @@ class TranscodeError(DomainError):
     grpc_code: StatusCode = StatusCode.INVALID_ARGUMENT
 
     @property
-    def code(self) -> StatusCode:  # type: ignore[override]
+    def code(self) -> StatusCode:  # type: ignore[override]  # the gRPC code, where DomainError keeps its name
         return self.grpc_code
 
     def __repr__(self) -> str:

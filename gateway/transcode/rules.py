@@ -99,7 +99,7 @@ def _resolve_field_path(message_type: descriptor.Descriptor, path: str) -> descr
 
 
 def _validate(route: Route) -> None:
-    input_descriptor: descriptor.Descriptor = route.input_type.DESCRIPTOR  # type: ignore[assignment]  # Message.DESCRIPTOR is typed as a union with its upb twin
+    input_descriptor: descriptor.Descriptor = route.input_type.DESCRIPTOR  # type: ignore[assignment]  # stubs: Descriptor | upb twin
     for variable in route.template.variables:
         _resolve_field_path(input_descriptor, variable.field_path)
     if route.body not in ("", "*"):
@@ -116,12 +116,12 @@ def _routes_for_method(
     method_proto: descriptor_pb2.MethodDescriptorProto,
 ) -> Iterator[Route]:
     options = _method_options(method_proto.options)
-    if not options.HasExtension(annotations_pb2.http):  # type: ignore[arg-type]  # .pyi types extensions as plain FieldDescriptor
+    if not options.HasExtension(annotations_pb2.http):  # type: ignore[arg-type]  # .pyi: extension as FieldDescriptor
         return
     if method_proto.client_streaming:
         # AIP-127: streaming requests get no HTTP binding; this edge does not transcode them.
         raise RuleError(f"/{service.full_name}/{method.name}: client streaming RPCs cannot have an http rule")
-    primary: http_pb2.HttpRule = options.Extensions[annotations_pb2.http]  # type: ignore[index]  # .pyi types extensions as plain FieldDescriptor
+    primary: http_pb2.HttpRule = options.Extensions[annotations_pb2.http]  # type: ignore[index]  # .pyi: extension as FieldDescriptor
     # additional_bindings nest one level only (http.proto); deeper ones are ignored like GW does.
     for index, rule in enumerate([primary, *primary.additional_bindings]):
         http_method, path = _rule_pattern(rule)

@@ -104,7 +104,7 @@ class KycStore:
             update(applicants)
             .where(applicants.c.applicant_id == before.applicant_id, applicants.c.revision == before.revision)
             .values(**self._applicant_values(after)))
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE answers a CursorResult
             raise Aborted(CONCURRENT_MODIFICATION, "the applicant changed meanwhile; retry",
                           metadata={"applicant": f"applicants/{before.applicant_id}"})
         added = after.documents[len(before.documents):]

@@ -66,4 +66,4 @@ class _OutgoingMetadata(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStre
 def dial(target: str, token: Callable[[], str], max_message_bytes: int) -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(
         target, options=channel_options(max_message_bytes),
-        interceptors=[*client_interceptors(), _OutgoingMetadata(token)])  # type: ignore[list-item]
+        interceptors=[*client_interceptors(), _OutgoingMetadata(token)])

@@ -44,7 +44,8 @@ class ScriptedMatching(matching_service_pb2_grpc.MatchingServiceServicer):
         self.seen = seen
 
     async def GetMarket(self, request: Any, context: grpc.aio.ServicerContext) -> matching_pb2.Market:
-        self.seen.metadata = {key: value for key, value in context.invocation_metadata() or () if isinstance(value, str)}
+        metadata = context.invocation_metadata() or ()
+        self.seen.metadata = {key: value for key, value in metadata if isinstance(value, str)}
         self.seen.request_id = correlation_id_var.get()
         return matching_pb2.Market(name=request.name, base_asset="GRID", quote_asset="USDC", tick_size="0.0001")
 
