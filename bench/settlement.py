@@ -32,19 +32,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "protos" / "gen" / "python"))
 
-import grpc  # noqa: E402
+import grpc
 
-from clearmesh.matching.v1 import matching_service_pb2 as matching_pb, matching_service_pb2_grpc as matching_grpc  # noqa: E402
-from clearmesh.settlement.v1 import settlement_pb2, settlement_service_pb2 as pb, settlement_service_pb2_grpc as pb_grpc  # noqa: E402
-from clearmesh.wallet.v1 import wallet_service_pb2 as wallet_pb, wallet_service_pb2_grpc as wallet_grpc  # noqa: E402
-from services.matching.service import SPEC as MATCHING  # noqa: E402
-from services.runtime import loop  # noqa: E402
-from services.runtime.auth import TokenIssuer  # noqa: E402
-from services.runtime.database import create_scratch_database, drop_scratch_database  # noqa: E402
-from services.runtime.server import RunningService, start  # noqa: E402
-from services.runtime.settings import Settings  # noqa: E402
-from services.settlement.service import SPEC as SETTLEMENT  # noqa: E402
-from services.wallet.service import SPEC as WALLET  # noqa: E402
+from clearmesh.matching.v1 import matching_service_pb2 as matching_pb, matching_service_pb2_grpc as matching_grpc
+from clearmesh.settlement.v1 import settlement_pb2, settlement_service_pb2 as pb, settlement_service_pb2_grpc as pb_grpc
+from clearmesh.wallet.v1 import wallet_service_pb2 as wallet_pb, wallet_service_pb2_grpc as wallet_grpc
+from services.matching.service import SPEC as MATCHING
+from services.runtime import loop
+from services.runtime.auth import TokenIssuer
+from services.runtime.database import create_scratch_database, drop_scratch_database
+from services.runtime.server import RunningService, start
+from services.runtime.settings import Settings
+from services.settlement.service import SPEC as SETTLEMENT
+from services.wallet.service import SPEC as WALLET
 
 POSTGRES_ADMIN_URL = os.environ.get("CLEARMESH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 SECRET = "bench-secret-" + "x" * 32

@@ -17,11 +17,11 @@ from services.wallet.domain import AssetCatalog
 COLLECTION = "settlements"
 
 
-def state_message(state: State) -> "settlement_pb2.SettlementState.ValueType":
+def state_message(state: State) -> settlement_pb2.SettlementState.ValueType:
     return settlement_pb2.SettlementState.Value(f"SETTLEMENT_STATE_{state}")
 
 
-def state_of(message: "settlement_pb2.SettlementState.ValueType") -> State | None:
+def state_of(message: settlement_pb2.SettlementState.ValueType) -> State | None:
     """The domain state of a filter value; None for UNSPECIFIED (no filter)."""
     if message == settlement_pb2.SETTLEMENT_STATE_UNSPECIFIED:
         return None

@@ -11,7 +11,7 @@ TRANSFERS = "transfers"
 HOLDS = "holds"
 
 
-def entry_kind(kind: str) -> "wallet_pb2.EntryKind.ValueType":
+def entry_kind(kind: str) -> wallet_pb2.EntryKind.ValueType:
     return wallet_pb2.EntryKind.Value(f"ENTRY_KIND_{kind}")
 
 

@@ -43,7 +43,8 @@ class Matching:
     async def submit(self, order: str, side: int, price: str, quantity: str, *, market: str = "BTC-USDC",
                      account: str = "accounts/alice", **fields: Any) -> pb.SubmitOrderResponse:
         """A limit order (unless `fields` say otherwise) as the Order service sends it."""
-        request = pb.SubmitOrderRequest(order=order, account=account, market=f"markets/{market}", side=side,
+        request = pb.SubmitOrderRequest(order=order, account=account, market=f"markets/{market}",
+                                        side=side,  # type: ignore[arg-type]  # a wire number; the .pyi wants the enum type
                                         type=fields.pop("type", 1), price=price, quantity=quantity, **fields)
         return await self.stub.SubmitOrder(request, metadata=self.order_service)
 

@@ -82,7 +82,8 @@ def request_of(order: tuple[str, bool, str, str]) -> pb.SubmitOrderRequest:
     order_id, is_buy, price, quantity = order
     # Buyers and sellers are different accounts, so self-trade prevention never cancels anything.
     return pb.SubmitOrderRequest(order=order_id, account="accounts/buyer" if is_buy else "accounts/seller",
-                                 market="markets/BTC-USDC", side=1 if is_buy else 2, type=1, price=price,
+                                 market="markets/BTC-USDC", side=1 if is_buy else 2, type=1,  # type: ignore[arg-type]  # a wire number; the .pyi wants the enum type
+                                 price=price,
                                  quantity=quantity)
 
 

@@ -37,7 +37,8 @@ class FakeKyc(kyc_grpc.KycServiceServicer):
             allowed=True, tier=2, remaining="1000000")
         self.asked: list[kyc_pb.CheckEligibilityRequest] = []
 
-    async def CheckEligibility(self, request: kyc_pb.CheckEligibilityRequest, context: Any) -> kyc_pb.CheckEligibilityResponse:
+    async def CheckEligibility(self, request: kyc_pb.CheckEligibilityRequest,
+                               context: grpc.aio.ServicerContext) -> kyc_pb.CheckEligibilityResponse:
         self.asked.append(request)
         if self.answer is None:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "KYC is down")

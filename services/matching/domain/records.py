@@ -12,7 +12,7 @@ from typing import Any, NamedTuple, TypeVar, overload
 
 from .enums import OrderEventType, OrderState, Side
 
-R = TypeVar("R", bound=tuple)  # type: ignore[type-arg]
+R = TypeVar("R", bound=tuple)
 
 
 class Trade(NamedTuple):
@@ -98,7 +98,7 @@ class Records(Sequence[R]):
     def _materialized(self) -> list[R]:
         if self._items is None:
             assert self._columns is not None
-            self._items = list(map(tuple.__new__, repeat(self._kind), zip(*self._columns)))  # type: ignore[arg-type]
+            self._items = list(map(tuple.__new__, repeat(self._kind), zip(*self._columns)))
             self._columns = None
         return self._items
 

@@ -43,12 +43,12 @@ class ScriptedMatching(matching_service_pb2_grpc.MatchingServiceServicer):
     def __init__(self, seen: Seen) -> None:
         self.seen = seen
 
-    async def GetMarket(self, request: Any, context: grpc.aio.ServicerContext) -> matching_pb2.Market:  # noqa: N802
+    async def GetMarket(self, request: Any, context: grpc.aio.ServicerContext) -> matching_pb2.Market:
         self.seen.metadata = {key: value for key, value in context.invocation_metadata() if isinstance(value, str)}
         self.seen.request_id = correlation_id_var.get()
         return matching_pb2.Market(name=request.name, base_asset="GRID", quote_asset="USDC", tick_size="0.0001")
 
-    async def StreamTrades(self, request: Any, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]  # noqa: N802
+    async def StreamTrades(self, request: Any, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
         if request.market == "markets/FAIL-FIRST":
             raise NotFound("MARKET_NOT_FOUND", f"{request.market} does not exist")
         if request.market == "markets/EMPTY":

@@ -3,7 +3,6 @@
 import pytest
 
 from services.matching.domain import (
-    MatchingEngine,
     MarketState,
     OrderEventType,
     OrderState,
