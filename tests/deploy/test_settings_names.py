@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from testkit.manifests import (
+from tests.testkit.manifests import (
     K8S,
     OVERLAYS,
     REPO_ROOT,

@@ -20,7 +20,7 @@ from services.kyc.service import SPEC
 from services.runtime.clock import FixedClock
 from services.runtime.server import RunningService
 from services.runtime.settings import Settings
-from testkit.rpc import field_violations, reason
+from tests.testkit.rpc import field_violations, reason
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 Bearer = Callable[..., tuple[tuple[str, str], ...]]

@@ -15,7 +15,7 @@ from services.matching.service import SPEC
 from services.matching.store import MatchingStore
 from services.runtime.server import RunningService
 from services.runtime.settings import Settings
-from testkit.rpc import field_violations, reason as error_reason
+from tests.testkit.rpc import field_violations, reason as error_reason
 
 Metadata = tuple[tuple[str, str], ...]
 

@@ -28,7 +28,7 @@ from clearmesh.matching.v1 import matching_service_pb2 as pb, matching_service_p
 from services.matching import wire
 from services.matching.domain import MatchingEngine, OrderType, Side, default_markets
 from services.runtime.auth import TokenIssuer
-from testkit.net import free_port
+from tests.testkit.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "crash-test-secret-" + "y" * 32

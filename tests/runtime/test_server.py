@@ -27,7 +27,7 @@ from services.runtime.logs import JsonFormatter
 from services.runtime.server import ServiceRuntime, contract_spec
 from services.runtime.settings import Settings
 from services.runtime.telemetry import configure_tracing
-from testkit.rpc import error_info, field_violations, reason
+from tests.testkit.rpc import error_info, field_violations, reason
 
 Bearer = Callable[..., tuple[tuple[str, str], ...]]
 

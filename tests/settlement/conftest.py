@@ -18,7 +18,7 @@ from typing import Any
 
 import grpc
 import pytest
-from testkit.rpc import field_violations, reason
+from tests.testkit.rpc import field_violations, reason
 
 from clearmesh.matching.v1 import matching_service_pb2 as matching_pb, matching_service_pb2_grpc as matching_grpc
 from clearmesh.settlement.v1 import settlement_pb2, settlement_service_pb2 as pb, settlement_service_pb2_grpc as pb_grpc

@@ -23,7 +23,7 @@ from services.runtime.settings import Settings
 from services.wallet.domain import DEFAULT_ASSETS, ConsistencyReport
 from services.wallet.service import SPEC
 from services.wallet.store import WalletStore
-from testkit.rpc import error_info, field_violations
+from tests.testkit.rpc import error_info, field_violations
 
 Metadata = tuple[tuple[str, str], ...]
 START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

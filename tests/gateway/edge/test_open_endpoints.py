@@ -7,7 +7,7 @@ import httpx
 
 from gateway.descriptor import load_descriptor_set
 from gateway.transcode import Transcoder
-from testkit.net import free_port
+from tests.testkit.net import free_port
 
 
 def test_healthz_is_503_with_per_service_detail_when_one_service_is_down(stack) -> None:  # type: ignore[no-untyped-def]

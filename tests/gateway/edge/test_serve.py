@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from services.runtime.settings import ensure_jwt_secret
-from testkit.net import free_port
+from tests.testkit.net import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 
