@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: up test gen lint bench clean browser
+.PHONY: up test gen lint check bench clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,12 @@ browser:
 	  && echo "make browser: installed $$(command -v chromium)"; } \
 	  || echo "chromium is not installed: the /docs browser test will skip (CI fails instead)"
 
-test: lint browser
+# Static checks: ruff and mypy, configured in pyproject.toml (mypy's files and strictness too).
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint check browser
 	$(BIN)/pytest
 
 # Regenerate Python code and the descriptor set after changing protos/.

@@ -24,10 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "protos" / "gen" / "python"))
 
-from solders.keypair import Keypair  # noqa: E402
+from solders.keypair import Keypair
 
-from services.settlement.chain import LiteSvmChain  # noqa: E402
-from services.settlement.domain.merkle import (  # noqa: E402
+from services.settlement.chain import LiteSvmChain
+from services.settlement.domain.merkle import (
     TradeLeaf,
     leaf_bytes,
     leaf_hash,

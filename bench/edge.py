@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -45,13 +46,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(1, str(ROOT / "protos" / "gen" / "python"))
 
-import grpc  # noqa: E402
+import grpc
 
-from clearmesh.kyc.v1 import kyc_pb2, kyc_service_pb2 as kyc  # noqa: E402
-from clearmesh.matching.v1 import matching_pb2, matching_service_pb2 as matching  # noqa: E402
-from clearmesh.wallet.v1 import wallet_service_pb2 as wallet  # noqa: E402
-from services.runtime.auth import TokenIssuer  # noqa: E402
-from services.runtime.loop import run as run_loop  # noqa: E402
+from clearmesh.kyc.v1 import kyc_pb2, kyc_service_pb2 as kyc
+from clearmesh.matching.v1 import matching_pb2, matching_service_pb2 as matching
+from clearmesh.wallet.v1 import wallet_service_pb2 as wallet
+from services.runtime.auth import TokenIssuer
+from services.runtime.loop import run as run_loop
 
 SECRET = "bench-secret-" + "x" * 32
 MARKET = "markets/BENCH-USDC"
@@ -119,7 +120,7 @@ class Operation:
 
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def answers_ok(call: Callable[[], Any]) -> str:
@@ -139,10 +140,9 @@ async def measure(operation: Operation, iterations: int) -> dict[str, list[float
         for transport in order:
             started = time.perf_counter()
             if transport == "grpc":
-                try:
+                # An error round trip is still a round trip (an unbuilt service).
+                with contextlib.suppress(grpc.aio.AioRpcError):
                     await operation.grpc_call()
-                except grpc.aio.AioRpcError:
-                    pass  # an error round trip is still a round trip (an unbuilt service)
                 samples["grpc"].append((time.perf_counter() - started) * 1000)
             else:
                 upstream_ms = await operation.rest_call()

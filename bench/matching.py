@@ -25,8 +25,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services.runtime.loop import run as run_loop  # noqa: E402
-from services.matching.domain import (  # noqa: E402
+from services.runtime.loop import run as run_loop
+from services.matching.domain import (
     MatchingEngine,
     OrderType,
     Side,

@@ -32,19 +32,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "protos" / "gen" / "python"))
 
-import grpc  # noqa: E402
+import grpc
 
-from clearmesh.matching.v1 import matching_service_pb2 as matching_pb, matching_service_pb2_grpc as matching_grpc  # noqa: E402
-from clearmesh.settlement.v1 import settlement_pb2, settlement_service_pb2 as pb, settlement_service_pb2_grpc as pb_grpc  # noqa: E402
-from clearmesh.wallet.v1 import wallet_service_pb2 as wallet_pb, wallet_service_pb2_grpc as wallet_grpc  # noqa: E402
-from services.matching.service import SPEC as MATCHING  # noqa: E402
-from services.runtime import loop  # noqa: E402
-from services.runtime.auth import TokenIssuer  # noqa: E402
-from services.runtime.database import create_scratch_database, drop_scratch_database  # noqa: E402
-from services.runtime.server import RunningService, start  # noqa: E402
-from services.runtime.settings import Settings  # noqa: E402
-from services.settlement.service import SPEC as SETTLEMENT  # noqa: E402
-from services.wallet.service import SPEC as WALLET  # noqa: E402
+from clearmesh.matching.v1 import matching_service_pb2 as matching_pb, matching_service_pb2_grpc as matching_grpc
+from clearmesh.type.v1 import trading_pb2
+from clearmesh.settlement.v1 import settlement_pb2, settlement_service_pb2 as pb, settlement_service_pb2_grpc as pb_grpc
+from clearmesh.wallet.v1 import wallet_service_pb2 as wallet_pb, wallet_service_pb2_grpc as wallet_grpc
+from services.matching.service import SPEC as MATCHING
+from services.runtime import loop
+from services.runtime.auth import TokenIssuer
+from services.runtime.database import create_scratch_database, drop_scratch_database
+from services.runtime.server import RunningService, start
+from services.runtime.settings import Settings
+from services.settlement.service import SPEC as SETTLEMENT
+from services.wallet.service import SPEC as WALLET
 
 POSTGRES_ADMIN_URL = os.environ.get("CLEARMESH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 SECRET = "bench-secret-" + "x" * 32
@@ -93,9 +94,10 @@ class Mesh:
             self.wallet_stub.PlaceHold(wallet_pb.PlaceHoldRequest(
                 hold=f"holds/s{index}", account="accounts/seller", asset="BTC", amount=QUANTITY), metadata=self.order))
         # A sell resting, then the crossing buy: one trade per pair (the orders never meet others).
-        for order, account, side in ((f"orders/s{index}", "accounts/seller", 2), (f"orders/b{index}", "accounts/buyer", 1)):
+        for order, account, side in ((f"orders/s{index}", "accounts/seller", trading_pb2.SIDE_SELL),
+                                     (f"orders/b{index}", "accounts/buyer", trading_pb2.SIDE_BUY)):
             await self.matching_stub.SubmitOrder(matching_pb.SubmitOrderRequest(
-                order=order, account=account, market="markets/BTC-USDC", side=side, type=1, price=PRICE,
+                order=order, account=account, market="markets/BTC-USDC", side=side, type=trading_pb2.ORDER_TYPE_LIMIT, price=PRICE,
                 quantity=QUANTITY), metadata=self.order)
 
     async def trades(self, count: int) -> None:

@@ -33,20 +33,21 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "protos" / "gen" / "python"))
 
-import grpc  # noqa: E402
+import grpc
 
-from clearmesh.wallet.v1 import wallet_pb2, wallet_service_pb2 as pb, wallet_service_pb2_grpc as pb_grpc  # noqa: E402
-from services.runtime.auth import TokenIssuer  # noqa: E402
-from services.runtime.database import create_scratch_database, drop_scratch_database  # noqa: E402
-from services.runtime.loop import run as run_loop  # noqa: E402
-from services.runtime.server import start  # noqa: E402
-from services.runtime.settings import Settings  # noqa: E402
-from services.wallet.domain import DEFAULT_ASSETS, build_trade_legs, format_units, legs_to_postings  # noqa: E402
-from services.wallet.service import SPEC  # noqa: E402
+from clearmesh.wallet.v1 import wallet_pb2, wallet_service_pb2 as pb, wallet_service_pb2_grpc as pb_grpc
+from services.runtime.auth import TokenIssuer
+from services.runtime.database import create_scratch_database, drop_scratch_database
+from services.runtime.loop import run as run_loop
+from services.runtime.server import start
+from services.runtime.settings import Settings
+from services.wallet.domain import DEFAULT_ASSETS, build_trade_legs, format_units, legs_to_postings
+from services.wallet.service import SPEC
 
 POSTGRES_ADMIN_URL = os.environ.get("CLEARMESH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 SECRET = "bench-secret-" + "x" * 32
@@ -54,8 +55,8 @@ USDC, GRID = DEFAULT_ASSETS["USDC"], DEFAULT_ASSETS["GRID"]
 Metadata = tuple[tuple[str, str], ...]
 
 
-def bearer(issuer: TokenIssuer, **claims: object) -> Metadata:
-    return (("authorization", f"Bearer {issuer.mint(**claims)}"),)  # type: ignore[arg-type]
+def bearer(issuer: TokenIssuer, **claims: Any) -> Metadata:
+    return (("authorization", f"Bearer {issuer.mint(**claims)}"),)
 
 
 def trade_request(transfer_id: str, buyer: str, seller: str, hold_suffix: str) -> pb.PostTransferRequest:

@@ -117,7 +117,7 @@ class RateLimiter:
                 return
             except RateLimited:
                 raise
-            except Exception as exc:  # noqa: BLE001 - any storage failure: degrade to local
+            except Exception as exc:  # any storage failure: degrade to local
                 self._shared_down_until = time.monotonic() + REDIS_RETRY_AFTER_SECS
                 log.warning("shared rate limit unavailable; using this replica's", exc_info=exc)
         self._admit_locally(subject)

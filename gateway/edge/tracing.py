@@ -13,6 +13,8 @@ holds the two paths to the same contexts.
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Tracer as SdkTracer
@@ -21,7 +23,7 @@ from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, T
 _RANDOM_TRACE_ID = getattr(TraceFlags, "RANDOM_TRACE_ID", 0)  # W3C level 2, newer SDKs set it
 
 
-def _unheard(tracer: object) -> bool:
+def _unheard(tracer: object) -> TypeGuard[SdkTracer]:
     """Whether ``tracer`` is the SDK's and has no span processor: a span it records reaches
     nobody. Anything else (the API's no-op tracer, another SDK) is left to its own ways."""
     if not isinstance(tracer, SdkTracer):
@@ -49,7 +51,7 @@ class ServerSpans:
     def start(self, name: str, parent: Context | None) -> Span:
         tracer = self.tracer()
         if _unheard(tracer):
-            return self._unrecorded(tracer, name, parent)  # type: ignore[arg-type]
+            return self._unrecorded(tracer, name, parent)
         return tracer.start_span(name, context=parent, kind=SpanKind.SERVER, record_exception=False,
                                  set_status_on_exception=False)
 

@@ -31,7 +31,7 @@ def service_key(service_full_name: str) -> str:
 
 
 def _serialize(request: Any) -> bytes:
-    return request.SerializeToString()  # type: ignore[no-any-return]
+    return request.SerializeToString()
 
 
 def _codec(route: Route) -> dict[str, Any]:

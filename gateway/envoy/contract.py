@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from google.api import annotations_pb2
+from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor_pb2
 
 from clearmesh.type.v1 import access_pb2
@@ -55,9 +55,10 @@ def _reparsed(options: descriptor_pb2.MethodOptions) -> descriptor_pb2.MethodOpt
 def _method(full_name: str, proto: descriptor_pb2.MethodDescriptorProto,
             request_fields: dict[str, set[str]]) -> Method:
     options = _reparsed(proto.options)
-    http_bound = options.HasExtension(annotations_pb2.http)
-    access = options.Extensions[access_pb2.access]
-    is_get = http_bound and options.Extensions[annotations_pb2.http].WhichOneof("pattern") == "get"
+    http_bound = options.HasExtension(annotations_pb2.http)  # type: ignore[arg-type]  # .pyi: extension as FieldDescriptor
+    access: access_pb2.AccessRule = options.Extensions[access_pb2.access]  # type: ignore[index]  # .pyi: extension as FieldDescriptor
+    http: http_pb2.HttpRule = options.Extensions[annotations_pb2.http]  # type: ignore[index]  # .pyi: extension as FieldDescriptor
+    is_get = http_bound and http.WhichOneof("pattern") == "get"
     has_request_id = IDEMPOTENCY_FIELD in request_fields.get(proto.input_type.lstrip("."), set())
     return Method(
         name=proto.name,

@@ -43,7 +43,7 @@ def _bytes(value: bytes) -> str:
 
 
 def _to_json_string(value: message.Message) -> str:
-    return value.ToJsonString()  # type: ignore[attr-defined,no-any-return]
+    return value.ToJsonString()  # type: ignore[attr-defined]  # the well-known types' mixin method
 
 
 def _bool_key(key: Any) -> str:
@@ -67,7 +67,7 @@ class ReplyEncoder:
     def encode(self, value: message.Message) -> Any:
         plan = self._plans.get(value.DESCRIPTOR.full_name)
         if plan is None:
-            plan = self._plan(value.DESCRIPTOR)
+            plan = self._plan(value.DESCRIPTOR)  # type: ignore[arg-type]  # stubs: Descriptor | upb twin
         try:
             return plan(value)
         except Exception:  # noqa: BLE001 - whatever it is, json_format answers (or raises) as the reference
@@ -117,15 +117,15 @@ class ReplyEncoder:
         return convert
 
     def _field(self, cls: type[message.Message], field: FieldDescriptor) -> Convert:
-        if field.message_type is not None and field.message_type.GetOptions().map_entry:
-            return self._map(field)
+        entry = field.message_type
+        if entry is not None and entry.GetOptions().map_entry:
+            return self._map(entry)
         one = self._single(cls, field)
         if field.is_repeated:
             return lambda items: [one(item) for item in items]
         return one
 
-    def _map(self, field: FieldDescriptor) -> Convert:
-        entry = field.message_type
+    def _map(self, entry: descriptor.Descriptor) -> Convert:
         value_field = entry.fields_by_name["value"]
         convert = self._single(message_factory.GetMessageClass(entry), value_field)
         return lambda mapping: {_bool_key(key): convert(mapping[key]) for key in mapping}
@@ -133,15 +133,17 @@ class ReplyEncoder:
     def _single(self, cls: type[message.Message], field: FieldDescriptor) -> Convert:
         """The converter of one value of ``field`` (an element, for a repeated field)."""
         cpp = field.cpp_type
-        if cpp == FieldDescriptor.CPPTYPE_MESSAGE:
-            nested = field.message_type.full_name
+        # The stubs allow None; a message (enum) field always has its message (enum) type.
+        message_type, enum_type = field.message_type, field.enum_type
+        if cpp == FieldDescriptor.CPPTYPE_MESSAGE and message_type is not None:
+            nested = message_type.full_name
             if nested in self._compiling:
                 # A recursive type: its plan exists only once this one is built, so look it up per call.
                 plans = self._plans
                 return lambda value: plans[nested](value)
-            return self._plans.get(nested) or self._plan(field.message_type)
-        if cpp == FieldDescriptor.CPPTYPE_ENUM:
-            return self._enum(cls, field)
+            return self._plans.get(nested) or self._plan(message_type)
+        if cpp == FieldDescriptor.CPPTYPE_ENUM and enum_type is not None:
+            return self._enum(cls, field, enum_type)
         if cpp == FieldDescriptor.CPPTYPE_STRING:
             return _bytes if field.type == FieldDescriptor.TYPE_BYTES else _identity
         if cpp in _INT64:
@@ -152,14 +154,15 @@ class ReplyEncoder:
             raise NotCompiled(field.full_name)
         return _identity  # bool, int32, uint32
 
-    def _enum(self, cls: type[message.Message], field: FieldDescriptor) -> Convert:
+    def _enum(self, cls: type[message.Message], field: FieldDescriptor,
+              enum_type: descriptor.EnumDescriptor) -> Convert:
         """Enum numbers → their JSON values, each asked of json_format once (names, JSON
         name options, NullValue → null)."""
         names: dict[int, Any] = {}
-        for number in field.enum_type.values_by_number:
+        for number in enum_type.values_by_number:
             sample = cls(**{field.name: [number] if field.is_repeated else number})
             answer = self.reference(sample)[field.json_name]
             names[number] = answer[0] if field.is_repeated else answer
-        if field.enum_type.is_closed:
+        if enum_type.is_closed:
             return names.__getitem__  # an unknown number: KeyError, json_format raises its error
         return lambda number: names.get(number, number)

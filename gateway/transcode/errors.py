@@ -33,7 +33,7 @@ class TranscodeError(DomainError):
             cls.grpc_code = grpc_code
 
     @property
-    def code(self) -> StatusCode:  # type: ignore[override]
+    def code(self) -> StatusCode:  # type: ignore[override]  # the gRPC code, where DomainError keeps its name
         return self.grpc_code
 
     def __repr__(self) -> str:

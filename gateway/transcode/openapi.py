@@ -96,7 +96,7 @@ def _ref(name: str) -> Schema:
 def _behaviors(field: FieldDescriptor) -> set[int]:
     # Round trip so the extension decodes even if options were parsed before it was registered.
     options = descriptor_pb2.FieldOptions.FromString(field.GetOptions().SerializeToString())
-    return set(options.Extensions[field_behavior_pb2.field_behavior])
+    return set(options.Extensions[field_behavior_pb2.field_behavior])  # type: ignore[index]  # .pyi: extension as FieldDescriptor
 
 
 def _singular(collection: str) -> str:
@@ -265,14 +265,14 @@ class _DocumentBuilder:
                     parameter["description"] = description
                 parameters.append(parameter)
 
-        message_type = route.input_type.DESCRIPTOR
+        message_type: descriptor.Descriptor = route.input_type.DESCRIPTOR  # type: ignore[assignment]  # stubs: Descriptor | upb twin
         walk(message_type, (), "", (message_type.full_name,))
         return parameters
 
     def request_body(self, route: Route) -> Schema | None:
         if not route.body:
             return None
-        input_type = route.input_type.DESCRIPTOR
+        input_type: descriptor.Descriptor = route.input_type.DESCRIPTOR  # type: ignore[assignment]  # stubs: Descriptor | upb twin
         if route.body == "*":
             top_bound = {v.field_path for v in route.template.variables if "." not in v.field_path}
             if top_bound:
@@ -290,7 +290,7 @@ class _DocumentBuilder:
         return {"required": True, "content": {"application/json": {"schema": schema}}}
 
     def success_response(self, route: Route) -> Schema:
-        output_type = route.output_type.DESCRIPTOR
+        output_type: descriptor.Descriptor = route.output_type.DESCRIPTOR  # type: ignore[assignment]  # stubs: Descriptor | upb twin
         if route.response_body:
             schema = self.field_schema(output_type.fields_by_name[route.response_body])
         else:

@@ -94,7 +94,7 @@ class RequestBuilder:
         self._plans: dict[int, _RoutePlan] = {id(route): self._plan(route) for route in routes}
 
     def _plan(self, route: Route) -> _RoutePlan:
-        root = self._tables.table(route.input_type.DESCRIPTOR)
+        root = self._tables.table(route.input_type.DESCRIPTOR)  # type: ignore[arg-type]  # stubs: Descriptor | upb twin
         bound = []
         for variable in route.template.variables:
             chain: list[FieldEntry] = []

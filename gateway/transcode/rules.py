@@ -91,16 +91,15 @@ def _resolve_field_path(message_type: descriptor.Descriptor, path: str) -> descr
 
 
 def _validate(route: Route) -> None:
-    input_descriptor = route.input_type.DESCRIPTOR
+    input_descriptor: descriptor.Descriptor = route.input_type.DESCRIPTOR  # type: ignore[assignment]  # stubs: Descriptor | upb twin
     for variable in route.template.variables:
         _resolve_field_path(input_descriptor, variable.field_path)
     if route.body not in ("", "*"):
         body_field = input_descriptor.fields_by_name.get(route.body)
         if body_field is None:
             raise RuleError(f"{route.grpc_path}: body {route.body!r} is not a top-level field")
-    if route.response_body:
-        if route.output_type.DESCRIPTOR.fields_by_name.get(route.response_body) is None:
-            raise RuleError(f"{route.grpc_path}: response_body {route.response_body!r} is not a field")
+    if route.response_body and route.output_type.DESCRIPTOR.fields_by_name.get(route.response_body) is None:
+        raise RuleError(f"{route.grpc_path}: response_body {route.response_body!r} is not a field")
 
 
 def _routes_for_method(
@@ -109,12 +108,12 @@ def _routes_for_method(
     method_proto: descriptor_pb2.MethodDescriptorProto,
 ) -> Iterator[Route]:
     options = _method_options(method_proto.options)
-    if not options.HasExtension(annotations_pb2.http):
+    if not options.HasExtension(annotations_pb2.http):  # type: ignore[arg-type]  # .pyi: extension as FieldDescriptor
         return
     if method_proto.client_streaming:
         # AIP-127: streaming requests get no HTTP binding; this edge does not transcode them.
         raise RuleError(f"/{service.full_name}/{method.name}: client streaming RPCs cannot have an http rule")
-    primary = options.Extensions[annotations_pb2.http]
+    primary: http_pb2.HttpRule = options.Extensions[annotations_pb2.http]  # type: ignore[index]  # .pyi: extension as FieldDescriptor
     # additional_bindings nest one level only (http.proto); deeper ones are ignored like GW does.
     for index, rule in enumerate([primary, *primary.additional_bindings]):
         http_method, path = _rule_pattern(rule)

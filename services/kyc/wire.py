@@ -107,7 +107,7 @@ def document_pb(applicant_id: str, document: Document) -> kyc_pb2.Document:
     """The number is INPUT_ONLY: it is never answered (and only its keyed hash is kept)."""
     return kyc_pb2.Document(
         name=f"{applicant_name(applicant_id)}/documents/{document.document_id}",
-        type=kyc_pb2.DocumentType.Value(f"DOCUMENT_TYPE_{document.type.value}"),
+        type=f"DOCUMENT_TYPE_{document.type.value}",
         issuing_country=document.issuing_country,
         sha256=document.sha256,
         size_bytes=document.size_bytes,

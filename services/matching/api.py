@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from clearmesh.matching.v1 import matching_pb2
-from clearmesh.matching.v1 import matching_service_pb2 as pb
-from clearmesh.matching.v1 import matching_service_pb2_grpc as pb_grpc
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clearmesh.matching.v1 import matching_pb2, matching_service_pb2 as pb, matching_service_pb2_grpc as pb_grpc
 from services.matching import wire
 from services.matching.domain import CancelOrder
 from services.matching.domain.reasons import MatchingReason

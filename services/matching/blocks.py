@@ -64,7 +64,7 @@ def _decode(kind: type[R], payload: str | bytes) -> list[R]:
     data = orjson.loads(payload)
     enums = _ENUMS[kind]
     columns = [data[field] if field not in enums else map(enums[field], data[field]) for field in kind._fields]
-    return list(map(tuple.__new__, repeat(kind), zip(*columns)))  # type: ignore[arg-type]
+    return list(map(tuple.__new__, repeat(kind), zip(*columns)))
 
 
 def decode_trades(payload: str | bytes) -> list[Trade]:

@@ -79,7 +79,7 @@ class DatabaseIndex:
     async def sequence_of(self, market: str, order_id: str) -> int | None:
         table = tables.finished_orders
         async with self.engine.connect() as connection:
-            return (await connection.execute(  # type: ignore[no-any-return]
+            return (await connection.execute(
                 select(table.c.sequence).where(table.c.market == market, table.c.order_id == order_id)
             )).scalar_one_or_none()
 

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from clearmesh.matching.v1 import matching_service_pb2 as pb
-
 from services.matching.domain import (
     Market,
     MarketMode,

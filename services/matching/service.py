@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from clearmesh.matching.v1 import matching_service_pb2, matching_service_pb2_grpc
-
 from services.matching.api import MatchingServicer
 from services.matching.domain import default_markets
 from services.matching.exchange import Exchange

@@ -5,10 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from clearmesh.matching.v1 import matching_pb2
-from clearmesh.matching.v1 import matching_service_pb2 as pb
 from google.protobuf import duration_pb2
 
+from clearmesh.matching.v1 import matching_pb2, matching_service_pb2 as pb
 from services.matching.domain import (
     Auction,
     BookView,

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.order import wire
 from services.order.domain.enums import STATE_NUMBERS, OrderState
-from services.order.domain.holds import fill_consumption
 from services.order.domain.market import MarketRules
 from services.order.domain.orders import Order, Release
 from services.order.domain.reasons import OrderReason
@@ -139,11 +138,7 @@ class EventFollower:
             if (order.state is OrderState.REJECTED and order.reject_reason == OrderReason.MATCHING_UNAVAILABLE
                     and event.state in LIVE_STATES):
                 strays[order_id] = order
-            consumption = 0
-            if event.last_quantity:
-                consumption = fill_consumption(market, order.spec.side, Decimal(event.last_price),
-                                               Decimal(event.last_quantity), self.fee_rate)
-            updated = order.with_event(market, wire.fill_event(market, event), consumption)
+            updated = order.with_event(market, wire.fill_event(market, event), self.fee_rate)
             if updated != order:
                 changed[order_id] = updated
         for order in changed.values():

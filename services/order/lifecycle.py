@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.order import wire
 from services.order.domain.enums import OrderState, OrderType, Side
-from services.order.domain.holds import hold_plan, max_fills
+from services.order.domain.holds import hold_plan
 from services.order.domain.market import MarketRules
 from services.order.domain.orders import Order, Release
 from services.order.domain.reasons import OrderReason
@@ -63,7 +63,7 @@ NOTIONAL_WINDOW = timedelta(hours=24)
 
 class Lifecycle:
     def __init__(self, tx: Transactions, store: OrderStore, peers: Peers, markets: Markets, clock: Clock, *,
-                 fee_rate: Decimal, max_book_orders: int) -> None:
+                 fee_rate: Decimal) -> None:
         self.tx = tx
         self.writes = GroupWriter(tx)
         self.store = store
@@ -71,7 +71,6 @@ class Lifecycle:
         self.markets = markets
         self.clock = clock
         self.fee_rate = fee_rate
-        self.max_book_orders = max_book_orders
         # Orders this process is placing right now: the repair leaves them to their caller.
         self._in_flight: set[str] = set()
         # Weak: a lock lives only while some placement of that account holds or awaits it.
@@ -98,8 +97,7 @@ class Lifecycle:
         spec = check_order(command.draft, market, now, violations)
         kyc_amount = _kyc_notional(spec, market)
         lots = market.lots(spec.quantity) if spec.quantity is not None else None
-        fills = max_fills(market, spec.order_type, spec.time_in_force, lots, spec.max_notional, self.max_book_orders)
-        plan = hold_plan(market, spec.side, spec.notional(), lots, fills, self.fee_rate)
+        plan = hold_plan(market, spec.side, spec.notional(), lots, self.fee_rate)
         order = Order(
             order_id=str(uuid.uuid4()), account=account, market_id=market.market_id, spec=spec,
             request_id=command.request_id, fingerprint=fingerprint, hold_asset=plan.asset, hold_units=plan.units,

@@ -37,7 +37,7 @@ class Markets:
         return known
 
     def _rules(self, market: matching_pb2.Market) -> MarketRules:
-        return MarketRules(
+        rules = MarketRules(
             market_id=market.name.removeprefix("markets/"), base_asset=market.base_asset,
             quote_asset=market.quote_asset, tick=Decimal(market.tick_size), lot=Decimal(market.lot_size),
             min_quantity=_optional(market.min_quantity), max_quantity=_optional(market.max_quantity),
@@ -45,3 +45,9 @@ class Markets:
             halted=market.state == matching_pb2.MARKET_STATE_HALTED,
             reference_price=_optional(market.reference_price),
             base_decimals=self.decimals(market.base_asset), quote_decimals=self.decimals(market.quote_asset))
+        if not rules.settleable:
+            raise FailedPrecondition(
+                OrderReason.MARKET_NOT_SETTLEABLE,
+                f"{market.name}: tick × lot is finer than one unit of {market.quote_asset}, so its fills cannot be settled",
+                metadata={"market": market.name})
+        return rules

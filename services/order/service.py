@@ -26,7 +26,7 @@ async def build(runtime: ServiceRuntime) -> OrderServicer:
     # Holds are placed in the Wallet's smallest units, so Order reads the same asset list.
     markets = Markets(peers, {code: asset.precision for code, asset in parse_asset_config(settings.assets).items()})
     lifecycle = Lifecycle(runtime.transactions, store, peers, markets, runtime.clock,
-                          fee_rate=settings.settlement_fee_rate, max_book_orders=settings.max_order_book_size)
+                          fee_rate=settings.settlement_fee_rate)
     follower = EventFollower(runtime.transactions, store, peers, markets, fee_rate=settings.settlement_fee_rate,
                              release=lifecycle.release, withdraw=lifecycle.withdraw, spawn=runtime.spawn)
     runtime.spawn(follower.follow_all_markets(), "order-markets")

@@ -81,9 +81,9 @@ def access_rules(services: Iterable[ServiceDescriptor]) -> dict[str, AccessRule]
     for service in services:
         for method in service.methods:
             options = method.GetOptions()
-            if not options.HasExtension(access_pb2.access):
+            if not options.HasExtension(access_pb2.access):  # type: ignore[arg-type]  # .pyi: extension as FieldDescriptor
                 continue  # no rule: the interceptor denies it (fail closed)
-            rule = options.Extensions[access_pb2.access]
+            rule: access_pb2.AccessRule = options.Extensions[access_pb2.access]  # type: ignore[index]  # .pyi: extension as FieldDescriptor
             rules[f"/{service.full_name}/{method.name}"] = AccessRule(
                 frozenset(rule.roles), frozenset(rule.services))
     return rules

@@ -77,4 +77,4 @@ def dial(target: str, token: Callable[[], str], max_message_bytes: int) -> grpc.
         target, options=channel_options(max_message_bytes),
         # grpc.aio files an interceptor under the first kind it is an instance of, so each kind
         # of call (unary, server stream) gets an instance of its own.
-        interceptors=[*client_interceptors(), _UnaryMetadata(token), _StreamMetadata(token)])  # type: ignore[list-item]
+        interceptors=[*client_interceptors(), _UnaryMetadata(token), _StreamMetadata(token)])

@@ -1,12 +1,17 @@
 """The trading fee rule, shared by the Order service (which holds enough to pay it) and the
 Settlement service (which charges it), so the two can never disagree by a unit.
 
-Fee per side of a trade = `rate × notional`, rounded UP to the quote asset's smallest unit.
-Notional is price × quantity in quote units; markets are created only where every
-tick × lot is a whole number of quote units, so the notional itself never needs rounding.
+An order's fees = `rate × its filled notional`, rounded UP to the quote asset's smallest unit;
+each fill is charged what it adds to that figure (`fill_fee_units`). So however an order is
+split into fills — one trade at a time in a continuous market, several trades at once in an
+auction clearing, which the order sees as one fill — its fees add up to exactly
+`fee_units(filled notional)`: what Order holds for (`fee_units` of the order's notional) and
+counts as consumed, and what Settlement charges trade by trade. Rounding each trade up on its
+own instead would charge n fills up to n − 1 units more than their total's fee, and an auction
+fill's trades more than Order could know of.
 
-Rounding each fill up means the fees of n fills can exceed the fee of their total by up to
-n − 1 units; a hold therefore reserves one extra unit per possible fill (`fee_reserve_units`).
+Notional is price × quantity in quote units; markets exist only where every tick × lot is a
+whole number of quote units, so a notional never needs rounding.
 """
 
 from __future__ import annotations
@@ -21,12 +26,12 @@ def fee_units(notional_units: int, rate: Decimal) -> int:
     return int((Decimal(notional_units) * rate).to_integral_value(rounding=ROUND_CEILING))
 
 
-def fee_reserve_units(notional_units: int, rate: Decimal, max_fills: int) -> int:
-    """The most the fees of an order's fills can come to, whatever way it is split into at
-    most `max_fills` fills with `notional_units` in all."""
-    if max_fills < 1:
-        raise ValueError("an order has at least one possible fill")
-    return fee_units(notional_units, rate) + max_fills - 1
+def fill_fee_units(filled_before_units: int, fill_units: int, rate: Decimal) -> int:
+    """One fill's fee: how much the order's fee grows when the fill adds `fill_units` of
+    notional to the `filled_before_units` it already had."""
+    if filled_before_units < 0 or fill_units < 0:
+        raise ValueError("notional must not be negative")
+    return fee_units(filled_before_units + fill_units, rate) - fee_units(filled_before_units, rate)
 
 
 def notional_units(amount: Decimal, decimals: int) -> int:

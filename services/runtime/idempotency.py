@@ -47,7 +47,7 @@ def fingerprint(request: Message) -> str:
     copy = type(request)()
     copy.CopyFrom(request)
     if "request_id" in copy.DESCRIPTOR.fields_by_name:
-        copy.ClearField("request_id")  # type: ignore[arg-type]
+        copy.ClearField("request_id")
     return hashlib.sha256(copy.SerializeToString(deterministic=True)).hexdigest()
 
 

@@ -109,8 +109,9 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         self._rules = rules
         self._trust_mesh = trust_mesh
 
-    async def intercept_service(self, continuation: Callable[..., Awaitable[grpc.RpcMethodHandler]],
-                                details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+    async def intercept_service(
+            self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
+            details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(details)
         if handler is None or details.method.startswith(OPEN_PREFIXES):
             return handler

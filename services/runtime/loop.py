@@ -17,7 +17,7 @@ T = TypeVar("T")
 try:
     import uvloop
 except ImportError:  # pragma: no cover - platforms without uvloop
-    uvloop = None  # type: ignore[assignment]
+    uvloop = None  # type: ignore[assignment]  # optional: the module, or None without it
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:

@@ -46,7 +46,7 @@ class ServiceSpec:
     name: str
     descriptor: ServiceDescriptor
     register: Callable[[Any, grpc.aio.Server], None]
-    build: Callable[["ServiceRuntime"], Awaitable[Any]]
+    build: Callable[[ServiceRuntime], Awaitable[Any]]
     migrations: Path | None = None
 
 
@@ -151,7 +151,7 @@ async def start(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = 
 
     rules = access_rules([spec.descriptor])
     server = grpc.aio.server(
-        interceptors=[server_interceptor(),  # type: ignore[list-item]
+        interceptors=[server_interceptor(),
                       CallInterceptor(runtime.issuer, rules, trust_mesh=settings.trust_mesh_identity)],
         options=server_options(settings))
     spec.register(servicer, server)

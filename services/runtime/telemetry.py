@@ -14,6 +14,7 @@ and its meta-package pins protobuf below 5, which breaks grpcio-tools; OTLP is i
 
 from __future__ import annotations
 
+import grpc
 from opentelemetry import trace
 from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
 from opentelemetry.instrumentation.grpc import filters
@@ -53,11 +54,11 @@ def shutdown_tracing() -> None:
         provider.shutdown()
 
 
-def server_interceptor() -> object:
+def server_interceptor() -> grpc.aio.ServerInterceptor:
     """Server spans for every RPC but health checks, continuing the caller's W3C trace."""
     return aio_server_interceptor(filter_=filters.negate(filters.health_check()))
 
 
-def client_interceptors() -> list[object]:
+def client_interceptors() -> list[grpc.aio.ClientInterceptor]:
     """Client spans that inject `traceparent` into outgoing calls."""
     return list(aio_client_interceptors())

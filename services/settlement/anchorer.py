@@ -11,6 +11,7 @@ chain confirmed its memo, in one transaction with its settlements' state change.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -88,8 +89,6 @@ class Anchorer:
                                                        "signature": anchor.signature, "slot": anchor.slot}})
 
     async def _sleep(self, seconds: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
-        except TimeoutError:
-            pass
         self._wake.clear()

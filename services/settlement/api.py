@@ -86,9 +86,12 @@ class SettlementServicer(pb_grpc.SettlementServiceServicer):
             if found is None:
                 raise _not_found(request.name)
             progress = retried(found.progress)  # SETTLEMENT_NOT_FAILED unless FAILED
-            settlement = charged(found, self.wire.assets, self.fee_rate)
+            orders = (found.terms.buy_order, found.terms.sell_order)
+            filled = await self.store.order_fills(session, orders)
+            settlement, now_filled = charged(found, filled, self.wire.assets, self.fee_rate)
             now = self.clock.now()
             if settlement.charges != found.charges:
+                await self.store.save_order_fills(session, filled, now_filled)
                 await self.store.save_charges(session, settlement.settlement_id, settlement.charges)
             await self.store.save_progress(session, {found.settlement_id: progress}, now)
             return self.wire.settlement(replace(settlement, progress=progress, update_time=now))

@@ -18,11 +18,13 @@ from typing import Any
 
 import grpc
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from clearmesh.matching.v1 import matching_pb2, matching_service_pb2 as matching_pb
 from clearmesh.matching.v1 import matching_service_pb2_grpc as matching_grpc
 from services.runtime.clock import Clock
 from services.runtime.transactions import Transactions
+from services.settlement.domain.settlement import charge_in_order
 from services.settlement.store import SettlementStore
 from services.settlement.wire import settlement_of_trade
 from services.wallet.domain import AssetCatalog
@@ -119,8 +121,19 @@ class Intake:
         now = self._clock.now()
         arrived = [settlement_of_trade(trade, market, self._assets, self._fee_rate, now) for trade in trades]
         cursor = max(trade.sequence for trade in trades)
-        fresh = await self._tx.write(lambda session: self._store.intake(session, market.name, arrived, cursor))
-        if fresh:
+
+        async def record(session: AsyncSession) -> int:
+            # Charged here, in trade order and in the transaction that records them, so each
+            # order's running notional counts every trade exactly once.
+            fresh = await self._store.unseen(session, arrived)
+            orders = [order for s in fresh for order in (s.terms.buy_order, s.terms.sell_order)]
+            filled = await self._store.order_fills(session, orders)
+            charged_ones, now_filled = charge_in_order(fresh, filled, self._assets, self._fee_rate)
+            await self._store.save_order_fills(session, filled, now_filled)
+            await self._store.intake(session, market.name, charged_ones, cursor)
+            return len(charged_ones)
+
+        if await self._tx.write(record):
             self._on_intake()
 
 

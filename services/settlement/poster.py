@@ -10,6 +10,7 @@ one attempt for every settlement in the batch, which then waits its backoff
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 
@@ -89,10 +90,8 @@ class Poster:
         return min(IDLE_SECS, max(0.0, (retry_at - self._clock.now()).total_seconds()))
 
     async def _sleep(self, seconds: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
-        except TimeoutError:
-            pass
         self._wake.clear()
 
     async def _post(self, batch: Sequence[Settlement]) -> None:

@@ -7,7 +7,7 @@ commit together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +22,7 @@ from services.settlement.domain.settlement import AnchorRef, Settlement
 from services.settlement.domain.states import Progress, State
 
 _S = tables.settlements
+_F = tables.order_fills
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -52,14 +53,16 @@ class SettlementStore:
         found = await session.scalar(select(tables.cursors.c.after_sequence).where(tables.cursors.c.market == market))
         return int(found or 0)
 
-    async def intake(self, session: AsyncSession, market: str, arrived: Sequence[Settlement], cursor: int) -> int:
-        """Insert the settlements of trades not seen before and move the market's cursor to
-        `cursor` (never back); returns how many were new."""
+    async def unseen(self, session: AsyncSession, arrived: Sequence[Settlement]) -> list[Settlement]:
+        """The settlements of trades not recorded before (a redelivered trade is one that was)."""
         existing = set((await session.scalars(select(_S.c.trade).where(
             _S.c.trade.in_([s.trade for s in arrived])))).all()) if arrived else set()
-        fresh = {s.trade: s for s in arrived if s.trade not in existing}
+        return [s for s in arrived if s.trade not in existing]
+
+    async def intake(self, session: AsyncSession, market: str, fresh: Sequence[Settlement], cursor: int) -> None:
+        """Insert new settlements and move the market's cursor to `cursor` (never back)."""
         if fresh:
-            await session.execute(_S.insert(), [_row(s) for s in fresh.values()])
+            await session.execute(_S.insert(), [_row(s) for s in fresh])
         stored = await session.scalar(select(tables.cursors.c.after_sequence)
                                       .where(tables.cursors.c.market == market).with_for_update())
         if stored is None:
@@ -67,7 +70,21 @@ class SettlementStore:
         elif cursor > stored:
             await session.execute(update(tables.cursors).where(tables.cursors.c.market == market)
                                   .values(after_sequence=cursor))
-        return len(fresh)
+
+    async def order_fills(self, session: AsyncSession, orders: Iterable[str]) -> dict[str, int]:
+        """The notional charged so far to each of these orders (absent: none), locked."""
+        wanted = sorted(set(orders))
+        if not wanted:
+            return {}
+        rows = await session.execute(select(_F).where(_F.c.order_name.in_(wanted)).with_for_update())
+        return {row.order_name: row.notional_units for row in rows}
+
+    async def save_order_fills(self, session: AsyncSession, before: Mapping[str, int], after: Mapping[str, int]) -> None:
+        for order, units in sorted(after.items()):
+            if order in before:
+                await session.execute(update(_F).where(_F.c.order_name == order).values(notional_units=units))
+            else:
+                await session.execute(_F.insert().values(order_name=order, notional_units=units))
 
     async def rewind(self, session: AsyncSession, market: str, cursor: int) -> None:
         """Operator repair: follow the market again from `cursor` (what was settled stays settled)."""

@@ -64,6 +64,14 @@ Index("settlement_settlements_buyer", settlements.c.buyer, settlements.c.seq)
 Index("settlement_settlements_seller", settlements.c.seller, settlements.c.seq)
 Index("settlement_settlements_batch", settlements.c.batch_id, settlements.c.batch_position)
 
+# Each order's notional charged so far: a trade's fee is what it adds to its order's fee
+# (domain/charges.py), written in the transaction that charges the trade.
+order_fills = Table(
+    "settlement_order_fills", metadata,
+    Column("order_name", NAME, primary_key=True),
+    Column("notional_units", BigInteger, nullable=False),
+)
+
 cursors = Table(
     "settlement_cursors", metadata,
     Column("market", NAME, primary_key=True),

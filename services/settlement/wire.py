@@ -17,11 +17,12 @@ from services.wallet.domain import AssetCatalog
 COLLECTION = "settlements"
 
 
-def state_message(state: State) -> "settlement_pb2.SettlementState.ValueType":
-    return settlement_pb2.SettlementState.Value(f"SETTLEMENT_STATE_{state}")
+def state_message(state: State) -> str:
+    # The enum value's name: protobuf constructors take names (an unknown one raises ValueError).
+    return f"SETTLEMENT_STATE_{state}"
 
 
-def state_of(message: "settlement_pb2.SettlementState.ValueType") -> State | None:
+def state_of(message: settlement_pb2.SettlementState) -> State | None:
     """The domain state of a filter value; None for UNSPECIFIED (no filter)."""
     if message == settlement_pb2.SETTLEMENT_STATE_UNSPECIFIED:
         return None

@@ -59,9 +59,10 @@ class Checks(Violations):
         super().add(field, description)
         self.reasons.add(reason)
 
-    def raise_if_any(self, message: str = "the request is invalid") -> None:
+    def raise_if_any(self, message: str = "the request is invalid", *, reason: str | None = None) -> None:
         if self.items:
-            reason = next(iter(self.reasons)) if len(self.reasons) == 1 else "INVALID_ARGUMENT"
+            if reason is None:
+                reason = next(iter(self.reasons)) if len(self.reasons) == 1 else "INVALID_ARGUMENT"
             raise InvalidArgument(reason, message, violations=self.items)
 
     def request_id(self, value: str, *, required: bool, field: str = "request_id") -> str | None:

@@ -11,8 +11,9 @@ TRANSFERS = "transfers"
 HOLDS = "holds"
 
 
-def entry_kind(kind: str) -> "wallet_pb2.EntryKind.ValueType":
-    return wallet_pb2.EntryKind.Value(f"ENTRY_KIND_{kind}")
+def entry_kind(kind: str) -> str:
+    # The enum value's name: protobuf constructors take names (an unknown one raises ValueError).
+    return f"ENTRY_KIND_{kind}"
 
 
 class Wire:
@@ -63,6 +64,6 @@ class Wire:
         return wallet_pb2.Withdrawal(
             name=withdrawal.name, asset=withdrawal.asset, amount=self.amount(withdrawal.asset, withdrawal.units),
             destination=withdrawal.destination,
-            state=wallet_pb2.WithdrawalState.Value(f"WITHDRAWAL_STATE_{withdrawal.state}"),
+            state=f"WITHDRAWAL_STATE_{withdrawal.state}",
             create_time=timestamp(withdrawal.create_time), update_time=timestamp(withdrawal.update_time),
             tx_reference=record.tx_reference or "", failure_reason=withdrawal.failure_reason or "")

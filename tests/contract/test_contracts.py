@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from google.api import annotations_pb2
+from google.api import annotations_pb2, http_pb2
+from google.protobuf.descriptor import ServiceDescriptor
 
 from services.registry import SERVICE_NAMES, load_spec
 
@@ -16,16 +17,16 @@ SURFACE = [line.split("\t") for line in (Path(__file__).parent / "public_surface
            if line and not line.startswith("#")]
 
 
-def _services() -> dict[str, object]:
+def _services() -> dict[str, ServiceDescriptor]:
     return {load_spec(name).descriptor.name: load_spec(name).descriptor for name in SERVICE_NAMES}
 
 
 def _binding(service: str, rpc: str) -> tuple[str, str, str]:
-    method = _services()[service].methods_by_name[rpc]  # type: ignore[attr-defined]
+    method = _services()[service].methods_by_name[rpc]
     options = method.GetOptions()
-    if not options.HasExtension(annotations_pb2.http):
+    if not options.HasExtension(annotations_pb2.http):  # type: ignore[arg-type]  # .pyi: extension as FieldDescriptor
         return ("internal", "-", "-")
-    rule = options.Extensions[annotations_pb2.http]
+    rule: http_pb2.HttpRule = options.Extensions[annotations_pb2.http]  # type: ignore[index]  # .pyi: extension as FieldDescriptor
     verb = rule.WhichOneof("pattern")
     return (verb, getattr(rule, verb), rule.body or "-")
 
@@ -38,7 +39,7 @@ def test_each_rpc_of_the_design_has_its_http_binding(service: str, rpc: str, ver
 
 def test_the_contracts_hold_no_rpc_beyond_the_design_table() -> None:
     declared = {(service, rpc) for service, rpc, *_ in SURFACE}
-    present = {(name, m.name) for name, d in _services().items() for m in d.methods}  # type: ignore[attr-defined]
+    present = {(name, m.name) for name, d in _services().items() for m in d.methods}
     assert present == declared
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from testkit.manifests import (
+from tests.testkit.manifests import (
     OVERLAYS,
     Document,
     load_documents,

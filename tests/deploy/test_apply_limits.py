@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 
-from testkit.manifests import REPO_ROOT, load_documents
+from tests.testkit.manifests import REPO_ROOT, load_documents
 
 ANNOTATION_LIMIT = 262_144  # bytes, all annotations of an object together
 OBJECT_LIMIT = 1_048_576  # comfortably below etcd's 1.5 MiB request limit

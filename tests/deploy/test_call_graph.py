@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from testkit.manifests import REPO_ROOT, Document, load_documents, of_kind
+from tests.testkit.manifests import REPO_ROOT, Document, load_documents, of_kind
 
 from gateway.descriptor import load_descriptor_set
 from gateway.edge.upstream import service_key

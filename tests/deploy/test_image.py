@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from testkit.manifests import REPO_ROOT, setting_names
+from tests.testkit.manifests import REPO_ROOT, setting_names
 
 from services.registry import SERVICE_NAMES
 

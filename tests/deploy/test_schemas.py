@@ -7,8 +7,8 @@ from pathlib import Path
 
 import kubernetes_validate
 import pytest
-from testkit.istio_schemas import validate_istio
-from testkit.manifests import (
+from tests.testkit.istio_schemas import validate_istio
+from tests.testkit.manifests import (
     K8S,
     OVERLAYS,
     Document,

@@ -5,7 +5,7 @@ and the replicas each overlay promises (Matching: exactly one writer)."""
 from __future__ import annotations
 
 import pytest
-from testkit.manifests import OVERLAYS, Document, find, of_kind
+from tests.testkit.manifests import OVERLAYS, Document, find, of_kind
 
 from services.registry import SERVICE_NAMES
 

@@ -48,6 +48,7 @@ def _alive(pid: int) -> bool:
 def test_up_serves_every_service_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     started = time.monotonic()
     up, pids = _start(tmp_path)
+    assert up.stderr is not None
     try:
         assert set(pids) == {*SERVICE_NAMES, "edge"}, up.stderr.read() if up.poll() is not None else pids
         assert time.monotonic() - started < READY_WITHIN_SECS

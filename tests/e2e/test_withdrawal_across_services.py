@@ -14,7 +14,7 @@ from google.type import date_pb2
 from services.kyc.service import SPEC as KYC
 from services.runtime.settings import Settings
 from services.wallet.service import SPEC as WALLET
-from testkit.rpc import reason
+from tests.testkit.rpc import reason
 
 
 async def _approve(kyc: kyc_grpc.KycServiceStub, bearer: Any, account: str, tier: int) -> None:

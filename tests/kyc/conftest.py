@@ -20,7 +20,7 @@ from services.kyc.service import SPEC
 from services.runtime.clock import FixedClock
 from services.runtime.server import RunningService
 from services.runtime.settings import Settings
-from testkit.rpc import field_violations, reason
+from tests.testkit.rpc import field_violations, reason
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 Bearer = Callable[..., tuple[tuple[str, str], ...]]
@@ -110,7 +110,8 @@ class KycClient:
 
     async def review(self, name: str, decision: int, tier: int = 0, reason: str = "") -> kyc_pb2.Applicant:
         return await self.stub.ReviewApplicant(
-            pb.ReviewApplicantRequest(name=name, decision=decision, tier=tier, reason=reason),
+            pb.ReviewApplicantRequest(name=name, decision=decision,  # type: ignore[arg-type]  # a wire number; the .pyi wants the enum type
+                                      tier=tier, reason=reason),
             metadata=self.operator())
 
     async def approved(self, account: str = "alice", tier: int = 1) -> kyc_pb2.Applicant:
@@ -121,8 +122,8 @@ class KycClient:
     async def check(self, account: str, action: int, amount: str, asset: str = "USDC", used: str = "",
                     metadata: tuple[tuple[str, str], ...] | None = None) -> pb.CheckEligibilityResponse:
         return await self.stub.CheckEligibility(
-            pb.CheckEligibilityRequest(account=f"accounts/{account}", action=action, asset=asset, amount=amount,
-                                       used_amount=used),
+            pb.CheckEligibilityRequest(account=f"accounts/{account}", action=action,  # type: ignore[arg-type]  # a wire number; the .pyi wants the enum type
+                                       asset=asset, amount=amount, used_amount=used),
             metadata=metadata or self.bearer(service="wallet"))
 
     async def counts(self) -> Counts:

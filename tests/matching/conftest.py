@@ -9,16 +9,14 @@ from typing import Any
 
 import grpc
 import pytest
-from clearmesh.matching.v1 import matching_service_pb2 as pb
-from clearmesh.matching.v1 import matching_service_pb2_grpc as pb_grpc
 from google.rpc import error_details_pb2
-from testkit.rpc import error_info, field_violations
-from testkit.rpc import reason as error_reason
 
+from clearmesh.matching.v1 import matching_service_pb2 as pb, matching_service_pb2_grpc as pb_grpc
 from services.matching.service import SPEC
 from services.matching.store import MatchingStore
 from services.runtime.server import RunningService
 from services.runtime.settings import Settings
+from tests.testkit.rpc import error_info, field_violations, reason as error_reason
 
 Metadata = tuple[tuple[str, str], ...]
 
@@ -50,7 +48,8 @@ class Matching:
     async def submit(self, order: str, side: int, price: str, quantity: str, *, market: str = "BTC-USDC",
                      account: str = "accounts/alice", **fields: Any) -> pb.SubmitOrderResponse:
         """A limit order (unless `fields` say otherwise) as the Order service sends it."""
-        request = pb.SubmitOrderRequest(order=order, account=account, market=f"markets/{market}", side=side,
+        request = pb.SubmitOrderRequest(order=order, account=account, market=f"markets/{market}",
+                                        side=side,  # type: ignore[arg-type]  # a wire number; the .pyi wants the enum type
                                         type=fields.pop("type", 1), price=price, quantity=quantity, **fields)
         return await self.stub.SubmitOrder(request, metadata=self.order_service)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 import pytest
+
 from clearmesh.matching.v1 import matching_service_pb2 as pb
 
 BUY, SELL = 1, 2

@@ -22,14 +22,13 @@ from typing import Any
 
 import grpc
 import pytest
-from clearmesh.matching.v1 import matching_service_pb2 as pb
-from clearmesh.matching.v1 import matching_service_pb2_grpc as pb_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from testkit.net import free_port
 
+from clearmesh.matching.v1 import matching_service_pb2 as pb, matching_service_pb2_grpc as pb_grpc
 from services.matching import wire
 from services.matching.domain import MatchingEngine, OrderType, Side, default_markets
 from services.runtime.auth import TokenIssuer
+from tests.testkit.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "crash-test-secret-" + "y" * 32
@@ -83,7 +82,8 @@ def request_of(order: tuple[str, bool, str, str]) -> pb.SubmitOrderRequest:
     order_id, is_buy, price, quantity = order
     # Buyers and sellers are different accounts, so self-trade prevention never cancels anything.
     return pb.SubmitOrderRequest(order=order_id, account="accounts/buyer" if is_buy else "accounts/seller",
-                                 market="markets/BTC-USDC", side=1 if is_buy else 2, type=1, price=price,
+                                 market="markets/BTC-USDC", side=1 if is_buy else 2, type=1,  # type: ignore[arg-type]  # a wire number; the .pyi wants the enum type
+                                 price=price,
                                  quantity=quantity)
 
 

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from clearmesh.matching.v1 import matching_service_pb2 as pb
-
 from services.matching.service import SPEC
 from services.runtime.clock import FixedClock
 
@@ -26,8 +25,9 @@ async def test_a_gtc_order_expires_after_the_default_lifetime(serve: Any, matchi
             stub = pb_grpc.MatchingServiceStub(channel)
             order = bearer(service="order")
             await stub.SubmitOrder(pb.SubmitOrderRequest(
-                order="o1", account="accounts/alice", market="markets/BTC-USDC", side=1, type=1, price="100.00",
-                quantity="1"), metadata=order)
+                order="o1", account="accounts/alice", market="markets/BTC-USDC",
+                side=1, type=1,  # type: ignore[arg-type]  # a wire number; the .pyi wants the enum type
+                price="100.00", quantity="1"), metadata=order)
             clock.set(clock.now() + timedelta(hours=1, seconds=1))
             events = stub.StreamOrderEvents(pb.StreamOrderEventsRequest(market="markets/BTC-USDC", after_sequence=1),
                                             metadata=order)

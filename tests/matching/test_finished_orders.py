@@ -85,7 +85,8 @@ async def test_a_snapshot_indexes_the_orders_finished_before_it(store: MatchingS
     assert indexed == [writer.finished["a1"], writer.finished["a2"]]
 
 
-async def test_the_snapshot_is_stored_after_the_index_has_its_orders(store: MatchingStore) -> None:
+async def test_the_snapshot_is_stored_after_the_index_has_its_orders(
+        store: MatchingStore, monkeypatch: pytest.MonkeyPatch) -> None:
     order: list[str] = []
     index_finished, save_snapshot = store.index_finished, store.save_snapshot
 
@@ -97,7 +98,8 @@ async def test_the_snapshot_is_stored_after_the_index_has_its_orders(store: Matc
         order.append("snapshot")
         await save_snapshot(*args)
 
-    store.index_finished, store.save_snapshot = indexing, saving  # type: ignore[method-assign]
+    monkeypatch.setattr(store, "index_finished", indexing)
+    monkeypatch.setattr(store, "save_snapshot", saving)
     writer = await open_writer(store)
     await finish(writer, ["a1", "a2"])
     await settle(writer)
@@ -162,7 +164,7 @@ async def test_a_failed_index_write_keeps_the_orders_in_memory_and_stores_no_sna
     async def failing(*args: Any) -> None:
         raise OSError("disk full")
 
-    store.index_finished = failing  # type: ignore[method-assign]
+    monkeypatch.setattr(store, "index_finished", failing)
     writer = await open_writer(store)
     await finish(writer, ["a1", "a2"])
     await settle(writer)

@@ -6,10 +6,9 @@ from typing import Any
 
 import grpc
 import pytest
-from clearmesh.matching.v1 import matching_pb2
-from clearmesh.matching.v1 import matching_service_pb2 as pb
 from google.protobuf import duration_pb2
 
+from clearmesh.matching.v1 import matching_pb2, matching_service_pb2 as pb
 from services.runtime.settings import Settings
 
 CONTINUOUS, PERIODIC_AUCTION = 1, 2

@@ -6,8 +6,9 @@ from typing import Any
 
 import grpc
 import pytest
-from clearmesh.matching.v1 import matching_service_pb2 as pb
 from google.protobuf import timestamp_pb2
+
+from clearmesh.matching.v1 import matching_service_pb2 as pb
 
 BUY, SELL = 1, 2
 LIMIT, MARKET = 1, 2
@@ -103,7 +104,7 @@ def _future(seconds: int) -> timestamp_pb2.Timestamp:
     return timestamp_pb2.Timestamp(seconds=seconds)
 
 
-BAD_ORDERS = {
+BAD_ORDERS: dict[str, tuple[dict[str, Any], str]] = {
     "price off the tick": ({"price": "100.001"}, "price"),
     "quantity off the lot": ({"quantity": "0.000001"}, "quantity"),
     "zero quantity": ({"quantity": "0"}, "quantity"),
@@ -122,8 +123,9 @@ BAD_ORDERS = {
 @pytest.mark.parametrize("case", list(BAD_ORDERS), ids=list(BAD_ORDERS))
 async def test_a_bad_order_is_invalid_argument_and_nothing_is_journaled(matching: Any, case: str) -> None:
     fields, field = BAD_ORDERS[case]
-    request = pb.SubmitOrderRequest(order="o1", account="accounts/alice", market="markets/BTC-USDC", side=BUY,
-                                    type=LIMIT, price="100.00", quantity="1")
+    request = pb.SubmitOrderRequest(order="o1", account="accounts/alice", market="markets/BTC-USDC",
+                                    side=BUY, type=LIMIT,  # type: ignore[arg-type]  # a wire number; the .pyi wants the enum type
+                                    price="100.00", quantity="1")
     for name, value in fields.items():
         if isinstance(value, timestamp_pb2.Timestamp):
             request.expire_time.CopyFrom(value)

@@ -74,7 +74,7 @@ class Mesh:
                 metadata=self.operator)
         return caller
 
-    async def place(self, caller: Metadata, *, market: str = "BTC-USDC", side: int = BUY, type: int = LIMIT,
+    async def place(self, caller: Metadata, *, market: str = "BTC-USDC", side: trading_pb2.Side = BUY, type: trading_pb2.OrderType = LIMIT,
                     request_id: str | None = None, **fields: Any) -> order_pb2.Order:
         return await self.order.PlaceOrder(pb.PlaceOrderRequest(
             order=order_pb2.Order(market=f"markets/{market}", side=side, type=type, **fields),

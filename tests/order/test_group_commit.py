@@ -26,7 +26,7 @@ async def _writer(tmp_path: Path) -> tuple[GroupWriter, Transactions, list[int]]
     commits: list[int] = []
     original = tx.write
 
-    async def counted(work):  # type: ignore[no-untyped-def]
+    async def counted(work):
         commits.append(1)
         return await original(work)
 
@@ -34,7 +34,7 @@ async def _writer(tmp_path: Path) -> tuple[GroupWriter, Transactions, list[int]]
     return GroupWriter(tx), tx, commits
 
 
-def _insert(value: int):  # type: ignore[no-untyped-def]
+def _insert(value: int):
     async def work(session: AsyncSession) -> int:
         if value < 0:
             raise NotFound("NOPE", "refused on purpose")

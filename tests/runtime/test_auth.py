@@ -47,7 +47,7 @@ def test_a_token_of_another_secret_audience_or_issuer_is_refused(settings: Setti
 
 def test_an_unsigned_alg_none_token_is_refused(issuer: TokenIssuer) -> None:
     forged = jwt.encode({"sub": "mallory", "roles": ["operator"], "exp": 9_999_999_999,
-                         "iss": "clearmesh", "aud": "clearmesh"}, key=None, algorithm="none")
+                         "iss": "clearmesh", "aud": "clearmesh"}, key="", algorithm="none")
     with pytest.raises(Unauthenticated):
         issuer.verify(forged)
 

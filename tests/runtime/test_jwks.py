@@ -13,7 +13,7 @@ from pathlib import Path
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from testkit.identity import Provider, key_set, rs256_token, rsa_key
+from tests.testkit.identity import Provider, key_set, rs256_token, rsa_key
 
 from services.runtime.errors import Unauthenticated, Unavailable
 from services.runtime.jwks import JwksKeys

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from testkit.identity import Provider, key_set
+from tests.testkit.identity import Provider, key_set
 
 from services.runtime.auth import TokenIssuer, current_principal
 from services.runtime.server import ServiceRuntime, contract_spec

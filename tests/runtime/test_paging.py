@@ -43,5 +43,5 @@ def test_a_numeric_cursor_reads_as_what_to_list_after() -> None:
 
 def test_a_non_numeric_cursor_is_an_invalid_page_token() -> None:
     with pytest.raises(InvalidArgument) as raised:
-        read_page(10, encode_token("abc")).after_number
+        _ = read_page(10, encode_token("abc")).after_number
     assert raised.value.reason == "INVALID_PAGE_TOKEN"

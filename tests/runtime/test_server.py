@@ -27,7 +27,7 @@ from services.runtime.logs import JsonFormatter
 from services.runtime.server import ServiceRuntime, contract_spec
 from services.runtime.settings import Settings
 from services.runtime.telemetry import configure_tracing
-from testkit.rpc import error_info, field_violations, reason
+from tests.testkit.rpc import error_info, field_violations, reason
 
 Bearer = Callable[..., tuple[tuple[str, str], ...]]
 
@@ -78,9 +78,9 @@ async def _invoke(port: int, method: MethodDescriptor, metadata: tuple[tuple[str
     path = f"/{method.containing_service.full_name}/{method.name}"
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         if method.server_streaming:
-            call = channel.unary_stream(path, request_serializer=request_class.SerializeToString,
-                                        response_deserializer=response_class.FromString)
-            stream = call(request_class(), metadata=metadata)
+            streaming = channel.unary_stream(path, request_serializer=request_class.SerializeToString,
+                                             response_deserializer=response_class.FromString)
+            stream = streaming(request_class(), metadata=metadata)
             try:
                 async for _ in stream:
                     pass
@@ -312,7 +312,7 @@ async def test_a_client_streaming_rpc_is_authenticated_like_any_other(issuer: An
     await server.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            call = channel.stream_unary(method)
+            call: grpc.aio.StreamUnaryMultiCallable[bytes, bytes] = channel.stream_unary(method)
             with pytest.raises(grpc.aio.AioRpcError) as anonymous:
                 await call(iter([b"a", b"b"]))
             token = issuer.mint(account="op", roles=["operator"])

@@ -38,7 +38,7 @@ async def test_migrating_twice_changes_nothing(database_url: str) -> None:
     assert await _tables(database_url) == before
 
 
-async def _sessions(url: str):  # type: ignore[no-untyped-def]
+async def _sessions(url: str):
     await migrate.upgrade(url, None)
     return async_sessionmaker(create_engine(url), expire_on_commit=False)
 

@@ -18,15 +18,16 @@ from typing import Any
 
 import grpc
 import pytest
-from testkit.rpc import field_violations, reason
+from tests.testkit.rpc import field_violations, reason
 
 from clearmesh.matching.v1 import matching_service_pb2 as matching_pb, matching_service_pb2_grpc as matching_grpc
 from clearmesh.settlement.v1 import settlement_pb2, settlement_service_pb2 as pb, settlement_service_pb2_grpc as pb_grpc
 from clearmesh.wallet.v1 import wallet_service_pb2 as wallet_pb, wallet_service_pb2_grpc as wallet_grpc
+from clearmesh.type.v1 import trading_pb2
 from services.matching.service import SPEC as MATCHING
 from services.runtime import loop
 from services.runtime.database import create_engine, create_scratch_database, drop_scratch_database
-from services.runtime.fees import fee_reserve_units
+from services.runtime.fees import fee_units
 from services.runtime.server import RunningService, ServiceSpec
 from services.runtime.settings import Settings
 from services.runtime.transactions import Transactions
@@ -36,7 +37,7 @@ from services.wallet.service import SPEC as WALLET
 
 Metadata = tuple[tuple[str, str], ...]
 MARKET = "markets/BTC-USDC"
-BUY, SELL, LIMIT = 1, 2, 1
+BUY, SELL, LIMIT = trading_pb2.SIDE_BUY, trading_pb2.SIDE_SELL, trading_pb2.ORDER_TYPE_LIMIT
 FEE_RATE = Decimal("0.001")
 WAIT_SECS = 20.0
 SERVICES = ("wallet", "matching", "settlement")
@@ -105,8 +106,7 @@ class Mesh:
         `seller_hold` the sell order has no hold, so its trade cannot be posted."""
         index = next(self._ids)
         notional_units = int(Decimal(price) * Decimal(quantity) * 10**6)
-        max_fills = int(Decimal(quantity) / Decimal("0.00001"))
-        buy_hold = notional_units + fee_reserve_units(notional_units, FEE_RATE, max_fills)
+        buy_hold = notional_units + fee_units(notional_units, FEE_RATE)
         await self.hold(f"b{index}", buyer, "USDC", str(Decimal(buy_hold).scaleb(-6)))
         if seller_hold:
             await self.hold(f"s{index}", seller, "BTC", quantity)
@@ -120,7 +120,7 @@ class Mesh:
             hold=f"holds/{hold}", account=f"accounts/{account}", asset=asset, amount=amount),
             metadata=self.bearer(service="order"))
 
-    async def submit(self, order: str, account: str, side: int, price: str, quantity: str) -> Any:
+    async def submit(self, order: str, account: str, side: trading_pb2.Side, price: str, quantity: str) -> Any:
         return await self.matching.SubmitOrder(matching_pb.SubmitOrderRequest(
             order=order, account=f"accounts/{account}", market=MARKET, side=side, type=LIMIT, price=price,
             quantity=quantity), metadata=self.bearer(service="order"))

@@ -7,7 +7,7 @@ from typing import Any
 
 import grpc
 import pytest
-from testkit.net import free_port
+from tests.testkit.net import free_port
 
 from clearmesh.settlement.v1 import settlement_pb2, settlement_service_pb2 as pb
 

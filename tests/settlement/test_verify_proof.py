@@ -136,7 +136,7 @@ def test_proof_carrying_only_the_leaf_hash_verifies_without_naming_a_trade(verif
 @pytest.mark.parametrize(("change", "complaint"), [
     (lambda p: "{not json", "not a SettlementProof"),
     (lambda p: {**p, "bogus": 1}, "no field named \"bogus\""),
-    (lambda p: {**p, "siblings": ["zz" * 32] + p["siblings"][1:]}, "siblings[0] must be 32 bytes"),
+    (lambda p: {**p, "siblings": ["zz" * 32, *p["siblings"][1:]]}, "siblings[0] must be 32 bytes"),
     (lambda p: {**p, "batchRoot": "abcd"}, "batchRoot must be 32 bytes"),
     (lambda p: {**p, "siblingIsLeft": p["siblingIsLeft"][1:]}, "siblingIsLeft has"),
     (lambda p: {**p, "leaf": p["leaf"].replace(",", ", ")}, "leaf: leaf data is not in canonical form"),

@@ -23,7 +23,7 @@ from services.runtime.settings import Settings
 from services.wallet.domain import DEFAULT_ASSETS, ConsistencyReport
 from services.wallet.service import SPEC
 from services.wallet.store import WalletStore
-from testkit.rpc import error_info, field_violations
+from tests.testkit.rpc import error_info, field_violations
 
 Metadata = tuple[tuple[str, str], ...]
 START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -37,7 +37,8 @@ class FakeKyc(kyc_grpc.KycServiceServicer):
             allowed=True, tier=2, remaining="1000000")
         self.asked: list[kyc_pb.CheckEligibilityRequest] = []
 
-    async def CheckEligibility(self, request: kyc_pb.CheckEligibilityRequest, context: Any) -> kyc_pb.CheckEligibilityResponse:
+    async def CheckEligibility(self, request: kyc_pb.CheckEligibilityRequest,
+                               context: grpc.aio.ServicerContext) -> kyc_pb.CheckEligibilityResponse:
         self.asked.append(request)
         if self.answer is None:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "KYC is down")

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 from services.kyc.domain.model import Applicant, ApplicantState, Tier
 
@@ -11,7 +11,7 @@ from services.kyc.domain.model import Applicant, ApplicantState, Tier
 SCREENING_ACTOR = "services/kyc"
 
 
-class AuditAction(str, Enum):
+class AuditAction(StrEnum):
     CREATED = "CREATED"
     DOCUMENT_SUBMITTED = "DOCUMENT_SUBMITTED"
     SCREENED = "SCREENED"

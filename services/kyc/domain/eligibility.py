@@ -6,7 +6,7 @@ the answer); this function only applies the tier's limits.
 
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol
 
 from services.kyc.domain.reasons import KycReason
@@ -15,7 +15,7 @@ from services.kyc.domain.tiers import TierLimits, TierTable
 from services.runtime.validation import Violations
 
 
-class EligibilityAction(str, Enum):
+class EligibilityAction(StrEnum):
     UNSPECIFIED = "UNSPECIFIED"
     PLACE_ORDER = "PLACE_ORDER"  # amount: the order's notional in the tier table's notional_asset
     WITHDRAW = "WITHDRAW"  # amount: the withdrawal in `asset`

@@ -2,20 +2,20 @@
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 from services.kyc.domain.pii import redact
 from services.kyc.domain.screening_result import ScreeningResult
 
 
-class ApplicantState(str, Enum):
+class ApplicantState(StrEnum):
     PENDING = "PENDING"
     IN_REVIEW = "IN_REVIEW"
     APPROVED = "APPROVED"
     REJECTED = "REJECTED"
 
 
-class DocumentType(str, Enum):
+class DocumentType(StrEnum):
     UNSPECIFIED = "UNSPECIFIED"
     PASSPORT = "PASSPORT"
     NATIONAL_ID = "NATIONAL_ID"
@@ -26,7 +26,7 @@ class DocumentType(str, Enum):
 IDENTITY_DOCUMENT_TYPES = frozenset({DocumentType.PASSPORT, DocumentType.NATIONAL_ID})
 
 
-class ReviewDecision(str, Enum):
+class ReviewDecision(StrEnum):
     UNSPECIFIED = "UNSPECIFIED"
     APPROVE = "APPROVE"
     REJECT = "REJECT"

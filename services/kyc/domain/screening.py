@@ -3,7 +3,7 @@ is on file; its result decides whether an operator may review the applicant at a
 
 from collections.abc import Iterable
 from datetime import date, datetime
-from enum import Enum
+from enum import StrEnum
 
 import pycountry
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -18,7 +18,7 @@ DEFAULT_DENIED_COUNTRIES = frozenset({"KP", "IR", "SY", "CU"})
 ADULT_AGE = 18
 
 
-class SanctionsMatchAction(str, Enum):
+class SanctionsMatchAction(StrEnum):
     FLAG = "FLAG"  # an operator decides (default: a close match is often a namesake)
     REJECT = "REJECT"  # the policy allows no review of a possible match
 

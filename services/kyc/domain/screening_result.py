@@ -3,10 +3,10 @@
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 
-class ScreeningOutcome(str, Enum):
+class ScreeningOutcome(StrEnum):
     CLEAR = "CLEAR"  # nothing found; an operator still reviews
     FLAGGED = "FLAGGED"  # findings an operator must look at
     REJECTED = "REJECTED"  # a hard rule failed; no review can approve

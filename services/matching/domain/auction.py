@@ -220,7 +220,7 @@ def _pair_fills(state: MatchState, buying: _Side, selling: _Side, volume: int, p
         np.add.at(buying.cut, bid_index[mask], quantities[mask])
         np.add.at(selling.cut, ask_index[mask], quantities[mask])
         keep = list(map(not_, self_pairs))
-        quantity_list, buy_ids, sell_ids, buyers, sellers = (  # type: ignore[assignment]
+        quantity_list, buy_ids, sell_ids, buyers, sellers = (  # type: ignore[assignment]  # lazy, where lists were
             compress(column, keep) for column in (quantity_list, buy_ids, sell_ids, buyers, sellers))
     first_seq = state.trade_seq + 1
     length = len(self_pairs) - sum(self_pairs)
@@ -255,8 +255,8 @@ def _order_events(state: MatchState, side: _Side, price: int, now: int) -> None:
         types, states, reasons = repeat(_EV_FILLED, size), repeat(_FILLED, size), repeat("")
     else:
         outcome = np.where(cut > 0, 1, 2).tolist()  # 1: a self-matched part was cancelled, 2: filled
-        types = map(_OUTCOME_TYPE.__getitem__, outcome)  # type: ignore[arg-type]
-        states = map(_OUTCOME_STATE.__getitem__, outcome)  # type: ignore[arg-type]
+        types = map(_OUTCOME_TYPE.__getitem__, outcome)  # type: ignore[arg-type]  # outcome is 1 or 2, never the None
+        states = map(_OUTCOME_STATE.__getitem__, outcome)  # type: ignore[arg-type]  # outcome is 1 or 2, never the None
         reasons = map(_CUT_REASON.__getitem__, (cut > 0).tolist())
     if left:
         # The marginal order (last) keeps resting: it has its own type and state.

@@ -101,7 +101,7 @@ def command_from_dict(data: dict[str, Any]) -> Command:
 # Compact positional form for the journal's hot path: one string of kind codes for a whole batch
 # plus, per command, its field values in declaration order (a C-level attrgetter, no dicts). A
 # field added later with a default, at the end of a command, still decodes older rows.
-_FIELDS: dict[type, tuple[str, ...]] = {cls: cls.__slots__ for cls in _KINDS.values()}  # type: ignore[attr-defined]
+_FIELDS: dict[type, tuple[str, ...]] = {cls: cls.__slots__ for cls in _KINDS.values()}  # type: ignore[attr-defined]  # slotted dataclasses
 _CODES = {SubmitOrder: "S", CancelOrder: "C", ClearAuction: "A", Expire: "E", SetMarketState: "M"}
 _BY_CODE = {code: cls for cls, code in _CODES.items()}
 

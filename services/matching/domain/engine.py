@@ -129,7 +129,7 @@ class MatchingEngine:
     def expiry_due(self, now: int) -> bool:
         """Whether an expiry time of a queued order has passed (it may since have left the book)."""
         fifo, heap = self._default_expiries, self._gtt_expiries
-        return bool((fifo and fifo[0].expire_at <= now) or (heap and heap[0][0] <= now))  # type: ignore[operator]
+        return bool((fifo and fifo[0].expire_at <= now) or (heap and heap[0][0] <= now))  # type: ignore[operator]  # queued orders have an expire_at
 
     def drain_events(self) -> list[OrderEvent]:
         """Order events recorded since the last drain, in sequence order."""
@@ -190,7 +190,7 @@ class MatchingEngine:
             return _new(SubmitResult, (order_id, _OPEN, 0, quantity, [], "", state.event_seq))
 
         # Keys are signed (asks: -price), so "crosses" is always "opposite key >= threshold".
-        threshold = opposite.sign * price if order_type == _LIMIT else -_NO_LIMIT  # type: ignore[operator]
+        threshold = opposite.sign * price if order_type == _LIMIT else -_NO_LIMIT  # type: ignore[operator]  # a limit has a price
         opposite_keys = opposite.keys
         crosses = bool(opposite_keys) and opposite_keys[-1] >= threshold
         if post_only and crosses:
@@ -270,14 +270,14 @@ class MatchingEngine:
             return self.now
         self.now = now
         fifo, heap = self._default_expiries, self._gtt_expiries
-        if (fifo and fifo[0].expire_at <= now) or (heap and heap[0][0] <= now):  # type: ignore[operator]
+        if (fifo and fifo[0].expire_at <= now) or (heap and heap[0][0] <= now):  # type: ignore[operator]  # queued orders have an expire_at
             self._expire_due(now)
         return now
 
     def _expire_due(self, now: int) -> list[str]:
         due: list[RestingOrder] = []
         fifo, heap = self._default_expiries, self._gtt_expiries
-        while fifo and fifo[0].expire_at <= now:  # type: ignore[operator]
+        while fifo and fifo[0].expire_at <= now:  # type: ignore[operator]  # queued orders have an expire_at
             due.append(fifo.popleft())
         while heap and heap[0][0] <= now:
             due.append(heapq.heappop(heap)[2])

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple, TypeVar, overload
 
 from .enums import OrderEventType, OrderState, Side
 
-R = TypeVar("R", bound=tuple)  # type: ignore[type-arg]
+R = TypeVar("R", bound=tuple)
 
 
 class Trade(NamedTuple):
@@ -99,7 +99,7 @@ class Records(Sequence[R]):
         items = self._items
         if items is None:  # the columns are read once, then dropped
             columns, self._columns = self._columns or (), None
-            items = self._items = list(map(tuple.__new__, repeat(self._kind), zip(*columns)))  # type: ignore[arg-type]
+            items = self._items = list(map(tuple.__new__, repeat(self._kind), zip(*columns)))
         return items
 
     def __len__(self) -> int:

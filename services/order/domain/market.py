@@ -32,10 +32,15 @@ class MarketRules:
         return self.tick * self.lot
 
     @property
-    def fractional_notional(self) -> bool:
-        """Whether a fill's notional can fall between two of the quote asset's smallest units
-        (tick × lot is not a whole number of them), so each fill's notional is rounded up."""
-        return (self.step_notional.scaleb(self.quote_decimals) % 1) != 0
+    def settleable(self) -> bool:
+        """Whether every fill's notional is a whole number of the quote asset's smallest units
+        (tick × lot is): the fee rule both Order and Settlement apply needs exact notionals.
+        Matching creates no other market; an older one is refused, not rounded."""
+        return (self.step_notional.scaleb(self.quote_decimals) % 1) == 0
+
+    def notional_units(self, ticks_times_lots: int) -> int:
+        """The notional of `ticks × lots` (a fill's, or an order's fills' sum) in quote units."""
+        return int((ticks_times_lots * self.step_notional).scaleb(self.quote_decimals))
 
     def lots(self, quantity: Decimal) -> int:
         return int(quantity / self.lot)

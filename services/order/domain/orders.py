@@ -17,6 +17,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from services.order.domain.enums import OrderState, may_move
+from services.order.domain.holds import fill_consumption
 from services.order.domain.market import MarketRules
 from services.order.domain.validation import OrderSpec
 
@@ -81,15 +82,19 @@ class Order:
                        reject_reason=reason if state.is_final else self.reject_reason,
                        state_sequence=sequence, update_time=at)
 
-    def with_event(self, market: MarketRules, event: FillEvent, consumption: int) -> Order:
-        """One of Matching's order events: counted once, in sequence order."""
+    def with_event(self, market: MarketRules, event: FillEvent, fee_rate: Decimal) -> Order:
+        """One of Matching's order events: counted once, in sequence order. A fill (one trade,
+        or all of the order's trades in one auction clearing) adds to the filled value and to
+        what Settlement will take from the hold (domain/holds.py)."""
         order = self
         if event.sequence > order.fill_sequence:
-            value = order.filled_value
+            value, consumed = order.filled_value, order.consumed_units
             if event.last_lots:
-                value += event.last_ticks * event.last_lots
-            order = replace(order, fill_sequence=event.sequence, filled_value=value,
-                            consumed_units=order.consumed_units + consumption)
+                fill = event.last_ticks * event.last_lots
+                consumed += fill_consumption(market, order.spec.side, fill, market.quantity(event.last_lots),
+                                             value, fee_rate)
+                value += fill
+            order = replace(order, fill_sequence=event.sequence, filled_value=value, consumed_units=consumed)
             if event.state.is_final and order.release is Release.NONE:
                 order = replace(order, release=Release.DUE,
                                 release_units=max(0, order.hold_units - order.consumed_units))

@@ -23,6 +23,8 @@ class OrderReason(StrEnum):
     KYC_UNAVAILABLE = "KYC_UNAVAILABLE"
     # The Wallet has no precision for an asset of the market: nothing can be held in it.
     UNKNOWN_ASSET = "UNKNOWN_ASSET"
+    # tick × lot is finer than the quote asset's unit (a market from before Matching refused those).
+    MARKET_NOT_SETTLEABLE = "MARKET_NOT_SETTLEABLE"
     # A cancel Matching confirmed (Matching's own reason for it).
     CANCELLED_BY_USER = "CANCELLED_BY_USER"
     # The same PlaceOrder request_id is being worked on by a concurrent call.

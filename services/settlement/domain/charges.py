@@ -3,8 +3,10 @@
 The Order service holds, and releases at an order's end, exactly what these charges consume
 (the hold protocol, services/order): the buyer's hold pays notional + buyer fee (in the quote
 asset), the seller's hold delivers the quantity (base asset); the seller receives notional −
-seller fee and `system/fees` both fees. Fees are `services.runtime.fees.fee_units` per side,
-rounded up to the quote asset's smallest unit; the notional is always exact because markets
+seller fee and `system/fees` both fees. A trade's fee on each side is what it adds to that
+side's ORDER's fee (`services.runtime.fees.fill_fee_units`): an order's fees come to exactly
+`fee_units(its filled notional)` however Matching split it into trades, which is the figure the
+Order service holds for and releases against. The notional is always exact because markets
 only exist where tick × lot is a whole number of quote units.
 """
 
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Context, Decimal, InvalidOperation
 
 from services.runtime.errors import DomainError, InvalidArgument
-from services.runtime.fees import fee_units
+from services.runtime.fees import fill_fee_units
 from services.settlement.domain.reasons import SettlementReason
 from services.wallet.domain import (
     AssetCatalog,
@@ -59,7 +61,16 @@ def hold_of(order: str) -> str:
     return order.removeprefix(ORDER_PREFIX)
 
 
-def charges_for(terms: TradeTerms, assets: AssetCatalog, fee_rate: Decimal) -> Charges:
+@dataclass(frozen=True, slots=True)
+class FilledBefore:
+    """The notional each side's order had filled in the trades charged before this one."""
+
+    buy_order: int = 0
+    sell_order: int = 0
+
+
+def charges_for(terms: TradeTerms, assets: AssetCatalog, fee_rate: Decimal,
+                before: FilledBefore = FilledBefore()) -> Charges:
     """The trade's notional and fees; InvalidArgument when its assets or amounts cannot be posted."""
     quote = assets.get(terms.quote_asset)
     base = assets.get(terms.base_asset)
@@ -77,7 +88,8 @@ def charges_for(terms: TradeTerms, assets: AssetCatalog, fee_rate: Decimal) -> C
                               f"price {terms.price} × quantity {terms.quantity} cannot be posted: {error}") from None
     if notional <= 0 or quantity_units <= 0:
         raise InvalidArgument(SettlementReason.INVALID_TRADE, "a trade moves a positive price and quantity")
-    return Charges(notional, quantity_units, fee_units(notional, fee_rate), fee_units(notional, fee_rate))
+    return Charges(notional, quantity_units, fill_fee_units(before.buy_order, notional, fee_rate),
+                   fill_fee_units(before.sell_order, notional, fee_rate))
 
 
 def trade_postings(terms: TradeTerms, charges: Charges, assets: AssetCatalog) -> tuple[Posting, ...]:

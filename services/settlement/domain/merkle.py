@@ -168,7 +168,7 @@ def _levels(leaf_hashes: Sequence[bytes]) -> list[list[bytes]]:
     levels = [list(leaf_hashes)]
     while len(level := levels[-1]) > 1:
         paired = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
-        levels.append(paired + [level[-1]] if len(level) % 2 else paired)
+        levels.append([*paired, level[-1]] if len(level) % 2 else paired)
     return levels
 
 

@@ -4,12 +4,13 @@ too, so a repeated posting is a no-op at the Wallet)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
 from services.runtime.errors import FailedPrecondition, InvalidArgument
-from services.settlement.domain.charges import Charges, TradeTerms, charges_for
+from services.settlement.domain.charges import Charges, FilledBefore, TradeTerms, charges_for
 from services.settlement.domain.states import Progress, State, failed_at_intake
 from services.wallet.domain import AssetCatalog
 
@@ -61,8 +62,10 @@ class Settlement:
 
 def open_settlement(*, trade: str, market: str, sequence: int, terms: TradeTerms, execute_time: str,
                     assets: AssetCatalog, fee_rate: Decimal, now: datetime) -> Settlement:
-    """A new trade's settlement: PENDING with its charges, or FAILED when it cannot be charged
-    (an asset the Wallet does not know): recorded either way, so every trade has exactly one."""
+    """A new trade's settlement: PENDING with its charges as if its orders had filled nothing
+    before (intake charges it for real, in trade order: `charge_in_order`), or FAILED when it
+    cannot be charged (an asset the Wallet does not know): recorded either way, so every trade
+    has exactly one."""
     try:
         charges, progress = charges_for(terms, assets, fee_rate), Progress(State.PENDING)
     except InvalidArgument as error:
@@ -71,13 +74,43 @@ def open_settlement(*, trade: str, market: str, sequence: int, terms: TradeTerms
                       progress, now, now)
 
 
-def charged(settlement: Settlement, assets: AssetCatalog, fee_rate: Decimal) -> Settlement:
+def charge_in_order(settlements: Sequence[Settlement], filled: Mapping[str, int], assets: AssetCatalog,
+                    fee_rate: Decimal) -> tuple[list[Settlement], dict[str, int]]:
+    """New settlements charged in trade order, each trade's fees being what it adds to its
+    orders' fees; `filled` is each order's notional charged so far, and the updated figures are
+    returned beside the settlements. A settlement that could not be charged is left as it is."""
+    now_filled = dict(filled)
+    charged_ones: list[Settlement] = []
+    for settlement in sorted(settlements, key=lambda s: s.sequence):
+        if settlement.charges.notional_units:
+            settlement = _charged_after(settlement, now_filled, assets, fee_rate)
+        charged_ones.append(settlement)
+    return charged_ones, {order: now_filled[order] for order in now_filled if now_filled[order] != filled.get(order)}
+
+
+def _charged_after(settlement: Settlement, filled: dict[str, int], assets: AssetCatalog,
+                   fee_rate: Decimal) -> Settlement:
+    terms = settlement.terms
+    before = FilledBefore(filled.get(terms.buy_order, 0), filled.get(terms.sell_order, 0))
+    charges = charges_for(terms, assets, fee_rate, before)
+    filled[terms.buy_order] = before.buy_order + charges.notional_units
+    filled[terms.sell_order] = before.sell_order + charges.notional_units
+    return replace(settlement, charges=charges)
+
+
+def charged(settlement: Settlement, filled: Mapping[str, int], assets: AssetCatalog,
+            fee_rate: Decimal) -> tuple[Settlement, dict[str, int]]:
     """The settlement with its charges, computing them if intake could not (a trade FAILED at
-    intake, retried once its asset is configured); FailedPrecondition if it still cannot be."""
+    intake, retried once its asset is configured), with its orders' updated filled notional;
+    FailedPrecondition if it still cannot be charged."""
     if settlement.charges.notional_units:
-        return settlement
+        return settlement, {}
     try:
-        return replace(settlement, charges=charges_for(settlement.terms, assets, fee_rate))
+        charges_for(settlement.terms, assets, fee_rate)
     except InvalidArgument as error:
         raise FailedPrecondition(error.reason, f"{settlement.trade} still cannot be charged: {error.message}",
                                  metadata=error.metadata) from None
+    now_filled = dict(filled)
+    settlement = _charged_after(settlement, now_filled, assets, fee_rate)
+    terms = settlement.terms
+    return settlement, {order: now_filled[order] for order in (terms.buy_order, terms.sell_order)}

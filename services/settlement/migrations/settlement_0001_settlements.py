@@ -21,6 +21,11 @@ DECIMAL_TEXT = sa.String(64)
 
 def upgrade() -> None:
     op.create_table(
+        "settlement_order_fills",
+        sa.Column("order_name", NAME, primary_key=True),
+        sa.Column("notional_units", sa.BigInteger, nullable=False),
+    )
+    op.create_table(
         "settlement_batches",
         sa.Column("batch_id", SEQUENCE, primary_key=True, autoincrement=True),
         sa.Column("root", sa.String(64), nullable=False),
@@ -73,3 +78,4 @@ def downgrade() -> None:
     op.drop_table("settlement_cursors")
     op.drop_table("settlement_settlements")
     op.drop_table("settlement_batches")
+    op.drop_table("settlement_order_fills")

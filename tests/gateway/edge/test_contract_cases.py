@@ -13,7 +13,7 @@ equal), headers_absent.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -46,7 +46,7 @@ def token_for(kind: str, mint: Callable[..., str], secret: str, account: str = "
         case "expired":
             return jwt.encode({**claims, "iat": now - 7200, "exp": now - 3600}, secret, algorithm="HS256")
         case "alg-none":
-            return jwt.encode(claims, None, algorithm="none")  # type: ignore[arg-type]
+            return jwt.encode(claims, "", algorithm="none")
         case "wrong-audience":
             return jwt.encode({**claims, "aud": "someone-else"}, secret, algorithm="HS256")
     raise ValueError(f"unknown auth kind {kind!r}")
@@ -79,9 +79,9 @@ def error_domains(body: Any) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def client(edge: str) -> httpx.Client:
+def client(edge: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=edge, timeout=10) as http:
-        yield http  # type: ignore[misc]
+        yield http
 
 
 def send(client: httpx.Client, stack: Any, request: dict[str, Any], account: str,

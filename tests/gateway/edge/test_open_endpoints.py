@@ -7,10 +7,10 @@ import httpx
 
 from gateway.descriptor import load_descriptor_set
 from gateway.transcode import Transcoder
-from testkit.net import free_port
+from tests.testkit.net import free_port
 
 
-def test_healthz_is_503_with_per_service_detail_when_one_service_is_down(stack) -> None:  # type: ignore[no-untyped-def]
+def test_healthz_is_503_with_per_service_detail_when_one_service_is_down(stack) -> None:
     url, _ = stack.start_edge(stack.upstream_settings(settlement_addr=f"127.0.0.1:{free_port()}"))
     response = httpx.get(f"{url}/healthz", timeout=10)
     assert response.status_code == 503
@@ -20,14 +20,14 @@ def test_healthz_is_503_with_per_service_detail_when_one_service_is_down(stack) 
     assert body["services"]["wallet"] == "SERVING"
 
 
-def test_a_service_that_is_down_answers_503_with_a_status_body(stack, auth) -> None:  # type: ignore[no-untyped-def]
+def test_a_service_that_is_down_answers_503_with_a_status_body(stack, auth) -> None:
     url, _ = stack.start_edge(stack.upstream_settings(settlement_addr=f"127.0.0.1:{free_port()}"))
     response = httpx.get(f"{url}/v1/settlements/s-1", headers=auth(), timeout=10)
     assert response.status_code == 503
     assert response.json()["code"] == 14
 
 
-def test_metrics_count_requests_by_route_template_and_status(stack, auth) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_count_requests_by_route_template_and_status(stack, auth) -> None:
     url, _ = stack.start_edge()
     httpx.get(f"{url}/v1/settlements/s-1", headers=auth())
     httpx.get(f"{url}/v1/settlements/s-2", headers=auth())
@@ -47,7 +47,7 @@ def test_openapi_has_one_operation_per_binding_and_none_for_internal_rpcs(edge: 
     assert document["security"] == [{"bearerAuth": []}]
 
 
-def test_a_fault_inside_the_edge_is_a_500_status_body_not_a_traceback(stack, auth) -> None:  # type: ignore[no-untyped-def]
+def test_a_fault_inside_the_edge_is_a_500_status_body_not_a_traceback(stack, auth) -> None:
     url, app = stack.start_edge()
 
     def broken(_route: object) -> object:

@@ -14,7 +14,7 @@ from gateway.edge.errors import RateLimited
 from gateway.edge.ratelimit import LocalWindow, RateLimiter
 
 
-def _limited_edge(stack, **overrides) -> str:  # type: ignore[no-untyped-def]
+def _limited_edge(stack, **overrides) -> str:
     return stack.start_edge(stack.upstream_settings(rate_limit_per_minute=3, rate_limit_burst=3, **overrides))[0]
 
 

@@ -13,12 +13,12 @@ from pathlib import Path
 import httpx
 
 from services.runtime.settings import ensure_jwt_secret
-from testkit.net import free_port
+from tests.testkit.net import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_the_edge_process_serves_and_stops_on_sigterm(stack) -> None:  # type: ignore[no-untyped-def]
+def test_the_edge_process_serves_and_stops_on_sigterm(stack) -> None:
     port, metrics_port = free_port(), free_port()
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'protos' / 'gen' / 'python'}",
            "JWT_SECRET": ensure_jwt_secret(stack.settings), "CLEARMESH_EDGE_PORT": str(port),

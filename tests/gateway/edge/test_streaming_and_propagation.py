@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,12 +44,13 @@ class ScriptedMatching(matching_service_pb2_grpc.MatchingServiceServicer):
     def __init__(self, seen: Seen) -> None:
         self.seen = seen
 
-    async def GetMarket(self, request: Any, context: grpc.aio.ServicerContext) -> matching_pb2.Market:  # noqa: N802
-        self.seen.metadata = {key: value for key, value in context.invocation_metadata() if isinstance(value, str)}
+    async def GetMarket(self, request: Any, context: grpc.aio.ServicerContext) -> matching_pb2.Market:
+        metadata = context.invocation_metadata() or ()
+        self.seen.metadata = {key: value for key, value in metadata if isinstance(value, str)}
         self.seen.request_id = correlation_id_var.get()
         return matching_pb2.Market(name=request.name, base_asset="GRID", quote_asset="USDC", tick_size="0.0001")
 
-    async def StreamTrades(self, request: Any, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]  # noqa: N802
+    async def StreamTrades(self, request: Any, context: grpc.aio.ServicerContext):
         if request.market == "markets/FAIL-FIRST":
             raise NotFound("MARKET_NOT_FOUND", f"{request.market} does not exist")
         if request.market == "markets/EMPTY":
@@ -68,7 +70,7 @@ class ScriptedMatching(matching_service_pb2_grpc.MatchingServiceServicer):
 
 
 @pytest.fixture(scope="module")
-def scripted(stack, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Seen]:  # type: ignore[no-untyped-def]
+def scripted(stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Seen]]:
     seen = Seen()
 
     async def build(_runtime: Any) -> ScriptedMatching:
@@ -87,7 +89,7 @@ def _lines(response: httpx.Response) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in response.text.splitlines() if line]
 
 
-def test_a_stream_is_ndjson_one_bare_message_per_line_then_an_in_band_error(scripted, auth) -> None:  # type: ignore[no-untyped-def]
+def test_a_stream_is_ndjson_one_bare_message_per_line_then_an_in_band_error(scripted, auth) -> None:
     url, _ = scripted
     response = httpx.get(f"{url}/v1/markets/GRID-USDC/trades:stream", headers=auth())
     assert response.status_code == 200
@@ -98,7 +100,7 @@ def test_a_stream_is_ndjson_one_bare_message_per_line_then_an_in_band_error(scri
         {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "ENGINE_RESTARTING", "domain": "clearmesh.io"}]}}
 
 
-def test_a_stream_is_server_sent_events_when_the_client_accepts_them(scripted, auth) -> None:  # type: ignore[no-untyped-def]
+def test_a_stream_is_server_sent_events_when_the_client_accepts_them(scripted, auth) -> None:
     url, _ = scripted
     response = httpx.get(f"{url}/v1/markets/GRID-USDC/trades:stream",
                          headers={**auth(), "accept": "text/event-stream"})
@@ -109,7 +111,7 @@ def test_a_stream_is_server_sent_events_when_the_client_accepts_them(scripted, a
     assert orjson.loads(events[2].split("data: ", 1)[1])["code"] == 14
 
 
-def test_a_stream_that_fails_before_its_first_message_gets_the_mapped_http_status(scripted, auth) -> None:  # type: ignore[no-untyped-def]
+def test_a_stream_that_fails_before_its_first_message_gets_the_mapped_http_status(scripted, auth) -> None:
     url, _ = scripted
     response = httpx.get(f"{url}/v1/markets/FAIL-FIRST/trades:stream", headers=auth())
     assert response.status_code == 404
@@ -117,13 +119,13 @@ def test_a_stream_that_fails_before_its_first_message_gets_the_mapped_http_statu
     assert response.json()["details"][0]["reason"] == "MARKET_NOT_FOUND"
 
 
-def test_a_stream_that_ends_without_messages_is_an_empty_200(scripted, auth) -> None:  # type: ignore[no-untyped-def]
+def test_a_stream_that_ends_without_messages_is_an_empty_200(scripted, auth) -> None:
     url, _ = scripted
     response = httpx.get(f"{url}/v1/markets/EMPTY/trades:stream", headers=auth())
     assert (response.status_code, response.text) == (200, "")
 
 
-def test_a_unary_reply_is_proto3_json_with_zero_values(scripted, auth) -> None:  # type: ignore[no-untyped-def]
+def test_a_unary_reply_is_proto3_json_with_zero_values(scripted, auth) -> None:
     url, _ = scripted
     market = httpx.get(f"{url}/v1/markets/GRID-USDC", headers=auth()).json()
     assert market["name"] == "markets/GRID-USDC"
@@ -131,7 +133,7 @@ def test_a_unary_reply_is_proto3_json_with_zero_values(scripted, auth) -> None: 
     assert market["mode"] == "MARKET_MODE_UNSPECIFIED"  # zero values are emitted
 
 
-def test_the_token_is_forwarded_unchanged_with_the_request_id(scripted, auth) -> None:  # type: ignore[no-untyped-def]
+def test_the_token_is_forwarded_unchanged_with_the_request_id(scripted, auth) -> None:
     url, seen = scripted
     headers = {**auth(), "x-request-id": "trace-me-42"}
     response = httpx.get(f"{url}/v1/markets/GRID-USDC", headers=headers)
@@ -154,7 +156,7 @@ def _spans_under_parent(exporter: InMemorySpanExporter) -> list[ReadableSpan]:
         time.sleep(0.01)
 
 
-def test_traceparent_continues_through_an_edge_span_into_the_service(scripted, auth) -> None:  # type: ignore[no-untyped-def]
+def test_traceparent_continues_through_an_edge_span_into_the_service(scripted, auth) -> None:
     url, seen = scripted
     provider = trace.get_tracer_provider()
     assert isinstance(provider, TracerProvider), "the services configure the SDK provider at start"
@@ -171,7 +173,7 @@ def test_traceparent_continues_through_an_edge_span_into_the_service(scripted, a
     assert parent == format(edge_spans[0].context.span_id, "016x")  # the service's parent is the edge's span
 
 
-def test_a_client_that_hangs_up_cancels_the_upstream_stream(scripted, auth) -> None:  # type: ignore[no-untyped-def]
+def test_a_client_that_hangs_up_cancels_the_upstream_stream(scripted, auth) -> None:
     url, seen = scripted
     with httpx.stream("GET", f"{url}/v1/markets/ENDLESS/trades:stream", headers=auth()) as response:
         first = next(response.iter_lines())

@@ -36,7 +36,7 @@ class RecordingTransport:
 
 def _pair() -> tuple[RecordingTransport, CoalescingTransport]:
     raw = RecordingTransport()
-    return raw, CoalescingTransport(raw, asyncio.get_running_loop())  # type: ignore[arg-type]
+    return raw, CoalescingTransport(raw, asyncio.get_running_loop())  # type: ignore[arg-type]  # a duck Transport
 
 
 async def _next_turn() -> None:

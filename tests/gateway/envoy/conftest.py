@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from gateway.envoy.render import ENVOY_BOOTSTRAP, REPO_ROOT
-from testkit.istio_schemas import validate_istio as validate_istio_resource
+from tests.testkit.istio_schemas import validate_istio as validate_istio_resource
 
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader reads the 280 kB base64 lines fast
 Document = dict[str, Any]

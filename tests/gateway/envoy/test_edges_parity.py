@@ -64,9 +64,9 @@ def envoy_routes(transcoder: Document) -> set[RouteKey]:
                 continue
             for method in service.method:
                 options = descriptor_pb2.MethodOptions.FromString(method.options.SerializeToString())
-                if not options.HasExtension(annotations_pb2.http):
+                if not options.HasExtension(annotations_pb2.http):  # type: ignore[arg-type]  # .pyi: extension as FieldDescriptor
                     continue
-                for rule in _bindings(options.Extensions[annotations_pb2.http]):
+                for rule in _bindings(options.Extensions[annotations_pb2.http]):  # type: ignore[index]  # .pyi: extension as FieldDescriptor
                     kind = rule.WhichOneof("pattern")
                     verb, path = (rule.custom.kind, rule.custom.path) if kind == "custom" else (kind, getattr(rule, kind))
                     routes.add((verb.upper(), path, f"/{full_name}/{method.name}"))

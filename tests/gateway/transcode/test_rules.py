@@ -15,7 +15,7 @@ def _with_rule(descriptor_set: bytes, method: str, rule: http_pb2.HttpRule, *, c
     file_set = descriptor_pb2.FileDescriptorSet.FromString(descriptor_set)
     file_proto = next(f for f in file_set.file if f.name == ECHO_PROTO)
     method_proto = next(m for s in file_proto.service for m in s.method if m.name == method)
-    method_proto.options.Extensions[annotations_pb2.http].CopyFrom(rule)
+    method_proto.options.Extensions[annotations_pb2.http].CopyFrom(rule)  # type: ignore[index]  # .pyi: extension as FieldDescriptor
     method_proto.client_streaming = client_streaming
     return file_set.SerializeToString()
 

@@ -7,6 +7,7 @@ import base64
 import grpc
 import pytest
 from google.protobuf import any_pb2, duration_pb2
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 
 from gateway.transcode import BadRequest, MethodNotAllowed, RouteNotFound, error_json, http_status_for, status_json
@@ -42,7 +43,7 @@ def test_code_outside_the_table_is_500() -> None:
     assert http_status_for(42) == 500
 
 
-def _details_bin(*details: object) -> bytes:
+def _details_bin(*details: Message) -> bytes:
     status = status_pb2.Status(code=9, message="ignored")
     for detail in details:
         status.details.add().Pack(detail)

@@ -101,7 +101,7 @@ def test_specificity_prefers_literals_over_wildcards() -> None:
     assert sorted([deep, wildcard, literal], key=lambda t: t.specificity) == [literal, wildcard, deep]
 
 
-_segment_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=12)
+_segment_text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=12)
 
 
 @settings(max_examples=80, deadline=None)

@@ -5,6 +5,7 @@ Tests reach everything through the `journey` fixture (importlib mode cannot impo
 
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 
@@ -39,12 +40,12 @@ ADULT_INPUT = ApplicantInput(
 )
 
 
-def passport(**changes: object) -> DocumentInput:
+def passport(**changes: Any) -> DocumentInput:
     base = DocumentInput(type=DocumentType.PASSPORT, issuing_country="DE", number="C01X00T47", sha256=SHA256, size_bytes=123_456)
     return replace(base, **changes)
 
 
-def proof_of_address(**changes: object) -> DocumentInput:
+def proof_of_address(**changes: Any) -> DocumentInput:
     base = DocumentInput(type=DocumentType.PROOF_OF_ADDRESS, issuing_country="DE", number="", sha256=SHA256, size_bytes=2_048)
     return replace(base, **changes)
 

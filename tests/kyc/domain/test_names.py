@@ -90,7 +90,9 @@ def test_a_name_sharing_no_letters_with_a_listed_name_never_matches_it(pair):
 
 def _pronounceable_name(rng: random.Random) -> str:
     # Consonant-vowel syllables: names that share many letters with each other, the hard case.
-    token = lambda: "".join(rng.choice("bcdfghjklmnprstvz") + rng.choice("aeiou") for _ in range(rng.randint(2, 4)))
+    def token() -> str:
+        return "".join(rng.choice("bcdfghjklmnprstvz") + rng.choice("aeiou") for _ in range(rng.randint(2, 4)))
+
     return " ".join(token().title() for _ in range(rng.randint(2, 3)))
 
 

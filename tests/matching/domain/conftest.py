@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -17,9 +18,9 @@ from services.matching.domain import (
 )
 
 
-def market(mode: MarketMode = MarketMode.CONTINUOUS, **changes: object) -> Market:
+def market(mode: MarketMode = MarketMode.CONTINUOUS, **changes: Any) -> Market:
     base = next(m for m in default_markets() if m.mode == mode)
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return replace(base, **changes)
 
 
 @pytest.fixture
@@ -35,22 +36,22 @@ def auction() -> MatchingEngine:
 
 @pytest.fixture
 def engine_with() -> Callable[..., MatchingEngine]:
-    def build(stp: SelfTradePrevention = SelfTradePrevention.CANCEL_RESTING, **options: object) -> MatchingEngine:
-        return MatchingEngine(market(self_trade_prevention=stp), **options)  # type: ignore[arg-type]
+    def build(stp: SelfTradePrevention = SelfTradePrevention.CANCEL_RESTING, **options: Any) -> MatchingEngine:
+        return MatchingEngine(market(self_trade_prevention=stp), **options)
 
     return build
 
 
 def _limit(engine: MatchingEngine, order_id: str, side: Side, price: int, quantity: int, *, account: str | None = None,
-          now: int = 1, **options: object) -> SubmitResult:
+          now: int = 1, **options: Any) -> SubmitResult:
     return engine.submit(order_id, account or f"acct-{order_id}", side, OrderType.LIMIT, quantity, price=price,
-                         now=now, **options)  # type: ignore[arg-type]
+                         now=now, **options)
 
 
 def _market_order(engine: MatchingEngine, order_id: str, side: Side, quantity: int, *, account: str | None = None,
-                 now: int = 1, **options: object) -> SubmitResult:
+                 now: int = 1, **options: Any) -> SubmitResult:
     return engine.submit(order_id, account or f"acct-{order_id}", side, OrderType.MARKET, quantity, now=now,
-                         **options)  # type: ignore[arg-type]
+                         **options)
 
 
 @pytest.fixture

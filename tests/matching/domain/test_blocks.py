@@ -14,6 +14,7 @@ from services.matching.blocks import (
 from services.matching.domain import (
     CancelOrder,
     ClearAuction,
+    Command,
     Expire,
     MarketState,
     OrderEvent,
@@ -27,7 +28,7 @@ from services.matching.domain import (
     Trade,
 )
 
-COMMANDS = [
+COMMANDS: list[Command] = [
     SubmitOrder("o1", "alice", Side.BUY, OrderType.LIMIT, 5, 10, price=100, time_in_force=TimeInForce.GTT,
                 post_only=True, max_notional=900, expire_at=99),
     SubmitOrder("o2", "bob", Side.SELL, OrderType.MARKET, 3, 11),
@@ -43,7 +44,9 @@ def test_every_command_kind_survives_a_block() -> None:
 
     assert decoded == COMMANDS
     assert [type(command) for command in decoded] == [type(command) for command in COMMANDS]
-    assert type(decoded[0].side) is Side and type(decoded[5].state) is MarketState
+    submit, halt = decoded[0], decoded[5]
+    assert isinstance(submit, SubmitOrder) and isinstance(halt, SetMarketState)
+    assert type(submit.side) is Side and type(halt.state) is MarketState
 
 
 def test_a_command_block_stores_enums_as_integers() -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from services.matching.domain import (
     CancelOrder,
     ClearAuction,
+    Command,
     MarketMode,
     MatchingEngine,
     OrderEventType,
@@ -40,7 +41,7 @@ step = st.one_of(order_spec, st.integers(0, 60))  # an int means "cancel the ord
 
 
 def commands_from(steps: list) -> list:
-    commands = []
+    commands: list[Command] = []
     for now, item in enumerate(steps, start=1):
         if isinstance(item, int):
             commands.append(CancelOrder(f"o{item}", now))
@@ -56,7 +57,7 @@ def commands_from(steps: list) -> list:
 
 
 def run(engine: MatchingEngine, commands: list) -> list:
-    outcomes = []
+    outcomes: list[Any] = []  # each command's result, or the reason it was refused
     for command in commands:
         try:
             outcomes.append(apply(engine, command))

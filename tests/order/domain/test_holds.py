@@ -1,4 +1,5 @@
-"""Hold arithmetic: what an order holds always covers what its fills consume, however split."""
+"""Hold arithmetic: what an order holds covers what its fills consume, however they are split,
+and a fully filled order at its limit consumes its hold exactly."""
 
 from __future__ import annotations
 
@@ -7,47 +8,62 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.order.domain.enums import OrderType, Side, TimeInForce
-from services.order.domain.holds import fill_consumption, hold_plan, max_fills
+from services.order.domain.enums import Side
+from services.order.domain.holds import fill_consumption, hold_plan
 from services.order.domain.market import MarketRules
+from services.runtime.fees import fee_units
 
 RATE = Decimal("0.001")
-BTC_USDC = MarketRules("BTC-USDC", "BTC", "USDC", Decimal("0.01"), Decimal("0.00001"), Decimal("0.00001"),
+# tick × lot = 0.01 × 0.0001 = 1 USDC unit (6 decimals): every notional is whole.
+BTC_USDC = MarketRules("BTC-USDC", "BTC", "USDC", Decimal("0.01"), Decimal("0.0001"), Decimal("0.0001"),
                        Decimal(1000), auction=False, halted=False, reference_price=None,
                        base_decimals=8, quote_decimals=6)
-WHOLE = MarketRules("ETH-USDC", "ETH", "USDC", Decimal("0.01"), Decimal("0.01"), None, None, auction=False,
-                    halted=False, reference_price=None, base_decimals=8, quote_decimals=4)
+# tick × lot = 0.001 × 0.001 = 0.000001: 1 unit again, on the energy market.
+GRID_USDC = MarketRules("GRID-USDC", "GRID", "USDC", Decimal("0.001"), Decimal("0.001"), None, None, auction=True,
+                        halted=False, reference_price=None, base_decimals=3, quote_decimals=6)
+FINER = MarketRules("OLD-USDC", "BTC", "USDC", Decimal("0.01"), Decimal("0.00001"), None, None, auction=False,
+                    halted=False, reference_price=None, base_decimals=8, quote_decimals=6)
 
 
 def test_a_sell_holds_its_quantity_in_base_units() -> None:
-    plan = hold_plan(BTC_USDC, Side.SELL, None, 12_345, 12_345, RATE)
-    assert (plan.asset, plan.units) == ("BTC", 12_345_000)
+    plan = hold_plan(BTC_USDC, Side.SELL, None, 1_234, RATE)
+    assert (plan.asset, plan.units) == ("BTC", 12_340_000)
 
 
-def test_a_buy_on_a_market_with_whole_notionals_holds_notional_plus_fee_reserve() -> None:
-    plan = hold_plan(WHOLE, Side.BUY, Decimal("100.00") * Decimal("2.00"), 200, 200, RATE)
-    # 200 USDC = 2 000 000 units, fee 2 000, + 199 for the per-fill rounding of fees.
-    assert (plan.asset, plan.units) == ("USDC", 2_000_000 + 2_000 + 199)
+def test_a_buy_holds_its_notional_and_that_notionals_fee() -> None:
+    plan = hold_plan(BTC_USDC, Side.BUY, Decimal("100.00") * Decimal("2.0000"), 20_000, RATE)
+    # 200 USDC = 200 000 000 units, fee 0.1 % = 200 000 units.
+    assert (plan.asset, plan.units) == ("USDC", 200_000_000 + 200_000)
 
 
-def test_a_market_buy_holds_its_budget_and_a_fee_reserve_bounded_by_the_book() -> None:
-    fills = max_fills(BTC_USDC, OrderType.MARKET, TimeInForce.IOC, None, Decimal(1000), max_book_orders=100)
-    assert fills == 100
-    plan = hold_plan(BTC_USDC, Side.BUY, Decimal(1000), None, fills, RATE)
-    # 1000 USDC + 99 units of notional rounding, then the fee on that (1 000 001) + 99 of fee rounding.
-    assert plan.units == 1_000_000_099 + 1_000_001 + 99
+def test_a_buys_fee_is_rounded_up_to_the_quote_unit() -> None:
+    plan = hold_plan(GRID_USDC, Side.BUY, Decimal("0.123") * Decimal("1.001"), 1_001, RATE)
+    # 0.123123 USDC = 123 123 units; its fee 123.123 units rounds up to 124.
+    assert plan.units == 123_123 + 124
 
 
-def test_a_resting_limit_order_can_fill_once_per_lot() -> None:
-    assert max_fills(BTC_USDC, OrderType.LIMIT, TimeInForce.GTC, 500, None, max_book_orders=100) == 500
-    assert max_fills(BTC_USDC, OrderType.LIMIT, TimeInForce.IOC, 500, None, max_book_orders=100) == 100
+def test_a_market_buy_holds_its_budget_and_the_budgets_fee() -> None:
+    assert hold_plan(BTC_USDC, Side.BUY, Decimal(1000), None, RATE).units == 1_000_000_000 + 1_000_000
 
 
-def test_a_sells_fill_consumes_its_quantity_and_a_buys_its_notional_and_fee_rounded_up() -> None:
-    assert fill_consumption(BTC_USDC, Side.SELL, Decimal("100.00"), Decimal("0.00001"), RATE) == 1_000
-    # 0.001 USDC of notional (1 000 units) + fee 1 unit; 0.00001 × 0.01 rounds up to 1 unit.
-    assert fill_consumption(BTC_USDC, Side.BUY, Decimal("100.00"), Decimal("0.00001"), RATE) == 1_001
-    assert fill_consumption(BTC_USDC, Side.BUY, Decimal("0.01"), Decimal("0.00001"), RATE) == 2
+def test_a_sells_fill_consumes_its_quantity() -> None:
+    assert fill_consumption(BTC_USDC, Side.SELL, 10_000 * 3, Decimal("0.0003"), 0, RATE) == 30_000
+
+
+def test_a_buys_fill_consumes_its_notional_and_what_it_adds_to_the_orders_fee() -> None:
+    # 1 000 ticks × 1 lot = 1 000 units (0.001 USDC): alone, fee 1 unit (0.1 rounds up) ...
+    assert fill_consumption(BTC_USDC, Side.BUY, 1_000, Decimal("0.0001"), 0, RATE) == 1_001
+    # ... after 1 000 units already filled (fee so far 1), 2 000 in all still owe 2: it adds 1.
+    assert fill_consumption(BTC_USDC, Side.BUY, 1_000, Decimal("0.0001"), 1_000, RATE) == 1_001
+    # ... after 500 units (fee 1), 1 500 owe ceil(1.5) = 2: it adds 1.
+    assert fill_consumption(BTC_USDC, Side.BUY, 1_000, Decimal("0.0001"), 500, RATE) == 1_001
+    # ... after 1 500 units (fee 2), 2 500 owe ceil(2.5) = 3: it adds 1.
+    assert fill_consumption(BTC_USDC, Side.BUY, 1_000, Decimal("0.0001"), 1_500, RATE) == 1_001
+
+
+def test_a_market_whose_tick_times_lot_is_finer_than_the_quote_unit_is_not_settleable() -> None:
+    assert BTC_USDC.settleable and GRID_USDC.settleable
+    assert not FINER.settleable
 
 
 @st.composite
@@ -64,30 +80,30 @@ def split_buy(draw: st.DrawFn) -> tuple[int, int, list[tuple[int, int]]]:
     return limit, lots, fills
 
 
-@given(split_buy(), st.sampled_from([BTC_USDC, WHOLE]), st.sampled_from([Decimal(0), RATE, Decimal("0.0275")]))
+def _consumed(market: MarketRules, fills: list[tuple[int, int]], rate: Decimal) -> int:
+    consumed, filled = 0, 0
+    for ticks, size in fills:
+        consumed += fill_consumption(market, Side.BUY, ticks * size, market.quantity(size), filled, rate)
+        filled += ticks * size
+    return consumed
+
+
+@given(split_buy(), st.sampled_from([BTC_USDC, GRID_USDC]), st.sampled_from([Decimal(0), RATE, Decimal("0.0275")]))
 def test_a_buy_hold_covers_every_split_of_its_fills(case: tuple[int, int, list[tuple[int, int]]],
                                                      market: MarketRules, rate: Decimal) -> None:
     limit, lots, fills = case
-    plan = hold_plan(market, Side.BUY, market.price(limit) * market.quantity(lots), lots, lots, rate)
-    consumed = sum(fill_consumption(market, Side.BUY, market.price(ticks), market.quantity(size), rate)
-                   for ticks, size in fills)
+    plan = hold_plan(market, Side.BUY, market.price(limit) * market.quantity(lots), lots, rate)
+    consumed = _consumed(market, fills, rate)
     assert consumed <= plan.units
+    # What the fills consume is their notional plus the fee of that notional, however split.
+    total = market.notional_units(sum(ticks * size for ticks, size in fills))
+    assert consumed == total + fee_units(total, rate)
 
 
-@given(st.integers(1, 10**6), st.integers(1, 1000))
-def test_a_market_buy_hold_covers_its_budget_spent_in_any_number_of_fills(budget_units: int, fills: int) -> None:
-    budget = Decimal(budget_units).scaleb(-2)
-    bound = max_fills(BTC_USDC, OrderType.MARKET, TimeInForce.IOC, None, budget, max_book_orders=fills)
-    plan = hold_plan(BTC_USDC, Side.BUY, budget, None, bound, RATE)
-    # The worst split: `bound` fills of equal notional adding up to the budget.
-    share = budget / bound
-    consumed = bound * fill_consumption(BTC_USDC, Side.BUY, share, Decimal(1), RATE)
-    assert consumed <= plan.units
-
-
-def test_a_buy_hold_covers_fills_of_one_lot_each_at_the_limit_with_every_notional_rounded_up() -> None:
-    # 100.01 × 0.00001 = 1000.1 USDC units: each of 100 one-lot fills costs 1001 + a 2-unit fee.
-    plan = hold_plan(BTC_USDC, Side.BUY, Decimal("100.01") * Decimal("0.001"), 100, 100, RATE)
-    consumed = 100 * fill_consumption(BTC_USDC, Side.BUY, Decimal("100.01"), Decimal("0.00001"), RATE)
-    assert consumed == 100_300
-    assert plan.units >= consumed
+@given(split_buy(), st.sampled_from([Decimal(0), RATE, Decimal("0.0275")]))
+def test_a_buy_filled_at_its_limit_consumes_its_whole_hold(case: tuple[int, int, list[tuple[int, int]]],
+                                                          rate: Decimal) -> None:
+    limit, lots, fills = case
+    at_limit = [(limit, size) for _ticks, size in fills]
+    plan = hold_plan(BTC_USDC, Side.BUY, BTC_USDC.price(limit) * BTC_USDC.quantity(lots), lots, rate)
+    assert _consumed(BTC_USDC, at_limit, rate) == plan.units

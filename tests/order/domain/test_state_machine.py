@@ -20,8 +20,11 @@ from services.order.domain.enums import (
 from services.order.domain.market import MarketRules
 from services.order.domain.orders import FillEvent, Order, Release
 from services.order.domain.validation import OrderSpec
+from services.runtime.fees import fee_units
 
-MARKET = MarketRules("BTC-USDC", "BTC", "USDC", Decimal("0.01"), Decimal("0.00001"), None, None, auction=False,
+RATE = Decimal("0.001")
+# tick × lot = 0.01 × 0.0001 USDC = one USDC unit.
+MARKET = MarketRules("BTC-USDC", "BTC", "USDC", Decimal("0.01"), Decimal("0.0001"), None, None, auction=False,
                      halted=False, reference_price=None, base_decimals=8, quote_decimals=6)
 START = datetime(2026, 12, 6, tzinfo=UTC)
 STATES = list(OrderState)
@@ -79,10 +82,11 @@ def test_each_event_counts_once_and_a_final_event_makes_the_release_due_once(eve
     releases = 0
     for event in replayed:
         before = order
-        order = order.with_event(MARKET, event, 7 * event.last_lots)
+        order = order.with_event(MARKET, event, RATE)
         releases += before.release is Release.NONE and order.release is Release.DUE
-    counted = sum(event.last_lots for event in events)
-    assert order.consumed_units == 7 * counted
+    filled = MARKET.notional_units(sum(event.last_ticks * event.last_lots for event in events))
+    # A buy's fills consume their notional and the fee of all of it, each event counted once.
+    assert order.consumed_units == filled + fee_units(filled, RATE)
     assert order.filled_value == sum(event.last_ticks * event.last_lots for event in events)
     assert order.state is events[-1].state
     if events[-1].state.is_final:
@@ -93,7 +97,7 @@ def test_each_event_counts_once_and_a_final_event_makes_the_release_due_once(eve
 
 
 def test_a_late_submit_answer_does_not_undo_what_a_later_event_showed() -> None:
-    order = _order().with_event(MARKET, _event(5, OrderState.FILLED, 10, 10, 10_000), 1_001_000)
+    order = _order().with_event(MARKET, _event(5, OrderState.FILLED, 10, 10, 10_000), RATE)
     late = order.answered(OrderState.OPEN, Decimal(0), "", "", 3, START)
     assert late.state is OrderState.FILLED
 
@@ -103,9 +107,10 @@ def test_the_submit_answer_shows_the_state_before_the_events_arrive_without_coun
     assert (answered.state, answered.filled_quantity, answered.average_price) == (OrderState.FILLED, Decimal("0.0001"), "100.00")
     assert (answered.consumed_units, answered.release) == (0, Release.NONE)
     # The events then count the fill (and make the release due) without moving what is shown.
-    settled = answered.with_event(MARKET, _event(8, OrderState.FILLED, 10, 10, 10_000), 1_001_000)
-    assert (settled.state, settled.consumed_units, settled.release) == (OrderState.FILLED, 1_001_000, Release.DUE)
-    assert settled.release_units == settled.hold_units - 1_001_000
+    settled = answered.with_event(MARKET, _event(8, OrderState.FILLED, 10, 10, 10_000), RATE)
+    # 10 lots at 100.00: 0.1 USDC = 100 000 units, and its fee 100.
+    assert (settled.state, settled.consumed_units, settled.release) == (OrderState.FILLED, 100_100, Release.DUE)
+    assert settled.release_units == settled.hold_units - 100_100
 
 
 def test_an_order_rejected_before_matching_releases_all_it_held_or_nothing() -> None:
@@ -117,7 +122,7 @@ def test_an_order_rejected_before_matching_releases_all_it_held_or_nothing() -> 
 
 def test_the_average_price_is_volume_weighted() -> None:
     order = _order()
-    order = order.with_event(MARKET, _event(1, OrderState.PARTIALLY_FILLED, 1, 1, 10_000), 0)
-    order = order.with_event(MARKET, _event(2, OrderState.FILLED, 4, 3, 10_400), 0)
+    order = order.with_event(MARKET, _event(1, OrderState.PARTIALLY_FILLED, 1, 1, 10_000), RATE)
+    order = order.with_event(MARKET, _event(2, OrderState.FILLED, 4, 3, 10_400), RATE)
     assert order.average_price == "103.00"
-    assert replace(order).filled_quantity == Decimal("0.00004")
+    assert replace(order).filled_quantity == Decimal("0.0004")

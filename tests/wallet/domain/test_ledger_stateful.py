@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from decimal import Decimal
 from typing import Any
 
@@ -34,7 +34,7 @@ from tests.wallet.domain.ledger_model import Ledger
 USERS = ["accounts/u0", "accounts/u1", "accounts/u2"]
 BASE, QUOTE = DEFAULT_ASSETS["GRID"], DEFAULT_ASSETS["USDC"]
 ASSETS = [BASE.code, QUOTE.code]
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 
 users = st.sampled_from(USERS)
 assets = st.sampled_from(ASSETS)

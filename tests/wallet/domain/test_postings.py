@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -67,13 +68,13 @@ def test_legs_move_positive_amounts_only(amount: Decimal) -> None:
 
 
 def trade(**overrides: object) -> list[Leg]:
-    params: dict[str, object] = dict(
+    params: dict[str, Any] = dict(
         buyer=ALICE, seller=BOB, base=GRID, quote=USDC, quantity=Decimal("10"),
         quote_amount=Decimal("50"), buyer_fee=Decimal("0.1"), seller_fee=Decimal("0.2"),
         buyer_hold_id="buy-order", seller_hold_id="sell-order",
     )
     params.update(overrides)
-    return build_trade_legs(**params)  # type: ignore[arg-type]
+    return build_trade_legs(**params)
 
 
 def test_trade_pays_seller_net_of_fee_and_fees_to_fee_account_from_buyer_hold() -> None:
