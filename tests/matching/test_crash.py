@@ -15,8 +15,8 @@ import random
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from decimal import Decimal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 

@@ -55,11 +55,11 @@ async def test_the_same_order_again_with_the_default_time_in_force_spelled_out_i
 
 
 async def test_an_order_id_reused_in_the_same_batch_is_refused_and_the_first_kept(matching: Any) -> None:
-    first, second = await asyncio.gather(
+    both: list[Any] = list(await asyncio.gather(
         matching.submit("o1", BUY, "100.00", "1"),
-        matching.submit("o1", BUY, "99.00", "1"), return_exceptions=True)
+        matching.submit("o1", BUY, "99.00", "1"), return_exceptions=True))
 
-    answers = sorted([first, second], key=lambda answer: isinstance(answer, Exception))
+    answers = sorted(both, key=lambda answer: isinstance(answer, Exception))
     assert answers[0].state == OPEN
     assert matching.reason(answers[1]) == "ORDER_ID_REUSED"
     assert len((await matching.book()).bids) == 1

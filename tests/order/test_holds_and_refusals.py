@@ -21,9 +21,9 @@ async def _orders(mesh: Any, caller: Any) -> list[Any]:
 async def test_a_limit_buy_holds_its_notional_and_the_fee_reserve_in_the_quote_asset(mesh: Any) -> None:
     alice = await mesh.trader("alice", deposits={"USDC": "1000"})
     await mesh.place(alice, side=BUY, price="100.00", quantity="0.5")
-    # 0.5 BTC is 5 000 lots, so up to 5 000 fills: 50 USDC of notional (tick × lot is one USDC
-    # unit, so it never rounds), its fee 0.05, + 0.004999 for the fees' rounding.
-    assert await mesh.balance("alice", "USDC") == ("949.945001", "50.054999")
+    # 50 USDC of notional (tick × lot is one USDC unit, so no fill's notional rounds) and its
+    # fee, 0.05: the fees of however many fills add up to the fee of the total.
+    assert await mesh.balance("alice", "USDC") == ("949.950000", "50.050000")
 
 
 async def test_a_cancel_releases_the_whole_hold(mesh: Any) -> None:
@@ -96,8 +96,8 @@ async def test_matching_stopped_during_placement_answers_unavailable_and_release
     assert mesh.reason(refused.value) == "MATCHING_UNAVAILABLE"
     orders = await _orders(mesh, alice)
     assert [(order.state, order.reject_reason) for order in orders][1] == (REJECTED, "MATCHING_UNAVAILABLE")
-    # Only the first order (0.1 USDC, 1 000 lots, with its fee reserve) is still held.
-    assert await mesh.balance("alice", "USDC") == ("999.898901", "0.101099")
+    # Only the first order (0.1 USDC and its fee, 0.0001) is still held.
+    assert await mesh.balance("alice", "USDC") == ("999.899900", "0.100100")
 
 
 async def test_the_daily_notional_counts_the_accounts_orders_of_the_last_24_hours(mesh: Any) -> None:

@@ -26,15 +26,7 @@ from .enums import (
     TimeInForce,
 )
 from .market import Market, default_markets
-from .records import (
-    Auction,
-    BookView,
-    CancelResult,
-    Level,
-    OrderEvent,
-    SubmitResult,
-    Trade,
-)
+from .records import Auction, BookView, CancelResult, Level, OrderEvent, SubmitResult, Trade
 from .units import (
     lots_to_quantity,
     notional_to_units,

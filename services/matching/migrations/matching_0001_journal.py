@@ -4,8 +4,8 @@ Revision ID: matching_0001
 Revises:
 Create Date: 2026-11-21
 """
-import sqlalchemy as sa
 from alembic import op
+import sqlalchemy as sa
 
 revision = "matching_0001"
 down_revision = None

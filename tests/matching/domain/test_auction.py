@@ -2,13 +2,7 @@
 
 import pytest
 
-from services.matching.domain import (
-    MarketMode,
-    MatchingEngine,
-    OrderType,
-    Side,
-    TimeInForce,
-)
+from services.matching.domain import MarketMode, MatchingEngine, OrderType, Side, TimeInForce
 from services.runtime.errors import FailedPrecondition, InvalidArgument
 
 BUY, SELL = Side.BUY, Side.SELL

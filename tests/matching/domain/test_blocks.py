@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from services.matching.blocks import (
-    decode_commands,
-    decode_events,
-    decode_trades,
-    encode_commands,
-    encode_records,
-)
+from services.matching.blocks import decode_commands, decode_events, decode_trades, encode_commands, encode_records
 from services.matching.domain import (
     CancelOrder,
     ClearAuction,

@@ -4,7 +4,6 @@ import pytest
 
 from services.matching.domain import (
     MarketState,
-    MatchingEngine,
     OrderEventType,
     OrderState,
     OrderType,
@@ -13,13 +12,7 @@ from services.matching.domain import (
     Side,
     TimeInForce,
 )
-from services.runtime.errors import (
-    AlreadyExists,
-    FailedPrecondition,
-    InvalidArgument,
-    NotFound,
-    ResourceExhausted,
-)
+from services.runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 
 BUY, SELL = Side.BUY, Side.SELL
 
