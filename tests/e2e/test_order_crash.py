@@ -150,7 +150,7 @@ def test_an_order_killed_between_hold_and_submit_is_placed_once_after_a_restart(
     assert held() == hold
     book = matching_grpc.MatchingServiceStub(mesh.channel("matching")).GetOrderBook(
         matching_pb.GetOrderBookRequest(market="markets/BTC-USDC"), metadata=operator)
-    assert [(level.price, level.quantity, level.order_count) for level in book.bids] == [("100.00", "0.10000", 1)]
+    assert [(level.price, level.quantity, level.order_count) for level in book.bids] == [("100.00", "0.1000", 1)]
     # The client's retry finds the same order.
     again = order_stub.PlaceOrder(pb.PlaceOrderRequest(order=order_pb2.Order(
         market="markets/BTC-USDC", side=trading_pb2.SIDE_BUY, type=trading_pb2.ORDER_TYPE_LIMIT,
