@@ -28,13 +28,7 @@ from solders.keypair import Keypair
 
 from services.settlement.chain import LiteSvmChain
 from services.settlement.domain.merkle import (
-    TradeLeaf,
-    leaf_bytes,
-    leaf_hash,
-    memo_for_root,
-    merkle_proofs,
-    merkle_root,
-    verify_proof,
+    TradeLeaf, leaf_bytes, leaf_hash, memo_for_root, merkle_proofs, merkle_root, verify_proof,
 )
 
 

@@ -36,7 +36,6 @@ from services.runtime import idempotency
 from services.runtime.auth import Principal, current_principal
 from services.runtime.clock import Clock
 from services.runtime.errors import NotFound, PermissionDenied
-from services.runtime.paging import encode_token
 from services.runtime.transactions import Transactions
 
 SERVICE = kyc_service_pb2.DESCRIPTOR.services_by_name["KycService"]
@@ -174,8 +173,6 @@ class KycServicer(kyc_service_pb2_grpc.KycServiceServicer):
                 raise _not_found()
             events = await self.store.audit_events(session, query.applicant_id, after_revision=page.after_number,
                                                     limit=page.size + 1)
-        shown = events[:page.size]
-        more = len(events) > page.size
+        shown, token = page.cut(events, lambda event: str(event.revision))
         return kyc_service_pb2.ListAuditEventsResponse(
-            audit_events=[wire.audit_event_pb(event) for event in shown],
-            next_page_token=encode_token(str(shown[-1].revision), request.parent) if more else "")
+            audit_events=[wire.audit_event_pb(event) for event in shown], next_page_token=token)

@@ -23,7 +23,7 @@ from services.matching.requests import (
 )
 from services.runtime import idempotency
 from services.runtime.errors import NotFound
-from services.runtime.paging import encode_token, read_page
+from services.runtime.paging import read_page
 from services.runtime.transactions import Transactions
 
 STREAM_CHUNK = 500  # items read per step when a stream catches up
@@ -41,11 +41,10 @@ class MatchingServicer(pb_grpc.MatchingServiceServicer):
     async def ListMarkets(self, request: pb.ListMarketsRequest, context: Any) -> pb.ListMarketsResponse:
         page = read_page(request.page_size, request.page_token)
         names = sorted(name for name in self.exchange.writers if page.cursor is None or name > page.cursor)
-        chosen = names[:page.size]
-        more = len(names) > page.size
+        chosen, token = page.cut(names, lambda name: name)
         return pb.ListMarketsResponse(
             markets=[wire.market_message(self.exchange.writers[name].market) for name in chosen],
-            next_page_token=encode_token(chosen[-1]) if more else "")
+            next_page_token=token)
 
     async def GetMarket(self, request: pb.GetMarketRequest, context: Any) -> matching_pb2.Market:
         return wire.market_message(self.exchange.writer(parse_market("name", request.name)).market)
@@ -69,22 +68,18 @@ class MatchingServicer(pb_grpc.MatchingServiceServicer):
     async def ListTrades(self, request: pb.ListTradesRequest, context: Any) -> pb.ListTradesResponse:
         writer = self.exchange.writer(parse_market("market", request.market))
         page = read_page(request.page_size, request.page_token, request.market)
-        trades = await self.store.trades_after(writer.name, page.after_number, page.size + 1)
-        more = len(trades) > page.size
-        trades = trades[:page.size]
+        trades, token = page.cut(await self.store.trades_after(writer.name, page.after_number, page.size + 1),
+                                 lambda trade: str(trade.sequence))
         return pb.ListTradesResponse(
-            trades=[wire.trade_message(writer.market, trade) for trade in trades],
-            next_page_token=encode_token(str(trades[-1].sequence), request.market) if more else "")
+            trades=[wire.trade_message(writer.market, trade) for trade in trades], next_page_token=token)
 
     async def ListAuctions(self, request: pb.ListAuctionsRequest, context: Any) -> pb.ListAuctionsResponse:
         writer = self.exchange.writer(parse_market("market", request.market))
         page = read_page(request.page_size, request.page_token, request.market)
-        auctions = await self.store.auctions_after(writer.name, page.after_number, page.size + 1)
-        more = len(auctions) > page.size
-        auctions = auctions[:page.size]
+        auctions, token = page.cut(await self.store.auctions_after(writer.name, page.after_number, page.size + 1),
+                                   lambda auction: str(auction.sequence))
         return pb.ListAuctionsResponse(
-            auctions=[wire.auction_message(writer.market, auction) for auction in auctions],
-            next_page_token=encode_token(str(auctions[-1].sequence), request.market) if more else "")
+            auctions=[wire.auction_message(writer.market, auction) for auction in auctions], next_page_token=token)
 
     async def StreamTrades(self, request: pb.StreamTradesRequest, context: Any) -> AsyncIterator[pb.StreamTradesResponse]:
         writer = self.exchange.writer(parse_stream_request(request.market, request.after_sequence))

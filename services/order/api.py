@@ -26,7 +26,7 @@ from services.order.requests import (
 from services.order.store import OrderStore
 from services.runtime.auth import current_principal
 from services.runtime.errors import NotFound, PermissionDenied
-from services.runtime.paging import encode_token, read_page
+from services.runtime.paging import read_page
 from services.runtime.transactions import Transactions
 
 
@@ -68,10 +68,8 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
         rows = await self.tx.read(lambda session: self.store.page(
             session, account=query.account, market=query.market_id, states=query.states,
             after_seq=after, limit=page.size + 1))
-        shown = rows[:page.size]
-        return pb.ListOrdersResponse(
-            orders=[wire.order_message(order) for _, order in shown],
-            next_page_token=encode_token(str(shown[-1][0]), query.token_scope()) if len(rows) > page.size else "")
+        shown, token = page.cut(rows, lambda row: str(row[0]))
+        return pb.ListOrdersResponse(orders=[wire.order_message(order) for _, order in shown], next_page_token=token)
 
     async def _visible(self, name: str, *, order_id: str | None = None) -> Order:
         """The order, if the caller may see it; NOT_FOUND alike when it is missing or another's."""

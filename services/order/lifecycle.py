@@ -18,7 +18,7 @@ import logging
 import uuid
 import weakref
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from clearmesh.order.v1 import order_pb2
@@ -170,19 +170,26 @@ class Lifecycle:
         at = self.clock.now()
 
         async def record(session: AsyncSession) -> order_pb2.Order:
-            current = await self.store.get(session, order.order_id, lock=True)
-            if current is None:
-                raise NotFound(OrderReason.ORDER_NOT_FOUND, f"{order.name} vanished")
-            updated = current.answered(state, Decimal(answer.filled_quantity or "0"), answer.average_price,
-                                       answer.reason, answer.sequence, at)
-            if updated is not current:
-                await self.store.save(session, updated)
+            updated = await self._record_answer(session, order, state, answer.filled_quantity, answer.average_price,
+                                                answer.reason, answer.sequence, at)
             message = wire.order_message(updated)
             if request is not None:
                 await idempotency.remember(session, PLACE_ORDER, order.request_id, request, message, at)
             return message
 
         return await self.writes.write(record)
+
+    async def _record_answer(self, session: AsyncSession, order: Order, state: OrderState, filled_quantity: str,
+                             average_price: str, reason: str, sequence: int, at: datetime) -> Order:
+        """Matching's answer to SubmitOrder or CancelOrder on the stored order (locked), saved
+        unless an event had already moved the order further."""
+        current = await self.store.get(session, order.order_id, lock=True)
+        if current is None:
+            raise NotFound(OrderReason.ORDER_NOT_FOUND, f"{order.name} vanished")
+        updated = current.answered(state, Decimal(filled_quantity or "0"), average_price, reason, sequence, at)
+        if updated is not current:
+            await self.store.save(session, updated)
+        return updated
 
     async def withdraw(self, order: Order) -> bool:
         """After SubmitOrder went unanswered: True if Matching had the order after all (a deadline
@@ -231,14 +238,9 @@ class Lifecycle:
         at = self.clock.now()
 
         async def record(session: AsyncSession) -> order_pb2.Order:
-            current = await self.store.get(session, order.order_id, lock=True)
-            if current is None:
-                raise NotFound(OrderReason.ORDER_NOT_FOUND, f"{order.name} vanished")
             reason = OrderReason.CANCELLED_BY_USER if state is OrderState.CANCELLED else ""
-            updated = current.answered(state, Decimal(answer.filled_quantity or "0"), "", reason, answer.sequence, at)
-            if updated is not current:
-                await self.store.save(session, updated)
-            return wire.order_message(updated)
+            return wire.order_message(await self._record_answer(
+                session, order, state, answer.filled_quantity, "", reason, answer.sequence, at))
 
         # The release follows from Matching's CANCELLED event, with the fills counted up to it.
         return await idempotency.once(self.tx, self.clock, CANCEL_ORDER, request_id, request, order_pb2.Order, record)

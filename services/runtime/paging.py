@@ -5,12 +5,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from services.runtime.errors import InvalidArgument
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -19,6 +23,8 @@ class Page:
     # Where the previous page stopped; what it means is up to the List method (an offset,
     # a sequence, a key). None for the first page.
     cursor: str | None
+    # The filter the token is bound to (read_page's `query`): the next page's token carries it.
+    query: str = ""
 
     @property
     def after_number(self) -> int:
@@ -29,6 +35,13 @@ class Page:
             raise InvalidArgument("INVALID_PAGE_TOKEN", "page_token is not one this service issued",
                                   violations=[("page_token", "is malformed")])
         return int(self.cursor)
+
+    def cut(self, rows: Sequence[T], cursor: Callable[[T], str]) -> tuple[Sequence[T], str]:
+        """`rows` read with `limit=size + 1` (one more tells whether another page follows): this
+        page's rows and the next page's token, "" on the last page. `cursor` names where a row
+        stands (its sequence, its key) for the next page to list what comes after it."""
+        shown = rows[:self.size]
+        return shown, encode_token(cursor(shown[-1]), self.query) if len(rows) > self.size else ""
 
 
 def encode_token(cursor: str, query: str = "") -> str:
@@ -43,7 +56,7 @@ def read_page(page_size: int, page_token: str, query: str = "") -> Page:
                               violations=[("page_size", "must not be negative")])
     size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
     if not page_token:
-        return Page(size, None)
+        return Page(size, None, query)
     try:
         padded = page_token + "=" * (-len(page_token) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded))
@@ -54,4 +67,4 @@ def read_page(page_size: int, page_token: str, query: str = "") -> Page:
     if token_query != query:
         raise InvalidArgument("INVALID_PAGE_TOKEN", "page_token was issued for another query",
                               violations=[("page_token", "does not match the request's filter")])
-    return Page(size, cursor)
+    return Page(size, cursor, query)

@@ -11,10 +11,7 @@ chain confirmed its memo, in one transaction with its settlements' state change.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-
-from sqlalchemy.exc import SQLAlchemyError
 
 from services.runtime.clock import Clock
 from services.runtime.errors import DeadlineExceeded, Unavailable
@@ -24,6 +21,7 @@ from services.settlement.domain.batching import BatchLimits
 from services.settlement.domain.leaves import batch_root
 from services.settlement.domain.merkle import memo_for_root
 from services.settlement.store import SettlementStore
+from services.settlement.worker import Worker
 from services.wallet.domain import AssetCatalog
 
 log = logging.getLogger("clearmesh.settlement.anchorer")
@@ -32,33 +30,19 @@ ANCHOR_LIMITS = BatchLimits(max_count=256, max_wait_secs=1.0)
 IDLE_SECS = 1.0
 FIRST_BACKOFF_SECS = 0.5
 MAX_BACKOFF_SECS = 30.0
-STORE_RETRY_SECS = 1.0
 
 
-class Anchorer:
+class Anchorer(Worker):
     def __init__(self, *, tx: Transactions, store: SettlementStore, clock: Clock, chain: Chain,
                  assets: AssetCatalog, limits: BatchLimits = ANCHOR_LIMITS) -> None:
+        super().__init__(log)
         self._tx = tx
         self._store = store
         self._clock = clock
         self._chain = chain
         self._assets = assets
         self._limits = limits
-        self._wake = asyncio.Event()
         self._backoff = FIRST_BACKOFF_SECS
-
-    def wake(self) -> None:
-        """Settlements were POSTED."""
-        self._wake.set()
-
-    async def run(self) -> None:
-        while True:
-            try:
-                await self._step()
-            except SQLAlchemyError as error:  # the database is briefly gone: nothing recorded, go on
-                log.warning("the settlement store failed; trying again",
-                            extra={"fields": {"error": type(error).__name__, "retryIn": STORE_RETRY_SECS}})
-                await asyncio.sleep(STORE_RETRY_SECS)
 
     async def _step(self) -> None:
         """Anchor a batch if one is ready; otherwise wait for one."""
@@ -87,8 +71,3 @@ class Anchorer:
             session, root.hex(), anchor.signature, anchor.slot, leaves, self._clock.now()))
         log.info("anchored a batch", extra={"fields": {"count": len(leaves), "root": root.hex(),
                                                        "signature": anchor.signature, "slot": anchor.slot}})
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
-        self._wake.clear()

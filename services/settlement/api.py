@@ -20,7 +20,6 @@ from services.runtime import idempotency
 from services.runtime.auth import current_principal
 from services.runtime.clock import Clock
 from services.runtime.errors import FailedPrecondition, NotFound, PermissionDenied
-from services.runtime.paging import encode_token
 from services.runtime.transactions import Transactions
 from services.settlement.chain import Anchor
 from services.settlement.domain.leaves import proof_of
@@ -61,10 +60,9 @@ class SettlementServicer(pb_grpc.SettlementServiceServicer):
         after = page.after_number
         rows = await self.tx.read(lambda session: self.store.page(
             session, party=party, state=query.state, after_seq=after, limit=page.size + 1))
-        shown = rows[:page.size]
+        shown, token = page.cut(rows, lambda row: str(row.seq))
         return pb.ListSettlementsResponse(
-            settlements=[self.wire.settlement(row.settlement) for row in shown],
-            next_page_token=encode_token(str(shown[-1].seq), query.token_query) if len(rows) > page.size else "")
+            settlements=[self.wire.settlement(row.settlement) for row in shown], next_page_token=token)
 
     async def GetSettlementProof(self, request: pb.GetSettlementProofRequest,
                                  context: Any) -> settlement_pb2.SettlementProof:

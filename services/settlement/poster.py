@@ -10,11 +10,9 @@ one attempt for every settlement in the batch, which then waits its backoff
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.runtime.clock import Clock
@@ -26,6 +24,7 @@ from services.settlement.domain.settlement import Settlement, transfer_id_for
 from services.settlement.domain.states import Progress, RetryPolicy, State, attempt_failed
 from services.settlement.ledger import TradeTransfer, WalletLedger
 from services.settlement.store import SettlementStore
+from services.settlement.worker import Worker
 from services.wallet.domain import AssetCatalog
 
 log = logging.getLogger("clearmesh.settlement.poster")
@@ -34,13 +33,13 @@ POST_LIMITS = BatchLimits(max_count=500, max_wait_secs=0.005)
 # How long an idle poster sleeps when nothing wakes it (a backoff ending, another process).
 IDLE_SECS = 1.0
 MAX_REASON = 1024
-STORE_RETRY_SECS = 1.0
 
 
-class Poster:
+class Poster(Worker):
     def __init__(self, *, tx: Transactions, store: SettlementStore, clock: Clock, ledger: WalletLedger,
                  assets: AssetCatalog, policy: RetryPolicy, on_posted: Callable[[], None],
                  limits: BatchLimits = POST_LIMITS) -> None:
+        super().__init__(log)
         self._tx = tx
         self._store = store
         self._clock = clock
@@ -49,22 +48,8 @@ class Poster:
         self._policy = policy
         self._on_posted = on_posted
         self._limits = limits
-        self._wake = asyncio.Event()
         # When the poster first saw the PENDING settlements it is lingering for (loop time).
         self._waiting_since: float | None = None
-
-    def wake(self) -> None:
-        """New PENDING settlements exist (intake, an operator's retry)."""
-        self._wake.set()
-
-    async def run(self) -> None:
-        while True:
-            try:
-                await self._step()
-            except SQLAlchemyError as error:  # the database is briefly gone: nothing changed, go on
-                log.warning("the settlement store failed; trying again",
-                            extra={"fields": {"error": type(error).__name__, "retryIn": STORE_RETRY_SECS}})
-                await asyncio.sleep(STORE_RETRY_SECS)
 
     async def _step(self) -> None:
         """Post a batch if one is due and ready; otherwise wait for one."""
@@ -88,11 +73,6 @@ class Poster:
         if retry_at is None:
             return IDLE_SECS
         return min(IDLE_SECS, max(0.0, (retry_at - self._clock.now()).total_seconds()))
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
-        self._wake.clear()
 
     async def _post(self, batch: Sequence[Settlement]) -> None:
         transfers: list[TradeTransfer] = []

@@ -31,7 +31,7 @@ from services.runtime import idempotency
 from services.runtime.auth import current_principal
 from services.runtime.clock import Clock
 from services.runtime.errors import PermissionDenied
-from services.runtime.paging import encode_token, read_page
+from services.runtime.paging import read_page
 from services.wallet.domain import (
     Hold,
     Transfer,
@@ -94,10 +94,9 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
         _may_read(account)
         rows = await self.store.tx.read(lambda session: self.store.list_balances(
             session, account, after_asset=page.cursor, limit=page.size + 1))
-        shown = rows[:page.size]
+        shown, token = page.cut(rows, lambda row: row[0])
         return pb.ListBalancesResponse(
-            balances=[self.wire.balance(asset, balance) for asset, balance in shown],
-            next_page_token=encode_token(shown[-1][0], account) if len(rows) > page.size else "")
+            balances=[self.wire.balance(asset, balance) for asset, balance in shown], next_page_token=token)
 
     async def ListEntries(self, request: pb.ListEntriesRequest, context: Any) -> pb.ListEntriesResponse:
         account, asset = parse_entries_query(request.account, request.asset, self.assets)
@@ -107,10 +106,8 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
         _may_read(account)
         rows = await self.store.tx.read(lambda session: self.store.list_entries(
             session, account, asset=asset, after_sequence=after, limit=page.size + 1))
-        shown = rows[:page.size]
-        return pb.ListEntriesResponse(
-            entries=[self.wire.entry(row) for row in shown],
-            next_page_token=encode_token(str(shown[-1].entry.sequence), query) if len(rows) > page.size else "")
+        shown, token = page.cut(rows, lambda row: str(row.entry.sequence))
+        return pb.ListEntriesResponse(entries=[self.wire.entry(row) for row in shown], next_page_token=token)
 
     async def GetWithdrawal(self, request: pb.GetWithdrawalRequest, context: Any) -> wallet_pb2.Withdrawal:
         ref = parse_withdrawal_name(request.name)

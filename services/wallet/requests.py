@@ -118,6 +118,15 @@ class MoveFunds:
     units: int
 
 
+def _funds(checks: Checks, assets: AssetCatalog, account: str, asset: str, amount: str) -> MoveFunds | None:
+    """The account, asset and amount a funds-moving request carries; None when any is bad (its
+    violation recorded in `checks`)."""
+    account_name = _user_account(checks, account)
+    found = _asset(checks, assets, asset)
+    units = _units(checks, found, amount)
+    return MoveFunds(account_name, found, units) if account_name and found and units else None
+
+
 @dataclass(frozen=True, slots=True)
 class DepositCommand:
     funds: MoveFunds
@@ -126,13 +135,11 @@ class DepositCommand:
 
 def parse_deposit(request: pb.DepositRequest, assets: AssetCatalog) -> DepositCommand:
     checks = Checks()
-    account = _user_account(checks, request.account)
-    asset = _asset(checks, assets, request.asset)
-    units = _units(checks, asset, request.amount)
+    funds = _funds(checks, assets, request.account, request.asset, request.amount)
     request_id = checks.request_id(request.request_id, required=True)
     checks.raise_if_any()
-    assert account and asset and units and request_id
-    return DepositCommand(MoveFunds(account, asset, units), request_id)
+    assert funds and request_id
+    return DepositCommand(funds, request_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,16 +151,14 @@ class WithdrawCommand:
 
 def parse_withdraw(request: pb.WithdrawRequest, assets: AssetCatalog) -> WithdrawCommand:
     checks = Checks()
-    account = _user_account(checks, request.account)
-    asset = _asset(checks, assets, request.asset)
-    units = _units(checks, asset, request.amount)
+    funds = _funds(checks, assets, request.account, request.asset, request.amount)
     destination = None
     if checks.require("destination", request.destination):
         destination = checks.run(lambda: validate_id(request.destination, field="destination"))
     request_id = checks.request_id(request.request_id, required=True)
     checks.raise_if_any()
-    assert account and asset and units and destination and request_id
-    return WithdrawCommand(MoveFunds(account, asset, units), destination, request_id)
+    assert funds and destination and request_id
+    return WithdrawCommand(funds, destination, request_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,12 +170,10 @@ class PlaceHoldCommand:
 def parse_place_hold(request: pb.PlaceHoldRequest, assets: AssetCatalog) -> PlaceHoldCommand:
     checks = Checks()
     hold_id = checks.prefixed_id("hold", request.hold, HOLDS) if checks.require("hold", request.hold) else None
-    account = _user_account(checks, request.account)
-    asset = _asset(checks, assets, request.asset)
-    units = _units(checks, asset, request.amount)
+    funds = _funds(checks, assets, request.account, request.asset, request.amount)
     checks.raise_if_any()
-    assert hold_id and account and asset and units
-    return PlaceHoldCommand(hold_id, MoveFunds(account, asset, units))
+    assert hold_id and funds
+    return PlaceHoldCommand(hold_id, funds)
 
 
 @dataclass(frozen=True, slots=True)

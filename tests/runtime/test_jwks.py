@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,10 +25,8 @@ def first_key() -> rsa.RSAPrivateKey:
 
 @pytest.fixture
 def provider(first_key: rsa.RSAPrivateKey) -> Iterator[Provider]:
-    running = Provider(key_set(first_key, "k1"))
-    threading.Thread(target=running.server.serve_forever, daemon=True).start()
-    yield running
-    running.server.shutdown()
+    with Provider(key_set(first_key, "k1")).serving() as running:
+        yield running
 
 
 def test_the_signing_key_is_found_by_its_kid_at_the_url(provider: Provider, first_key: rsa.RSAPrivateKey) -> None:

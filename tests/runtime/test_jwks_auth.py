@@ -8,7 +8,6 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -146,11 +145,7 @@ async def test_a_service_identity_is_never_taken_from_a_provider_token(
 
 async def test_a_service_fetches_the_jwks_from_a_url(serve: Any, settings: Settings,
                                                      provider_key: rsa.RSAPrivateKey) -> None:
-    provider = Provider(key_set(provider_key, KID))
-    threading.Thread(target=provider.server.serve_forever, daemon=True).start()
-    try:
+    with Provider(key_set(provider_key, KID)).serving() as provider:
         async with (serve(SPEC, settings.model_copy(update={"jwks_url": provider.url})) as running,
                     grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel):
             assert await _caller(pb_grpc.MatchingServiceStub(channel), _rs256(provider_key)) == "alice"
-    finally:
-        provider.server.shutdown()

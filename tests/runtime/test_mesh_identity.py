@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import grpc
 import pytest
 from clearmesh.kyc.v1 import kyc_service_pb2 as kyc_pb
 from clearmesh.kyc.v1 import kyc_service_pb2_grpc as kyc_grpc
@@ -16,6 +15,7 @@ from services.runtime.clock import SystemClock
 from services.runtime.server import ServiceRuntime
 from services.runtime.settings import Settings
 from services.wallet.service import SPEC as WALLET
+from tests.testkit.stand_ins import stand_in
 
 
 class RecordingKyc(kyc_grpc.KycServiceServicer):
@@ -29,15 +29,9 @@ class RecordingKyc(kyc_grpc.KycServiceServicer):
 
 @pytest.fixture
 async def kyc() -> AsyncIterator[tuple[RecordingKyc, str]]:
-    server = grpc.aio.server()
     servicer = RecordingKyc()
-    kyc_grpc.add_KycServiceServicer_to_server(servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        yield servicer, f"127.0.0.1:{port}"
-    finally:
-        await server.stop(0)
+    async with stand_in(lambda server: kyc_grpc.add_KycServiceServicer_to_server(servicer, server)) as address:
+        yield servicer, address
 
 
 async def _headers_seen_by_kyc(settings: Settings, kyc: tuple[RecordingKyc, str], mesh: bool) -> dict[str, str]:

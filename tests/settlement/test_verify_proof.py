@@ -20,14 +20,7 @@ from solders.signature import Signature
 
 from services.cli import main
 from services.settlement.chain import Anchor, LiteSvmChain
-from services.settlement.domain.merkle import (
-    TradeLeaf,
-    leaf_bytes,
-    leaf_hash,
-    memo_for_root,
-    merkle_proofs,
-    merkle_root,
-)
+from services.settlement.domain.merkle import TradeLeaf, leaf_bytes, leaf_hash, memo_for_root, merkle_proofs, merkle_root
 from services.settlement.proofs import (
     ProofFormatError,
     check_anchor,

@@ -4,6 +4,9 @@ endpoint over real HTTP whose key set a test can rotate."""
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
@@ -45,3 +48,12 @@ class Provider:
 
         self.server = HTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/.well-known/jwks.json"
+
+    @contextmanager
+    def serving(self) -> Iterator[Provider]:
+        """The endpoint answering on `url` (a daemon thread) until the block ends."""
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        try:
+            yield self
+        finally:
+            self.server.shutdown()

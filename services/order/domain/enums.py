@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from enum import IntEnum, StrEnum
+from enum import StrEnum
 
-
-class Side(IntEnum):
-    BUY = 1
-    SELL = 2
-
-
-class OrderType(IntEnum):
-    LIMIT = 1
-    MARKET = 2
-
-
-class TimeInForce(IntEnum):
-    GTC = 1
-    IOC = 2
-    FOK = 3
-    GTT = 4
+# An order's side, type and time in force are Matching's too: one definition in the runtime.
+from services.runtime.trading import OrderType as OrderType
+from services.runtime.trading import Side as Side
+from services.runtime.trading import TimeInForce as TimeInForce
 
 
 class OrderState(StrEnum):

@@ -4,11 +4,8 @@ confusion refused; the token reaches the services unchanged."""
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,23 +17,19 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from gateway.edge.auth import Authenticator, JwksVerifier
 from gateway.edge.errors import Unauthenticated
 from services.runtime.jwks import JwksKeys
+from tests.testkit.identity import Provider, key_set, rsa_key
 
 ISSUER = AUDIENCE = "clearmesh"
 
 
-def _rsa_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
 @pytest.fixture(scope="module")
 def signing_key() -> rsa.RSAPrivateKey:
-    return _rsa_key()
+    return rsa_key()
 
 
 @pytest.fixture(scope="module")
 def jwks(signing_key: rsa.RSAPrivateKey) -> str:
-    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(signing_key.public_key()))
-    return json.dumps({"keys": [{**public, "kid": "k1", "use": "sig", "alg": "RS256"}]})
+    return key_set(signing_key, "k1")
 
 
 @pytest.fixture(scope="module")
@@ -48,22 +41,8 @@ def jwks_file(jwks: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def jwks_url(jwks: str) -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = jwks.encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
-    server.shutdown()
+    with Provider(jwks).serving() as provider:
+        yield provider.url
 
 
 def _claims(**overrides: Any) -> dict[str, Any]:
@@ -93,7 +72,7 @@ async def test_an_rs256_token_verifies_against_a_jwks_url(jwks_url: str, signing
 
 async def test_a_token_signed_by_another_key_is_refused(jwks_file: Path) -> None:
     with pytest.raises(Unauthenticated) as refused:
-        await _verifier(jwks_file).subject(_rs256(_rsa_key()))
+        await _verifier(jwks_file).subject(_rs256(rsa_key()))
     assert refused.value.reason == "INVALID_TOKEN"
 
 

@@ -3,14 +3,8 @@
 import pytest
 
 from services.matching.domain import (
-    MarketState,
-    OrderEventType,
-    OrderState,
-    OrderType,
-    Reason,
-    SelfTradePrevention,
-    Side,
-    TimeInForce,
+    MarketState, OrderEventType, OrderState, OrderType, Reason, SelfTradePrevention,
+    Side, TimeInForce,
 )
 from services.runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 

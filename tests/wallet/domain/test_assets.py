@@ -8,15 +8,8 @@ import pytest
 
 from services.runtime.errors import InvalidArgument
 from services.wallet.domain import (
-    DEFAULT_ASSETS,
-    Asset,
-    WalletReason,
-    format_units,
-    from_units,
-    parse_amount,
-    parse_asset_config,
-    parse_units,
-    to_units,
+    DEFAULT_ASSETS, Asset, WalletReason, format_units, from_units, parse_amount,
+    parse_asset_config, parse_units, to_units,
 )
 
 USDC = DEFAULT_ASSETS["USDC"]
