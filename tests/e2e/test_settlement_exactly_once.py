@@ -1,5 +1,6 @@
 """Every trade posted exactly once when Settlement or the Wallet is killed with `kill -9` in the
-middle of the flow. Wallet, Matching and Settlement as real processes on SQLite files.
+middle of the flow. Wallet, Matching and Settlement as real processes, on SQLite files and on
+PostgreSQL (one scratch database, a schema per service).
 
 Trades are made the way Order makes them (holds named after the orders, then the orders
 straight into Matching's SubmitOrder as the `order` service), all holds first, then the
@@ -39,10 +40,10 @@ SETTLED = (settlement_pb2.SETTLEMENT_STATE_POSTED, settlement_pb2.SETTLEMENT_STA
 class Desk:
     """Wallet, Matching and Settlement as processes; alice buys, bob sells, PAIRS times."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
         self.processes = Processes(data_dir, ("wallet", "matching", "settlement"), {
             # Patient enough to outlast a Wallet restart; quick enough to notice it is back.
-            "SETTLEMENT_RETRY_ATTEMPTS": "30", "SETTLEMENT_RETRY_DELAY_SECS": "0.05"})
+            "SETTLEMENT_RETRY_ATTEMPTS": "30", "SETTLEMENT_RETRY_DELAY_SECS": "0.05", **env})
         self.operator = self.processes.bearer("ops", "operator")
         self.as_order = (("authorization", f"Bearer {self.processes.issuer.mint(service='order')}"),)
         self.submitted = 0
@@ -115,9 +116,12 @@ class Desk:
         return [trade.name for trade in answer.trades]
 
 
-@pytest.fixture
-def desk(tmp_path: Path) -> Iterator[Desk]:
-    running = Desk(tmp_path)
+@pytest.fixture(params=["sqlite", "postgres"])
+def desk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Desk]:
+    env = {}
+    if request.param == "postgres":
+        env = {"DATABASE_URL": request.getfixturevalue("postgres_url"), "CLEARMESH_MIGRATE_ON_START": "true"}
+    running = Desk(tmp_path, env)
     try:
         running.open()
         yield running
