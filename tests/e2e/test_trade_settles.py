@@ -134,6 +134,10 @@ def test_an_auction_fills_at_one_price_and_gives_every_unused_unit_back(platform
         name=unfilled.name, request_id=platform.request_id()), metadata=buyers[limits[0]])
     assert cancelled.state == CANCELLED
     anchored_and_proven(platform, AUCTION, 4, tmp_path)
+    trades = platform.trades(AUCTION)
+    assert sorted((t.price, Decimal(t.quantity)) for t in trades) == [(price, Decimal(1))] * 4
+    auctions = {t.auction for t in trades}
+    assert len(auctions) == 1 and "" not in auctions  # all four from one clearing
 
     each = notional(price, "1")
     for index, limit in enumerate(limits):
