@@ -27,10 +27,10 @@ from clearmesh.settlement.v1 import settlement_service_pb2_grpc as settlement_gr
 from clearmesh.type.v1 import trading_pb2
 from clearmesh.wallet.v1 import wallet_service_pb2 as wallet_pb
 from clearmesh.wallet.v1 import wallet_service_pb2_grpc as wallet_grpc
-from tests.e2e.trading import fee, notional, usdc
+from tests.e2e.trading import CONTINUOUS, create_market, fee, notional, usdc
 from tests.testkit.processes import Processes, eventually
 
-MARKET = "markets/XBT-USDC"
+MARKET = CONTINUOUS
 PAIRS = 200
 PRICE, QUANTITY = "100.00", "0.0001"
 KILL_AFTER_PAIRS = PAIRS // 4
@@ -65,10 +65,8 @@ class Desk:
         traders funded and every order's hold placed."""
         self.processes.start("wallet")
         self.processes.start("matching")
-        self.matching.CreateMarket(matching_pb.CreateMarketRequest(market=matching_pb2.Market(
-            base_asset="BTC", quote_asset="USDC", tick_size="0.01", lot_size="0.0001",
-            mode=matching_pb2.MARKET_MODE_CONTINUOUS), market_id=MARKET.removeprefix("markets/")),
-            metadata=self.operator)
+        create_market(self.matching, self.operator, MARKET, base="BTC", tick="0.01", lot="0.0001",
+                      mode=matching_pb2.MARKET_MODE_CONTINUOUS)
         for account, asset, amount in (("alice", "USDC", "1000"), ("bob", "BTC", "1")):
             self.wallet.Deposit(wallet_pb.DepositRequest(account=f"accounts/{account}", asset=asset, amount=amount,
                                                          request_id=f"fund-{account}"), metadata=self.operator)

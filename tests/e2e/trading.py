@@ -49,8 +49,10 @@ class Platform:
     def start(self) -> None:
         for name in ("kyc", "wallet", "matching"):
             self.processes.start(name)
-        self.create_market(CONTINUOUS, base="BTC", tick="0.01", lot="0.0001", mode=matching_pb2.MARKET_MODE_CONTINUOUS)
-        self.create_market(AUCTION, base="GRID", tick="0.001", lot="0.001", mode=matching_pb2.MARKET_MODE_PERIODIC_AUCTION)
+        create_market(self.matching, self.operator, CONTINUOUS, base="BTC", tick="0.01", lot="0.0001",
+                      mode=matching_pb2.MARKET_MODE_CONTINUOUS)
+        create_market(self.matching, self.operator, AUCTION, base="GRID", tick="0.001", lot="0.001",
+                      mode=matching_pb2.MARKET_MODE_PERIODIC_AUCTION)
         for name in ("order", "settlement"):
             self.processes.start(name)
 
@@ -77,17 +79,6 @@ class Platform:
     def request_id(self) -> str:
         self._ids += 1
         return f"e2e-{self._ids}"
-
-    def create_market(self, name: str, *, base: str, tick: str, lot: str,
-                      mode: matching_pb2.MarketMode) -> None:
-        interval = duration_pb2.Duration()
-        interval.FromMilliseconds(AUCTION_INTERVAL_MS)
-        market = matching_pb2.Market(base_asset=base, quote_asset="USDC", tick_size=tick, lot_size=lot, mode=mode,
-                                     auction_interval=interval if mode == matching_pb2.MARKET_MODE_PERIODIC_AUCTION
-                                     else None)
-        self.matching.CreateMarket(matching_pb.CreateMarketRequest(
-            market=market, market_id=name.removeprefix("markets/"), request_id=self.request_id()),
-            metadata=self.operator)
 
     def trader(self, account: str, deposits: dict[str, str]) -> Metadata:
         """`account` through KYC (applicant, passport, approved at tier 1) with these deposits."""
@@ -139,6 +130,18 @@ class Platform:
 
     def stop(self) -> None:
         self.processes.stop_all()
+
+
+def create_market(matching: matching_grpc.MatchingServiceStub, operator: Metadata, name: str, *, base: str,
+                  tick: str, lot: str, mode: matching_pb2.MarketMode) -> None:
+    """A market quoted in USDC with these sizes (an auction one clears every AUCTION_INTERVAL_MS)."""
+    interval = duration_pb2.Duration()
+    interval.FromMilliseconds(AUCTION_INTERVAL_MS)
+    market = matching_pb2.Market(base_asset=base, quote_asset="USDC", tick_size=tick, lot_size=lot, mode=mode,
+                                 auction_interval=interval if mode == matching_pb2.MARKET_MODE_PERIODIC_AUCTION
+                                 else None)
+    matching.CreateMarket(matching_pb.CreateMarketRequest(market=market, market_id=name.removeprefix("markets/")),
+                          metadata=operator)
 
 
 def usdc(units: int) -> Decimal:

@@ -58,6 +58,8 @@ class Processes:
     def start(self, name: str) -> None:
         """Start `name` and wait until its health check answers SERVING."""
         log = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
+        if (stale := self._channels.pop(name, None)) is not None:
+            stale.close()  # a channel to a killed process may sit in its reconnect backoff
         self.running[name] = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "serve", name], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
             env={**self.env, "CLEARMESH_GRPC_PORT": str(self.ports[name])})
