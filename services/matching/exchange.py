@@ -8,16 +8,16 @@ import contextlib
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from services.matching.domain import ClearAuction, Expire, Market, MarketMode
+from services.matching.domain.reasons import MatchingReason
 from services.matching.store import MatchingStore, StoredMarket
 from services.matching.writer import SNAPSHOT_EVERY, MarketWriter
 from services.runtime.clock import Clock
 from services.runtime.errors import AlreadyExists, DomainError, NotFound
 from services.runtime.timestamps import nanos
-from sqlalchemy.ext.asyncio import AsyncSession
 
-MARKET_NOT_FOUND = "MARKET_NOT_FOUND"
-MARKET_ALREADY_EXISTS = "MARKET_ALREADY_EXISTS"
 EXPIRY_SWEEP_MS = 1000  # how often continuous markets look for orders past their expiry
 NS_PER_HOUR = 3600 * 10**9
 
@@ -62,7 +62,7 @@ class Exchange:
     def writer(self, market: str) -> MarketWriter:
         writer = self.writers.get(market)
         if writer is None:
-            raise NotFound(MARKET_NOT_FOUND, f"market markets/{market} does not exist",
+            raise NotFound(MatchingReason.MARKET_NOT_FOUND, f"market markets/{market} does not exist",
                            metadata={"market": f"markets/{market}"})
         return writer
 
@@ -70,7 +70,7 @@ class Exchange:
         """Record the market in `session`'s transaction and open it (its book starts empty)."""
         async with self._creating:
             if market.name in self.writers or not await self.store.add_market(market, self.now(), session):
-                raise AlreadyExists(MARKET_ALREADY_EXISTS, f"market markets/{market.name} already exists",
+                raise AlreadyExists(MatchingReason.MARKET_ALREADY_EXISTS, f"market markets/{market.name} already exists",
                                     metadata={"market": f"markets/{market.name}"})
             return await self._open_market(market, StoredMarket(market, None, 0, [], 0))
 

@@ -27,7 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.schema import CreateTable
 
 from services.matching import tables
-from services.runtime.sqlite_appender import file_path
+from services.matching.domain.reasons import MatchingReason
+from services.matching.sqlite_appender import file_path
+from services.runtime.errors import Unavailable
 
 Finished = list[tuple[str, int]]  # (order id, its last event's sequence)
 
@@ -39,6 +41,10 @@ _SQLITE_INSERT = ("INSERT INTO matching_finished_orders (market, order_id, seque
                   "SELECT ?, json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?) "
                   "WHERE true ORDER BY 2 ON CONFLICT DO NOTHING")  # sorted: B-tree pages in order
 _LOOKUP = "SELECT sequence FROM matching_finished_orders WHERE market = ? AND order_id = ?"
+
+
+def _closed() -> Unavailable:
+    return Unavailable(MatchingReason.JOURNAL_UNAVAILABLE, "the finished-orders index is closed")
 
 
 class FinishedIndex(Protocol):
@@ -133,18 +139,19 @@ class SqliteFileIndex:
             return
         payload = orjson.dumps(finished).decode()
         async with self._turn:
+            writer = self._writer
+            if writer is None:
+                raise _closed()
             # One statement, committed on its own: the worker holds no GIL while SQLite works.
-            await asyncio.to_thread(self._insert, payload, market)
-
-    def _insert(self, payload: str, market: str) -> None:
-        assert self._writer is not None
-        self._writer.execute(_SQLITE_INSERT, (market, payload))
+            await asyncio.to_thread(writer.execute, _SQLITE_INSERT, (market, payload))
 
     async def sequence_of(self, market: str, order_id: str) -> int | None:
         if self._reader is None:
             await self._open()
-        assert self._reader is not None
-        row = self._reader.execute(_LOOKUP, (market, order_id)).fetchone()
+        reader = self._reader
+        if reader is None:
+            raise _closed()
+        row = reader.execute(_LOOKUP, (market, order_id)).fetchone()
         return None if row is None else int(row[0])
 
     async def close(self) -> None:

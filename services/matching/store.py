@@ -3,7 +3,7 @@
 One transaction per batch of commands (group commit) writes one block each of commands, trades
 and order events (tables.py, blocks.py), and any auction. Snapshots are written on their own,
 after the orders that finished before them are in the finished-orders index (finished_index.py).
-On SQLite the transactions run inline on the loop's thread (runtime/sqlite_appender.py); on
+On SQLite the transactions run inline on the loop's thread (sqlite_appender.py); on
 PostgreSQL through asyncpg.
 """
 
@@ -18,10 +18,16 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from services.matching import tables
-from services.matching.blocks import decode_commands, decode_events, decode_trades, encode_commands, encode_records
+from services.matching.blocks import (
+    decode_commands,
+    decode_events,
+    decode_trades,
+    encode_commands,
+    encode_records,
+)
 from services.matching.domain import Auction, Command, Market, OrderEvent, Trade
 from services.matching.finished_index import Finished, finished_index
-from services.runtime.sqlite_appender import SqliteAppender, Statement, file_path
+from services.matching.sqlite_appender import SqliteAppender, Statement, file_path
 
 SNAPSHOTS_KEPT = 2
 
@@ -78,7 +84,7 @@ class MatchingStore:
             f"DELETE FROM matching_snapshots WHERE market = {marks[0]} AND sequence < (SELECT sequence "
             f"FROM matching_snapshots WHERE market = {marks[1]} ORDER BY sequence DESC "
             f"LIMIT 1 OFFSET {SNAPSHOTS_KEPT - 1})")
-        # The embedded SQLite file is written on the loop's thread (runtime/sqlite_appender.py).
+        # The embedded SQLite file is written on the loop's thread (sqlite_appender.py).
         self._sqlite_path = file_path(engine)
         self._appender: SqliteAppender | None = None
 

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
-from itertools import compress, islice
-from operator import attrgetter, not_
+from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import compress, islice, repeat
+from operator import attrgetter, not_
 from typing import Any, cast
 
+from services.matching.blocks import encode_snapshot
 from services.matching.domain import (
     Auction,
     ClearAuction,
@@ -43,10 +45,16 @@ from services.matching.domain import (
     Trade,
     apply,
 )
-from services.matching.blocks import encode_snapshot
+from services.matching.domain.reasons import MatchingReason
+from services.matching.domain.resubmission import (
+    Terms,
+    command_terms,
+    differing_fields,
+    resting_terms,
+)
 from services.matching.feed import Feed
 from services.matching.store import Batch, MatchingStore, StoredMarket
-from services.runtime.errors import DomainError, Unavailable
+from services.runtime.errors import Aborted, AlreadyExists, DomainError, Unavailable
 
 log = logging.getLogger("clearmesh.matching")
 
@@ -55,6 +63,9 @@ MAX_BATCH = 10_000
 SNAPSHOT_EVERY = 50_000
 # Indexed finished orders kept in memory besides the unindexed ones, to answer resubmits at once.
 FINISHED_REMEMBERED = 100_000
+# A rebuild after a failed write retries reading the journal, backing off up to this (seconds).
+REBUILD_RETRY_FIRST_S = 0.05
+REBUILD_RETRY_MAX_S = 2.0
 
 _FAILED, _KNOWN = 1, 2  # how a command outside the normal path is answered
 Pending = tuple[Command, "asyncio.Future[Any]"]
@@ -70,7 +81,7 @@ class _Applied:
     batch: Batch
     futures: list[asyncio.Future[Any]]  # of the commands applied, answered by their outcomes
     outcomes: list[Any]
-    others: list[tuple[asyncio.Future[Any], Any, int]]  # resubmits (_KNOWN) and rejections (_FAILED)
+    others: list[tuple[asyncio.Future[Any], Any, int]]  # resubmits (_KNOWN) and refusals (_FAILED)
     generation: int
     # Taken after the batch's last command, encoded at once (its per-order tuples die young);
     # stored once `finished` (up to it) is indexed.
@@ -82,7 +93,13 @@ class _Applied:
 
 
 def _journal_unavailable() -> Unavailable:
-    return Unavailable("JOURNAL_UNAVAILABLE", "the journal could not be written; retry")
+    return Unavailable(MatchingReason.JOURNAL_UNAVAILABLE, "the journal could not be written; retry")
+
+
+def _order_id_reused(order_id: str, fields: list[str]) -> AlreadyExists:
+    return AlreadyExists(MatchingReason.ORDER_ID_REUSED,
+                         f"order {order_id} exists with a different {', '.join(fields)}",
+                         metadata={"order": order_id, "fields": ",".join(fields)})
 
 
 class MarketWriter:
@@ -98,6 +115,9 @@ class MarketWriter:
         # A plain dict keeps insertion order, which is the order they finished in.
         self.finished: dict[str, OrderEvent] = {}
         self._unindexed: list[OrderEvent] = []  # last events of the orders the index lacks, oldest first
+        # The command of every order submitted since the last rebuild that memory still knows
+        # (resting, or in `finished`), to tell a resubmission from a reused order id.
+        self._submissions: dict[str, SubmitOrder] = {}
         self.engine = self._rebuild(stored)
         self.sequence = stored.last_sequence  # the journal's last committed command
         self._next_sequence = self.sequence + 1  # the next applied command's number
@@ -129,6 +149,7 @@ class MarketWriter:
         # The orders the replay finished are the ones the index does not hold yet.
         self.finished = {}
         self._unindexed = []
+        self._submissions = {command.order_id: command for command in stored.commands if type(command) is SubmitOrder}
         self._remember_finished(engine, replayed)
         return engine
 
@@ -184,26 +205,31 @@ class MarketWriter:
         others: list[tuple[asyncio.Future[Any], Any, int]] = []
         trades: list[Trade] = []
         auctions: list[Auction] = []
-        submitted: set[str] = set()
-        resting, finished = engine._orders, self.finished  # order_status(), inlined: once per command
+        # The known-order check, inlined: once per command. Submissions include this batch's,
+        # so a twin in the same batch is a resubmission too.
+        state = engine.state
+        resting, finished, submissions = state.orders, self.finished, self._submissions
         for command, future in pending:
             if type(command) is SubmitOrder:
                 order_id = command.order_id
-                if order_id in submitted or order_id in resting or order_id in finished:
-                    others.append((future, order_id, _KNOWN))  # idempotent resubmit: answer its state
+                if order_id in submissions or order_id in resting or order_id in finished:
+                    # Answered with the batch, so only once the first submission is durable.
+                    others.append((future, *self._resubmission(command)))
                     continue
-                submitted.add(order_id)
-            clock_before, events_before = engine._now, engine._event_seq
+                submissions[order_id] = command
+            clock_before, events_before = engine.now, state.event_seq
             try:
                 outcome = apply(engine, command)
             except DomainError as error:
+                if type(command) is SubmitOrder:
+                    del submissions[command.order_id]  # refused: the order does not exist
                 others.append((future, error, _FAILED))
-                if engine._event_seq != events_before:
+                if state.event_seq != events_before:
                     # The rejected command moved the clock far enough to expire orders: journal
                     # that part, so a replay reaches the same state.
-                    accepted.append(Expire(engine._now))
+                    accepted.append(Expire(engine.now))
                 else:
-                    engine._now = clock_before  # as if it never arrived
+                    engine.rewind(clock_before)  # as if it never arrived
                 continue
             accepted.append(command)
             futures.append(future)
@@ -245,24 +271,38 @@ class MarketWriter:
                 log.exception("journal write failed; rebuilding the book from the store",
                               extra={"fields": {"market": self.name}})
                 self._generation += 1
-                stored = await self.store.load(self.market)
-                self.engine = self._rebuild(stored)
-                self.sequence = stored.last_sequence
-                self._next_sequence = self.sequence + 1
-                self._since_snapshot = len(stored.commands)
-                self._fail(applied)
+                await self._rebuild_from_store()
+                self._fail(applied)  # once the book no longer shows them
                 return
             self.sequence += len(batch.commands)
             if applied.snapshot is not None:
-                self._indexing = asyncio.ensure_future(self._index_then_snapshot(applied))
+                self._indexing = asyncio.ensure_future(self._index_then_snapshot(applied, applied.snapshot))
         self.trades.publish(batch.trades)
         self.events.publish(batch.events)
         self._answer(applied)
 
-    async def _index_then_snapshot(self, applied: _Applied) -> None:
+    async def _rebuild_from_store(self) -> None:
+        """After a failed write: the engine as the journal has it, once the store can be read.
+
+        Until then nothing else is applied (the writer's loop waits for this), so no command
+        is ever applied to a book holding a batch that was never journaled."""
+        delay = REBUILD_RETRY_FIRST_S
+        while True:
+            try:
+                stored = await self.store.load(self.market)
+                break
+            except Exception:
+                log.exception("reading the journal failed; retrying", extra={"fields": {"market": self.name}})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, REBUILD_RETRY_MAX_S)
+        self.engine = self._rebuild(stored)
+        self.sequence = stored.last_sequence
+        self._next_sequence = self.sequence + 1
+        self._since_snapshot = len(stored.commands)
+
+    async def _index_then_snapshot(self, applied: _Applied, snapshot: str) -> None:
         """Index the orders that finished up to a committed batch, then store its snapshot."""
-        finished, snapshot = applied.finished or [], applied.snapshot
-        assert snapshot is not None
+        finished = applied.finished or []
         try:
             await self.store.index_finished(self.name, list(zip(map(_ORDER_ID, finished), map(_SEQUENCE, finished))))
         except Exception:
@@ -284,7 +324,7 @@ class MarketWriter:
         # an order whose remainder rests on (a partial fill's event) is not finished.
         final = list(compress(events, map(not_, map(_REMAINING, events))))
         ids = list(map(_ORDER_ID, final))
-        resting = engine._orders
+        resting = engine.state.orders
         if any(map(resting.__contains__, ids)):
             final = [event for event in final if event.order_id not in resting]
             ids = list(map(_ORDER_ID, final))
@@ -295,7 +335,51 @@ class MarketWriter:
         """Once the index has them: drop the oldest remembered orders beyond FINISHED_REMEMBERED."""
         surplus = len(self.finished) - FINISHED_REMEMBERED - len(self._unindexed)  # unindexed are newest
         if surplus > 0:  # rebuilt rather than popped one by one: rare, and C-level
+            deque(map(self._submissions.pop, islice(self.finished, surplus), repeat(None)), maxlen=0)
             self.finished = dict(islice(self.finished.items(), surplus, None))
+
+    def _resubmission(self, command: SubmitOrder) -> tuple[Any, int]:
+        """How a submission of a known order id is answered: its state, or ORDER_ID_REUSED."""
+        order_id = command.order_id
+        first = self._submissions.get(order_id)
+        known: Terms
+        if first is not None:
+            known = command_terms(first)
+        else:
+            order = self.engine.resting_order(order_id)
+            known = resting_terms(order) if order is not None else {"account": self.finished[order_id].account}
+        differing = differing_fields(known, command)
+        if differing:
+            return _order_id_reused(order_id, differing), _FAILED
+        return order_id, _KNOWN
+
+    def _remembers(self, order_id: str) -> bool:
+        return (order_id in self._submissions or self.engine.resting_order(order_id) is not None
+                or order_id in self.finished)
+
+    async def submit(self, command: SubmitOrder) -> SubmitResult:
+        """Submit an order, idempotently by its id: a known order answers its state once it is
+        durable, unless the resubmission asks for something else (ALREADY_EXISTS)."""
+        if not self._remembers(command.order_id):
+            event = await self.store.last_event_of(self.name, command.order_id)
+            if event is not None:  # finished before memory's window: the index knows it
+                differing = differing_fields({"account": event.account}, command)
+                if differing:
+                    raise _order_id_reused(command.order_id, differing)
+                return self._finished_result(event)
+        result: SubmitResult = await self.execute(command)
+        return result
+
+    async def status(self, order_id: str) -> SubmitResult | None:
+        """An order's current state, from memory or else the finished-orders index."""
+        known = self.order_status(order_id)
+        if known is not None:
+            return known
+        event = await self.store.last_event_of(self.name, order_id)
+        return None if event is None else self._finished_result(event)
+
+    def _finished_result(self, event: OrderEvent) -> SubmitResult:
+        return SubmitResult(event.order_id, event.state, event.filled, 0, [], event.reason, self.engine.sequence)
 
     def order_status(self, order_id: str) -> SubmitResult | None:
         """An order's current state as far as memory knows: resting, or recently finished."""
@@ -304,9 +388,7 @@ class MarketWriter:
             state = OrderState.PARTIALLY_FILLED if order.filled else OrderState.OPEN
             return SubmitResult(order_id, state, order.filled, order.remaining, [], "", self.engine.sequence)
         event = self.finished.get(order_id)
-        if event is not None:
-            return SubmitResult(order_id, event.state, event.filled, 0, [], event.reason, self.engine.sequence)
-        return None
+        return None if event is None else self._finished_result(event)
 
     def _answer(self, applied: _Applied) -> None:
         for future, outcome in zip(applied.futures, applied.outcomes):
@@ -316,7 +398,11 @@ class MarketWriter:
             if future.done():
                 continue
             if kind == _KNOWN:
-                future.set_result(self.order_status(value))
+                status = self.order_status(value)
+                if status is None:  # forgotten since (the oldest of memory's window): a retry finds it indexed
+                    future.set_exception(Aborted(MatchingReason.ORDER_IN_FLIGHT, f"order {value} moved; retry"))
+                else:
+                    future.set_result(status)
             else:
                 future.set_exception(value)
 

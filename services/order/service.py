@@ -12,8 +12,8 @@ from services.order.lifecycle import Lifecycle
 from services.order.markets import Markets
 from services.order.peers import Peers
 from services.order.store import OrderStore
+from services.runtime.assets import parse_asset_config
 from services.runtime.server import ServiceRuntime, contract_spec
-from services.wallet.domain import parse_asset_config
 
 # How often orders left PENDING and releases left DUE (a peer was down) are tried again.
 REPAIR_INTERVAL_SECS = 2.0

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from clearmesh.settlement.v1 import settlement_service_pb2, settlement_service_pb2_grpc
+
+from services.runtime.assets import parse_asset_config
 from services.runtime.server import ServiceRuntime, ServiceSpec, contract_spec
 from services.runtime.settings import Settings
 from services.settlement.anchorer import Anchorer
@@ -20,7 +22,6 @@ from services.settlement.poster import Poster
 from services.settlement.reconcile import Reconciler
 from services.settlement.store import SettlementStore
 from services.settlement.wire import Wire
-from services.wallet.domain import parse_asset_config
 
 log = logging.getLogger("clearmesh.settlement")
 

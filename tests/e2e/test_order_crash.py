@@ -1,8 +1,7 @@
 """Order killed with `kill -9` between the hold and Matching's answer: after a restart the order
 is neither lost nor doubled and no money is orphaned. Four real processes on free ports.
 
-The order goes to a continuous BTC market of the test's own (tick 0.01, lot 0.0001: tick × lot a
-whole USDC unit, which Order requires), made before Order starts. Matching is SIGSTOPped so SubmitOrder hangs once the hold is placed; Order is killed there;
+Matching is SIGSTOPped so SubmitOrder hangs once the hold is placed; Order is killed there;
 Matching is resumed (it may or may not have journaled the order); Order starts again on its
 database and its repair submits the PENDING order (idempotent by order id)."""
 
@@ -19,7 +18,6 @@ import pytest
 from clearmesh.kyc.v1 import kyc_pb2
 from clearmesh.kyc.v1 import kyc_service_pb2 as kyc_pb
 from clearmesh.kyc.v1 import kyc_service_pb2_grpc as kyc_grpc
-from clearmesh.matching.v1 import matching_pb2
 from clearmesh.matching.v1 import matching_service_pb2 as matching_pb
 from clearmesh.matching.v1 import matching_service_pb2_grpc as matching_grpc
 from clearmesh.order.v1 import order_pb2
@@ -29,7 +27,6 @@ from clearmesh.type.v1 import trading_pb2
 from clearmesh.wallet.v1 import wallet_service_pb2 as wallet_pb
 from clearmesh.wallet.v1 import wallet_service_pb2_grpc as wallet_grpc
 from google.type import date_pb2
-from tests.e2e.trading import CONTINUOUS, create_market
 from tests.testkit.processes import Metadata, Processes, eventually
 
 SERVICES = ("kyc", "wallet", "matching", "order")
@@ -39,11 +36,8 @@ SERVICES = ("kyc", "wallet", "matching", "order")
 def mesh(tmp_path: Path) -> Iterator[Processes]:
     running = Processes(tmp_path, SERVICES)
     try:
-        for name in ("kyc", "wallet", "matching"):
+        for name in SERVICES:
             running.start(name)
-        create_market(matching_grpc.MatchingServiceStub(running.channel("matching")), running.bearer("ops", "operator"),
-                      CONTINUOUS, base="BTC", tick="0.01", lot="0.0001", mode=matching_pb2.MARKET_MODE_CONTINUOUS)
-        running.start("order")
         yield running
     finally:
         running.stop_all()
@@ -72,7 +66,7 @@ def test_an_order_killed_between_hold_and_submit_is_placed_once_after_a_restart(
     os.kill(mesh.running["matching"].pid, signal.SIGSTOP)
     order_stub = pb_grpc.OrderServiceStub(mesh.channel("order"))
     placing = order_stub.PlaceOrder.future(pb.PlaceOrderRequest(order=order_pb2.Order(
-        market=CONTINUOUS, side=trading_pb2.SIDE_BUY, type=trading_pb2.ORDER_TYPE_LIMIT,
+        market="markets/BTC-USDC", side=trading_pb2.SIDE_BUY, type=trading_pb2.ORDER_TYPE_LIMIT,
         price="100.00", quantity="0.1"), request_id="crash-1"), metadata=alice)
     hold = eventually(held, bool, "the hold")  # the hold is placed; SubmitOrder now hangs on Matching
     mesh.kill("order")
@@ -90,10 +84,10 @@ def test_an_order_killed_between_hold_and_submit_is_placed_once_after_a_restart(
     order = eventually(the_order, lambda found: found is not None, "the order OPEN once")
     assert held() == hold
     book = matching_grpc.MatchingServiceStub(mesh.channel("matching")).GetOrderBook(
-        matching_pb.GetOrderBookRequest(market=CONTINUOUS), metadata=operator)
+        matching_pb.GetOrderBookRequest(market="markets/BTC-USDC"), metadata=operator)
     assert [(level.price, level.quantity, level.order_count) for level in book.bids] == [("100.00", "0.1000", 1)]
     # The client's retry finds the same order.
     again = order_stub.PlaceOrder(pb.PlaceOrderRequest(order=order_pb2.Order(
-        market=CONTINUOUS, side=trading_pb2.SIDE_BUY, type=trading_pb2.ORDER_TYPE_LIMIT,
+        market="markets/BTC-USDC", side=trading_pb2.SIDE_BUY, type=trading_pb2.ORDER_TYPE_LIMIT,
         price="100.00", quantity="0.1"), request_id="crash-1"), metadata=alice)
     assert order is not None and again.name == order.name

@@ -18,7 +18,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from clearmesh.matching.v1 import matching_pb2
 from clearmesh.matching.v1 import matching_service_pb2 as matching_pb
 from clearmesh.matching.v1 import matching_service_pb2_grpc as matching_grpc
 from clearmesh.settlement.v1 import settlement_pb2
@@ -27,7 +26,7 @@ from clearmesh.settlement.v1 import settlement_service_pb2_grpc as settlement_gr
 from clearmesh.type.v1 import trading_pb2
 from clearmesh.wallet.v1 import wallet_service_pb2 as wallet_pb
 from clearmesh.wallet.v1 import wallet_service_pb2_grpc as wallet_grpc
-from tests.e2e.trading import CONTINUOUS, create_market, fee, notional, usdc
+from tests.e2e.trading import CONTINUOUS, fee, notional, usdc
 from tests.testkit.processes import Processes, eventually
 
 MARKET = CONTINUOUS
@@ -61,12 +60,9 @@ class Desk:
         return settlement_grpc.SettlementServiceStub(self.processes.channel("settlement"))
 
     def open(self) -> None:
-        """Wallet and Matching up, the market made (before Settlement lists markets), both
-        traders funded and every order's hold placed."""
+        """Wallet and Matching up, both traders funded and every order's hold placed."""
         self.processes.start("wallet")
         self.processes.start("matching")
-        create_market(self.matching, self.operator, MARKET, base="BTC", tick="0.01", lot="0.0001",
-                      mode=matching_pb2.MARKET_MODE_CONTINUOUS)
         for account, asset, amount in (("alice", "USDC", "1000"), ("bob", "BTC", "1")):
             self.wallet.Deposit(wallet_pb.DepositRequest(account=f"accounts/{account}", asset=asset, amount=amount,
                                                          request_id=f"fund-{account}"), metadata=self.operator)

@@ -21,7 +21,6 @@ from clearmesh.settlement.v1 import settlement_service_pb2_grpc as settlement_gr
 from clearmesh.type.v1 import trading_pb2
 from clearmesh.wallet.v1 import wallet_service_pb2 as wallet_pb
 from clearmesh.wallet.v1 import wallet_service_pb2_grpc as wallet_grpc
-from google.protobuf import duration_pb2
 from google.type import date_pb2
 from tests.testkit.processes import Metadata, Processes
 
@@ -30,11 +29,10 @@ from services.runtime.fees import fee_units, notional_units
 SERVICES = ("kyc", "wallet", "matching", "order", "settlement")
 FEE_RATE = Decimal("0.001")  # SETTLEMENT_FEE_RATE's default, which the processes run with
 USDC_DECIMALS = 6
-# Markets of the tests' own, with explicit sizes (tick × lot a whole USDC unit), so the tests
-# do not depend on the default markets' sizes. Created before Order and Settlement start, so
-# both follow them from their first listing.
-CONTINUOUS = "markets/XBT-USDC"
-AUCTION = "markets/WATT-USDC"
+# The default markets: BTC-USDC continuous (tick 0.01, lot 0.0001), GRID-USDC a periodic
+# auction (tick 0.001, lot 0.001) clearing every MATCHING_INTERVAL_MS.
+CONTINUOUS = "markets/BTC-USDC"
+AUCTION = "markets/GRID-USDC"
 AUCTION_INTERVAL_MS = 300
 
 
@@ -42,18 +40,12 @@ class Platform:
     """The five services as processes; stubs and the operator's token."""
 
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
-        self.processes = Processes(data_dir, SERVICES, env)
+        self.processes = Processes(data_dir, SERVICES, {"MATCHING_INTERVAL_MS": str(AUCTION_INTERVAL_MS), **(env or {})})
         self.operator = self.processes.bearer("ops", "operator")
         self._ids = 0
 
     def start(self) -> None:
-        for name in ("kyc", "wallet", "matching"):
-            self.processes.start(name)
-        create_market(self.matching, self.operator, CONTINUOUS, base="BTC", tick="0.01", lot="0.0001",
-                      mode=matching_pb2.MARKET_MODE_CONTINUOUS)
-        create_market(self.matching, self.operator, AUCTION, base="GRID", tick="0.001", lot="0.001",
-                      mode=matching_pb2.MARKET_MODE_PERIODIC_AUCTION)
-        for name in ("order", "settlement"):
+        for name in SERVICES:  # peers first: KYC, Wallet, Matching before Order and Settlement
             self.processes.start(name)
 
     @property
@@ -130,18 +122,6 @@ class Platform:
 
     def stop(self) -> None:
         self.processes.stop_all()
-
-
-def create_market(matching: matching_grpc.MatchingServiceStub, operator: Metadata, name: str, *, base: str,
-                  tick: str, lot: str, mode: matching_pb2.MarketMode) -> None:
-    """A market quoted in USDC with these sizes (an auction one clears every AUCTION_INTERVAL_MS)."""
-    interval = duration_pb2.Duration()
-    interval.FromMilliseconds(AUCTION_INTERVAL_MS)
-    market = matching_pb2.Market(base_asset=base, quote_asset="USDC", tick_size=tick, lot_size=lot, mode=mode,
-                                 auction_interval=interval if mode == matching_pb2.MARKET_MODE_PERIODIC_AUCTION
-                                 else None)
-    matching.CreateMarket(matching_pb.CreateMarketRequest(market=market, market_id=name.removeprefix("markets/")),
-                          metadata=operator)
 
 
 def usdc(units: int) -> Decimal:

@@ -9,13 +9,14 @@ from typing import Any
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2
 
 from clearmesh.matching.v1 import matching_service_pb2 as pb, matching_service_pb2_grpc as pb_grpc
 from services.matching.service import SPEC
 from services.matching.store import MatchingStore
 from services.runtime.server import RunningService
 from services.runtime.settings import Settings
-from tests.testkit.rpc import field_violations, reason as error_reason
+from tests.testkit.rpc import error_info, field_violations, reason as error_reason
 
 Metadata = tuple[tuple[str, str], ...]
 
@@ -35,6 +36,10 @@ class Matching:
     @staticmethod
     def reason(error: grpc.aio.AioRpcError) -> str:
         return error_reason(error)
+
+    @staticmethod
+    def error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
+        return error_info(error)
 
     @property
     def store(self) -> MatchingStore:

@@ -51,7 +51,7 @@ async def test_the_periodic_auction_clears_at_one_price_on_its_own(fast_auctions
         return list(page.trades) if len(page.trades) == 2 else None
 
     cleared = await until(trades)
-    assert {trade.price for trade in cleared} == {"0.1000"}  # the anchor (reference price) lies in [L, U]
+    assert {trade.price for trade in cleared} == {"0.100"}  # the anchor (reference price) lies in [L, U]
     assert {trade.auction for trade in cleared} == {f"markets/{GRID}/auctions/1"}
 
 
@@ -67,7 +67,7 @@ async def test_a_cleared_auction_is_listed_with_its_price_and_volume(fast_auctio
 
     listed = await until(auctions)
     assert [(a.name, a.clearing_price, a.volume, a.trade_count) for a in listed] == [
-        (f"markets/{GRID}/auctions/1", "0.1000", "4.000", 1)]
+        (f"markets/{GRID}/auctions/1", "0.100", "4.000", 1)]
     assert (await matching.book(GRID)).asks[0].quantity == "6.000"
 
 

@@ -10,12 +10,20 @@ from typing import Any
 import pytest
 
 from services.matching import writer as writer_module
-from services.matching.domain import CancelOrder, MarketMode, OrderType, Side, SubmitOrder, default_markets
+from services.matching.domain import (
+    CancelOrder,
+    MarketMode,
+    OrderType,
+    Side,
+    SubmitOrder,
+    default_markets,
+)
 from services.matching.service import SPEC
 from services.matching.store import MatchingStore
 from services.matching.writer import MarketWriter
 from services.runtime import migrate
 from services.runtime.database import create_engine
+from services.runtime.errors import AlreadyExists
 
 MARKET = next(m for m in default_markets() if m.mode == MarketMode.CONTINUOUS)
 SNAPSHOT_EVERY = 4
@@ -167,3 +175,32 @@ async def test_a_failed_index_write_keeps_the_orders_in_memory_and_stores_no_sna
     assert all(status is not None for status in remembered)
     assert unindexed == ["a1", "a2"]
     assert (await store.load(MARKET)).snapshot is None
+
+
+async def test_an_indexed_order_resubmitted_answers_its_final_state(store: MatchingStore,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(writer_module, "FINISHED_REMEMBERED", 0)
+    writer = await open_writer(store)
+    await finish(writer, ["a1", "a2", "a3"])
+    await settle(writer)
+
+    again = await writer.submit(SubmitOrder("a1", "a", Side.BUY, OrderType.LIMIT, 1, 10, price=100))
+    journaled = writer.sequence
+    await writer.close()
+
+    assert (again.order_id, again.state.name) == ("a1", "CANCELLED")
+    assert journaled == 6
+
+
+async def test_an_indexed_order_id_reused_by_another_account_is_already_exists(
+        store: MatchingStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(writer_module, "FINISHED_REMEMBERED", 0)
+    writer = await open_writer(store)
+    await finish(writer, ["a1", "a2", "a3"])
+    await settle(writer)
+
+    with pytest.raises(AlreadyExists) as caught:
+        await writer.submit(SubmitOrder("a1", "b", Side.BUY, OrderType.LIMIT, 1, 10, price=100))
+    await writer.close()
+
+    assert (caught.value.reason, caught.value.metadata) == ("ORDER_ID_REUSED", {"order": "a1", "fields": "account"})

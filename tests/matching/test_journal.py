@@ -4,10 +4,13 @@ knows every order the live one knew (from memory or the finished-orders index)."
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from services.matching import tables
@@ -26,7 +29,7 @@ from services.matching.store import MatchingStore
 from services.matching.writer import MarketWriter
 from services.runtime import loop
 from services.runtime.database import create_engine
-from services.runtime.errors import DomainError
+from services.runtime.errors import DomainError, Unavailable
 
 ORDER_IDS = [f"o{index}" for index in range(12)]
 LIFETIME_NS = 40  # short, so orders expire inside a run
@@ -108,10 +111,12 @@ def test_a_writer_rebuilt_from_the_journal_equals_the_live_one(data: Any, auctio
         loop.run(replay_matches_live(mode, script, snapshot_every, Path(directory)))
 
 
-class FailingOnce(MatchingStore):
-    """A store whose next journal write fails (a lost database connection, a full disk)."""
+class FailingWrites(MatchingStore):
+    """A store whose next journal write fails (a lost database connection, a full disk), and,
+    if asked, the next read of the journal after it too."""
 
     fail_next = False
+    fail_read = False
 
     async def append(self, batch: Any) -> None:
         if self.fail_next:
@@ -119,29 +124,53 @@ class FailingOnce(MatchingStore):
             raise OSError("disk full")
         await super().append(batch)
 
+    async def load(self, market: Any) -> Any:
+        if self.fail_read:
+            self.fail_read = False
+            raise OSError("connection lost")
+        return await super().load(market)
 
-async def test_a_failed_journal_write_answers_unavailable_and_forgets_the_command(tmp_path: Path) -> None:
-    from services.runtime.errors import Unavailable
 
+@pytest.fixture
+async def failing(tmp_path: Path) -> AsyncIterator[tuple[FailingWrites, MarketWriter]]:
+    """A writer of the continuous market on a FailingWrites store (nothing fails until told)."""
     market = next(m for m in default_markets() if m.mode == MarketMode.CONTINUOUS)
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'journal.db'}")
     async with engine.begin() as connection:
         await connection.run_sync(tables.metadata.create_all)
-    store = FailingOnce(engine)
+    store = FailingWrites(engine)
     await store.add_market(market, 0)
     writer = MarketWriter(store, await store.load(market), lifetime_ns=None, max_book_size=None, snapshot_every=100)
     writer.start()
-    await writer.execute(SubmitOrder("kept", "a", Side.BUY, OrderType.LIMIT, 1, 1, price=100))
-    store.fail_next = True
-
-    try:
-        await writer.execute(SubmitOrder("lost", "a", Side.BUY, OrderType.LIMIT, 1, 2, price=101))
-        raise AssertionError("the write did not fail")
-    except Unavailable:
-        pass
-    book = writer.engine.book()
+    yield store, writer
     await writer.close()
     await engine.dispose()
 
-    assert [level.price for level in book.bids] == [100]
+
+async def test_a_failed_journal_write_answers_unavailable_and_forgets_the_command(
+        failing: tuple[FailingWrites, MarketWriter]) -> None:
+    store, writer = failing
+    await writer.execute(SubmitOrder("kept", "a", Side.BUY, OrderType.LIMIT, 1, 1, price=100))
+    store.fail_next = True
+
+    with pytest.raises(Unavailable):
+        await writer.execute(SubmitOrder("lost", "a", Side.BUY, OrderType.LIMIT, 1, 2, price=101))
+
+    assert [level.price for level in writer.engine.book().bids] == [100]
     assert writer.sequence == 1
+
+
+async def test_a_writer_whose_rebuild_cannot_read_the_journal_at_first_retries_and_goes_on(
+        failing: tuple[FailingWrites, MarketWriter]) -> None:
+    store, writer = failing
+    store.fail_next = store.fail_read = True
+
+    with pytest.raises(Unavailable):
+        await writer.execute(SubmitOrder("lost", "a", Side.BUY, OrderType.LIMIT, 1, 1, price=101))
+    # Bounded so that a writer that died (as it did) fails the test instead of hanging it.
+    kept = await asyncio.wait_for(writer.execute(SubmitOrder("kept", "a", Side.BUY, OrderType.LIMIT, 1, 2, price=100)),
+                                  30)
+
+    assert kept.state.name == "OPEN"
+    assert [level.price for level in writer.engine.book().bids] == [100]
+    assert await store.journal_length(writer.name) == 1

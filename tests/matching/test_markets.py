@@ -9,8 +9,15 @@ import pytest
 from google.protobuf import duration_pb2
 
 from clearmesh.matching.v1 import matching_pb2, matching_service_pb2 as pb
+from services.runtime.settings import Settings
 
 CONTINUOUS, PERIODIC_AUCTION = 1, 2
+
+
+@pytest.fixture
+def matching_settings(matching_settings: Settings) -> Settings:
+    """The platform's assets with ETH added, so ETH-USDC markets may be created."""
+    return matching_settings.model_copy(update={"assets": "USDC:6,GRID:3,BTC:8,ETH:8"})
 
 
 def eth_market(**fields: Any) -> matching_pb2.Market:
@@ -35,7 +42,8 @@ async def test_the_two_default_markets_exist_out_of_the_box(matching: Any) -> No
 async def test_get_market_answers_its_rules(matching: Any) -> None:
     market = await matching.stub.GetMarket(pb.GetMarketRequest(name="markets/GRID-USDC"), metadata=matching.trader)
 
-    assert (market.tick_size, market.lot_size, market.auction_interval.seconds) == ("0.0001", "0.001", 1)
+    assert (market.base_asset, market.tick_size, market.lot_size, market.auction_interval.seconds) == (
+        "GRID", "0.001", "0.001", 1)
 
 
 async def test_get_market_of_an_unknown_market_is_not_found(matching: Any) -> None:
@@ -79,6 +87,34 @@ BAD_MARKETS = {
                                  "market.auction_interval"),
     "missing base asset": ("ETH-USDC", eth_market(base_asset=""), "market.base_asset"),
 }
+
+
+UNFIT_MARKETS = {
+    "base asset the platform does not hold": (eth_market(base_asset="KWH"), "UNKNOWN_ASSET", "market.base_asset"),
+    "quote asset the platform does not hold": (eth_market(quote_asset="EUR"), "UNKNOWN_ASSET", "market.quote_asset"),
+    "lot finer than the base asset": (eth_market(lot_size="0.000000001"), "PRECISION_MISMATCH", "market.lot_size"),
+    "tick finer than the quote asset": (eth_market(tick_size="0.0000001"), "PRECISION_MISMATCH", "market.tick_size"),
+    "tick x lot not whole quote units": (eth_market(tick_size="0.01", lot_size="0.00001"), "PRECISION_MISMATCH",
+                                          "market.tick_size"),
+}
+
+
+@pytest.mark.parametrize("case", list(UNFIT_MARKETS), ids=list(UNFIT_MARKETS))
+async def test_a_market_that_does_not_fit_the_platform_assets_is_refused(matching: Any, case: str) -> None:
+    market, reason, field = UNFIT_MARKETS[case]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await create(matching, "ETH-USDC", market)
+
+    assert (caught.value.code(), matching.reason(caught.value)) == (grpc.StatusCode.INVALID_ARGUMENT, reason)
+    assert field in matching.violations(caught.value)
+    listed = await matching.stub.ListMarkets(pb.ListMarketsRequest(), metadata=matching.trader)
+    assert len(listed.markets) == 2
+
+
+async def test_a_market_whose_tick_times_lot_is_one_quote_unit_is_created(matching: Any) -> None:
+    created = await create(matching, "ETH-USDC", eth_market(tick_size="0.1", lot_size="0.00001"))
+
+    assert (created.tick_size, created.lot_size) == ("0.1", "0.00001")
 
 
 @pytest.mark.parametrize("case", list(BAD_MARKETS), ids=list(BAD_MARKETS))

@@ -21,7 +21,7 @@ async def test_a_limit_order_that_crosses_nothing_rests_in_the_book(matching: An
 
     book = await matching.book()
     assert answer.state == OPEN
-    assert [(level.price, level.quantity, level.order_count) for level in book.bids] == [("100.00", "0.50000", 1)]
+    assert [(level.price, level.quantity, level.order_count) for level in book.bids] == [("100.00", "0.5000", 1)]
 
 
 async def test_a_crossing_order_trades_at_the_resting_price(matching: Any) -> None:
@@ -31,7 +31,7 @@ async def test_a_crossing_order_trades_at_the_resting_price(matching: Any) -> No
 
     assert answer.state == FILLED
     assert [(t.price, t.quantity, t.buy_order, t.sell_order, t.sequence) for t in answer.trades] == [
-        ("100.00", "0.40000", "taker", "maker", 1)]
+        ("100.00", "0.4000", "taker", "maker", 1)]
     assert answer.average_price.startswith("100")
 
 
@@ -43,7 +43,7 @@ async def test_resubmitting_an_order_returns_its_state_without_trading_again(mat
 
     assert (again.state, again.filled_quantity, len(again.trades)) == (FILLED, first.filled_quantity, 0)
     book = await matching.book()
-    assert book.asks[0].quantity == "0.60000"
+    assert book.asks[0].quantity == "0.6000"
 
 
 async def test_resubmitting_a_resting_order_does_not_add_it_twice(matching: Any) -> None:

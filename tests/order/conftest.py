@@ -35,8 +35,8 @@ from services.runtime.settings import Settings
 from services.wallet.service import SPEC as WALLET
 
 Metadata = tuple[tuple[str, str], ...]
-# KWH while GRID-USDC's base asset is still KWH in Matching; GRID once it is GRID.
-ASSETS = "USDC:6,GRID:3,BTC:8,KWH:3"
+# The platform's assets, as Matching's default markets trade them (GRID-USDC's base is GRID).
+ASSETS = "USDC:6,GRID:3,BTC:8"
 BUY, SELL = trading_pb2.SIDE_BUY, trading_pb2.SIDE_SELL
 LIMIT, MARKET = trading_pb2.ORDER_TYPE_LIMIT, trading_pb2.ORDER_TYPE_MARKET
 WAIT_SECS = 20.0

@@ -23,10 +23,10 @@ async def _cross(mesh: Any) -> None:
     assert ask_low.state == OPEN
     bid = await mesh.place(alice, side=BUY, price="110.00", quantity="0.2")
     assert bid.state == FILLED
-    assert bid.filled_quantity == "0.20000"
+    assert bid.filled_quantity == "0.2000"
     assert bid.average_price == "105.00"
     maker = await mesh.state_becomes(ask_low.name, FILLED)
-    assert maker.filled_quantity == "0.10000"
+    assert maker.filled_quantity == "0.1000"
     assert maker.average_price == "100.00"
     assert (await mesh.state_becomes(ask_high.name, FILLED)).average_price == "110.00"
     # The buyer held 22 USDC + fee reserve; the fills need 21 + fees (0.021): the rest is back.
@@ -52,7 +52,7 @@ async def test_a_partly_filled_order_cancelled_keeps_held_exactly_what_its_fill_
     await mesh.state_becomes(bid.name, trading_pb2.ORDER_STATE_PARTIALLY_FILLED)
     await mesh.order.CancelOrder(pb.CancelOrderRequest(name=bid.name), metadata=alice)
     cancelled = await mesh.state_becomes(bid.name, trading_pb2.ORDER_STATE_CANCELLED)
-    assert (cancelled.filled_quantity, cancelled.average_price) == ("0.10000", "100.00")
+    assert (cancelled.filled_quantity, cancelled.average_price) == ("0.1000", "100.00")
     await mesh.held_becomes("alice", "USDC", "10.01")  # the 10 USDC fill and its fee, for settlement
 
 
@@ -61,6 +61,6 @@ async def test_a_market_buy_spends_within_its_budget_and_gets_the_rest_back(mesh
     bob = await mesh.trader("bob", deposits={"BTC": "1"})
     await mesh.place(bob, side=SELL, price="100.00", quantity="0.1")
     bought = await mesh.place(alice, side=BUY, type=trading_pb2.ORDER_TYPE_MARKET, max_notional="50")
-    assert bought.filled_quantity == "0.10000"
+    assert bought.filled_quantity == "0.1000"
     assert bought.state == trading_pb2.ORDER_STATE_CANCELLED  # the book ran out before the budget
     await mesh.held_becomes("alice", "USDC", "10.01")

@@ -57,4 +57,4 @@ async def test_pending_orders_are_submitted_or_rejected_and_released_when_the_se
         await mesh.held_becomes("alice", "USDC", "4")  # the two submitted orders' holds, nothing else
         book = await mesh.matching.GetOrderBook(matching_pb.GetOrderBookRequest(market="markets/BTC-USDC"),
                                                 metadata=mesh.operator)
-        assert [(level.price, level.quantity) for level in book.bids] == [("100.00", "0.01000"), ("99.00", "0.01000")]
+        assert [(level.price, level.quantity) for level in book.bids] == [("100.00", "0.0100"), ("99.00", "0.0100")]

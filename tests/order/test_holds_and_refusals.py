@@ -21,10 +21,9 @@ async def _orders(mesh: Any, caller: Any) -> list[Any]:
 async def test_a_limit_buy_holds_its_notional_and_the_fee_reserve_in_the_quote_asset(mesh: Any) -> None:
     alice = await mesh.trader("alice", deposits={"USDC": "1000"})
     await mesh.place(alice, side=BUY, price="100.00", quantity="0.5")
-    # 0.5 BTC is 50 000 lots, so up to 50 000 fills, each with its notional (tick × lot is a
-    # tenth of a USDC unit) and its fee rounded up: 50 + 0.049999, then the fee on that, 0.050050,
-    # + 0.049999 for the fees' rounding.
-    assert await mesh.balance("alice", "USDC") == ("949.849952", "50.150048")
+    # 50 USDC of notional (tick × lot is one USDC unit, so no fill's notional rounds) and its
+    # fee, 0.05: the fees of however many fills add up to the fee of the total.
+    assert await mesh.balance("alice", "USDC") == ("949.950000", "50.050000")
 
 
 async def test_a_cancel_releases_the_whole_hold(mesh: Any) -> None:
@@ -97,8 +96,8 @@ async def test_matching_stopped_during_placement_answers_unavailable_and_release
     assert mesh.reason(refused.value) == "MATCHING_UNAVAILABLE"
     orders = await _orders(mesh, alice)
     assert [(order.state, order.reject_reason) for order in orders][1] == (REJECTED, "MATCHING_UNAVAILABLE")
-    # Only the first order (0.1 USDC, 10 000 lots, with its rounding and fee reserve) is still held.
-    assert await mesh.balance("alice", "USDC") == ("999.879892", "0.120108")
+    # Only the first order (0.1 USDC and its fee, 0.0001) is still held.
+    assert await mesh.balance("alice", "USDC") == ("999.899900", "0.100100")
 
 
 async def test_the_daily_notional_counts_the_accounts_orders_of_the_last_24_hours(mesh: Any) -> None:

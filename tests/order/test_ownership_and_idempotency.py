@@ -75,7 +75,7 @@ async def test_placing_again_with_the_same_request_id_answers_the_same_order(mes
     assert again == first
     listed = await mesh.order.ListOrders(pb.ListOrdersRequest(), metadata=alice)
     assert len(listed.orders) == 1
-    assert await mesh.balance("alice", "USDC") == ("989.969992", "10.030008")  # held once
+    assert await mesh.balance("alice", "USDC") == ("989.990000", "10.010000")  # held once
 
 
 async def test_the_same_request_id_for_a_different_order_is_refused_as_reused(mesh: Any) -> None:

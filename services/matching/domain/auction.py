@@ -19,16 +19,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import chain, compress, count, islice, repeat
 from operator import attrgetter, eq, not_
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .book import BookSide, RestingOrder
 from .enums import OrderEventType, OrderState, Reason
 from .records import Auction, OrderEvent, Records, Trade
-
-if TYPE_CHECKING:
-    from .engine import MatchingEngine
+from .state import MatchState
 
 _new = tuple.__new__  # builds NamedTuples without their Python-level __new__ (hot loop)
 _remaining = attrgetter("remaining")  # live orders have something remaining
@@ -147,7 +144,7 @@ def _collector_paused() -> Iterator[None]:
 class _Side:
     """One side's accepted orders with their columns extracted once (C-level maps, no loops)."""
 
-    __slots__ = ("orders", "ids", "accounts", "cumulative", "allotted", "cut")
+    __slots__ = ("accounts", "allotted", "cumulative", "cut", "ids", "orders")
 
     def __init__(self, orders: list[RestingOrder], volume: int) -> None:
         self.orders = orders
@@ -167,31 +164,28 @@ class _Side:
         return int(self.orders[-1].remaining - self.allotted[-1])
 
 
-def clear_auction(engine: MatchingEngine, auction_seq: int, now: int) -> tuple[Auction, Sequence[Trade]]:
-    """Clear the engine's book at one price; fully filled orders leave, the rest keep resting."""
-    bids, asks = engine.bids, engine.asks
+def clear_auction(state: MatchState, bids: BookSide, asks: BookSide, anchor: int | None, auction_seq: int,
+                  now: int) -> tuple[Auction, Sequence[Trade]]:
+    """Clear the book at one price (the one closest to `anchor` among the best); fully filled
+    orders leave, the rest keep resting. The auction's price is None when nothing crosses."""
     volume, low, high = walk(bids, asks)
     if not volume:
         return Auction(auction_seq, now, None, 0, 0, 0), []
-    anchor = engine.last_clearing_price
-    if anchor is None:
-        anchor = engine.market.reference_ticks
     price = choose_price(bids, asks, low, high, anchor)
     with _collector_paused():
         buying = _Side(accepted_orders(bids, volume), volume)
         selling = _Side(accepted_orders(asks, volume), volume)
-        trades = _pair_fills(engine, buying, selling, volume, price, auction_seq, now)
-        _order_events(engine, buying, price, now)
-        _order_events(engine, selling, price, now)
-        _settle_side(engine, bids, buying)
-        _settle_side(engine, asks, selling)
-    engine.last_clearing_price = price
+        trades = _pair_fills(state, buying, selling, volume, price, auction_seq, now)
+        _order_events(state, buying, price, now)
+        _order_events(state, selling, price, now)
+        _settle_side(state, bids, buying)
+        _settle_side(state, asks, selling)
     traded = volume - int(buying.cut.sum())
     filled_orders = int(np.count_nonzero(buying.allotted > buying.cut) + np.count_nonzero(selling.allotted > selling.cut))
     return Auction(auction_seq, now, price, traded, filled_orders, len(trades)), trades
 
 
-def _pair_fills(engine: MatchingEngine, buying: _Side, selling: _Side, volume: int, price: int, auction_seq: int,
+def _pair_fills(state: MatchState, buying: _Side, selling: _Side, volume: int, price: int, auction_seq: int,
                 now: int) -> Records[Trade]:
     """Pair accepted bids and asks in priority order, one trade per pair.
 
@@ -228,14 +222,14 @@ def _pair_fills(engine: MatchingEngine, buying: _Side, selling: _Side, volume: i
         keep = list(map(not_, self_pairs))
         quantity_list, buy_ids, sell_ids, buyers, sellers = (  # type: ignore[assignment]  # lazy, where lists were
             compress(column, keep) for column in (quantity_list, buy_ids, sell_ids, buyers, sellers))
-    first_seq = engine._trade_seq + 1
+    first_seq = state.trade_seq + 1
     length = len(self_pairs) - sum(self_pairs)
-    engine._trade_seq = first_seq + length - 1
+    state.trade_seq = first_seq + length - 1
     return Records(Trade, length, (count(first_seq), repeat(price), quantity_list, buy_ids, sell_ids, buyers, sellers,
                                    repeat(None), repeat(auction_seq), repeat(now)))
 
 
-def _order_events(engine: MatchingEngine, side: _Side, price: int, now: int) -> None:
+def _order_events(state: MatchState, side: _Side, price: int, now: int) -> None:
     """One event per accepted order per clearing (not per fill): its state after the auction.
 
     `last_quantity` is what the order traded in this auction at the one clearing price; the
@@ -243,9 +237,9 @@ def _order_events(engine: MatchingEngine, side: _Side, price: int, now: int) -> 
     """
     orders = side.orders
     size = len(orders)
-    first = engine._event_seq + 1
-    engine._event_seq += size
-    if not engine.record_events:
+    first = state.event_seq + 1
+    state.event_seq += size
+    if not state.record_events:
         return
     traded = side.allotted - side.cut
     left = side.left
@@ -269,12 +263,12 @@ def _order_events(engine: MatchingEngine, side: _Side, price: int, now: int) -> 
         last_state = _PARTIAL if filled[-1] else OrderState.OPEN
         types = chain(islice(types, size - 1), (_EV_PARTIAL,))
         states = chain(islice(states, size - 1), (last_state,))
-    engine._add_lazy_events(Records(OrderEvent, size, (
+    state.add_lazy_events(Records(OrderEvent, size, (
         count(first), side.ids, side.accounts, types, states, filled, remaining, repeat(None), repeat(price),
         traded.tolist(), reasons, repeat(now))))
 
 
-def _settle_side(engine: MatchingEngine, side: BookSide, accepted: _Side) -> None:
+def _settle_side(state: MatchState, side: BookSide, accepted: _Side) -> None:
     """Drop the filled orders (a best-first prefix of `side`) and fix the marginal level.
 
     Only the last accepted order can be left with something; the others leave the book without
@@ -283,7 +277,7 @@ def _settle_side(engine: MatchingEngine, side: BookSide, accepted: _Side) -> Non
     orders = accepted.orders
     last = orders[-1]
     left = accepted.left
-    orders_by_id = engine._orders
+    orders_by_id = state.orders
     deque(map(orders_by_id.__delitem__, accepted.ids[:-1]), maxlen=0)
     # Levels strictly better than the marginal one are entirely filled.
     levels, keys = side.levels, side.keys

@@ -82,11 +82,6 @@ class BookSide:
             del self.levels[key]
             del self.keys[bisect_left(self.keys, key)]
 
-    def drop_empty_best(self) -> None:
-        keys, levels = self.keys, self.levels
-        while keys and levels[keys[-1]].count == 0:
-            del levels[keys.pop()]
-
     def best_price(self) -> int | None:
         return self.sign * self.keys[-1] if self.keys else None
 

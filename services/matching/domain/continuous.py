@@ -6,14 +6,10 @@ signed so "best" is always the largest key), and no event objects unless the eng
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .book import BookSide, RestingOrder
 from .enums import OrderEventType, OrderState, Reason, SelfTradePrevention, Side
 from .records import OrderEvent, Trade
-
-if TYPE_CHECKING:
-    from .engine import MatchingEngine
+from .state import MatchState
 
 _new = tuple.__new__  # builds NamedTuples without their Python-level __new__
 _BUY = Side.BUY
@@ -58,31 +54,32 @@ def can_fill_completely(
 
 
 def take(
-    engine: MatchingEngine,
+    state: MatchState,
+    stp: SelfTradePrevention,
     taker: RestingOrder,
     opposite: BookSide,
     threshold: int,
     budget: int | None,
     now: int,
 ) -> tuple[list[Trade], bool]:
-    """Fill `taker` against `opposite` while the best key is >= threshold.
+    """Fill `taker` against `opposite` while the best key is >= threshold, under the market's
+    self-trade prevention policy `stp`, recording trades' and events' sequences in `state`.
 
     Returns the trades and whether self-trade prevention cancelled the taker.
     """
     trades: list[Trade] = []
     keys = opposite.keys
     levels = opposite.levels
-    orders_by_id = engine._orders
-    record = engine.record_events
-    events = engine._events
-    stp = engine.market.self_trade_prevention
+    orders_by_id = state.orders
+    record = state.record_events
+    events = state.events
     account = taker.account
     taker_id = taker.order_id
     taker_side = taker.side
     taker_is_buy = taker_side == _BUY
     remaining = taker.remaining
-    trade_seq = engine._trade_seq
-    event_seq = engine._event_seq
+    trade_seq = state.trade_seq
+    event_seq = state.event_seq
     taker_cancelled = False
 
     while remaining and keys:
@@ -103,7 +100,7 @@ def take(
             if maker.account == account:
                 if stp != _CANCEL_TAKER:
                     queue.popleft()
-                    event_seq = engine._cancel_in_book(maker, level, Reason.SELF_TRADE_PREVENTED, now, event_seq)
+                    event_seq = state.cancel_in_book(maker, level, Reason.SELF_TRADE_PREVENTED, now, event_seq)
                 if stp != _CANCEL_RESTING:
                     taker_cancelled = True
                     break
@@ -154,6 +151,6 @@ def take(
 
     taker.filled = taker.quantity - remaining
     taker.remaining = remaining
-    engine._trade_seq = trade_seq
-    engine._event_seq = event_seq
+    state.trade_seq = trade_seq
+    state.event_seq = event_seq
     return trades, taker_cancelled

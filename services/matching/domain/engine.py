@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
+from collections.abc import Sequence
 from itertools import chain
 from operator import attrgetter
-from collections.abc import Sequence
 from typing import Any
 
-from services.runtime.errors import AlreadyExists, FailedPrecondition, NotFound, ResourceExhausted
+from services.runtime.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    NotFound,
+    ResourceExhausted,
+)
 
 from .auction import clear_auction
-from .book import BookSide, PriceLevel, RestingOrder
+from .book import BookSide, RestingOrder
 from .continuous import can_fill_completely, take
 from .enums import (
     MarketMode,
@@ -30,14 +35,19 @@ from .enums import (
     TimeInForce,
 )
 from .market import Market
-from .records import Auction, BookView, CancelResult, Level, OrderEvent, Records, SubmitResult, Trade
+from .reasons import MatchingReason
+from .records import (
+    Auction,
+    BookView,
+    CancelResult,
+    Level,
+    OrderEvent,
+    SubmitResult,
+    Trade,
+)
+from .state import MatchState
 from .validation import OrderRules
 
-ORDER_BOOK_FULL = "ORDER_BOOK_FULL"
-ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
-ORDER_ALREADY_EXISTS = "ORDER_ALREADY_EXISTS"
-MARKET_HALTED = "MARKET_HALTED"
-NOT_AN_AUCTION_MARKET = "NOT_AN_AUCTION_MARKET"
 SNAPSHOT_FORMAT = 1
 
 _new = tuple.__new__  # builds NamedTuples without their Python-level __new__ (hot path)
@@ -69,18 +79,13 @@ class MatchingEngine:
         self._halted = market.state == MarketState.HALTED
         self.default_order_lifetime_ns = default_order_lifetime_ns
         self.max_book_size = max_book_size
-        # Event sequences advance identically either way; only the objects are skipped.
-        self.record_events = record_events
         self.bids = BookSide(1)
         self.asks = BookSide(-1)
-        self._orders: dict[str, RestingOrder] = {}
-        self._events: list[OrderEvent] = []
-        self._has_lazy_events = False
-        self._event_seq = 0
-        self._trade_seq = 0
+        # The orders, sequences and pending events, shared with continuous matching and the auction.
+        self.state = MatchState(record_events)
         self._auction_seq = 0
         self._order_seq = 0
-        self._now = 0
+        self.now = 0  # the engine's clock: the latest time a command brought (read it; rewind() to undo)
         self.last_clearing_price: int | None = None
         # Default-lifetime expiries are monotonic in arrival order, so a FIFO suffices for them;
         # explicit GTT expiries go in a heap. Both are cleaned lazily.
@@ -91,18 +96,22 @@ class MatchingEngine:
     @property
     def sequence(self) -> int:
         """The market's event sequence (the last event's number)."""
-        return self._event_seq
+        return self.state.event_seq
 
     @property
     def trade_sequence(self) -> int:
-        return self._trade_seq
+        return self.state.trade_seq
+
+    def rewind(self, now: int) -> None:
+        """Put the clock back to `now`, as if a refused command that expired nothing never came."""
+        self.now = now
 
     def __len__(self) -> int:
         """Resting orders in the book."""
-        return len(self._orders)
+        return len(self.state.orders)
 
     def resting_order(self, order_id: str) -> RestingOrder | None:
-        return self._orders.get(order_id)
+        return self.state.orders.get(order_id)
 
     def book(self, depth: int | None = None) -> BookView:
         def side_levels(side: BookSide) -> list[Level]:
@@ -110,7 +119,7 @@ class MatchingEngine:
             levels = side.levels
             return [Level(lv.price, lv.quantity, lv.count) for lv in (levels[k] for k in reversed(keys))]
 
-        return BookView(side_levels(self.bids), side_levels(self.asks), self._event_seq)
+        return BookView(side_levels(self.bids), side_levels(self.asks), self.state.event_seq)
 
     def crosses(self) -> bool:
         """Whether the best bid meets the best ask (an auction would trade)."""
@@ -124,21 +133,7 @@ class MatchingEngine:
 
     def drain_events(self) -> list[OrderEvent]:
         """Order events recorded since the last drain, in sequence order."""
-        events, self._events = self._events, []
-        if not self._has_lazy_events:
-            return events
-        self._has_lazy_events = False
-        flat: list[OrderEvent] = []
-        for item in events:
-            if type(item) is Records:
-                flat.extend(item)
-            else:
-                flat.append(item)
-        return flat
-
-    def _add_lazy_events(self, events: Records[OrderEvent]) -> None:
-        self._events.append(events)  # type: ignore[arg-type]  # flattened by drain_events
-        self._has_lazy_events = True
+        return self.state.drain_events()
 
     # ---------------------------------------------------------------- commands
     def submit(
@@ -158,22 +153,23 @@ class MatchingEngine:
     ) -> SubmitResult:
         # Hot path: enum members are read from module constants (class attribute access on an
         # Enum is slow) and the common limit-GTC case avoids every optional branch.
-        if now > self._now:
+        if now > self.now:
             self._advance(now)
         else:
-            now = self._now
+            now = self.now
         if self._halted:
-            raise FailedPrecondition(MARKET_HALTED, f"market {self.market.name} is halted")
+            raise FailedPrecondition(MatchingReason.MARKET_HALTED, f"market {self.market.name} is halted")
         if time_in_force is None:
             time_in_force = _GTC if order_type == _LIMIT else _IOC
         self._rules.check(side, order_type, quantity, price, time_in_force, post_only, max_notional,
                           expire_at, now)
-        orders = self._orders
+        state = self.state
+        orders = state.orders
         if order_id in orders:
-            raise AlreadyExists(ORDER_ALREADY_EXISTS, f"order {order_id} is already in the book")
+            raise AlreadyExists(MatchingReason.ORDER_ALREADY_EXISTS, f"order {order_id} is already in the book")
         may_rest = order_type == _LIMIT and (time_in_force == _GTC or time_in_force == _GTT)
         if may_rest and self.max_book_size is not None and len(orders) >= self.max_book_size:
-            raise ResourceExhausted(ORDER_BOOK_FULL, f"order book of {self.market.name} is full",
+            raise ResourceExhausted(MatchingReason.ORDER_BOOK_FULL, f"order book of {self.market.name} is full",
                                     metadata={"max_book_size": str(self.max_book_size)})
 
         default_expiry = False
@@ -191,7 +187,7 @@ class MatchingEngine:
         if self._auction:
             self._emit(taker, _EV_ACCEPTED, _OPEN, "", now)
             self._rest(taker, own)
-            return _new(SubmitResult, (order_id, _OPEN, 0, quantity, [], "", self._event_seq))
+            return _new(SubmitResult, (order_id, _OPEN, 0, quantity, [], "", state.event_seq))
 
         # Keys are signed (asks: -price), so "crosses" is always "opposite key >= threshold".
         threshold = opposite.sign * price if order_type == _LIMIT else -_NO_LIMIT  # type: ignore[operator]  # a limit has a price
@@ -200,11 +196,11 @@ class MatchingEngine:
         if post_only and crosses:
             self._emit(taker, _EV_REJECTED, _REJECTED, Reason.POST_ONLY_WOULD_TAKE, now)
             return _new(SubmitResult, (order_id, _REJECTED, 0, 0, [], Reason.POST_ONLY_WOULD_TAKE,
-                                       self._event_seq))
-        if self.record_events:
+                                       state.event_seq))
+        if state.record_events:
             self._emit(taker, _EV_ACCEPTED, _OPEN, "", now)
         else:
-            self._event_seq += 1
+            state.event_seq += 1
         if time_in_force == _FOK and not can_fill_completely(
             opposite, threshold, taker, max_notional, self.market.self_trade_prevention
         ):
@@ -212,48 +208,54 @@ class MatchingEngine:
 
         trades: list[Trade]
         if crosses:
-            trades, stp_cancelled = take(self, taker, opposite, threshold, max_notional, now)
+            trades, stp_cancelled = take(state, self.market.self_trade_prevention, taker, opposite, threshold,
+                                         max_notional, now)
             if stp_cancelled:
                 return self._cancel_taker(taker, trades, Reason.SELF_TRADE_PREVENTED, now)
             if not taker.remaining:
-                return _new(SubmitResult, (order_id, _FILLED, taker.filled, 0, trades, "", self._event_seq))
+                return _new(SubmitResult, (order_id, _FILLED, taker.filled, 0, trades, "", state.event_seq))
         else:
             trades = []
         if not may_rest:
             return self._cancel_taker(taker, trades, Reason.IOC_REMAINDER, now)
         self._rest(taker, own)
         return _new(SubmitResult, (order_id, _PARTIAL if taker.filled else _OPEN, taker.filled,
-                                   taker.remaining, trades, "", self._event_seq))
+                                   taker.remaining, trades, "", state.event_seq))
 
     def cancel(self, order_id: str, *, now: int) -> CancelResult:
-        if now > self._now:
+        if now > self.now:
             self._advance(now)
         else:
-            now = self._now
-        order = self._orders.get(order_id)
+            now = self.now
+        state = self.state
+        order = state.orders.get(order_id)
         if order is None:
-            raise NotFound(ORDER_NOT_FOUND, f"order {order_id} is not in the book")
+            raise NotFound(MatchingReason.ORDER_NOT_FOUND, f"order {order_id} is not in the book")
         cancelled = order.remaining
         self._remove(order)
-        if self.record_events:
+        if state.record_events:
             self._emit(order, _EV_CANCELLED, _CANCELLED, Reason.CANCELLED_BY_USER, now)
         else:
-            self._event_seq += 1
-        return _new(CancelResult, (order_id, _CANCELLED, order.filled, cancelled, self._event_seq))
+            state.event_seq += 1
+        return _new(CancelResult, (order_id, _CANCELLED, order.filled, cancelled, state.event_seq))
 
     def expire(self, now: int) -> list[str]:
         """Expire every order whose expiry time is <= now; returns their ids in expiry order."""
-        if now > self._now:
-            self._now = now
-        return self._expire_due(self._now)
+        if now > self.now:
+            self.now = now
+        return self._expire_due(self.now)
 
     def clear(self, now: int) -> tuple[Auction, Sequence[Trade]]:
         """Run one uniform-price auction over the collected orders (periodic-auction markets)."""
         now = self._advance(now)
         if self.market.mode != MarketMode.PERIODIC_AUCTION:
-            raise FailedPrecondition(NOT_AN_AUCTION_MARKET, f"{self.market.name} matches continuously")
+            raise FailedPrecondition(MatchingReason.NOT_AN_AUCTION_MARKET, f"{self.market.name} matches continuously")
         self._auction_seq += 1
-        return clear_auction(self, self._auction_seq, now)
+        anchor = self.last_clearing_price if self.last_clearing_price is not None else self.market.reference_ticks
+        auction, trades = clear_auction(self.state, self.bids, self.asks, anchor, self._auction_seq, now)
+        if auction.price is not None:
+            self.last_clearing_price = auction.price
+        return auction, trades
 
     def set_state(self, state: MarketState, *, now: int) -> None:
         """Open or halt the market; a halted market accepts cancels but no new orders."""
@@ -264,9 +266,9 @@ class MatchingEngine:
     # --------------------------------------------------------------- internals
     def _advance(self, now: int) -> int:
         """Move the engine clock (never backwards) and expire what became due."""
-        if now <= self._now:
-            return self._now
-        self._now = now
+        if now <= self.now:
+            return self.now
+        self.now = now
         fifo, heap = self._default_expiries, self._gtt_expiries
         if (fifo and fifo[0].expire_at <= now) or (heap and heap[0][0] <= now):  # type: ignore[operator]  # queued orders have an expire_at
             self._expire_due(now)
@@ -279,7 +281,7 @@ class MatchingEngine:
             due.append(fifo.popleft())
         while heap and heap[0][0] <= now:
             due.append(heapq.heappop(heap)[2])
-        orders = self._orders
+        orders = self.state.orders
         live = [order for order in due if orders.get(order.order_id) is order]
         live.sort(key=lambda order: (order.expire_at, order.seq))
         for order in live:
@@ -289,7 +291,7 @@ class MatchingEngine:
 
     def _rest(self, order: RestingOrder, side: BookSide) -> None:
         side.add(order)
-        self._orders[order.order_id] = order
+        self.state.orders[order.order_id] = order
         if order.expire_at is not None:
             if order.default_expiry:
                 self._default_expiries.append(order)
@@ -301,30 +303,19 @@ class MatchingEngine:
             self.bids.discard(order)
         else:
             self.asks.discard(order)
-        del self._orders[order.order_id]
-
-    def _cancel_in_book(self, order: RestingOrder, level: PriceLevel, reason: str, now: int, event_seq: int) -> int:
-        """Cancel a resting order already popped from its level during matching; returns the event sequence."""
-        level.quantity -= order.remaining
-        level.count -= 1
-        order.remaining = 0
-        del self._orders[order.order_id]
-        event_seq += 1
-        if self.record_events:
-            self._events.append(OrderEvent(event_seq, order.order_id, order.account, OrderEventType.CANCELLED,
-                                           OrderState.CANCELLED, order.filled, 0, None, None, None, reason, now))
-        return event_seq
+        del self.state.orders[order.order_id]
 
     def _cancel_taker(self, taker: RestingOrder, trades: list[Trade], reason: str, now: int) -> SubmitResult:
         taker.remaining = 0
         self._emit(taker, OrderEventType.CANCELLED, OrderState.CANCELLED, reason, now)
-        return _new(SubmitResult, (taker.order_id, _CANCELLED, taker.filled, 0, trades, reason, self._event_seq))
+        return _new(SubmitResult, (taker.order_id, _CANCELLED, taker.filled, 0, trades, reason, self.state.event_seq))
 
-    def _emit(self, order: RestingOrder, kind: OrderEventType, state: OrderState, reason: str, now: int) -> None:
-        self._event_seq += 1
-        if self.record_events:
-            remaining = order.remaining if state == _OPEN or state == _PARTIAL else 0
-            self._events.append(_new(OrderEvent, (self._event_seq, order.order_id, order.account, kind, state,
+    def _emit(self, order: RestingOrder, kind: OrderEventType, order_state: OrderState, reason: str, now: int) -> None:
+        state = self.state
+        sequence = state.event_seq = state.event_seq + 1
+        if state.record_events:
+            remaining = order.remaining if order_state == _OPEN or order_state == _PARTIAL else 0
+            state.events.append(_new(OrderEvent, (sequence, order.order_id, order.account, kind, order_state,
                                                   order.filled, remaining, None, None, None, reason, now)))
 
     # ------------------------------------------------------ snapshot / restore
@@ -337,9 +328,9 @@ class MatchingEngine:
         return {
             "format": SNAPSHOT_FORMAT,
             "market": self.market.to_dict(),
-            "now": self._now,
-            "event_sequence": self._event_seq,
-            "trade_sequence": self._trade_seq,
+            "now": self.now,
+            "event_sequence": self.state.event_seq,
+            "trade_sequence": self.state.trade_seq,
             "auction_sequence": self._auction_seq,
             "order_sequence": self._order_seq,
             "last_clearing_price": self.last_clearing_price,
@@ -356,12 +347,12 @@ class MatchingEngine:
         record_events: bool = True,
     ) -> MatchingEngine:
         if snapshot.get("format") != SNAPSHOT_FORMAT:
-            raise FailedPrecondition("UNSUPPORTED_SNAPSHOT", f"snapshot format {snapshot.get('format')!r}")
+            raise FailedPrecondition(MatchingReason.UNSUPPORTED_SNAPSHOT, f"snapshot format {snapshot.get('format')!r}")
         engine = cls(Market.from_dict(snapshot["market"]), default_order_lifetime_ns=default_order_lifetime_ns,
                      max_book_size=max_book_size, record_events=record_events)
-        engine._now = snapshot["now"]
-        engine._event_seq = snapshot["event_sequence"]
-        engine._trade_seq = snapshot["trade_sequence"]
+        engine.now = snapshot["now"]
+        engine.state.event_seq = snapshot["event_sequence"]
+        engine.state.trade_seq = snapshot["trade_sequence"]
         engine._auction_seq = snapshot["auction_sequence"]
         engine._order_seq = snapshot["order_sequence"]
         engine.last_clearing_price = snapshot["last_clearing_price"]
@@ -376,7 +367,7 @@ class MatchingEngine:
         # Re-adding in priority order reproduces every level's FIFO; expiry queues need arrival order.
         for order in restored:
             engine.bids.add(order) if order.side == _BUY else engine.asks.add(order)
-            engine._orders[order.order_id] = order
+            engine.state.orders[order.order_id] = order
         for order in sorted(restored, key=lambda o: o.seq):
             if order.expire_at is None:
                 continue

@@ -1,12 +1,16 @@
-"""Market definition and the two default markets."""
+"""Market definition, its fit with the platform's assets, and the two default markets."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
+from services.runtime.errors import InvalidArgument
+
 from .enums import MarketMode, MarketState, SelfTradePrevention
+from .reasons import MatchingReason
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,14 +94,50 @@ class Market:
         )
 
 
+def require_fitting_assets(market: Market, precisions: Mapping[str, int]) -> None:
+    """Refuse a market the Wallet could not hold or settle: both assets must be configured
+    (`precisions`: asset code -> decimals, from `settings.assets`), quantities must be whole
+    base-asset units, prices whole quote-asset units, and every tick × lot a whole number of
+    quote units, so a fill's notional (and the fee on it, runtime/fees.py) never needs rounding.
+    """
+    unknown = [(field, f"{code!r} is not one of the assets {', '.join(precisions)}")
+               for field, code in (("market.base_asset", market.base_asset), ("market.quote_asset", market.quote_asset))
+               if code not in precisions]
+    if unknown:
+        raise InvalidArgument(MatchingReason.UNKNOWN_ASSET, "the market trades an asset the platform does not hold",
+                              violations=unknown)
+    base, quote = precisions[market.base_asset], precisions[market.quote_asset]
+    violations = [
+        (field, f"must be a whole number of {asset} units (at most {decimals} decimals)")
+        for field, value, asset, decimals in (
+            ("market.lot_size", market.lot_size, market.base_asset, base),
+            ("market.min_quantity", market.min_quantity, market.base_asset, base),
+            ("market.max_quantity", market.max_quantity, market.base_asset, base),
+            ("market.tick_size", market.tick_size, market.quote_asset, quote),
+        ) if value is not None and not _whole(value, decimals)]
+    if not _whole(market.tick_size * market.lot_size, quote):
+        violations.append(("market.tick_size", (f"times lot_size must be a whole number of {market.quote_asset} "
+                                                f"units (at most {quote} decimals)")))
+    if violations:
+        raise InvalidArgument(MatchingReason.PRECISION_MISMATCH, "the market's sizes do not fit its assets' precision",
+                              violations=violations)
+
+
+def _whole(value: Decimal, decimals: int) -> bool:
+    """Whether `value` is a whole number of units of 10^-decimals."""
+    return value.scaleb(decimals) % 1 == 0
+
+
 def default_markets(auction_interval_ms: int = 1000) -> list[Market]:
-    """The two markets every deployment starts with: an energy auction and a continuous asset book."""
+    """The two markets every deployment starts with: an energy auction and a continuous asset book.
+
+    Both fit the default assets (USDC:6, GRID:3, BTC:8): tick × lot is one micro-USDC."""
     return [
         Market(
             name="GRID-USDC",
-            base_asset="KWH",
+            base_asset="GRID",
             quote_asset="USDC",
-            tick_size=Decimal("0.0001"),
+            tick_size=Decimal("0.001"),
             lot_size=Decimal("0.001"),
             min_quantity=Decimal("0.001"),
             max_quantity=Decimal("1000000"),
@@ -110,8 +150,8 @@ def default_markets(auction_interval_ms: int = 1000) -> list[Market]:
             base_asset="BTC",
             quote_asset="USDC",
             tick_size=Decimal("0.01"),
-            lot_size=Decimal("0.00001"),
-            min_quantity=Decimal("0.00001"),
+            lot_size=Decimal("0.0001"),
+            min_quantity=Decimal("0.0001"),
             max_quantity=Decimal("1000"),
             mode=MarketMode.CONTINUOUS,
         ),

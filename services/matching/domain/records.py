@@ -96,11 +96,11 @@ class Records(Sequence[R]):
         self._items: list[R] | None = None
 
     def _materialized(self) -> list[R]:
-        if self._items is None:
-            assert self._columns is not None
-            self._items = list(map(tuple.__new__, repeat(self._kind), zip(*self._columns)))
-            self._columns = None
-        return self._items
+        items = self._items
+        if items is None:  # the columns are read once, then dropped
+            columns, self._columns = self._columns or (), None
+            items = self._items = list(map(tuple.__new__, repeat(self._kind), zip(*columns)))
+        return items
 
     def __len__(self) -> int:
         return self._length

@@ -12,8 +12,7 @@ from decimal import Decimal, InvalidOperation
 from services.runtime.errors import InvalidArgument
 
 from .market import Market
-
-INVALID_ORDER = "INVALID_ORDER"
+from .reasons import MatchingReason
 
 
 def _parse(value: str | Decimal, field: str, violations: list[tuple[str, str]]) -> Decimal | None:
@@ -93,7 +92,7 @@ def units_to_notional(market: Market, units: int) -> Decimal:
 def raise_if_invalid(violations: list[tuple[str, str]]) -> None:
     if violations:
         described = "; ".join(f"{field} {text}" for field, text in violations)
-        raise InvalidArgument(INVALID_ORDER, f"invalid order: {described}", violations=violations)
+        raise InvalidArgument(MatchingReason.INVALID_ORDER, f"invalid order: {described}", violations=violations)
 
 
 def order_amounts(

@@ -2,19 +2,24 @@ from decimal import Decimal
 
 import pytest
 
-from services.matching.domain import default_markets, lots_to_quantity, order_amounts, ticks_to_price
+from services.matching.domain import (
+    default_markets,
+    lots_to_quantity,
+    order_amounts,
+    ticks_to_price,
+)
 from services.runtime.errors import InvalidArgument
 
 BTC = next(m for m in default_markets() if m.name == "BTC-USDC")
 
 
 def test_price_and_quantity_convert_to_ticks_and_lots() -> None:
-    assert order_amounts(BTC, price="30000.01", quantity="0.5") == (3_000_001, 50_000, None)
+    assert order_amounts(BTC, price="30000.01", quantity="0.5") == (3_000_001, 5_000, None)
 
 
 def test_ticks_and_lots_convert_back_to_decimals() -> None:
     assert ticks_to_price(BTC, 3_000_001) == Decimal("30000.01")
-    assert lots_to_quantity(BTC, 50_000) == Decimal("0.5")
+    assert lots_to_quantity(BTC, 5_000) == Decimal("0.5")
 
 
 def test_price_off_the_tick_grid_is_rejected_with_a_field_violation() -> None:
@@ -26,7 +31,7 @@ def test_price_off_the_tick_grid_is_rejected_with_a_field_violation() -> None:
 def test_quantity_off_the_lot_grid_is_rejected() -> None:
     with pytest.raises(InvalidArgument) as error:
         order_amounts(BTC, price="1", quantity="0.000001")
-    assert error.value.violations == [("quantity", "must be a multiple of lot size 0.00001")]
+    assert error.value.violations == [("quantity", "must be a multiple of lot size 0.0001")]
 
 
 @pytest.mark.parametrize("quantity", ["0", "-1"])
@@ -38,7 +43,7 @@ def test_quantity_must_be_positive(quantity: str) -> None:
 
 def test_quantity_above_the_market_maximum_is_rejected() -> None:
     with pytest.raises(InvalidArgument) as error:
-        order_amounts(BTC, price="1", quantity="1000.00001")
+        order_amounts(BTC, price="1", quantity="1000.0001")
     assert error.value.violations == [("quantity", f"must be at most {BTC.max_quantity}")]
 
 
@@ -50,11 +55,11 @@ def test_every_bad_field_is_reported_at_once() -> None:
 
 
 def test_budget_rounds_down_to_whole_notional_units() -> None:
-    # One unit is tick * lot = 0.01 * 0.00001 = 1e-7 USDC.
-    assert order_amounts(BTC, price=None, quantity=None, max_notional="0.00000015") == (None, None, 1)
+    # One unit is tick * lot = 0.01 * 0.0001 = 1e-6 USDC, the quote asset's smallest unit.
+    assert order_amounts(BTC, price=None, quantity=None, max_notional="0.0000015") == (None, None, 1)
 
 
 def test_default_markets_are_an_energy_auction_and_a_continuous_asset_book() -> None:
     grid, btc = default_markets()
-    assert (grid.name, grid.mode.name, grid.base_asset) == ("GRID-USDC", "PERIODIC_AUCTION", "KWH")
+    assert (grid.name, grid.mode.name, grid.base_asset) == ("GRID-USDC", "PERIODIC_AUCTION", "GRID")
     assert (btc.name, btc.mode.name) == ("BTC-USDC", "CONTINUOUS")

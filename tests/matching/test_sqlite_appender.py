@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from services.runtime import sqlite_appender
-from services.runtime.sqlite_appender import SqliteAppender
+from services.matching import sqlite_appender
+from services.matching.sqlite_appender import SqliteAppender
 
 INSERT = "INSERT INTO log (id, body) VALUES (?, ?)"
 
