@@ -9,14 +9,9 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import grpc
 import pytest
@@ -32,72 +27,14 @@ from clearmesh.type.v1 import trading_pb2
 from clearmesh.wallet.v1 import wallet_service_pb2 as wallet_pb
 from clearmesh.wallet.v1 import wallet_service_pb2_grpc as wallet_grpc
 from google.type import date_pb2
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from tests.testkit.processes import Metadata, Processes, eventually
 
-from services.runtime.auth import TokenIssuer
-
-ROOT = Path(__file__).resolve().parents[2]
-SECRET = "crash-secret-" + "x" * 32
 SERVICES = ("kyc", "wallet", "matching", "order")
-WAIT_SECS = 30.0
-Metadata = tuple[tuple[str, str], ...]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Mesh:
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.ports = {name: _free_port() for name in SERVICES}
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self.env = {**os.environ, "JWT_SECRET": SECRET, "CLEARMESH_DATA_DIR": str(data_dir),
-                    "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'protos' / 'gen' / 'python'}",
-                    **{f"CLEARMESH_{name.upper()}_ADDR": f"127.0.0.1:{port}" for name, port in self.ports.items()}}
-
-    def start(self, name: str) -> None:
-        log = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
-        self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "serve", name], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-            env={**self.env, "CLEARMESH_GRPC_PORT": str(self.ports[name])})
-        with grpc.insecure_channel(f"127.0.0.1:{self.ports[name]}") as channel:
-            _eventually(lambda: _serving(channel))
-
-    def channel(self, name: str) -> grpc.Channel:
-        return grpc.insecure_channel(f"127.0.0.1:{self.ports[name]}")
-
-    def stop_all(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                os.kill(process.pid, signal.SIGCONT)
-                process.terminate()
-        for process in self.processes.values():
-            process.wait(timeout=30)
-
-
-def _serving(channel: grpc.Channel) -> bool:
-    try:
-        return health_pb2_grpc.HealthStub(channel).Check(
-            health_pb2.HealthCheckRequest(), timeout=1).status == health_pb2.HealthCheckResponse.SERVING
-    except grpc.RpcError:
-        return False
-
-
-def _eventually(check: Callable[[], Any]) -> Any:
-    deadline = time.monotonic() + WAIT_SECS
-    while not (answer := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError("the condition did not come true")
-        time.sleep(0.05)
-    return answer
 
 
 @pytest.fixture
-def mesh(tmp_path: Path) -> Iterator[Mesh]:
-    running = Mesh(tmp_path)
+def mesh(tmp_path: Path) -> Iterator[Processes]:
+    running = Processes(tmp_path, SERVICES)
     try:
         for name in SERVICES:
             running.start(name)
@@ -106,10 +43,9 @@ def mesh(tmp_path: Path) -> Iterator[Mesh]:
         running.stop_all()
 
 
-def test_an_order_killed_between_hold_and_submit_is_placed_once_after_a_restart(mesh: Mesh) -> None:
-    issuer = TokenIssuer(SECRET, issuer="clearmesh", audience="clearmesh", ttl_seconds=3600)
-    alice: Metadata = (("authorization", f"Bearer {issuer.mint(account='alice', roles=('trader',))}"),)
-    operator: Metadata = (("authorization", f"Bearer {issuer.mint(account='ops', roles=('operator',))}"),)
+def test_an_order_killed_between_hold_and_submit_is_placed_once_after_a_restart(mesh: Processes) -> None:
+    alice: Metadata = mesh.bearer("alice")
+    operator: Metadata = mesh.bearer("ops", "operator")
     kyc = kyc_grpc.KycServiceStub(mesh.channel("kyc"))
     applicant = kyc.CreateApplicant(kyc_pb.CreateApplicantRequest(applicant=kyc_pb2.Applicant(
         legal_name="Alice Example", country="NL", address="1 Canal Street, Amsterdam",
@@ -127,17 +63,16 @@ def test_an_order_killed_between_hold_and_submit_is_placed_once_after_a_restart(
         balances = wallet.ListBalances(wallet_pb.ListBalancesRequest(account="accounts/alice"), metadata=operator)
         return sum((Decimal(b.held) for b in balances.balances if b.asset == "USDC"), Decimal(0))
 
-    os.kill(mesh.processes["matching"].pid, signal.SIGSTOP)
+    os.kill(mesh.running["matching"].pid, signal.SIGSTOP)
     order_stub = pb_grpc.OrderServiceStub(mesh.channel("order"))
     placing = order_stub.PlaceOrder.future(pb.PlaceOrderRequest(order=order_pb2.Order(
         market="markets/BTC-USDC", side=trading_pb2.SIDE_BUY, type=trading_pb2.ORDER_TYPE_LIMIT,
         price="100.00", quantity="0.1"), request_id="crash-1"), metadata=alice)
-    hold = _eventually(lambda: held())  # the hold is placed; SubmitOrder now hangs on Matching
-    mesh.processes["order"].kill()  # kill -9
-    mesh.processes["order"].wait(timeout=10)
+    hold = eventually(held, bool, "the hold")  # the hold is placed; SubmitOrder now hangs on Matching
+    mesh.kill("order")
     with pytest.raises(grpc.RpcError):
         placing.result(timeout=10)
-    os.kill(mesh.processes["matching"].pid, signal.SIGCONT)
+    os.kill(mesh.running["matching"].pid, signal.SIGCONT)
     mesh.start("order")
 
     order_stub = pb_grpc.OrderServiceStub(mesh.channel("order"))
@@ -146,7 +81,7 @@ def test_an_order_killed_between_hold_and_submit_is_placed_once_after_a_restart(
         orders = order_stub.ListOrders(pb.ListOrdersRequest(), metadata=alice).orders
         return orders[0] if len(orders) == 1 and orders[0].state == trading_pb2.ORDER_STATE_OPEN else None
 
-    order = _eventually(the_order)
+    order = eventually(the_order, lambda found: found is not None, "the order OPEN once")
     assert held() == hold
     book = matching_grpc.MatchingServiceStub(mesh.channel("matching")).GetOrderBook(
         matching_pb.GetOrderBookRequest(market="markets/BTC-USDC"), metadata=operator)
@@ -155,4 +90,4 @@ def test_an_order_killed_between_hold_and_submit_is_placed_once_after_a_restart(
     again = order_stub.PlaceOrder(pb.PlaceOrderRequest(order=order_pb2.Order(
         market="markets/BTC-USDC", side=trading_pb2.SIDE_BUY, type=trading_pb2.ORDER_TYPE_LIMIT,
         price="100.00", quantity="0.1"), request_id="crash-1"), metadata=alice)
-    assert again.name == order.name
+    assert order is not None and again.name == order.name

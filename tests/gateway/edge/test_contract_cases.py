@@ -1,7 +1,8 @@
 """The contract cases of tests/gateway/edge/cases/*.yaml, each one HTTP exchange with the live edge.
 
 A case: method, path (with its query), auth (a token kind), account (the trader token's
-subject, "alice" unless named), headers, body (JSON) or raw (bytes) or raw_size (a body of that
+subject, "alice" unless named), caller (the account the case's own request is sent as when it
+is not the one the setup ran as: another trader's view), headers, body (JSON) or raw (bytes) or raw_size (a body of that
 many bytes); setup: requests made first, each of which must succeed (2xx), with capture
 ({variable: top-level body field}) to keep a value the server chose, such as an applicant's
 name; `$variable` in a path or body is replaced by it (`$account` is the case's account);
@@ -110,7 +111,7 @@ def test_contract_case(case: dict[str, Any], client: httpx.Client, stack: Any) -
         done = send(client, stack, step, account, variables)
         assert done.is_success, f"setup {step['method']} {step['path']}: {done.text}"
         variables.update({name: done.json()[field] for name, field in (step.get("capture") or {}).items()})
-    response = send(client, stack, case, account, variables)
+    response = send(client, stack, case, case.get("caller", account), variables)
     expect = substitute(case["expect"], variables)
     body = response.json() if response.headers.get("content-type", "").startswith("application/json") else None
 
