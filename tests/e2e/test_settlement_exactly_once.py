@@ -19,14 +19,11 @@ from pathlib import Path
 
 import pytest
 from clearmesh.matching.v1 import matching_service_pb2 as matching_pb
-from clearmesh.matching.v1 import matching_service_pb2_grpc as matching_grpc
 from clearmesh.settlement.v1 import settlement_pb2
 from clearmesh.settlement.v1 import settlement_service_pb2 as settlement_pb
-from clearmesh.settlement.v1 import settlement_service_pb2_grpc as settlement_grpc
 from clearmesh.type.v1 import trading_pb2
 from clearmesh.wallet.v1 import wallet_service_pb2 as wallet_pb
-from clearmesh.wallet.v1 import wallet_service_pb2_grpc as wallet_grpc
-from tests.e2e.trading import CONTINUOUS, fee, notional, usdc
+from tests.e2e.trading import CONTINUOUS, Stubs, fee, notional, usdc
 from tests.testkit.processes import Processes, eventually
 
 MARKET = CONTINUOUS
@@ -36,7 +33,7 @@ KILL_AFTER_PAIRS = PAIRS // 4
 SETTLED = (settlement_pb2.SETTLEMENT_STATE_POSTED, settlement_pb2.SETTLEMENT_STATE_ANCHORED)
 
 
-class Desk:
+class Desk(Stubs):
     """Wallet, Matching and Settlement as processes; alice buys, bob sells, PAIRS times."""
 
     def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
@@ -46,18 +43,6 @@ class Desk:
         self.operator = self.processes.bearer("ops", "operator")
         self.as_order = (("authorization", f"Bearer {self.processes.issuer.mint(service='order')}"),)
         self.submitted = 0
-
-    @property
-    def wallet(self) -> wallet_grpc.WalletServiceStub:
-        return wallet_grpc.WalletServiceStub(self.processes.channel("wallet"))
-
-    @property
-    def matching(self) -> matching_grpc.MatchingServiceStub:
-        return matching_grpc.MatchingServiceStub(self.processes.channel("matching"))
-
-    @property
-    def settlement(self) -> settlement_grpc.SettlementServiceStub:
-        return settlement_grpc.SettlementServiceStub(self.processes.channel("settlement"))
 
     def open(self) -> None:
         """Wallet and Matching up, both traders funded and every order's hold placed."""

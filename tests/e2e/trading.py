@@ -36,17 +36,10 @@ AUCTION = "markets/GRID-USDC"
 AUCTION_INTERVAL_MS = 300
 
 
-class Platform:
-    """The five services as processes; stubs and the operator's token."""
+class Stubs:
+    """A stub for each running service, on the processes' shared channels."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
-        self.processes = Processes(data_dir, SERVICES, {"MATCHING_INTERVAL_MS": str(AUCTION_INTERVAL_MS), **(env or {})})
-        self.operator = self.processes.bearer("ops", "operator")
-        self._ids = 0
-
-    def start(self) -> None:
-        for name in SERVICES:  # peers first: KYC, Wallet, Matching before Order and Settlement
-            self.processes.start(name)
+    processes: Processes
 
     @property
     def kyc(self) -> kyc_grpc.KycServiceStub:
@@ -67,6 +60,19 @@ class Platform:
     @property
     def settlement(self) -> settlement_grpc.SettlementServiceStub:
         return settlement_grpc.SettlementServiceStub(self.processes.channel("settlement"))
+
+
+class Platform(Stubs):
+    """The five services as processes; stubs and the operator's token."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.processes = Processes(data_dir, SERVICES, {"MATCHING_INTERVAL_MS": str(AUCTION_INTERVAL_MS), **(env or {})})
+        self.operator = self.processes.bearer("ops", "operator")
+        self._ids = 0
+
+    def start(self) -> None:
+        for name in SERVICES:  # peers first: KYC, Wallet, Matching before Order and Settlement
+            self.processes.start(name)
 
     def request_id(self) -> str:
         self._ids += 1
