@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: up test gen lint check bench clean browser
+.PHONY: up test gen lint check bench clean browser simulate
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ check: $(STAMP)
 
 test: lint check browser
 	$(BIN)/pytest
+
+# The deterministic simulation of the trading path, many seeds (docs/simulation.md).
+SEEDS ?= 1000
+simulate: $(STAMP)
+	PYTHONPATH=.:protos/gen/python $(BIN)/python -m tests.testkit.simulation --seeds $(SEEDS)
 
 # Regenerate Python code and the descriptor set after changing protos/.
 gen: $(STAMP)

@@ -48,25 +48,19 @@ sys.path.insert(1, str(ROOT / "protos" / "gen" / "python"))
 
 import grpc
 
+from bench.processes import PYTHONPATH, SECRET, free_port
 from clearmesh.kyc.v1 import kyc_pb2, kyc_service_pb2 as kyc
 from clearmesh.matching.v1 import matching_pb2, matching_service_pb2 as matching
 from clearmesh.wallet.v1 import wallet_service_pb2 as wallet
 from services.runtime.auth import TokenIssuer
 from services.runtime.loop import run as run_loop
 
-SECRET = "bench-secret-" + "x" * 32
 MARKET = "markets/BENCH-USDC"
 DEFAULT_MARKET = "markets/GRID-USDC"  # one of the markets Matching starts with
 ACCOUNT = "bench"
 # Each operation's figures carry its name: `orderbook_rest_p50_ms`, `deposit_grpc_p50_ms`.
 FIGURE_PREFIX = {"GetOrderBook": "orderbook", "ListBalances": "balances", "GetApplicant": "applicant",
                  "Deposit": "deposit"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 # ---------------------------------------------------------------- the services' process
@@ -244,7 +238,7 @@ def main() -> None:
     iterations = 300 if arguments.quick else 3000
     data_dir = tempfile.mkdtemp(prefix="clearmesh-bench-edge-")
     env = {**os.environ, "JWT_SECRET": SECRET, "CLEARMESH_DATA_DIR": data_dir,
-           "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'protos' / 'gen' / 'python'}",
+           "PYTHONPATH": PYTHONPATH,
            "RATE_LIMIT_PER_MINUTE": str(10 * iterations + 10_000), "RATE_LIMIT_BURST": str(10 * iterations + 10_000),
            "CLEARMESH_LOG_LEVEL": "INFO"}
     services = subprocess.Popen([sys.executable, __file__, "--run-services"], env=env, stdout=subprocess.PIPE,

@@ -26,6 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from services.runtime.loop import run as run_loop
+from services.runtime.settings import Settings
 from services.matching.domain import (
     MatchingEngine,
     OrderType,
@@ -200,10 +201,11 @@ async def _journaled_ops_per_sec(ops: list[Op], submitters: int, directory: Path
     from services.runtime.database import create_engine
 
     market = continuous_market_engine().market
-    database = create_engine(f"sqlite+aiosqlite:///{directory / 'matching.db'}")
+    synchronous = Settings().sqlite_synchronous  # CLEARMESH_SQLITE_SYNCHRONOUS, as the service reads it
+    database = create_engine(f"sqlite+aiosqlite:///{directory / 'matching.db'}", sqlite_synchronous=synchronous)
     async with database.begin() as connection:
         await connection.run_sync(tables.metadata.create_all)
-    store = MatchingStore(database)
+    store = MatchingStore(database, sqlite_synchronous=synchronous)
     await store.add_market(market, 0)
     writer = MarketWriter(store, await store.load(market), lifetime_ns=LIFETIME_NS, max_book_size=None,
                           snapshot_every=SNAPSHOT_EVERY)
@@ -298,7 +300,9 @@ def main() -> None:
 
     journaled_runs = [run_journaled(ops) for _ in range(runs)]
     journaled = statistics.median(journaled_runs)
-    print(f"journaled (SQLite file, group commit, {JOURNAL_SUBMITTERS} concurrent submitters): {journaled:,.0f} ops/s "
+    synchronous = Settings().sqlite_synchronous
+    print(f"journaled (SQLite file, synchronous={synchronous}, group commit, {JOURNAL_SUBMITTERS} concurrent "
+          f"submitters): {journaled:,.0f} ops/s "
           f"(median of {', '.join(f'{run:,.0f}' for run in journaled_runs)})")
 
     auction_ms = auction_clear_ms(auction_orders, runs)
@@ -313,6 +317,7 @@ def main() -> None:
         "vs_liquibook": round(ours / liquibook_ops, 3),
         "vs_lightmatchingengine": round(ours / lme_ops, 3),
         "journaled_ops_per_sec": round(journaled),
+        "sqlite_synchronous": synchronous,
         "auction_100k_ms": round(auction_ms, 2),
     }))
 

@@ -40,6 +40,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "protos" / "gen"
 
 import grpc
 
+from bench.processes import SECRET
 from clearmesh.wallet.v1 import wallet_pb2, wallet_service_pb2 as pb, wallet_service_pb2_grpc as pb_grpc
 from services.runtime.auth import TokenIssuer
 from services.runtime.database import create_scratch_database, drop_scratch_database
@@ -50,7 +51,6 @@ from services.wallet.domain import DEFAULT_ASSETS, build_trade_legs, format_unit
 from services.wallet.service import SPEC
 
 POSTGRES_ADMIN_URL = os.environ.get("CLEARMESH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-SECRET = "bench-secret-" + "x" * 32
 USDC, GRID = DEFAULT_ASSETS["USDC"], DEFAULT_ASSETS["GRID"]
 Metadata = tuple[tuple[str, str], ...]
 

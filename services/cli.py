@@ -59,8 +59,11 @@ def migrate(services: tuple[str, ...]) -> None:
     settings = Settings()
     for name in services or SERVICE_NAMES:
         spec = load_spec(name)
-        run_loop(upgrade(settings.database_url_for(name), spec.migrations))
-        click.echo(f"{name}: migrated")
+        # Every Matching shard keeps its own schema (or file): each is migrated.
+        shards = range(settings.matching_shard_map().count) if name == "matching" else [None]
+        for shard in shards:
+            run_loop(upgrade(settings.database_url_for(name, shard), spec.migrations))
+            click.echo(f"{name}: migrated" if not shard else f"{name} shard {shard}: migrated")
 
 
 @main.command()
@@ -148,6 +151,41 @@ def reconcile(market: str, timeout: float) -> None:
     click.echo(f"checked {answer.checked_count} trades, {len(answer.mismatches)} mismatches")
     if answer.mismatches:
         sys.exit(1)
+
+
+@main.command()
+@click.option("--transport", type=click.Choice(["grpc", "rest"]), default="grpc", show_default=True,
+              help="gRPC straight to Order, or REST through the edge.")
+@click.option("--traders", type=click.IntRange(min=1), default=32, show_default=True,
+              help="New accounts, each through KYC and funded.")
+@click.option("--workers", type=click.IntRange(min=1), default=32, show_default=True, help="Calls in flight at most.")
+@click.option("--rate", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Actions a second; 0 sends as fast as the mesh answers.")
+@click.option("--duration", type=click.FloatRange(min=0), default=10.0, show_default=True, help="Seconds to run.")
+@click.option("--seed", type=int, default=1, show_default=True, help="The flow's seed: the same seed, the same flow.")
+def load(transport: str, traders: int, workers: int, rate: float, duration: float, seed: int) -> None:
+    """Send a realistic order flow (about 30 % crossing, cancels, market and IOC orders, both
+    default markets) to a running mesh; print throughput, PlaceOrder latency and settlement
+    lag. The last line is one JSON object."""
+    import json
+
+    from services.load.report import summary_lines
+    from services.load.runner import Plan
+    from services.load.session import Target, run_load
+    from services.runtime.auth import token_issuer
+
+    settings = Settings()
+    target = Target(settings.order_addr, settings.matching_addr, settings.wallet_addr, settings.kyc_addr,
+                    settings.settlement_addr, settings.edge_host, settings.edge_port)
+
+    def show(line: str) -> None:
+        click.echo(line, err=True)
+
+    result = run_loop(run_load(token_issuer(settings), target, transport=transport, traders=traders,
+                               plan=Plan(workers=workers, rate=rate, duration_secs=duration), seed=seed, show=show))
+    for line in summary_lines(result):
+        click.echo(line)
+    click.echo(json.dumps(result))
 
 
 @main.group()

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.runtime.health import serving
 from services.runtime.settings import Settings, ensure_jwt_secret
 
 READY_TIMEOUT_SECS = 30.0
@@ -42,12 +42,7 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 async def _serving(target: str) -> bool:
     async with grpc.aio.insecure_channel(target) as channel:
-        try:
-            reply = await health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(), timeout=1.0)
-        except grpc.aio.AioRpcError:
-            return False
-        return reply.status == health_pb2.HealthCheckResponse.SERVING
+        return await serving(channel)
 
 
 async def _http_ok(endpoint: str) -> bool:

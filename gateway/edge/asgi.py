@@ -57,6 +57,7 @@ UNARY_DEADLINE_SECS = 30.0
 # so a quiet stream is not mistaken for a hung request; failures after that arrive in-band.
 STREAM_HEADERS_WAIT_SECS = 1.0
 OPEN_PATHS = frozenset({"/healthz", "/metrics", "/openapi.json", "/docs", "/docs/"})
+UNTRACED_PATHS = frozenset({"/healthz", "/metrics"})
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
 
 
@@ -136,7 +137,8 @@ class EdgeApp:
         correlation_id_var.set(request_id.decode())
         extra = [(b"x-request-id", request_id), *self._cors.response_headers(headers.get(b"origin"))]
         parent = propagate.extract(headers, getter=_GETTER) if b"traceparent" in headers else None
-        span = self._spans.start(method, parent)
+        # Probes and scrapes are no work anyone waits for: not traced, like gRPC health checks.
+        span = trace.INVALID_SPAN if scope["path"] in UNTRACED_PATHS else self._spans.start(method, parent)
         # Current for the call's traceparent and the log lines' trace ids; like
         # start_as_current_span, on the current context (not the extracted one).
         attached = context.attach(trace.set_span_in_context(span))
@@ -236,7 +238,7 @@ class EdgeApp:
             return route.template.source, await self._stream(route, call.request, metadata, sse, receive, send, extra)
         called = time.perf_counter()
         try:
-            reply = await self.upstreams.unary(route)(call.request, metadata=metadata, timeout=UNARY_DEADLINE_SECS)
+            reply = await self.upstreams.unary(route, call.request)(call.request, metadata=metadata, timeout=UNARY_DEADLINE_SECS)
         except grpc.aio.AioRpcError as exc:
             timing = _upstream_timing(time.perf_counter() - called)
             return route.template.source, await self._upstream_error(send, exc, [*extra, timing])
@@ -257,7 +259,7 @@ class EdgeApp:
         encode = self.transcoder.responses.sse_message if sse else self.transcoder.responses.ndjson_message
         encode_error = sse_error if sse else ndjson_error
         content_type = (SSE_CONTENT_TYPE if sse else NDJSON_CONTENT_TYPE).encode()
-        call = self.upstreams.stream(route)(request, metadata=metadata)
+        call = self.upstreams.stream(route, request)(request, metadata=metadata)
         first = asyncio.ensure_future(call.read())
         try:
             await asyncio.wait({first}, timeout=STREAM_HEADERS_WAIT_SECS)

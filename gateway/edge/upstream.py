@@ -2,6 +2,11 @@
 route (generic calls by method path, serialized with the route's own message classes), and
 their aggregated gRPC health.
 
+Matching may run in shards (services/runtime/shards.py): a call that names a market goes to
+the shard that owns it (any shard would relay it there, services/matching/relay.py, at the cost
+of a hop); ListMarkets (which names none) goes to CLEARMESH_MATCHING_ADDR, which lists every
+shard's markets for a user.
+
 The caller's token, the request id and the W3C trace context of the edge's server span are
 passed per call as metadata (see asgi.py). No client interceptors: a grpc.aio interceptor adds
 a task and a future chain to every call, measured at 0.2-0.3 ms in bench/edge.py, and the
@@ -20,6 +25,7 @@ from grpc_health.v1 import health_pb2
 from gateway.transcode.rules import Route
 from services.runtime.channels import channel_options
 from services.runtime.settings import Settings
+from services.runtime.shards import MARKET_PREFIX
 
 HEALTH_CHECK = "/grpc.health.v1.Health/Check"
 HEALTH_TIMEOUT_SECS = 2.0
@@ -39,37 +45,54 @@ def _codec(route: Route) -> dict[str, Any]:
     return {"request_serializer": _serialize, "response_deserializer": route.output_type.FromString}
 
 
+def _market_of(request: Any) -> str | None:
+    """The market a Matching request names (`market`, a market's `name`, CreateMarket's
+    `market_id`), or None."""
+    for field in ("market", "name"):
+        value = getattr(request, field, None)
+        if isinstance(value, str) and value.startswith(MARKET_PREFIX):
+            return value
+    value = getattr(request, "market_id", None)
+    return value if isinstance(value, str) and value else None
+
+
 class Upstreams:
     def __init__(self, settings: Settings, routes: Iterable[Route]) -> None:
         self._settings = settings
         self._routes = tuple(routes)
         self.services: tuple[str, ...] = tuple(sorted({service_key(r.service_name) for r in self._routes}))
-        self._channels: dict[str, grpc.aio.Channel] = {}
-        self._unary: dict[str, grpc.aio.UnaryUnaryMultiCallable] = {}
-        self._stream: dict[str, grpc.aio.UnaryStreamMultiCallable] = {}
+        self._shards = settings.matching_shard_map()
+        self._channels: dict[str, grpc.aio.Channel] = {}  # by address
+        self._unary: dict[tuple[str, str], grpc.aio.UnaryUnaryMultiCallable] = {}
+        self._stream: dict[tuple[str, str], grpc.aio.UnaryStreamMultiCallable] = {}
 
-    def channel(self, service: str) -> grpc.aio.Channel:
+    def channel(self, service: str, address: str | None = None) -> grpc.aio.Channel:
         # Created on first use, inside the serving event loop that grpc.aio binds it to.
-        channel = self._channels.get(service)
+        address = address or self._settings.address_of(service)
+        channel = self._channels.get(address)
         if channel is None:
-            channel = grpc.aio.insecure_channel(
-                self._settings.address_of(service),
-                options=channel_options(self._settings.max_message_bytes))
-            self._channels[service] = channel
+            channel = grpc.aio.insecure_channel(address, options=channel_options(self._settings.max_message_bytes))
+            self._channels[address] = channel
         return channel
 
-    def unary(self, route: Route) -> grpc.aio.UnaryUnaryMultiCallable:
-        if route.grpc_path not in self._unary:
-            self._unary[route.grpc_path] = self._channel_of(route).unary_unary(route.grpc_path, **_codec(route))
-        return self._unary[route.grpc_path]
+    def unary(self, route: Route, request: Any = None) -> grpc.aio.UnaryUnaryMultiCallable:
+        key = (route.grpc_path, self.address_of(route, request))
+        if key not in self._unary:
+            self._unary[key] = self.channel("", key[1]).unary_unary(route.grpc_path, **_codec(route))
+        return self._unary[key]
 
-    def stream(self, route: Route) -> grpc.aio.UnaryStreamMultiCallable:
-        if route.grpc_path not in self._stream:
-            self._stream[route.grpc_path] = self._channel_of(route).unary_stream(route.grpc_path, **_codec(route))
-        return self._stream[route.grpc_path]
+    def stream(self, route: Route, request: Any = None) -> grpc.aio.UnaryStreamMultiCallable:
+        key = (route.grpc_path, self.address_of(route, request))
+        if key not in self._stream:
+            self._stream[key] = self.channel("", key[1]).unary_stream(route.grpc_path, **_codec(route))
+        return self._stream[key]
 
-    def _channel_of(self, route: Route) -> grpc.aio.Channel:
-        return self.channel(service_key(route.service_name))
+    def address_of(self, route: Route, request: Any) -> str:
+        """Where a call goes: its service's address; a Matching call naming a market, its shard."""
+        service = service_key(route.service_name)
+        if service == "matching" and self._shards.count > 1 and (market := _market_of(request)) is not None:
+            return self._shards.address_of(market)
+        return self._settings.address_of(service)
 
     async def _health_of(self, service: str) -> str:
         check = self.channel(service).unary_unary(

@@ -98,15 +98,18 @@ def _paths(methods: list[Method]) -> list[str]:
 
 def authorization_policy(service: Service) -> dict[str, Any]:
     """ALLOW the ingress and the Python edge (with a validated JWT) on HTTP-bound methods, the
-    edge on the health check, each calling service on its methods.
+    edge on the health check, each calling service on its methods. A service in shards also
+    lets its own shards relay a user's HTTP-bound call to the shard that owns its market, with
+    the user's JWT (services/matching/relay.py): never as the service itself.
 
     Roles and ownership stay with the service: the mesh decides who may reach which method.
     Together with deny-all, a method no rule names is unreachable.
     """
     rules: list[dict[str, Any]] = []
     external = [method for method in service.methods if method.http_bound]
+    relays = [service_principal(service.name)] if service.name in SHARDED else []
     if external:
-        for edge in (INGRESS_PRINCIPAL, EDGE_PRINCIPAL):
+        for edge in (INGRESS_PRINCIPAL, EDGE_PRINCIPAL, *relays):
             rules.append({
                 "from": [{"source": {"principals": [edge], "requestPrincipals": ["*"]}}],
                 "to": [{"operation": {"paths": _paths(external)}}],
@@ -144,6 +147,23 @@ def destination_rule(service: Service) -> dict[str, Any]:
                 },
             },
         },
+    }
+
+
+SHARDED = {"matching": "matching-shards"}  # a service in shards → its headless Service (k8s/base)
+
+
+def shard_destination_rule(service: Service) -> dict[str, Any]:
+    """mTLS to each shard's own address (`matching-N.matching-shards...`), which the callers
+    dial to reach the shard that owns a market. No outlier detection: a shard is the only
+    writer of its markets, there is no other endpoint to send them to."""
+    headless = SHARDED[service.name]
+    return {
+        "apiVersion": NETWORKING,
+        "kind": "DestinationRule",
+        "metadata": {"name": headless, "namespace": NAMESPACE},
+        "spec": {"host": f"{headless}.{NAMESPACE}.svc.cluster.local",
+                 "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}}},
     }
 
 

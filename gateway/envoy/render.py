@@ -18,10 +18,12 @@ from gateway.envoy.bootstrap import bootstrap
 from gateway.descriptor import load_descriptor_set
 from gateway.envoy.contract import Service, load_services
 from gateway.envoy.istio import (
+    SHARDED,
     authorization_policy,
     destination_rule,
     edge_virtual_service,
     service_virtual_service,
+    shard_destination_rule,
     transcoder_envoy_filter,
 )
 from gateway.envoy.options import EdgeOptions
@@ -51,6 +53,8 @@ def istio_documents(descriptor_set: bytes, services: tuple[Service, ...],
     for service in services:
         documents[f"policies/{service.name}-authz.yaml"] = [authorization_policy(service)]
         documents[f"traffic/{service.name}.yaml"] = [destination_rule(service), service_virtual_service(service)]
+        if service.name in SHARDED:
+            documents[f"traffic/{service.name}.yaml"].append(shard_destination_rule(service))
     return documents
 
 

@@ -10,17 +10,26 @@
   Duration/FieldMask strings, wrappers nullable, maps → ``additionalProperties``, repeated
   → arrays, oneofs described only. ``google.api.field_behavior`` REQUIRED → ``required``,
   OUTPUT_ONLY → ``readOnly``.
+* What the services enforce (``enforced.py``): resource-name, decimal-string and
+  ``request_id`` patterns, a required enum's ``*_UNSPECIFIED`` refused, ids per collection in
+  path parameters, no unknown fields (``additionalProperties: false``).
+* Links (AIP-122 names): an operation answering a resource links to every operation whose
+  path names that resource, each segment cut from the answer's ``name`` with Schemathesis'
+  ``#regex:`` extractor (OpenAPI expressions cannot split a string; other tools see the
+  pointer ``/name`` before the marker).
 * Errors: ``default`` response = ``google.rpc.Status``; bearer JWT security scheme.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from google.api import field_behavior_pb2
-from google.protobuf import descriptor, descriptor_pb2
+from google.protobuf import descriptor
 
 from gateway.transcode.comments import leading_comments
+from gateway.transcode.enforced import Enforced, behaviors, date_keywords, id_regex, is_required
 from gateway.transcode.fields import TextKind, field_entry
 from gateway.transcode.rules import Route, RuleSet
 from gateway.transcode.template import SegmentKind, Variable
@@ -35,11 +44,11 @@ MAX_QUERY_DEPTH = 3  # nested query parameters: a.b.c at most; stops recursive m
 _SCALARS: dict[int, Schema] = {
     FieldDescriptor.TYPE_DOUBLE: {"type": "number", "format": "double"},
     FieldDescriptor.TYPE_FLOAT: {"type": "number", "format": "float"},
-    FieldDescriptor.TYPE_INT32: {"type": "integer", "format": "int32"},
-    FieldDescriptor.TYPE_SINT32: {"type": "integer", "format": "int32"},
-    FieldDescriptor.TYPE_SFIXED32: {"type": "integer", "format": "int32"},
-    FieldDescriptor.TYPE_UINT32: {"type": "integer", "format": "int64", "minimum": 0},
-    FieldDescriptor.TYPE_FIXED32: {"type": "integer", "format": "int64", "minimum": 0},
+    FieldDescriptor.TYPE_INT32: {"type": "integer", "format": "int32", "minimum": -(2**31), "maximum": 2**31 - 1},
+    FieldDescriptor.TYPE_SINT32: {"type": "integer", "format": "int32", "minimum": -(2**31), "maximum": 2**31 - 1},
+    FieldDescriptor.TYPE_SFIXED32: {"type": "integer", "format": "int32", "minimum": -(2**31), "maximum": 2**31 - 1},
+    FieldDescriptor.TYPE_UINT32: {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**32 - 1},
+    FieldDescriptor.TYPE_FIXED32: {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**32 - 1},
     FieldDescriptor.TYPE_INT64: {"type": "string", "format": "int64"},
     FieldDescriptor.TYPE_SINT64: {"type": "string", "format": "int64"},
     FieldDescriptor.TYPE_SFIXED64: {"type": "string", "format": "int64"},
@@ -52,7 +61,8 @@ _SCALARS: dict[int, Schema] = {
 
 _WELL_KNOWN: dict[str, Schema] = {
     "google.protobuf.Timestamp": {"type": "string", "format": "date-time"},
-    "google.protobuf.Duration": {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]{1,9})?s$", "example": "1.5s"},
+    # At most 11 digits of seconds: always inside the type's ±10,000 years.
+    "google.protobuf.Duration": {"type": "string", "pattern": r"^-?[0-9]{1,11}(\.[0-9]{1,9})?s$", "example": "1.5s"},
     "google.protobuf.FieldMask": {"type": "string", "example": "title,authorName"},
     "google.protobuf.Empty": {"type": "object"},
     "google.protobuf.Struct": {"type": "object", "additionalProperties": True},
@@ -93,12 +103,6 @@ def _ref(name: str) -> Schema:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _behaviors(field: FieldDescriptor) -> set[int]:
-    # Round trip so the extension decodes even if options were parsed before it was registered.
-    options = descriptor_pb2.FieldOptions.FromString(field.GetOptions().SerializeToString())
-    return set(options.Extensions[field_behavior_pb2.field_behavior])  # type: ignore[index]  # .pyi: extension as FieldDescriptor
-
-
 def _singular(collection: str) -> str:
     if collection.endswith("ies"):
         return collection[:-3] + "y"
@@ -109,6 +113,7 @@ class _DocumentBuilder:
     def __init__(self, rules: RuleSet) -> None:
         self.rules = rules
         self.comments = leading_comments(rules.files)
+        self.enforced = Enforced(rules.files)
         self.schemas: dict[str, Schema] = {STATUS_SCHEMA_NAME: _STATUS_SCHEMA}
         self.pending: list[descriptor.Descriptor | descriptor.EnumDescriptor] = []
 
@@ -153,9 +158,11 @@ class _DocumentBuilder:
             siblings = ", ".join(f.json_name for f in field.containing_oneof.fields)
             oneof_note = f"Only one of {siblings} may be set (oneof {field.containing_oneof.name})."
             description = f"{description} {oneof_note}" if description else oneof_note
-        behaviors = _behaviors(field)
-        if field_behavior_pb2.OUTPUT_ONLY in behaviors:
+        if field_behavior_pb2.OUTPUT_ONLY in behaviors(field):
             schema = {**schema, "readOnly": True}
+        schema = {**schema, **self.enforced.field_keywords(field)}
+        if field.containing_type is not None:
+            schema = {**schema, **date_keywords(field.containing_type, field)}
         if description:
             # In 3.1 a $ref may carry siblings such as description.
             schema = {**schema, "description": description}
@@ -163,10 +170,9 @@ class _DocumentBuilder:
 
     def build_message(self, message_type: descriptor.Descriptor) -> Schema:
         properties = {field.json_name: self.field_schema(field) for field in message_type.fields}
-        required = [
-            field.json_name for field in message_type.fields if field_behavior_pb2.REQUIRED in _behaviors(field)
-        ]
-        schema: Schema = {"type": "object", "properties": properties}
+        required = [field.json_name for field in message_type.fields if is_required(field)]
+        # Unknown fields are refused (INVALID_FIELD_VALUE), so the document allows none.
+        schema: Schema = {"type": "object", "properties": properties, "additionalProperties": False}
         if required:
             schema["required"] = required
         if message_type.full_name in self.comments:
@@ -198,7 +204,7 @@ class _DocumentBuilder:
         parameters: list[Schema] = []
         used: set[str] = set()
 
-        def add_parameter(name: str, field_path: str, description: str) -> str:
+        def add_parameter(name: str, field_path: str, description: str, pattern: str | None = None) -> str:
             unique = name
             counter = 2
             while unique in used:
@@ -210,7 +216,7 @@ class _DocumentBuilder:
                     "name": unique,
                     "in": "path",
                     "required": True,
-                    "schema": {"type": "string"},
+                    "schema": {"type": "string", "pattern": f"^{pattern}$"} if pattern else {"type": "string"},
                     "description": description,
                     "x-proto-field": field_path,
                 }
@@ -230,7 +236,9 @@ class _DocumentBuilder:
                 base = _singular(previous.literal) if previous and previous.kind is SegmentKind.LITERAL else "segment"
                 field_path = segment_owner.field_path if segment_owner is not None else ""
                 pattern = segment_owner.pattern if segment_owner is not None else str(segment)
-                parts.append(add_parameter(base, field_path, f"Segment of `{field_path}` (`{pattern}`)."))
+                collection = previous.literal if previous and previous.kind is SegmentKind.LITERAL else ""
+                id_pattern = id_regex(collection) if segment.kind is SegmentKind.SINGLE else None
+                parts.append(add_parameter(base, field_path, f"Segment of `{field_path}` (`{pattern}`).", id_pattern))
         path = "/" + "/".join(parts)
         if template.verb:
             path += ":" + template.verb
@@ -258,7 +266,7 @@ class _DocumentBuilder:
                     continue
                 schema = self.field_schema(field)
                 description = schema.pop("description", None)
-                parameter: Schema = {"name": name, "in": "query", "required": False, "schema": schema}
+                parameter: Schema = {"name": name, "in": "query", "required": is_required(field), "schema": schema}
                 if field.is_repeated:
                     parameter.update(style="form", explode=True)
                 if description:
@@ -277,12 +285,15 @@ class _DocumentBuilder:
             top_bound = {v.field_path for v in route.template.variables if "." not in v.field_path}
             if top_bound:
                 # Path-bound fields must not repeat in the body (collisions are refused).
+                body_fields = [f for f in input_type.fields if f.name not in top_bound]
                 schema: Schema = {
                     "type": "object",
-                    "properties": {
-                        f.json_name: self.field_schema(f) for f in input_type.fields if f.name not in top_bound
-                    },
+                    "properties": {f.json_name: self.field_schema(f) for f in body_fields},
+                    "additionalProperties": False,
                 }
+                required = [f.json_name for f in body_fields if is_required(f)]
+                if required:
+                    schema["required"] = required
             else:
                 schema = self.message_schema_ref(input_type)
         else:
@@ -330,10 +341,51 @@ class _DocumentBuilder:
         return path, operation
 
 
+def _segment_extractor(pattern: str, wildcard: int) -> str:
+    """A regex over a resource name capturing its ``wildcard``-th id (``orders/*``, 0 → the id)."""
+    parts: list[str] = []
+    seen = 0
+    for part in pattern.split("/"):
+        if part == "*":
+            parts.append("([^/]+)" if seen == wildcard else "[^/]+")
+            seen += 1
+        else:
+            parts.append(re.escape(part))
+    return "^" + "/".join(parts) + "$"
+
+
+def _add_links(routes: list[tuple[Route, Schema]], enforced: Enforced) -> None:
+    """Links from each operation answering a resource to the operations whose path names it."""
+    for source, source_operation in routes:
+        output: descriptor.Descriptor = source.output_type.DESCRIPTOR  # type: ignore[assignment]  # stubs: Descriptor | upb twin
+        pattern = enforced.patterns.get(output.full_name)
+        if pattern is None or source.response_body or source.server_streaming or "name" not in output.fields_by_name:
+            continue
+        wildcards = re.sub(r"\{[^}]+\}", "*", pattern)
+        links: Schema = {}
+        for target, target_operation in routes:
+            variable = next((v for v in target.template.variables if v.pattern == wildcards), None)
+            if variable is None or target_operation is source_operation:
+                continue
+            segment_parameters = [p["name"] for p in target_operation["parameters"]
+                                  if p["in"] == "path" and p["x-proto-field"] == variable.field_path]
+            links[target_operation["operationId"]] = {
+                "operationId": target_operation["operationId"],
+                "parameters": {
+                    name: f"$response.body#/name#regex:{_segment_extractor(wildcards, index)}"
+                    for index, name in enumerate(segment_parameters)
+                },
+                "description": f"`{variable.field_path}` is the answer's `name`.",
+            }
+        if links:
+            source_operation["responses"]["200"]["links"] = links
+
+
 def build_openapi(rules: RuleSet, *, title: str = "clearmesh", version: str = "v1") -> dict[str, Any]:
     """The OpenAPI 3.1 document for every route of ``rules``."""
     builder = _DocumentBuilder(rules)
     paths: dict[str, dict[str, Schema]] = {}
+    built: list[tuple[Route, Schema]] = []
     for route in rules.routes:
         path, operation = builder.operation(route)
         methods = paths.setdefault(path, {})
@@ -341,6 +393,8 @@ def build_openapi(rules: RuleSet, *, title: str = "clearmesh", version: str = "v
         if method in methods:
             raise ValueError(f"two bindings render as {route.http_method} {path}")
         methods[method] = operation
+        built.append((route, operation))
+    _add_links(built, builder.enforced)
     builder.drain()
     service_names = sorted({route.service_name for route in rules.routes})
     tags = []

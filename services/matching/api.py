@@ -1,17 +1,24 @@
-"""The Matching gRPC adapter: parse (requests.py) → market writer / store → messages (wire.py)."""
+"""The Matching gRPC adapter: parse (requests.py) → market writer / store → messages (wire.py).
+
+A user's call of a market another shard owns is answered by that shard (relay.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from typing import Any
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
+from google.rpc import status_pb2
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clearmesh.matching.v1 import matching_pb2, matching_service_pb2 as pb, matching_service_pb2_grpc as pb_grpc
 from services.matching import wire
-from services.matching.domain import CancelOrder
+from services.matching.domain import CancelOrder, Market, SubmitResult
+from services.matching.domain import SubmitOrder as SubmitCommand  # the servicer has a SubmitOrder
 from services.matching.domain.reasons import MatchingReason
 from services.matching.exchange import Exchange
+from services.matching.writer import MarketWriter
+from services.matching.relay import Relay
 from services.matching.requests import (
     parse_book_request,
     parse_cancel_request,
@@ -21,18 +28,26 @@ from services.matching.requests import (
     parse_submit_market,
     parse_submit_order,
 )
+from services.matching.visibility import trade_as_seen_by
 from services.runtime import idempotency
-from services.runtime.errors import NotFound
+from services.runtime.auth import current_principal
+from services.runtime.batches import answer_each, check_batch
+from services.runtime.errors import DomainError, NotFound
 from services.runtime.paging import read_page
+from services.runtime.shards import market_id
+from services.runtime.telemetry import current_traceparent
 from services.runtime.transactions import Transactions
 
+T = TypeVar("T")
+U = TypeVar("U")
 STREAM_CHUNK = 500  # items read per step when a stream catches up
 CREATE_MARKET = idempotency.method_name(pb.DESCRIPTOR.services_by_name["MatchingService"], "CreateMarket")
 
 
 class MatchingServicer(pb_grpc.MatchingServiceServicer):
-    def __init__(self, exchange: Exchange, tx: Transactions, precisions: Mapping[str, int]) -> None:
+    def __init__(self, exchange: Exchange, tx: Transactions, precisions: Mapping[str, int], relay: Relay) -> None:
         self.exchange = exchange
+        self.relay = relay
         self.store = exchange.store
         self.tx = tx
         self.precisions = precisions  # the platform's assets: code -> decimals
@@ -40,17 +55,23 @@ class MatchingServicer(pb_grpc.MatchingServiceServicer):
     # ------------------------------------------------------------------ markets
     async def ListMarkets(self, request: pb.ListMarketsRequest, context: Any) -> pb.ListMarketsResponse:
         page = read_page(request.page_size, request.page_token)
-        names = sorted(name for name in self.exchange.writers if page.cursor is None or name > page.cursor)
-        chosen, token = page.cut(names, lambda name: name)
-        return pb.ListMarketsResponse(
-            markets=[wire.market_message(self.exchange.writers[name].market) for name in chosen],
-            next_page_token=token)
+        markets = {name: wire.market_message(writer.market) for name, writer in self.exchange.writers.items()}
+        elsewhere, more = await self.relay.markets_elsewhere(request, context)  # a user's call: every shard's
+        markets.update((market_id(market.name), market) for market in elsewhere)
+        names = sorted(name for name in markets if page.cursor is None or name > page.cursor)
+        chosen, token = page.cut(names, lambda name: name, more=more)
+        return pb.ListMarketsResponse(markets=[markets[name] for name in chosen], next_page_token=token)
 
     async def GetMarket(self, request: pb.GetMarketRequest, context: Any) -> matching_pb2.Market:
-        return wire.market_message(self.exchange.writer(parse_market("name", request.name)).market)
+        market = parse_market("name", request.name)
+        if self.relay.elsewhere(market, context):
+            return await self.relay.call("GetMarket", market, request, context)
+        return wire.market_message(self.exchange.writer(market).market)
 
     async def CreateMarket(self, request: pb.CreateMarketRequest, context: Any) -> matching_pb2.Market:
         market = parse_create_market(request, self.precisions)
+        if self.relay.elsewhere(market.name, context):
+            return await self.relay.call("CreateMarket", market.name, request, context)
 
         async def create(session: AsyncSession) -> matching_pb2.Market:
             writer = await self.exchange.create(market, session)
@@ -62,19 +83,29 @@ class MatchingServicer(pb_grpc.MatchingServiceServicer):
     # --------------------------------------------------------------- book data
     async def GetOrderBook(self, request: pb.GetOrderBookRequest, context: Any) -> matching_pb2.OrderBook:
         market, depth = parse_book_request(request)
+        if self.relay.elsewhere(market, context):
+            return await self.relay.call("GetOrderBook", market, request, context)
         writer = self.exchange.writer(market)
         return wire.book_message(writer.market, writer.engine.book(depth))
 
     async def ListTrades(self, request: pb.ListTradesRequest, context: Any) -> pb.ListTradesResponse:
-        writer = self.exchange.writer(parse_market("market", request.market))
+        market = parse_market("market", request.market)
+        if self.relay.elsewhere(market, context):
+            return await self.relay.call("ListTrades", market, request, context)
+        writer = self.exchange.writer(market)
         page = read_page(request.page_size, request.page_token, request.market)
         trades, token = page.cut(await self.store.trades_after(writer.name, page.after_number, page.size + 1),
                                  lambda trade: str(trade.sequence))
+        viewer = current_principal()
         return pb.ListTradesResponse(
-            trades=[wire.trade_message(writer.market, trade) for trade in trades], next_page_token=token)
+            trades=[trade_as_seen_by(viewer, wire.trade_message(writer.market, trade)) for trade in trades],
+            next_page_token=token)
 
     async def ListAuctions(self, request: pb.ListAuctionsRequest, context: Any) -> pb.ListAuctionsResponse:
-        writer = self.exchange.writer(parse_market("market", request.market))
+        market = parse_market("market", request.market)
+        if self.relay.elsewhere(market, context):
+            return await self.relay.call("ListAuctions", market, request, context)
+        writer = self.exchange.writer(market)
         page = read_page(request.page_size, request.page_token, request.market)
         auctions, token = page.cut(await self.store.auctions_after(writer.name, page.after_number, page.size + 1),
                                    lambda auction: str(auction.sequence))
@@ -82,10 +113,16 @@ class MatchingServicer(pb_grpc.MatchingServiceServicer):
             auctions=[wire.auction_message(writer.market, auction) for auction in auctions], next_page_token=token)
 
     async def StreamTrades(self, request: pb.StreamTradesRequest, context: Any) -> AsyncIterator[pb.StreamTradesResponse]:
-        writer = self.exchange.writer(parse_stream_request(request.market, request.after_sequence))
+        name = parse_stream_request(request.market, request.after_sequence)
+        if self.relay.elsewhere(name, context):
+            async for answer in self.relay.stream("StreamTrades", name, request, context):
+                yield answer
+            return
+        writer = self.exchange.writer(name)
         market = writer.market
+        viewer = current_principal()
         async for trade in _follow(writer.trades, self.store.trades_after, writer.name, request.after_sequence):
-            yield pb.StreamTradesResponse(trade=wire.trade_message(market, trade))
+            yield pb.StreamTradesResponse(trade=trade_as_seen_by(viewer, wire.trade_message(market, trade)))
 
     async def StreamOrderEvents(self, request: pb.StreamOrderEventsRequest,
                                 context: Any) -> AsyncIterator[pb.StreamOrderEventsResponse]:
@@ -96,9 +133,44 @@ class MatchingServicer(pb_grpc.MatchingServiceServicer):
 
     # ------------------------------------------------------------------ orders
     async def SubmitOrder(self, request: pb.SubmitOrderRequest, context: Any) -> pb.SubmitOrderResponse:
+        writer, command = self._parse_submission(request)
+        trace = _trade_trace(request.trace_parent, current_traceparent())
+        return wire.submit_response(writer.market, await writer.submit(command, trace))
+
+    async def SubmitOrders(self, request: pb.SubmitOrdersRequest, context: Any) -> pb.SubmitOrdersResponse:
+        """Each order as SubmitOrder would take it, applied in the order of the request (time
+        priority among them is theirs): the index lookups of orders memory does not know run
+        first, together, then every other order reaches its market's writer in the same turn, so
+        they share journal batches; each answers once its batch is durable. An order placed in
+        another trace than the batch call's keeps its own (`_trade_trace`)."""
+        check_batch("orders", request.orders)
+        trace = current_traceparent()
+        parsed = [_attempt(self._parse_submission, order) for order in request.orders]
+        earlier = await asyncio.gather(*(self._finished_before(item) for item in parsed), return_exceptions=True)
+        calls: list[Awaitable[pb.SubmitOrderResponse]] = []
+        for order, item, before in zip(request.orders, parsed, earlier):
+            if isinstance(item, BaseException) or isinstance(before, BaseException):
+                calls.append(_raise(item if isinstance(item, BaseException) else before))  # type: ignore[arg-type]
+            elif before is not None:
+                calls.append(_answered(item[0].market, before))
+            else:
+                writer, command = item
+                calls.append(_answered(writer.market, writer.enqueue(command, _trade_trace(order.trace_parent, trace))))
+        answers = await answer_each(calls)
+        return pb.SubmitOrdersResponse(results=[
+            pb.SubmitOrderResult(error=answer) if isinstance(answer, status_pb2.Status)
+            else pb.SubmitOrderResult(order=answer) for answer in answers])
+
+    def _parse_submission(self, request: pb.SubmitOrderRequest) -> tuple[MarketWriter, SubmitCommand]:
         writer = self.exchange.writer(parse_submit_market(request))
-        command = parse_submit_order(writer.market, request, self.exchange.now())
-        return wire.submit_response(writer.market, await writer.submit(command))
+        return writer, parse_submit_order(writer.market, request, self.exchange.now())
+
+    @staticmethod
+    async def _finished_before(item: tuple[MarketWriter, SubmitCommand] | BaseException) -> SubmitResult | None:
+        if isinstance(item, BaseException):
+            return None
+        writer, command = item
+        return await writer.finished_before(command)
 
     async def CancelOrder(self, request: pb.CancelOrderRequest, context: Any) -> pb.CancelOrderResponse:
         writer = self.exchange.writer(parse_cancel_request(request))
@@ -115,6 +187,15 @@ class MatchingServicer(pb_grpc.MatchingServiceServicer):
         return wire.cancel_response(writer.market, result)
 
 
+def _trade_trace(order_trace: str, call_trace: str) -> str:
+    """The traceparent an order's trades carry: this call's span (its own descendant) when the
+    order was placed in the call's trace, as a lone order or a batch's first is; the order's own
+    `trace_parent` when it was placed in another (it joined a batch another placement sent)."""
+    if order_trace and order_trace.split("-")[1:2] != call_trace.split("-")[1:2]:
+        return order_trace
+    return call_trace
+
+
 async def _follow(feed: Any, read: Any, market: str, cursor: int) -> AsyncIterator[Any]:
     """Everything after `cursor` in order — history from the store, then live — forever."""
     while True:
@@ -127,3 +208,18 @@ async def _follow(feed: Any, read: Any, market: str, cursor: int) -> AsyncIterat
         for item in items:
             yield item
             cursor = item.sequence
+
+
+def _attempt(parse: Callable[[T], U], item: T) -> U | BaseException:
+    try:
+        return parse(item)
+    except DomainError as error:
+        return error
+
+
+async def _raise(error: BaseException) -> pb.SubmitOrderResponse:
+    raise error
+
+
+async def _answered(market: Market, result: SubmitResult | Awaitable[SubmitResult]) -> pb.SubmitOrderResponse:
+    return wire.submit_response(market, result if isinstance(result, SubmitResult) else await result)

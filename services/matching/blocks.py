@@ -63,7 +63,10 @@ _ENUMS: dict[type, dict[str, Callable[[Any], Any]]] = {
 def _decode(kind: type[R], payload: str | bytes) -> list[R]:
     data = orjson.loads(payload)
     enums = _ENUMS[kind]
-    columns = [data[field] if field not in enums else map(enums[field], data[field]) for field in kind._fields]
+    defaults = kind._field_defaults
+    # A column a block predates (a trade's `trace`, added later) reads as the field's default.
+    columns = [repeat(defaults[field]) if field not in data
+               else data[field] if field not in enums else map(enums[field], data[field]) for field in kind._fields]
     return list(map(tuple.__new__, repeat(kind), zip(*columns)))
 
 

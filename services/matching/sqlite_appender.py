@@ -4,7 +4,10 @@ Through aiosqlite every statement is a round trip to its worker thread, and that
 the GIL for its Python half while the loop, busy with the next batch, holds it: measured in
 bench/matching.py, a five-statement journal batch took ~5 ms that way and ~0.5 ms written
 directly. A commit in WAL mode with synchronous=NORMAL is a write(2) to the log, not an fsync,
-so doing it inline costs less than handing it off. What could block the loop is taken off it:
+so doing it inline costs less than handing it off. With synchronous=FULL (the default, see
+CLEARMESH_SQLITE_SYNCHRONOUS) every commit also fsyncs the log: SQLite releases the GIL for it,
+but the loop's thread waits, so the commit runs on a worker thread instead and the loop goes on
+applying what the next batch will journal. What could block the loop is taken off it:
   - the write lock: the inline attempt never waits for it (busy_timeout 0); when another
     connection holds it (a migration, an operator's transaction), the batch is retried on a
     worker thread that waits, while the loop goes on and lets that transaction finish;
@@ -24,6 +27,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.runtime.database import DEFAULT_SQLITE_SYNCHRONOUS
+
 Statement = tuple[str, Sequence[Sequence[Any]]]  # SQL with ? marks, and its rows of parameters
 
 CHECKPOINT_BYTES = 8 << 20
@@ -38,9 +43,9 @@ def file_path(engine: AsyncEngine) -> str | None:
     return database
 
 
-def _connect(path: str, busy_ms: int) -> sqlite3.Connection:
+def _connect(path: str, busy_ms: int, synchronous: str) -> sqlite3.Connection:
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute(f"PRAGMA synchronous={synchronous}")
     connection.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints are ours, off the loop
     connection.execute(f"PRAGMA busy_timeout={busy_ms}")
     return connection
@@ -62,9 +67,10 @@ def _transaction(connection: sqlite3.Connection, statements: Sequence[Statement]
 
 
 class SqliteAppender:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, synchronous: str = DEFAULT_SQLITE_SYNCHRONOUS) -> None:
         self.path = path
-        self._inline = _connect(path, 0)
+        self.synchronous = synchronous
+        self._inline = _connect(path, 0, synchronous)
         self._patient: sqlite3.Connection | None = None
         self._patient_turn = asyncio.Lock()
         self._written = 0
@@ -72,15 +78,15 @@ class SqliteAppender:
 
     async def write(self, statements: Sequence[Statement]) -> None:
         """Run `statements` in one transaction: committed when this returns, or not at all."""
-        try:
-            _transaction(self._inline, statements)
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) and "busy" not in str(error):
-                raise
-            async with self._patient_turn:  # one transaction at a time on that connection
-                if self._patient is None:
-                    self._patient = _connect(self.path, PATIENT_BUSY_MS)
-                await asyncio.to_thread(_transaction, self._patient, statements)
+        if self.synchronous == "FULL":
+            await self._write_patiently(statements)  # the commit's fsync is not the loop's to wait
+        else:
+            try:
+                _transaction(self._inline, statements)
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) and "busy" not in str(error):
+                    raise
+                await self._write_patiently(statements)
         # Roughly what reached the log: its text (the payloads are JSON text).
         self._written += sum(len(value) for _, rows in statements for row in rows for value in row
                              if isinstance(value, str))
@@ -88,8 +94,14 @@ class SqliteAppender:
             self._written = 0
             self._checkpoint = asyncio.ensure_future(asyncio.to_thread(self._checkpoint_now))
 
+    async def _write_patiently(self, statements: Sequence[Statement]) -> None:
+        async with self._patient_turn:  # one transaction at a time on that connection
+            if self._patient is None:
+                self._patient = _connect(self.path, PATIENT_BUSY_MS, self.synchronous)
+            await asyncio.to_thread(_transaction, self._patient, statements)
+
     def _checkpoint_now(self) -> None:
-        connection = _connect(self.path, 0)
+        connection = _connect(self.path, 0, self.synchronous)
         try:
             connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
         finally:

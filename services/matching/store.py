@@ -28,6 +28,7 @@ from services.matching.blocks import (
 from services.matching.domain import Auction, Command, Market, OrderEvent, Trade
 from services.matching.finished_index import Finished, finished_index
 from services.matching.sqlite_appender import SqliteAppender, Statement, file_path
+from services.runtime.database import DEFAULT_SQLITE_SYNCHRONOUS
 
 SNAPSHOTS_KEPT = 2
 
@@ -74,8 +75,9 @@ BLOCKS_PER_READ = 4
 
 
 class MatchingStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, sqlite_synchronous: str = DEFAULT_SQLITE_SYNCHRONOUS) -> None:
         self.engine = engine
+        self._sqlite_synchronous = sqlite_synchronous  # what the appender's commits wait for
         style = engine.dialect.paramstyle
         self._insert = {table.name: _insert_sql(table, style) for table in tables.metadata.sorted_tables}
         self.finished_index = finished_index(engine)
@@ -157,7 +159,7 @@ class MatchingStore:
 
     async def _write(self, statements: list[Statement]) -> None:
         if self._appender is None and self._sqlite_path is not None:
-            self._appender = SqliteAppender(self._sqlite_path)
+            self._appender = SqliteAppender(self._sqlite_path, self._sqlite_synchronous)
         if self._appender is not None:
             await self._appender.write(statements)
             return

@@ -62,7 +62,7 @@ def trade_message(market: Market, trade: Trade) -> matching_pb2.Trade:
         buy_order=trade.buy_order, sell_order=trade.sell_order, buyer=trade.buyer, seller=trade.seller,
         taker_side=enum(0 if trade.taker_side is None else trade.taker_side),
         auction="" if trade.auction is None else f"{name}/auctions/{trade.auction}",
-        execute_time=timestamp(trade.time))
+        execute_time=timestamp(trade.time), taker_trace_parent=trade.trace)
 
 
 def auction_message(market: Market, auction: Auction) -> matching_pb2.Auction:

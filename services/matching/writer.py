@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ from services.matching.domain.resubmission import (
     resting_terms,
 )
 from services.matching.feed import Feed
+from services.matching.metrics import MarketChildren
 from services.matching.store import Batch, MatchingStore, StoredMarket
 from services.runtime.errors import Aborted, AlreadyExists, DomainError, Unavailable
 
@@ -118,6 +120,9 @@ class MarketWriter:
         # The command of every order submitted since the last rebuild that memory still knows
         # (resting, or in `finished`), to tell a resubmission from a reused order id.
         self._submissions: dict[str, SubmitOrder] = {}
+        # Order id -> the traceparent of the traced call submitting it, until it is applied:
+        # the trades it takes carry it (Trade.trace). Empty unless tracing samples something.
+        self._traces: dict[str, str] = {}
         self.engine = self._rebuild(stored)
         self.sequence = stored.last_sequence  # the journal's last committed command
         self._next_sequence = self.sequence + 1  # the next applied command's number
@@ -128,7 +133,10 @@ class MarketWriter:
         self._indexing: asyncio.Task[None] | None = None  # index, then store a snapshot
         self._pending: list[Pending] = []  # arrived, not yet applied
         self._arrived: asyncio.Future[None] | None = None  # resolved by the next arrival
+        # Set (and replaced) whenever a batch commits or a failed write forces a rebuild.
+        self._progress = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._metrics = MarketChildren(self.name)
 
     @property
     def market(self) -> Market:
@@ -192,7 +200,9 @@ class MarketWriter:
             pending = self._pending
             self._pending = pending[MAX_BATCH:]
             del pending[MAX_BATCH:]
+            started = time.perf_counter()
             applied = self._apply(pending)
+            self._metrics.matching.observe(time.perf_counter() - started)
             if in_flight is not None:
                 await in_flight
             in_flight = asyncio.ensure_future(self._persist(applied))
@@ -208,10 +218,13 @@ class MarketWriter:
         # The known-order check, inlined: once per command. Submissions include this batch's,
         # so a twin in the same batch is a resubmission too.
         state = engine.state
-        resting, finished, submissions = state.orders, self.finished, self._submissions
+        resting, finished, submissions, traces = state.orders, self.finished, self._submissions, self._traces
         for command, future in pending:
+            trace = ""
             if type(command) is SubmitOrder:
                 order_id = command.order_id
+                if traces:
+                    trace = traces.pop(order_id, "")
                 if order_id in submissions or order_id in resting or order_id in finished:
                     # Answered with the batch, so only once the first submission is durable.
                     others.append((future, *self._resubmission(command)))
@@ -235,6 +248,8 @@ class MarketWriter:
             futures.append(future)
             outcomes.append(outcome)
             if isinstance(outcome, SubmitResult):
+                if trace and outcome.trades:
+                    outcome.trades[:] = [trade._replace(trace=trace) for trade in outcome.trades]
                 trades.extend(outcome.trades)
             elif type(command) is ClearAuction:
                 auction, auction_trades = cast(tuple[Auction, Sequence[Trade]], outcome)
@@ -243,6 +258,14 @@ class MarketWriter:
         events = engine.drain_events()
         # Known at once, so a resubmission in the very next batch is recognised.
         self._remember_finished(engine, events)
+        if others:
+            # A resubmission is answered with the order as this batch leaves it, not as the
+            # engine stands once the batch commits: by then the next batch may be applied too
+            # (a backlog beyond MAX_BATCH), and if that one's write failed, the answer would
+            # show a state and a sequence the journal never reaches, and Order, holding that
+            # sequence, would ignore the events that replace them.
+            others = [(future, (value, self.order_status(value)) if kind == _KNOWN else value, kind)
+                      for future, value, kind in others]
         applied = _Applied(Batch(self.name, self._next_sequence, accepted, trades, events, auctions),
                            futures, outcomes, others, self._generation)
         self._next_sequence += len(accepted)
@@ -273,13 +296,32 @@ class MarketWriter:
                 self._generation += 1
                 await self._rebuild_from_store()
                 self._fail(applied)  # once the book no longer shows them
+                self._signal_progress()
                 return
             self.sequence += len(batch.commands)
             if applied.snapshot is not None:
                 self._indexing = asyncio.ensure_future(self._index_then_snapshot(applied, applied.snapshot))
+        if batch.trades:
+            self._metrics.trades.inc(len(batch.trades))
         self.trades.publish(batch.trades)
         self.events.publish(batch.events)
         self._answer(applied)
+        self._signal_progress()
+
+    def _signal_progress(self) -> None:
+        woken, self._progress = self._progress, asyncio.Event()
+        woken.set()
+
+    async def _once_journaled(self, result: SubmitResult) -> SubmitResult:
+        """`result`, read from an engine that may be ahead of the journal (a batch being
+        written), once the events up to its sequence are journaled: UNAVAILABLE if that write
+        fails, so no caller acts on a state that a restart would not show."""
+        generation = self._generation
+        while self.events.last_sequence < result.sequence:
+            await self._progress.wait()
+            if generation != self._generation:
+                raise _journal_unavailable()
+        return result
 
     async def _rebuild_from_store(self) -> None:
         """After a failed write: the engine as the journal has it, once the store can be read.
@@ -357,26 +399,45 @@ class MarketWriter:
         return (order_id in self._submissions or self.engine.resting_order(order_id) is not None
                 or order_id in self.finished)
 
-    async def submit(self, command: SubmitOrder) -> SubmitResult:
+    async def submit(self, command: SubmitOrder, trace: str = "") -> SubmitResult:
         """Submit an order, idempotently by its id: a known order answers its state once it is
-        durable, unless the resubmission asks for something else (ALREADY_EXISTS)."""
-        if not self._remembers(command.order_id):
-            event = await self.store.last_event_of(self.name, command.order_id)
-            if event is not None:  # finished before memory's window: the index knows it
-                differing = differing_fields({"account": event.account}, command)
-                if differing:
-                    raise _order_id_reused(command.order_id, differing)
-                return self._finished_result(event)
-        result: SubmitResult = await self.execute(command)
+        durable, unless the resubmission asks for something else (ALREADY_EXISTS). `trace`, the
+        traceparent of a traced call, goes onto the trades the order takes as the taker."""
+        finished = await self.finished_before(command)
+        if finished is not None:
+            return finished
+        result: SubmitResult = await self.enqueue(command, trace)
         return result
 
+    async def finished_before(self, command: SubmitOrder) -> SubmitResult | None:
+        """The answer to a resubmission of an order that finished before memory's window (the
+        index knows it; ALREADY_EXISTS if it asks for something else), or None: `enqueue` it."""
+        if self._remembers(command.order_id):
+            return None
+        event = await self.store.last_event_of(self.name, command.order_id)
+        if event is None:
+            return None
+        differing = differing_fields({"account": event.account}, command)
+        if differing:
+            raise _order_id_reused(command.order_id, differing)
+        return self._finished_result(event)
+
+    def enqueue(self, command: SubmitOrder, trace: str = "") -> asyncio.Future[Any]:
+        """`execute` for a submission (after `finished_before`): applied in the order enqueued."""
+        if trace:
+            self._traces[command.order_id] = trace
+        return self.execute(command)
+
     async def status(self, order_id: str) -> SubmitResult | None:
-        """An order's current state, from memory or else the finished-orders index."""
+        """An order's current state, from memory or else the finished-orders index, once it is
+        journaled (memory may hold a batch whose write is still in flight)."""
         known = self.order_status(order_id)
-        if known is not None:
-            return known
-        event = await self.store.last_event_of(self.name, order_id)
-        return None if event is None else self._finished_result(event)
+        if known is None:
+            event = await self.store.last_event_of(self.name, order_id)
+            if event is None:
+                return None
+            known = self._finished_result(event)
+        return await self._once_journaled(known)
 
     def _finished_result(self, event: OrderEvent) -> SubmitResult:
         return SubmitResult(event.order_id, event.state, event.filled, 0, [], event.reason, self.engine.sequence)
@@ -398,9 +459,9 @@ class MarketWriter:
             if future.done():
                 continue
             if kind == _KNOWN:
-                status = self.order_status(value)
+                order_id, status = value
                 if status is None:  # forgotten since (the oldest of memory's window): a retry finds it indexed
-                    future.set_exception(Aborted(MatchingReason.ORDER_IN_FLIGHT, f"order {value} moved; retry"))
+                    future.set_exception(Aborted(MatchingReason.ORDER_IN_FLIGHT, f"order {order_id} moved; retry"))
                 else:
                     future.set_result(status)
             else:

@@ -6,9 +6,12 @@ Matching.SubmitOrder(orders/{order id}) → the answer moves the order. The orde
 hold and Matching's order, so every retry (the client's, or the repair after a crash) finds
 the same hold and the same order instead of making a second one.
 
-No orphan money: a refusal or silence after the hold rejects the order and releases the hold;
-an order left PENDING (a crash between the steps, or a peer that was down during the repair)
-is finished by `repair`, which runs at start and then every few seconds.
+No orphan money: a refusal after the hold, or the Wallet's silence, rejects the order and
+releases the hold. Matching's silence does not: Matching may have journaled and filled the
+order, so it stays PENDING and held ("unresolved") while the client hears UNAVAILABLE, and the
+repair withdraws it by id until Matching's answer is definite (`resolve`). An order left
+PENDING (a crash between the steps, or a peer that was down during the repair) is finished by
+`repair`, which runs at start and then every few seconds.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ import asyncio
 import logging
 import uuid
 import weakref
+from collections.abc import Iterable
 from dataclasses import replace
+from functools import partial
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -27,7 +32,7 @@ from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.order import wire
-from services.order.domain.enums import OrderState, OrderType, Side
+from services.order.domain.enums import STATES_BY_NUMBER, OrderState, OrderType, Side
 from services.order.domain.holds import hold_plan
 from services.order.domain.market import MarketRules
 from services.order.domain.orders import Order, Release
@@ -35,6 +40,7 @@ from services.order.domain.reasons import OrderReason
 from services.order.domain.validation import OrderSpec, check_order
 from services.order.group import GroupWriter
 from services.order.markets import Markets
+from services.order.metrics import ERROR, OUTCOME_OF_STATE, REFUSED, UNAVAILABLE, count_order, timed
 from services.order.peers import Peers
 from services.order.requests import PlaceCommand
 from services.order.store import OrderStore
@@ -59,6 +65,9 @@ PLACE_ORDER = idempotency.method_name(SERVICE, "PlaceOrder")
 CANCEL_ORDER = idempotency.method_name(SERVICE, "CancelOrder")
 # KYC's trading limits are per rolling 24 h.
 NOTIONAL_WINDOW = timedelta(hours=24)
+# How long the event follower lets a placement record Matching's answer first (`answered`):
+# the answer leaves Matching with the event, a few ms apart; beyond this the follower goes on.
+ANSWER_GRACE_SECS = 0.05
 
 
 class Lifecycle:
@@ -75,56 +84,97 @@ class Lifecycle:
         self._in_flight: set[str] = set()
         # Weak: a lock lives only while some placement of that account holds or awaits it.
         self._account_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        # Order id -> done once the placement submitting it has recorded Matching's answer (or
+        # given up): what the event follower waits for (`answered`).
+        self._submitting: dict[str, asyncio.Future[None]] = {}
 
     # ------------------------------------------------------------ placement
 
     async def place(self, account: str, command: PlaceCommand, violations: Violations,
                     request: pb.PlaceOrderRequest) -> order_pb2.Order:
+        with timed("total"):
+            return await self._place(account, command, violations, request)
+
+    async def _place(self, account: str, command: PlaceCommand, violations: Violations,
+                     request: pb.PlaceOrderRequest) -> order_pb2.Order:
         fingerprint = idempotency.fingerprint(request)
+        now = self.clock.now()
 
-        async def earlier(session: AsyncSession) -> bytes | Order | None:
-            """The first answer to this request_id, or the order it made, or None if it is new."""
-            remembered = await idempotency.recall(session, PLACE_ORDER, command.request_id, request)
-            return remembered if remembered is not None else await self.store.by_request_id(session, command.request_id)
+        async def lookup(session: AsyncSession) -> tuple[bytes | Order | None, int]:
+            """The first answer to this request_id, or the order it made, or None if it is new;
+            and the account's notional of the window: one statement for all three."""
+            found = await self.store.placement(session, command.request_id, account, now - NOTIONAL_WINDOW)
+            remembered = idempotency.replay(found.remembered, PLACE_ORDER, command.request_id, request)
+            existing = remembered if remembered is not None else found.order
+            return existing, 0 if existing is not None else found.notional_units
 
-        existing = await self.tx.read(earlier)
+        # One account's placements in this process ask KYC one at a time, each with the notional
+        # its predecessors already stored (so the read that finds it is inside the lock too).
+        order: Order | None = None
+        # market_orders_total's label for a new order; None for a retry, counted by its first call.
+        outcome: str | None = None
+        try:
+            async with self._account_lock(account):
+                with timed("store"):
+                    existing, used = await self.tx.read_alone(lookup)
+                if existing is None:
+                    market = await self.markets.get(command.market_id)
+                    order = self._new_order(account, command, violations, fingerprint, market, now)
+                    outcome = ERROR
+                    with timed("kyc"):
+                        await self.peers.check_eligibility(account, market.quote_asset,
+                                                           _kyc_notional(order.spec, market),
+                                                           Decimal(used).scaleb(-market.quote_decimals))
+                    # In flight from the moment it is stored: the repair leaves it to this call.
+                    self._in_flight.add(order.order_id)
+                    try:
+                        with timed("store"):
+                            existing = await self.writes.write(lambda session: self._insert(session, order))
+                    finally:
+                        if existing is not order:  # not stored, or a concurrent call with this request_id stored first
+                            self._in_flight.discard(order.order_id)
+                            outcome = None
+            if order is not None and existing is order:
+                try:
+                    placed = await self._hold_and_submit(order, market, request, patient=False, first=True)
+                finally:
+                    self._in_flight.discard(order.order_id)
+                outcome = OUTCOME_OF_STATE[STATES_BY_NUMBER[placed.state]]
+                return placed
+        except Unavailable:
+            outcome = outcome and UNAVAILABLE
+            raise
+        except DomainError:
+            outcome = outcome and REFUSED
+            raise
+        finally:
+            if order is not None and outcome is not None:
+                count_order(order.market_id, order.spec.side, outcome)
         if isinstance(existing, bytes):
             return order_pb2.Order.FromString(existing)
-        if existing is not None:
-            return await self._retry(existing, fingerprint, request)
-        market = await self.markets.get(command.market_id)
-        now = self.clock.now()
+        assert existing is not None
+        return await self._retry(existing, fingerprint, request)
+
+    def _new_order(self, account: str, command: PlaceCommand, violations: Violations, fingerprint: str,
+                   market: MarketRules, now: datetime) -> Order:
+        """The order as it is first stored (PENDING, with its hold plan), or INVALID_ARGUMENT."""
         spec = check_order(command.draft, market, now, violations)
-        kyc_amount = _kyc_notional(spec, market)
         lots = market.lots(spec.quantity) if spec.quantity is not None else None
         plan = hold_plan(market, spec.side, spec.notional(), lots, self.fee_rate)
-        order = Order(
+        return Order(
             order_id=str(uuid.uuid4()), account=account, market_id=market.market_id, spec=spec,
             request_id=command.request_id, fingerprint=fingerprint, hold_asset=plan.asset, hold_units=plan.units,
-            kyc_notional_units=notional_units(kyc_amount, market.quote_decimals), state=OrderState.PENDING,
-            filled_quantity=Decimal(0), average_price="", reject_reason="", create_time=now, update_time=now)
-        self._in_flight.add(order.order_id)
-        try:
-            # One account's placements in this process ask KYC one at a time, each with the
-            # notional its predecessors already stored.
-            async with self._account_lock(account):
-                used = await self.tx.read(
-                    lambda session: self.store.notional_since(session, account, now - NOTIONAL_WINDOW))
-                await self.peers.check_eligibility(account, market.quote_asset, kyc_amount,
-                                                   Decimal(used).scaleb(-market.quote_decimals))
-                stored = await self.writes.write(lambda session: self._insert(session, order))
-            if stored is not order:  # a concurrent call with the same request_id stored first
-                return await self._retry(stored, fingerprint, request)
-            return await self._hold_and_submit(order, market, request, patient=False)
-        finally:
-            self._in_flight.discard(order.order_id)
+            kyc_notional_units=notional_units(_kyc_notional(spec, market), market.quote_decimals),
+            state=OrderState.PENDING, filled_quantity=Decimal(0), average_price="", reject_reason="",
+            create_time=now, update_time=now)
 
     async def _insert(self, session: AsyncSession, order: Order) -> Order:
+        """`order` stored, or the order a concurrent call with its request_id stored first."""
+        if await self.store.insert(session, order):
+            return order
         existing = await self.store.by_request_id(session, order.request_id)
-        if existing is not None:
-            return existing
-        await self.store.insert(session, order)
-        return order
+        assert existing is not None, "the insert found the request_id taken"
+        return existing
 
     async def _retry(self, order: Order, fingerprint: str, request: Message) -> order_pb2.Order:
         """A PlaceOrder whose request_id already made `order`: the same order, never a second."""
@@ -138,30 +188,64 @@ class Lifecycle:
                           metadata={"order": order.name})
         self._in_flight.add(order.order_id)
         try:
+            if order.unresolved:  # the first call answered UNAVAILABLE: it is withdrawn, not placed
+                await self.resolve(order)
+                resolved = await self.tx.read(lambda session: self.store.get(session, order.order_id))
+                assert resolved is not None
+                return wire.order_message(resolved)
             return await self._hold_and_submit(order, await self.markets.get(order.market_id), request, patient=False)
         finally:
             self._in_flight.discard(order.order_id)
 
     async def _hold_and_submit(self, order: Order, market: MarketRules, request: Message | None, *,
-                               patient: bool) -> order_pb2.Order:
+                               patient: bool, first: bool = False) -> order_pb2.Order:
         """Hold, then submit. `patient` (the repair): when a peer does not answer, the order
-        stays PENDING, held, to be tried again; a client's call instead rejects it and releases."""
+        stays PENDING, held, to be tried again. A client's call instead marks it to be withdrawn
+        when Matching does not answer, and rejects it and releases when the Wallet does not on
+        the `first` try (no SubmitOrder was sent yet)."""
         amount = wire.units_text(order.hold_units, self.markets.decimals(order.hold_asset))
         try:
-            await self.peers.place_hold(order, amount)
+            with timed("wallet"):
+                await self.peers.place_hold(order, amount)
         except Unavailable:
-            if not patient:
+            if not patient and first:
                 # The hold may have been placed after all: released (or found absent) like any other.
+                # Only on the first try: an earlier one (before a crash) may have reached Matching.
                 await self._reject(order, OrderReason.WALLET_UNAVAILABLE, held=True)
             raise
         except DomainError as refusal:  # e.g. INSUFFICIENT_FUNDS: nothing was held
             await self._reject(order, refusal.reason, held=False)
             raise
+        submitted = self._submitting.setdefault(order.order_id, asyncio.get_running_loop().create_future())
         try:
-            answer = await self.peers.submit(order)
+            return await self._submit_and_record(order, request, patient=patient)
+        finally:
+            if self._submitting.get(order.order_id) is submitted:
+                del self._submitting[order.order_id]
+            if not submitted.done():
+                submitted.set_result(None)
+
+    async def answered(self, order_ids: Iterable[str]) -> None:
+        """Once the placements submitting these orders have recorded Matching's answer, or after
+        ANSWER_GRACE_SECS. The event follower waits for this before it writes an order's events:
+        Matching sends the events just before the answer, and the follower's write, going first,
+        kept the placement's own write (and so its caller) waiting for a whole commit. After the
+        answer the follower's write has little left to change, and runs off the caller's path."""
+        waiting = [future for order_id in order_ids if (future := self._submitting.get(order_id)) is not None]
+        if waiting:
+            await asyncio.wait(waiting, timeout=ANSWER_GRACE_SECS)
+
+    async def _submit_and_record(self, order: Order, request: Message | None, *, patient: bool) -> order_pb2.Order:
+        """Submit a held order and record Matching's answer (see `_hold_and_submit`)."""
+        try:
+            with timed("matching"):
+                answer = await self.peers.submit(order)
         except Unavailable:
-            if not patient and not await self.withdraw(order):
-                await self._reject(order, OrderReason.MATCHING_UNAVAILABLE, held=True)
+            # Matching may have journaled (and filled) it before the silence: it keeps its hold.
+            # A client's call marks it to be withdrawn, a repair's leaves it to be resubmitted;
+            # either way the repair keeps asking until Matching's answer is definite.
+            if not patient:
+                await self._mark_unresolved(order)
             raise
         except DomainError as refusal:  # Matching refused it: it never reached the book
             await self._reject(order, refusal.reason, held=True)
@@ -174,22 +258,71 @@ class Lifecycle:
                                                 answer.reason, answer.sequence, at)
             message = wire.order_message(updated)
             if request is not None:
-                await idempotency.remember(session, PLACE_ORDER, order.request_id, request, message, at)
+                idempotency.remember_at_commit(session, PLACE_ORDER, order.request_id, request, message, at)
             return message
 
-        return await self.writes.write(record)
+        with timed("store"):
+            return await self.writes.write(record)
 
     async def _record_answer(self, session: AsyncSession, order: Order, state: OrderState, filled_quantity: str,
                              average_price: str, reason: str, sequence: int, at: datetime) -> Order:
-        """Matching's answer to SubmitOrder or CancelOrder on the stored order (locked), saved
-        unless an event had already moved the order further."""
-        current = await self.store.get(session, order.order_id, lock=True)
+        """Matching's answer to SubmitOrder or CancelOrder on the stored order, saved unless an
+        event had already moved the order further. Usually the stored order is still `order`
+        as far as the answer is concerned, and one conditional UPDATE applies it; else the
+        answer is decided again on the row that UPDATE returned (and locked)."""
+        answer = partial(Order.answered, state=state, filled_quantity=Decimal(filled_quantity or "0"),
+                         average_price=average_price, reason=reason, sequence=sequence, at=at)
+        updated = answer(order)
+        if updated is not order:
+            saved = await self.store.save_answer(session, order, updated)
+            if saved is not None and saved[1]:
+                return saved[0]
+            current = None if saved is None else saved[0]  # it moved since `order` was read
+        else:
+            current = await self.store.get(session, order.order_id, lock=True)
         if current is None:
             raise NotFound(OrderReason.ORDER_NOT_FOUND, f"{order.name} vanished")
-        updated = current.answered(state, Decimal(filled_quantity or "0"), average_price, reason, sequence, at)
+        updated = answer(current)
         if updated is not current:
             await self.store.save(session, updated)
         return updated
+
+    async def _mark_unresolved(self, order: Order) -> None:
+        at = self.clock.now()
+
+        async def mark(session: AsyncSession) -> None:
+            current = await self.store.get(session, order.order_id, lock=True)
+            # Matching's events may have moved it already (it got the order, the answer was lost).
+            if current is not None and current.state is OrderState.PENDING:
+                await self.store.save(session, current.unanswered(at))
+
+        await self.writes.write(mark)
+
+    async def resolve(self, order: Order) -> None:
+        """An unresolved order (`Order.unresolved`) settled with Matching. A withdraw alone (a
+        cancel by id) cannot tell "never had it" from "the SubmitOrder is still on its way", so
+        the order is first resubmitted (idempotent by its id: Matching answers the state of the
+        order it has, or places it now), which makes Matching's answer definite, and then
+        cancelled if it rests. The order takes Matching's state, and its events release what it
+        no longer needs (`held − consumed`). Only a refusal of the resubmission (Matching never
+        had it and will not take it) rejects it and releases all of its hold. UNAVAILABLE
+        (raised) leaves it unresolved and held for the next try."""
+        try:
+            answer = await self.peers.submit(order)
+        except Unavailable:
+            raise
+        except DomainError as refusal:
+            await self._reject(order, refusal.reason, held=True)
+            return
+        state, filled, sequence = wire.order_state(answer.state), answer.filled_quantity, answer.sequence
+        reason = answer.reason
+        if not state.is_final:
+            cancelled = await self.peers.cancel(order)
+            state, filled, sequence = wire.order_state(cancelled.state), cancelled.filled_quantity, cancelled.sequence
+            reason = OrderReason.MATCHING_UNAVAILABLE if state is OrderState.CANCELLED else ""
+        at = self.clock.now()
+        await self.writes.write(lambda session: self._record_answer(
+            session, order, state, filled, "", reason, sequence, at))
 
     async def withdraw(self, order: Order) -> bool:
         """After SubmitOrder went unanswered: True if Matching had the order after all (a deadline
@@ -257,7 +390,9 @@ class Lifecycle:
                 await self.peers.release_hold(order, wire.units_text(
                     order.release_units, self.markets.decimals(order.hold_asset)))
             except NotFound:
-                pass  # no hold was ever placed (the Wallet refused or never got the PlaceHold)
+                # No hold was placed (the Wallet refused or never got the PlaceHold); the Wallet
+                # keeps the id as released, so a PlaceHold still on its way is refused.
+                pass
             except Unavailable as error:  # the repair sweep tries again
                 log.warning("the Wallet did not answer a release", extra={"fields": {
                     "order": order.name, "reason": error.reason}})
@@ -281,17 +416,27 @@ class Lifecycle:
     async def repair(self) -> None:
         """Finish what a crash or a silent peer left: PENDING orders are held (again; the hold id
         is the order id) and submitted (again; Matching knows the order id), or rejected and
-        released if a peer refuses them; releases still due are made."""
-        for order in await self.tx.read(lambda session: self.store.in_state(session, OrderState.PENDING)):
-            if order.order_id in self._in_flight:
+        released if a peer refuses them; unresolved orders are withdrawn (`resolve`); releases
+        still due are made."""
+        for listed in await self.tx.read(lambda session: self.store.in_state(session, OrderState.PENDING)):
+            order_id = listed.order_id
+            if order_id in self._in_flight:
                 continue
-            self._in_flight.add(order.order_id)
+            self._in_flight.add(order_id)
             try:
-                await self._hold_and_submit(order, await self.markets.get(order.market_id), None, patient=True)
+                # Read again: while the sweep waited on the orders before it, a client's call may
+                # have finished this one (rejected it, released its hold); never resubmit that.
+                order = await self.tx.read(partial(self.store.get, order_id=order_id))
+                if order is None or order.state is not OrderState.PENDING:
+                    continue
+                if order.unresolved:
+                    await self.resolve(order)
+                else:
+                    await self._hold_and_submit(order, await self.markets.get(order.market_id), None, patient=True)
             except DomainError as error:
-                log.info("pending order not finished yet", extra={"fields": {"order": order.name, "reason": error.reason}})
+                log.info("pending order not finished yet", extra={"fields": {"order": listed.name, "reason": error.reason}})
             finally:
-                self._in_flight.discard(order.order_id)
+                self._in_flight.discard(order_id)
         for order in await self.tx.read(self.store.releases_due):
             await self.release(order)
 

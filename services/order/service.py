@@ -22,13 +22,14 @@ REPAIR_INTERVAL_SECS = 2.0
 async def build(runtime: ServiceRuntime) -> OrderServicer:
     settings = runtime.settings
     store = OrderStore()
-    peers = Peers(runtime.channel)
+    peers = Peers(runtime.channel, runtime.matching)
     # Holds are placed in the Wallet's smallest units, so Order reads the same asset list.
     markets = Markets(peers, {code: asset.precision for code, asset in parse_asset_config(settings.assets).items()})
     lifecycle = Lifecycle(runtime.transactions, store, peers, markets, runtime.clock,
                           fee_rate=settings.settlement_fee_rate)
     follower = EventFollower(runtime.transactions, store, peers, markets, fee_rate=settings.settlement_fee_rate,
-                             release=lifecycle.release, withdraw=lifecycle.withdraw, spawn=runtime.spawn)
+                             release=lifecycle.release, withdraw=lifecycle.withdraw, spawn=runtime.spawn,
+                             answered=lifecycle.answered)
     runtime.spawn(follower.follow_all_markets(), "order-markets")
     runtime.spawn(lifecycle.repair_forever(REPAIR_INTERVAL_SECS), "order-repair")
     return OrderServicer(runtime.transactions, store, lifecycle)

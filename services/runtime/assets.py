@@ -18,7 +18,7 @@ MAX_PRECISION = 18
 INVALID_ASSET_CONFIG = "INVALID_ASSET_CONFIG"
 UNKNOWN_ASSET = "UNKNOWN_ASSET"
 
-_ASSET_CODE = re.compile(r"[A-Z][A-Z0-9]{1,15}")
+ASSET_CODE = re.compile(r"[A-Z][A-Z0-9]{1,15}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +27,8 @@ class Asset:
     precision: int  # decimals allowed; 1 minor unit = 10^-precision
 
     def __post_init__(self) -> None:
-        if not _ASSET_CODE.fullmatch(self.code):
-            raise ValueError(f"asset code {self.code!r} must match {_ASSET_CODE.pattern}")
+        if not ASSET_CODE.fullmatch(self.code):
+            raise ValueError(f"asset code {self.code!r} must match {ASSET_CODE.pattern}")
         if not 0 <= self.precision <= MAX_PRECISION:
             raise ValueError(f"precision {self.precision} outside 0..{MAX_PRECISION}")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextvars
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import jwt
@@ -89,6 +89,38 @@ def access_rules(services: Iterable[ServiceDescriptor]) -> dict[str, AccessRule]
     return rules
 
 
+# Verified HS256 tokens remembered per process. Every call between services carries the same
+# service token for hours, and so does a busy trader's client: checking its signature again on
+# every call was a visible share of each hop's CPU (bench/order.py --spy). The claims of a token
+# signed with our secret cannot change, so only its expiry is checked again on each use.
+VERIFIED_CACHE_SIZE = 4096
+
+
+class VerifiedTokens:
+    """HS256 tokens already verified, with the principal and the expiry each one names."""
+
+    def __init__(self, size: int = VERIFIED_CACHE_SIZE, clock: Callable[[], float] = time.time) -> None:
+        self._size = size
+        self._clock = clock
+        self._entries: dict[str, tuple[Principal, float]] = {}
+
+    def get(self, token: str) -> Principal | None:
+        """The token's principal if it was verified and has not expired since; else None."""
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        principal, expires = entry
+        if self._clock() >= expires:
+            del self._entries[token]
+            return None
+        return principal
+
+    def put(self, token: str, principal: Principal, expires: float) -> None:
+        if len(self._entries) >= self._size:
+            self._entries.clear()  # a bound, not an LRU: refilling costs one verification each
+        self._entries[token] = (principal, expires)
+
+
 class TokenIssuer:
     """Mints and verifies HS256 tokens with the platform secret; with `jwks`, also verifies
     users' RS256 tokens against the identity provider's keys."""
@@ -100,6 +132,7 @@ class TokenIssuer:
         self._audience = audience
         self._ttl = ttl_seconds
         self._jwks = jwks
+        self._verified = VerifiedTokens()
 
     def mint(self, *, account: str | None = None, roles: Iterable[str] = (),
              service: str | None = None, now: float | None = None) -> str:
@@ -118,6 +151,8 @@ class TokenIssuer:
         # The header only picks which check runs; each check allows its one algorithm, so an
         # HS256 token "signed" with the public RSA key, or `alg: none`, never verifies.
         signed_by_provider = self._jwks is not None and _header_algorithm(token) == JWKS_ALGORITHM
+        if not signed_by_provider and (known := self._verified.get(token)) is not None:
+            return known
         try:
             if self._jwks is not None and signed_by_provider:
                 claims = jwt.decode(token, self._jwks.key_for(token), algorithms=[JWKS_ALGORITHM],
@@ -134,11 +169,16 @@ class TokenIssuer:
             if signed_by_provider:
                 # The identity provider speaks for users; only the platform secret names services.
                 raise Unauthenticated("INVALID_TOKEN", "a service identity cannot come from the JWKS")
-            return Principal(service=str(claims["svc"]))
-        roles = claims.get("roles", [])
-        if not isinstance(roles, list):
-            raise Unauthenticated("INVALID_TOKEN", "the token's roles claim is not a list")
-        return Principal(account=str(claims["sub"]), roles=frozenset(map(str, roles)))
+            principal = Principal(service=str(claims["svc"]))
+        else:
+            roles = claims.get("roles", [])
+            if not isinstance(roles, list):
+                raise Unauthenticated("INVALID_TOKEN", "the token's roles claim is not a list")
+            principal = Principal(account=str(claims["sub"]), roles=frozenset(map(str, roles)))
+        if not signed_by_provider:
+            # Only ours: a provider's token stays checked against its current keys every time.
+            self._verified.put(token, principal, float(claims["exp"]))
+        return principal
 
 
 def _header_algorithm(token: str) -> str | None:

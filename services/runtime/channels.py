@@ -11,6 +11,7 @@ import grpc
 
 from services.runtime.auth import TokenIssuer
 from services.runtime.logs import correlation_id_var
+from services.runtime.metrics import ClientMetrics
 from services.runtime.telemetry import client_interceptors
 
 
@@ -21,6 +22,12 @@ def channel_options(max_message_bytes: int) -> list[tuple[str, int]]:
         ("grpc.keepalive_time_ms", 30_000),
         ("grpc.keepalive_timeout_ms", 10_000),
         ("grpc.keepalive_permit_without_calls", 1),
+        # A peer that restarts (a rollout, a crash) is back within seconds: retry connecting
+        # from 0.1 s up to every 2 s, not gRPC's default of up to 120 s, during which every
+        # call and every followed stream to it would fail at once with UNAVAILABLE.
+        ("grpc.initial_reconnect_backoff_ms", 100),
+        ("grpc.min_reconnect_backoff_ms", 100),
+        ("grpc.max_reconnect_backoff_ms", 2_000),
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
     ]
@@ -77,4 +84,4 @@ def dial(target: str, token: Callable[[], str], max_message_bytes: int) -> grpc.
         target, options=channel_options(max_message_bytes),
         # grpc.aio files an interceptor under the first kind it is an instance of, so each kind
         # of call (unary, server stream) gets an instance of its own.
-        interceptors=[*client_interceptors(), _UnaryMetadata(token), _StreamMetadata(token)])
+        interceptors=[*client_interceptors(), _UnaryMetadata(token), _StreamMetadata(token), ClientMetrics()])

@@ -11,13 +11,17 @@ connection's search_path.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from services.runtime.sql_spans import trace_statements
+from services.runtime.sqlite_inline import inline_connector
 
 
 def stored_utc(moment: datetime) -> datetime:
@@ -26,18 +30,44 @@ def stored_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL lets readers run beside the one writer; busy_timeout makes a second writer wait for
-    # the lock instead of failing at once; foreign keys are off by default in SQLite.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+# What a commit in WAL mode waits for (CLEARMESH_SQLITE_SYNCHRONOUS, README "Durability"):
+#   FULL    the log is fsynced at every commit: an acknowledged transaction survives a power
+#           loss or a kernel crash. The default: the ledger and the journal acknowledge money.
+#   NORMAL  the log is fsynced only at checkpoints: a commit survives the process's crash (it
+#           is in the OS page cache), but a power loss may drop the last commits before the
+#           checkpoint. The database itself never corrupts either way.
+SqliteSynchronous = Literal["FULL", "NORMAL"]
+SQLITE_SYNCHRONOUS_MODES: tuple[SqliteSynchronous, ...] = ("FULL", "NORMAL")
+DEFAULT_SQLITE_SYNCHRONOUS: SqliteSynchronous = "FULL"
+
+
+def sqlite_pragmas(synchronous: str) -> Callable[[Any, Any], None]:
+    """The `connect` hook that sets up every SQLite connection of an engine."""
+    if synchronous not in SQLITE_SYNCHRONOUS_MODES:
+        raise ValueError(f"synchronous must be one of {SQLITE_SYNCHRONOUS_MODES}, not {synchronous!r}")
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # WAL lets readers run beside the one writer; busy_timeout makes a second writer wait
+        # for the lock instead of failing at once; foreign keys are off by default in SQLite.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return on_connect
 
 
 SCHEMA_PARAMETER = "schema"
+
+# Connections kept open per engine. SQLAlchemy's default (5, plus 10 more that are closed again
+# when returned) churns under a few dozen concurrent calls: every extra connection is opened
+# and closed again, with its PRAGMAs (SQLite) or a new session (PostgreSQL) each time (profiled
+# in bench/order.py at 32 clients). An idle SQLite connection costs a file handle;
+# PostgreSQL's are bounded by its max_connections, shared by every service.
+SQLITE_POOL = {"pool_size": 32, "max_overflow": 32}
+POSTGRES_POOL = {"pool_size": 10, "max_overflow": 10}
 
 
 def is_postgres(url: str) -> bool:
@@ -57,20 +87,45 @@ def schema_of(url: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(url: str, *, sqlite_synchronous: SqliteSynchronous = DEFAULT_SQLITE_SYNCHRONOUS,
+                  timeout_secs: float | None = None, **kwargs: Any) -> AsyncEngine:
+    """An engine for `url`; on SQLite every connection commits with `sqlite_synchronous`.
+
+    On PostgreSQL, `timeout_secs` bounds connecting, each statement and the wait for a pooled
+    connection, so a database that is gone (refusing, or a partition that answers nothing)
+    fails the call in that time instead of holding it; None waits as long as the driver does
+    (migrations, whose statements may run long). Every connection is pinged when taken from
+    the pool, so one that died while the database was away is replaced, not used."""
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
+        # An in-memory database lives in one connection (SQLAlchemy's StaticPool): kept as it was.
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Statements on the loop's thread, not a worker thread each (see sqlite_inline.py).
+            connector = inline_connector(path, commit_off_loop=sqlite_synchronous == "FULL")
+            kwargs = _pooled({"async_creator": connector, **kwargs}, SQLITE_POOL)
         engine = create_async_engine(url, **kwargs)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", sqlite_pragmas(sqlite_synchronous))
+        trace_statements(engine)
         return engine
     parsed = make_url(url)
     if (schema := schema_of(url)) is not None:
         parsed = parsed.difference_update_query([SCHEMA_PARAMETER])
         # Only the service's schema: an unqualified name never falls through to `public`.
         kwargs.setdefault("connect_args", {}).setdefault("server_settings", {})["search_path"] = _quoted(schema)
-    return create_async_engine(parsed, pool_pre_ping=True, **kwargs)
+    if timeout_secs is not None:
+        kwargs.setdefault("connect_args", {}).update(timeout=timeout_secs, command_timeout=timeout_secs)
+        kwargs.setdefault("pool_timeout", timeout_secs)
+    engine = create_async_engine(parsed, pool_pre_ping=True, **_pooled(kwargs, POSTGRES_POOL))
+    trace_statements(engine)
+    return engine
+
+
+def _pooled(kwargs: dict[str, Any], pool: dict[str, int]) -> dict[str, Any]:
+    """`kwargs` with the pool's size, unless the caller chose its own pool."""
+    if "poolclass" in kwargs or "pool_size" in kwargs:
+        return kwargs
+    return {**pool, **kwargs}
 
 
 async def ensure_schema(url: str) -> None:

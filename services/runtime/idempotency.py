@@ -15,10 +15,10 @@ which names a call in the logs and promises nothing about effects.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
-
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
 
 from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import Message
@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.runtime.clock import Clock
 from services.runtime.errors import AlreadyExists
-from services.runtime.transactions import Transactions
+from services.runtime.transactions import Transactions, insert_at_commit
 
 M = TypeVar("M", bound=Message)
 
@@ -51,24 +51,52 @@ def fingerprint(request: Message) -> str:
     return hashlib.sha256(copy.SerializeToString(deterministic=True)).hexdigest()
 
 
-async def recall(session: AsyncSession, method: str, request_id: str, request: Message) -> bytes | None:
-    """The remembered response for this request id, or None if it is new."""
-    row = (await session.execute(select(request_log).where(
-        request_log.c.request_id == request_id))).first()
-    if row is None:
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """What the request log holds for one request_id (read by `recall`, or by a store that reads
+    it together with its own rows in one statement and hands it to `replay`)."""
+
+    method: str
+    fingerprint: str
+    response: bytes
+
+
+def replay(entry: Entry | None, method: str, request_id: str, request: Message) -> bytes | None:
+    """The remembered response if `entry` (the log's entry for `request_id`) answers this very
+    request, None if there is no entry, REQUEST_ID_REUSED if it answered another one."""
+    if entry is None:
         return None
-    if row.method != method or row.fingerprint != fingerprint(request):
+    if entry.method != method or entry.fingerprint != fingerprint(request):
         raise AlreadyExists("REQUEST_ID_REUSED",
                             "request_id was already used for a different request",
                             metadata={"requestId": request_id})
-    return bytes(row.response)
+    return entry.response
+
+
+async def recall(session: AsyncSession, method: str, request_id: str, request: Message) -> bytes | None:
+    """The remembered response for this request id, or None if it is new."""
+    row = (await session.execute(select(request_log.c.method, request_log.c.fingerprint, request_log.c.response)
+                                 .where(request_log.c.request_id == request_id))).first()
+    entry = None if row is None else Entry(row.method, row.fingerprint, bytes(row.response))
+    return replay(entry, method, request_id, request)
 
 
 async def remember(session: AsyncSession, method: str, request_id: str, request: Message,
                    response: Message, now: datetime) -> None:
-    await session.execute(request_log.insert().values(
-        request_id=request_id, method=method, fingerprint=fingerprint(request),
-        response=response.SerializeToString(), create_time=now))
+    await session.execute(request_log.insert().values(_entry(method, request_id, request, response, now)))
+
+
+def remember_at_commit(session: AsyncSession, method: str, request_id: str, request: Message,
+                       response: Message, now: datetime) -> None:
+    """`remember`, written at the end of the write transaction with the other entries
+    remembered in it (one INSERT for a whole group commit): still exactly when the write it
+    describes commits. Not for a unit that recalls the same request_id after it."""
+    insert_at_commit(session, request_log, _entry(method, request_id, request, response, now))
+
+
+def _entry(method: str, request_id: str, request: Message, response: Message, now: datetime) -> dict[str, Any]:
+    return {"request_id": request_id, "method": method, "fingerprint": fingerprint(request),
+            "response": response.SerializeToString(), "create_time": now}
 
 
 def method_name(service: ServiceDescriptor, rpc: str) -> str:

@@ -1,7 +1,9 @@
-"""The server interceptor every service runs after OpenTelemetry's.
+"""The server interceptors every service runs, outermost first: StreamClosing, OpenTelemetry's,
+then CallInterceptor.
 
-grpc.aio interceptors see only the method name and metadata, so this one wraps the method
-handler it returns: that is where the call's duration, status and exceptions become visible.
+grpc.aio interceptors see only the method name and metadata, so both of ours wrap the method
+handler they return: that is where the call's duration, status and exceptions become visible,
+and where a response stream can be closed by its own call.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from grpc_status import rpc_status
 from services.runtime import metrics
 from services.runtime.auth import AccessRule, TokenIssuer, authenticate, authorize, bind_principal
 from services.runtime.errors import DomainError, Unimplemented
-from services.runtime.status import grpc_code, internal_status, to_status_proto
+from services.runtime.status import grpc_code, internal_status, outage, to_status_proto
 from services.runtime.logs import correlation_id_var
 
 log = logging.getLogger("clearmesh.rpc")
@@ -47,6 +49,8 @@ def _wrap(handler: grpc.RpcMethodHandler, method: str,
 
     async def streaming(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         started = time.perf_counter()
+        open_streams = metrics.open_streams(method)
+        open_streams.inc()
         try:
             admit(context)
             result = inner(request, context)
@@ -59,6 +63,8 @@ def _wrap(handler: grpc.RpcMethodHandler, method: str,
             await _fail(exc, method, context, started)
         else:
             _log(method, grpc.StatusCode.OK, started)
+        finally:
+            open_streams.dec()
 
     async def single(request: Any, context: grpc.aio.ServicerContext) -> Any:
         started = time.perf_counter()
@@ -80,7 +86,7 @@ def _wrap(handler: grpc.RpcMethodHandler, method: str,
 
 def _log(method: str, code: grpc.StatusCode, started: float, **fields: object) -> None:
     elapsed = time.perf_counter() - started
-    metrics.observe(method, code.name, elapsed)
+    metrics.observe(method, code, elapsed)
     log.info("rpc", extra={"fields": {"rpc.method": method, "grpc.code": code.name,
                                       "duration_ms": round(elapsed * 1000, 3), **fields}})
 
@@ -90,6 +96,10 @@ async def _fail(exc: BaseException, method: str, context: grpc.aio.ServicerConte
     if isinstance(exc, NotImplementedError):
         # The generated base servicer raises this for every RPC a service has not built yet.
         exc = Unimplemented("NOT_IMPLEMENTED", f"{method} is not implemented yet")
+    if (isinstance(exc, Exception) and not isinstance(exc, (DomainError, grpc.aio.AbortError, grpc.aio.UsageError))
+            and (unreachable := outage(exc))):
+        log.warning("a store is unreachable", exc_info=exc, extra={"fields": {"rpc.method": method}})
+        exc = unreachable
     if isinstance(exc, DomainError):
         _log(method, grpc_code(exc), started, reason=exc.reason)
         await context.abort_with_status(rpc_status.to_status(to_status_proto(exc)))
@@ -125,3 +135,40 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             bind_principal(principal)
 
         return _wrap(handler, method, admit)
+
+
+class StreamClosing(grpc.aio.ServerInterceptor):
+    """The outermost interceptor: a response stream is written by a coroutine of the call's
+    own (`context.write`) that closes the generator chain beneath it when the call ends.
+
+    grpc.aio drives a handler's response generator with a plain `async for` and never closes
+    it: when a client leaves a stream while the generators are suspended at a `yield`, the
+    garbage collector closes them later in another context, where the tracing interceptor's
+    span context cannot be detached (OpenTelemetry then logs "Failed to detach context" as an
+    error, on every cancelled stream: open-telemetry/opentelemetry-python-contrib#2357,
+    grpc/grpc#42295). Closed here, they unwind inside the call that opened them."""
+
+    async def intercept_service(
+            self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
+            details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = await continuation(details)
+        if handler is None or not handler.response_streaming:
+            return handler
+        kind = ("stream" if handler.request_streaming else "unary") + "_stream"
+        inner = getattr(handler, kind)
+
+        async def written(request: Any, context: grpc.aio.ServicerContext) -> None:
+            responses = inner(request, context)
+            if not inspect.isasyncgen(responses):  # already written with context.write
+                if inspect.isawaitable(responses):
+                    await responses
+                return
+            try:
+                async for response in responses:
+                    await context.write(response)
+            finally:
+                await responses.aclose()
+
+        factory = getattr(grpc, f"{kind}_rpc_method_handler")
+        return factory(written, request_deserializer=handler.request_deserializer,
+                       response_serializer=handler.response_serializer)

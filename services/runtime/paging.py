@@ -1,13 +1,14 @@
-"""AIP-158 pagination: page sizes with a documented default and cap, opaque page tokens."""
+"""AIP-158 pagination: page sizes with a documented default and cap, opaque page tokens; and
+reading every page of a peer's List method."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from services.runtime.errors import InvalidArgument
 
@@ -15,6 +16,19 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 
 T = TypeVar("T")
+
+
+class PageRequest(Protocol):
+    page_token: str
+
+
+class PageResponse(Protocol):
+    @property
+    def next_page_token(self) -> str: ...
+
+
+Q = TypeVar("Q", bound=PageRequest)
+R = TypeVar("R", bound=PageResponse)
 
 
 @dataclass(frozen=True)
@@ -36,12 +50,14 @@ class Page:
                                   violations=[("page_token", "is malformed")])
         return int(self.cursor)
 
-    def cut(self, rows: Sequence[T], cursor: Callable[[T], str]) -> tuple[Sequence[T], str]:
+    def cut(self, rows: Sequence[T], cursor: Callable[[T], str], *, more: bool = False) -> tuple[Sequence[T], str]:
         """`rows` read with `limit=size + 1` (one more tells whether another page follows): this
         page's rows and the next page's token, "" on the last page. `cursor` names where a row
-        stands (its sequence, its key) for the next page to list what comes after it."""
+        stands (its sequence, its key) for the next page to list what comes after it. `more`:
+        rows follow these though `rows` holds no extra one (a source read apart said so)."""
         shown = rows[:self.size]
-        return shown, encode_token(cursor(shown[-1]), self.query) if len(rows) > self.size else ""
+        follows = len(rows) > self.size or (more and bool(shown))
+        return shown, encode_token(cursor(shown[-1]), self.query) if follows else ""
 
 
 def encode_token(cursor: str, query: str = "") -> str:
@@ -68,3 +84,15 @@ def read_page(page_size: int, page_token: str, query: str = "") -> Page:
         raise InvalidArgument("INVALID_PAGE_TOKEN", "page_token was issued for another query",
                               violations=[("page_token", "does not match the request's filter")])
     return Page(size, cursor, query)
+
+
+async def every_page(call: Callable[[Q], Awaitable[R]], request: Q) -> AsyncIterator[R]:
+    """Each page a List call answers, from the first to the one with no next_page_token: how a
+    service reads all of what a peer lists. `request` is sent again for each page with that
+    page's token (its page_token is overwritten); `call` carries the call's options."""
+    while True:
+        page = await call(request)
+        yield page
+        if not page.next_page_token:
+            return
+        request.page_token = page.next_page_token

@@ -28,11 +28,12 @@ from services.runtime.channels import ServiceToken, dial, no_token
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.collector import tune_collector
 from services.runtime.database import create_engine
-from services.runtime.interceptors import CallInterceptor
+from services.runtime.interceptors import CallInterceptor, StreamClosing
 from services.runtime.jwks import jwks_keys, keep_fresh
 from services.runtime.logs import configure_logging
 from services.runtime.metrics import serve_metrics
 from services.runtime.settings import Settings
+from services.runtime.shards import MatchingShards
 from services.runtime.telemetry import configure_tracing, server_interceptor, shutdown_tracing
 from services.runtime.transactions import Transactions
 
@@ -60,7 +61,8 @@ class ServiceRuntime:
         self.jwks = jwks_keys(settings.jwks_url)
         self.issuer = token_issuer(settings, jwks=self.jwks)
         self.database_url = settings.database_url_for(spec.name)
-        self.engine: AsyncEngine = create_engine(self.database_url)
+        self.engine: AsyncEngine = create_engine(self.database_url, sqlite_synchronous=settings.sqlite_synchronous,
+                                                   timeout_secs=settings.database_timeout_secs)
         self._token = ServiceToken(self.issuer, spec.name, settings.jwt_expiration_hours * 3600)
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -71,15 +73,21 @@ class ServiceRuntime:
         """The service's read and write transactions (built once: it hooks the engine)."""
         return Transactions(self.engine)
 
-    def channel(self, service: str) -> grpc.aio.Channel:
-        """A shared channel to another clearmesh service, calling as this service."""
-        if service not in self._channels:
+    def channel(self, service: str, address: str | None = None) -> grpc.aio.Channel:
+        """A shared channel to another clearmesh service (at `address`, else its configured
+        one), calling as this service."""
+        address = address or self.settings.address_of(service)
+        if address not in self._channels:
             # In the mesh the mTLS identity names the caller; a token of ours would meet the
             # sidecar's RequestAuthentication, which knows only the identity provider's keys.
             token = no_token if self.settings.trust_mesh_identity else self._token
-            self._channels[service] = dial(self.settings.address_of(service), token,
-                                           self.settings.max_message_bytes)
-        return self._channels[service]
+            self._channels[address] = dial(address, token, self.settings.max_message_bytes)
+        return self._channels[address]
+
+    @cached_property
+    def matching(self) -> MatchingShards:
+        """Channels to the Matching shard that owns a market, or to every shard."""
+        return MatchingShards(self.settings.matching_shard_map(), lambda address: self.channel("matching", address))
 
     def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Background work that lives as long as the server; a crash in it is logged loudly."""
@@ -151,7 +159,7 @@ async def start(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = 
 
     rules = access_rules([spec.descriptor])
     server = grpc.aio.server(
-        interceptors=[server_interceptor(),
+        interceptors=[StreamClosing(), server_interceptor(),
                       CallInterceptor(runtime.issuer, rules, trust_mesh=settings.trust_mesh_identity)],
         options=server_options(settings))
     spec.register(servicer, server)

@@ -16,12 +16,13 @@ import tempfile
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from services.runtime.database import with_schema
+from services.runtime.database import DEFAULT_SQLITE_SYNCHRONOUS, SqliteSynchronous, with_schema
+from services.runtime.shards import ShardMap, shard_ordinal
 
 # Default gRPC port per service when all run on one machine (`clearmesh up`); in Kubernetes
 # every service listens on 50051 in its own pod.
@@ -49,6 +50,13 @@ class Settings(BaseSettings):
     # Run migrations when a service starts; on by default for the embedded SQLite, off for
     # a production database, where `clearmesh migrate` runs them as a release step.
     migrate_on_start: bool | None = Field(None, validation_alias="CLEARMESH_MIGRATE_ON_START")
+    # The longest PostgreSQL may take to accept a connection or answer one statement: past it
+    # the call answers UNAVAILABLE instead of waiting on a database that is gone.
+    database_timeout_secs: float = Field(5.0, gt=0, validation_alias="CLEARMESH_DATABASE_TIMEOUT_SECS")
+    # What an SQLite commit waits for (services/runtime/database.py): FULL survives a power
+    # loss, NORMAL only a crash of the process. PostgreSQL has its own (synchronous_commit).
+    sqlite_synchronous: SqliteSynchronous = Field(
+        DEFAULT_SQLITE_SYNCHRONOUS, validation_alias="CLEARMESH_SQLITE_SYNCHRONOUS")
 
     # Matching and orders.
     matching_interval_ms: int = Field(1000, gt=0)
@@ -104,6 +112,11 @@ class Settings(BaseSettings):
     # Where the other services are: host:port. Defaults are the `clearmesh up` ports.
     order_addr: str = Field("127.0.0.1:50051", validation_alias="CLEARMESH_ORDER_ADDR")
     matching_addr: str = Field("127.0.0.1:50052", validation_alias="CLEARMESH_MATCHING_ADDR")
+    # Matching in shards (services/runtime/shards.py): every shard's address, in shard order;
+    # empty means one shard at CLEARMESH_MATCHING_ADDR. A Matching process is the shard
+    # CLEARMESH_MATCHING_SHARD names: a number, or a StatefulSet pod's name (`matching-2`).
+    matching_shards: Annotated[list[str], NoDecode] = Field([], validation_alias="CLEARMESH_MATCHING_SHARDS")
+    matching_shard: int = Field(0, ge=0, validation_alias="CLEARMESH_MATCHING_SHARD")
     wallet_addr: str = Field("127.0.0.1:50053", validation_alias="CLEARMESH_WALLET_ADDR")
     kyc_addr: str = Field("127.0.0.1:50054", validation_alias="CLEARMESH_KYC_ADDR")
     settlement_addr: str = Field("127.0.0.1:50055", validation_alias="CLEARMESH_SETTLEMENT_ADDR")
@@ -120,11 +133,28 @@ class Settings(BaseSettings):
     # Tracing (the standard OpenTelemetry names). Spans are exported over OTLP only when an
     # endpoint is set; an empty service name means the service's own.
     otel_service_name: str = ""
-    otel_traces_exporter: str = "otlp"
+    otel_traces_exporter: Literal["otlp", "console", "none"] = "otlp"
     otel_exporter_otlp_endpoint: str = ""
     otel_exporter_otlp_traces_endpoint: str = ""
+    # Only parent-based samplers: the root decides (the edge, or whoever called it with a
+    # traceparent) and every hop below keeps or drops the trace with it.
+    otel_traces_sampler: Literal["parentbased_always_on", "parentbased_always_off",
+                                 "parentbased_traceidratio"] = "parentbased_always_on"
+    otel_traces_sampler_arg: float = Field(1.0, ge=0.0, le=1.0)
+    # The resource's deployment.environment: which of dev, staging, prod a span comes from.
+    deployment_environment: str = Field("local", validation_alias="CLEARMESH_ENVIRONMENT")
 
-    @field_validator("cors_allowed_origins", mode="before")
+    @field_validator("sqlite_synchronous", mode="before")
+    @classmethod
+    def _upper_case(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("matching_shard", mode="before")
+    @classmethod
+    def _shard_ordinal(cls, value: object) -> object:
+        return shard_ordinal(value) if isinstance(value, str) else value
+
+    @field_validator("cors_allowed_origins", "matching_shards", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
@@ -137,12 +167,24 @@ class Settings(BaseSettings):
     def address_of(self, service: str) -> str:
         return str(getattr(self, f"{service}_addr"))
 
-    def database_url_for(self, service: str) -> str:
+    def matching_shard_map(self) -> ShardMap:
+        return ShardMap(tuple(self.matching_shards) or (self.matching_addr,))
+
+    def storage_name(self, service: str, shard: int | None = None) -> str:
+        """The schema (PostgreSQL) or file (SQLite) a service keeps its tables in. Matching's
+        shard 0 keeps `matching`, as a single Matching always has; shard n `matching_shard_n`."""
+        if service != "matching":
+            return service
+        shard = self.matching_shard if shard is None else shard
+        return service if shard == 0 else f"{service}_shard_{shard}"
+
+    def database_url_for(self, service: str, shard: int | None = None) -> str:
         """The service's own URL, else the shared one (in the service's schema), else SQLite."""
+        name = self.storage_name(service, shard)
         url = str(getattr(self, f"{service}_database_url")) or self.database_url
         if url:
-            return with_schema(url, service)
-        return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.db').resolve()}"
+            return with_schema(url, name)
+        return f"sqlite+aiosqlite:///{(self.data_dir / f'{name}.db').resolve()}"
 
     def should_migrate_on_start(self, service: str) -> bool:
         if self.migrate_on_start is not None:

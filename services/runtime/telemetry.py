@@ -1,11 +1,19 @@
-"""OpenTelemetry from the first line: a tracer provider configured by the standard OTEL_*
-variables, exported over OTLP (which Jaeger ingests natively), W3C trace context on every hop.
+"""OpenTelemetry from the first line: one tracer provider per process, W3C trace context on
+every hop, spans exported over OTLP (which Jaeger ingests natively on 4317).
 
-Whether and where spans go (OTEL_SERVICE_NAME, OTEL_TRACES_EXPORTER and the OTLP endpoint) is
-read through Settings like every other knob. The rest of the OTEL_* family (the sampler,
-exporter headers, TLS, timeouts, resource attributes) is read by the OpenTelemetry SDK itself
-when the provider and exporter are built: it is the SDK's documented configuration interface,
-and copying each variable into Settings only to hand it back would repeat the SDK's parsing.
+What is read through Settings (like every other knob): the service name, the exporter
+(OTEL_TRACES_EXPORTER: `otlp`, `console` or `none`), the OTLP endpoint, the sampler
+(OTEL_TRACES_SAMPLER, only the `parentbased_*` ones, so a caller's decision holds on every
+hop: a trace is kept or dropped whole) and the environment named in the resource. The rest of
+the OTEL_* family (exporter headers, TLS, timeouts, extra resource attributes) is read by the
+OpenTelemetry SDK itself when the exporter and resource are built: it is the SDK's documented
+interface, and copying each variable into Settings only to hand it back would repeat its parsing.
+
+Spans, and who makes them: the edge its HTTP SERVER span (gateway/edge/tracing.py); every
+service a SERVER span per RPC and a CLIENT span per call it makes (OpenTelemetry's gRPC
+instrumentation, below; health checks and reflection are left out); SQLAlchemy statements
+(services/runtime/sql_spans.py) and Redis commands (OpenTelemetry's Redis instrumentation)
+inside a traced call; the Solana calls (services/settlement/chain/traced.py).
 
 The Jaeger exporter package (opentelemetry-exporter-jaeger 1.21) was removed upstream: its
 thrift variant fails at import with the current SDK (the OTEL_EXPORTER_JAEGER_* names are gone)
@@ -14,37 +22,111 @@ and its meta-package pins protobuf below 5, which breaks grpcio-tools; OTLP is i
 
 from __future__ import annotations
 
+from importlib import metadata
+
 import grpc
 from opentelemetry import trace
 from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
 from opentelemetry.instrumentation.grpc import filters
-from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    Sampler,
+    TraceIdRatioBased,
+)
 
 from services.runtime.settings import Settings
 
+# The resource attribute naming where a process runs (semantic conventions' deployment.*).
+DEPLOYMENT_ENVIRONMENT = "deployment.environment"
+
+_GRPC_SCOPE = "opentelemetry.instrumentation.grpc"
 _configured = False
 
 
+def service_version() -> str:
+    """The installed package's version: the one release every process of the mesh runs."""
+    try:
+        return metadata.version("clearmesh")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "0+unknown"
+
+
+def sampler_of(settings: Settings) -> Sampler:
+    """OTEL_TRACES_SAMPLER as a sampler; Settings admits only the parent-based ones, so a
+    root (the edge, or a background job) decides and every hop below follows its flag."""
+    root: Sampler
+    if settings.otel_traces_sampler == "parentbased_always_off":
+        root = ALWAYS_OFF
+    elif settings.otel_traces_sampler == "parentbased_traceidratio":
+        root = TraceIdRatioBased(settings.otel_traces_sampler_arg)
+    else:
+        root = ALWAYS_ON
+    return ParentBased(root)
+
+
+def _processor(settings: Settings) -> SpanProcessor | None:
+    """Where finished spans go: batched over OTLP/gRPC (OpenTelemetry's exporter, writing its
+    requests with services/runtime/otlp_spans.py's encoder, a quarter of the SDK's cost),
+    printed, or nowhere."""
+    if settings.otel_traces_exporter == "console":
+        return SimpleSpanProcessor(ConsoleSpanExporter(service_name=settings.otel_service_name or None))
+    endpoint = settings.otel_exporter_otlp_traces_endpoint or settings.otel_exporter_otlp_endpoint
+    if settings.otel_traces_exporter == "otlp" and endpoint:
+        from services.runtime.otlp_spans import OtlpSpanExporter
+
+        return BatchSpanProcessor(OtlpSpanExporter(endpoint=endpoint))
+    return None
+
+
+class RpcSpanNames(SpanProcessor):
+    """Names gRPC spans as the RPC conventions do, `package.Service/Method`: OpenTelemetry's
+    aio interceptors use the call's path, which starts with a slash."""
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        if span.name.startswith("/") and span.instrumentation_scope is not None \
+                and span.instrumentation_scope.name == _GRPC_SCOPE:
+            span.update_name(span.name[1:])
+
+
 def configure_tracing(service: str, settings: Settings) -> TracerProvider:
-    """Installs the process's tracer provider once. Spans are exported when an OTLP endpoint
-    is configured (OTEL_EXPORTER_OTLP_ENDPOINT / _TRACES_ENDPOINT) and OTEL_TRACES_EXPORTER is
-    not "none"; sampling follows OTEL_TRACES_SAMPLER (the SDK reads it)."""
+    """Installs the process's tracer provider once, with the resource every span carries
+    (service.name, service.version, deployment.environment), and instruments Redis.
+
+    Spans are exported when OTEL_TRACES_EXPORTER is `console`, or `otlp` (the default) with an
+    OTLP endpoint set (OTEL_EXPORTER_OTLP_ENDPOINT / _TRACES_ENDPOINT): with none, on a laptop
+    or in CI, nothing is built to be thrown away (see gateway/edge/tracing.py)."""
     global _configured
     provider = trace.get_tracer_provider()
     if _configured and isinstance(provider, TracerProvider):
         return provider
-    name = settings.otel_service_name or service
-    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: name}))
-    endpoint = settings.otel_exporter_otlp_traces_endpoint or settings.otel_exporter_otlp_endpoint
-    if settings.otel_traces_exporter == "otlp" and endpoint:
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    resource = Resource.create({SERVICE_NAME: settings.otel_service_name or service,
+                                SERVICE_VERSION: service_version(),
+                                DEPLOYMENT_ENVIRONMENT: settings.deployment_environment})
+    provider = TracerProvider(resource=resource, sampler=sampler_of(settings))
+    if (processor := _processor(settings)) is not None:
+        # Only beside an exporter: with no processor at all, the edge skips building spans.
+        provider.add_span_processor(RpcSpanNames())
+        provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)
+    _instrument_redis()
     _configured = True
     return trace.get_tracer_provider()  # type: ignore[return-value]
+
+
+def _instrument_redis() -> None:
+    """A CLIENT span per Redis command (KYC's cache, the edge's rate limits), with the database
+    conventions' attributes; the command's arguments are not recorded (they hold account ids)."""
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+    instrumentor = RedisInstrumentor()
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument()
 
 
 def shutdown_tracing() -> None:
@@ -54,11 +136,40 @@ def shutdown_tracing() -> None:
         provider.shutdown()
 
 
+# Probes and grpcurl's reflection are not traced: they are not work anyone waits for.
+_UNTRACED = filters.negate(filters.any_of(filters.health_check(), filters.service_prefix("grpc.reflection.")))
+
+
 def server_interceptor() -> grpc.aio.ServerInterceptor:
-    """Server spans for every RPC but health checks, continuing the caller's W3C trace."""
-    return aio_server_interceptor(filter_=filters.negate(filters.health_check()))
+    """Server spans (RPC conventions: `package.Service/Method`, rpc.system, rpc.service,
+    rpc.method, rpc.grpc.status_code) for every RPC but health checks and reflection,
+    continuing the caller's W3C trace."""
+    return aio_server_interceptor(filter_=_UNTRACED)
 
 
 def client_interceptors() -> list[grpc.aio.ClientInterceptor]:
-    """Client spans that inject `traceparent` into outgoing calls."""
-    return list(aio_client_interceptors())
+    """Client spans that inject `traceparent` into outgoing calls (health checks left out)."""
+    return list(aio_client_interceptors(filter_=_UNTRACED))
+
+
+def current_traceparent() -> str:
+    """The W3C traceparent of the current span when it is sampled, else "": what a record
+    keeps (a trade, through Matching's journal) so later work can link back to this trace."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid or not context.trace_flags.sampled:
+        return ""
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
+
+
+def link_to(traceparent: str) -> trace.Link | None:
+    """A span link to the span a kept traceparent names; None for "" or a malformed one."""
+    parts = traceparent.split("-")
+    if len(parts) != 4 or len(parts[1]) != 32 or len(parts[2]) != 16:
+        return None
+    try:
+        trace_id, span_id, flags = int(parts[1], 16), int(parts[2], 16), int(parts[3], 16)
+    except ValueError:
+        return None
+    if not trace_id or not span_id:
+        return None
+    return trace.Link(trace.SpanContext(trace_id, span_id, is_remote=True, trace_flags=trace.TraceFlags(flags & 0xFF)))

@@ -13,6 +13,10 @@ change. Reads start a plain deferred `BEGIN` and run beside the writer under WAL
 
 A unique-key violation means a concurrent call with the same id committed first; the unit of
 work is run again and then finds that first result (the idempotent replay path).
+
+A write may defer rows nothing in it reads back (`insert_at_commit`): they are one INSERT at
+its end, however many units of a group commit added them. A read of a single statement may
+run outside a transaction (`read_alone`).
 """
 
 from __future__ import annotations
@@ -22,13 +26,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, Table, event
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 T = TypeVar("T")
 
 _WRITE_OPTION = "clearmesh_write"
+_ALONE_OPTION = "clearmesh_alone"
+_AT_COMMIT = "clearmesh_inserts_at_commit"
 # deadlock_detected, serialization_failure: PostgreSQL asks the client to try again.
 _RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 MAX_ATTEMPTS = 5
@@ -40,8 +46,10 @@ def _sqlite_driver_transactions(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    options = connection.get_execution_options()
+    if options.get(_ALONE_OPTION, False):  # `read_alone`: the driver runs the statement in autocommit
+        return
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE_OPTION, False) else "BEGIN")
 
 
 class Transactions:
@@ -55,6 +63,11 @@ class Transactions:
         self._reads = async_sessionmaker(engine, expire_on_commit=False)
         self._writes = async_sessionmaker(
             engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False)
+        # SQLite: no BEGIN (above); PostgreSQL: the driver's autocommit, which also skips it and
+        # the COMMIT (AUTOCOMMIT on SQLite would instead switch the driver's isolation_level on
+        # every checkout and back, undoing `_sqlite_driver_transactions` in between).
+        alone = {_ALONE_OPTION: True} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"}
+        self._alone = async_sessionmaker(engine.execution_options(**alone), expire_on_commit=False)
         self._writer_lock = asyncio.Lock() if self.is_sqlite else None
 
     @property
@@ -71,12 +84,22 @@ class Transactions:
         async with self.reading() as session:
             return await work(session)
 
+    async def read_alone(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """`work` that runs ONE statement, outside a transaction: a single statement sees one
+        consistent snapshot by itself, and on PostgreSQL the BEGIN and COMMIT round trips it
+        saves cost as much as the statement. `work` of several statements must use `read`
+        (each statement would see its own snapshot)."""
+        async with self._alone() as session:
+            return await work(session)
+
     async def write(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run `work` in one write transaction; domain errors roll it back and propagate."""
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 async with self._serialized(), self._writes.begin() as session:
-                    return await work(session)
+                    answer = await work(session)
+                    await _insert_deferred(session)
+                    return answer
             except IntegrityError:
                 if attempt == MAX_ATTEMPTS:
                     raise
@@ -92,3 +115,16 @@ class Transactions:
             return
         async with self._writer_lock:
             yield
+
+
+def insert_at_commit(session: AsyncSession, table: Table, row: dict[str, Any]) -> None:
+    """`row` inserted into `table` at the end of this write transaction (`Transactions.write`),
+    in one statement with every other row deferred to it: a group commit's units (group.py)
+    then add a row each to one INSERT instead of a statement each. Only for rows nothing in the
+    transaction reads back: they are not there until its end."""
+    session.info.setdefault(_AT_COMMIT, {}).setdefault(table, []).append(row)
+
+
+async def _insert_deferred(session: AsyncSession) -> None:
+    for table, rows in session.info.pop(_AT_COMMIT, {}).items():
+        await session.execute(table.insert(), rows)

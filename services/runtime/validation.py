@@ -14,6 +14,20 @@ _DECIMAL = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$")
 # request log's key column.
 REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,127}")
 REQUEST_ID_RULE = "must be 1 to 128 of A-Z a-z 0-9 . _ ~ -, starting with a letter or digit"
+# The ids each collection accepts, as the services check them (the edge's OpenAPI document
+# states them; tests/gateway/transcode/test_enforced.py pins each to the service's own check).
+# A collection not listed takes any id without a slash.
+UUID_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+MARKET_ID = r"[A-Z][A-Z0-9]{1,15}-[A-Z][A-Z0-9]{1,15}"
+ANY_ID = r"[^/]+"
+COLLECTION_IDS: dict[str, str] = {
+    "accounts": REQUEST_ID.pattern,  # an account id is a token's `sub`, held to the same rule
+    "withdrawals": REQUEST_ID.pattern,  # a withdrawal is named after its request id
+    "orders": UUID_ID,
+    "markets": MARKET_ID,
+}
+# A decimal string as Violations.decimal accepts it (positive is checked on the value).
+DECIMAL = _DECIMAL.pattern.strip("^$")
 
 
 class Violations:

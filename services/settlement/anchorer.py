@@ -13,18 +13,23 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from opentelemetry import trace
+
 from services.runtime.clock import Clock
 from services.runtime.errors import DeadlineExceeded, Unavailable
 from services.runtime.transactions import Transactions
+from services.settlement import metrics
 from services.settlement.chain import Chain
 from services.settlement.domain.batching import BatchLimits
 from services.settlement.domain.leaves import batch_root
 from services.settlement.domain.merkle import memo_for_root
+from services.settlement.domain.settlement import Settlement
 from services.settlement.store import SettlementStore
 from services.settlement.worker import Worker
 from services.wallet.domain import AssetCatalog
 
 log = logging.getLogger("clearmesh.settlement.anchorer")
+_tracer = trace.get_tracer("clearmesh.settlement")
 
 ANCHOR_LIMITS = BatchLimits(max_count=256, max_wait_secs=1.0)
 IDLE_SECS = 1.0
@@ -46,14 +51,25 @@ class Anchorer(Worker):
 
     async def _step(self) -> None:
         """Anchor a batch if one is ready; otherwise wait for one."""
-        batch = await self._tx.read(lambda session: self._store.posted(session, self._limits.max_count))
-        if not batch:
+        # The backlog's size and age first (one row): the poster wakes the anchorer after every
+        # batch it posts, and most wakes find a batch that is not ready yet.
+        count, oldest = await self._tx.read(lambda session: self._store.posted_backlog(
+            session, self._limits.max_count))
+        if oldest is None:
             await self._sleep(IDLE_SECS)
             return
-        waited = (self._clock.now() - batch[0].update_time).total_seconds()
-        if not self._limits.ready(len(batch), waited):
+        waited = (self._clock.now() - oldest).total_seconds()
+        if not self._limits.ready(count, waited):
             await self._sleep(self._limits.wait_left(waited))
             return
+        batch = await self._tx.read(lambda session: self._store.posted(session, self._limits.max_count))
+        if not batch:  # anchored meanwhile (another replica)
+            return
+        # A trace per anchored batch: the chain call and the store's statements beneath it.
+        with _tracer.start_as_current_span("settlement anchor", attributes={"clearmesh.settlement_count": len(batch)}):
+            await self._anchor(batch)
+
+    async def _anchor(self, batch: list[Settlement]) -> None:
         root = batch_root(batch, self._assets)
         try:
             anchor = await self._chain.anchor(memo_for_root(root))
@@ -69,5 +85,6 @@ class Anchorer(Worker):
         # later (another memo with the same root), never records a root that is not on chain.
         await self._tx.write(lambda session: self._store.record_batch(
             session, root.hex(), anchor.signature, anchor.slot, leaves, self._clock.now()))
+        metrics.ANCHORED.inc(len(leaves))
         log.info("anchored a batch", extra={"fields": {"count": len(leaves), "root": root.hex(),
                                                        "signature": anchor.signature, "slot": anchor.slot}})

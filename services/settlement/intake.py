@@ -14,24 +14,39 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import grpc
+from opentelemetry import trace
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clearmesh.matching.v1 import matching_pb2, matching_service_pb2 as matching_pb
 from clearmesh.matching.v1 import matching_service_pb2_grpc as matching_grpc
 from services.runtime.clock import Clock
+from services.runtime.paging import every_page
+from services.runtime.shards import MatchingShards
+from services.runtime.status import is_outage
+from services.runtime.telemetry import link_to
 from services.runtime.transactions import Transactions
-from services.settlement.domain.settlement import charge_in_order
+from services.settlement import metrics
+from services.settlement.domain.settlement import Settlement, charge_in_order
+from services.settlement.domain.states import State
 from services.settlement.store import SettlementStore
 from services.settlement.wire import settlement_of_trade
 from services.wallet.domain import AssetCatalog
 
 log = logging.getLogger("clearmesh.settlement.intake")
+_tracer = trace.get_tracer("clearmesh.settlement")
 
 MAX_INTAKE = 1000
+# How long the writer lets trades gather after the first before it writes them. The stream's
+# reader shares the event loop with the writer, and a SQLite write does not yield it: without
+# the wait the writer took the one to five trades that had arrived since its last write, so a
+# backlog was written a handful of trades per transaction (each ~5 ms of fixed cost). A few
+# ms of delay per trade buys batches of hundreds when trades arrive faster than one write.
+INTAKE_LINGER_SECS = 0.02
 RELIST_SECS = 30.0
 FIRST_BACKOFF_SECS = 0.1
 MAX_BACKOFF_SECS = 5.0
@@ -42,13 +57,13 @@ _END = None
 
 class Intake:
     def __init__(self, *, tx: Transactions, store: SettlementStore, clock: Clock,
-                 channel: Callable[[], grpc.aio.Channel], assets: AssetCatalog, fee_rate: Decimal,
+                 matching: MatchingShards, assets: AssetCatalog, fee_rate: Decimal,
                  spawn: Callable[[Coroutine[Any, Any, Any], str], asyncio.Task[Any]],
                  on_intake: Callable[[], None], relist_secs: float = RELIST_SECS) -> None:
         self._tx = tx
         self._store = store
         self._clock = clock
-        self._channel = channel
+        self._matching = matching
         self._assets = assets
         self._fee_rate = fee_rate
         self._spawn = spawn
@@ -69,16 +84,14 @@ class Intake:
             await asyncio.sleep(self._relist_secs)
 
     async def _markets(self) -> list[matching_pb2.Market]:
-        stub = matching_grpc.MatchingServiceStub(self._channel())
+        """Every Matching shard's markets (each lists only its own)."""
         markets: list[matching_pb2.Market] = []
-        token = ""
-        while True:
-            page = await stub.ListMarkets(matching_pb.ListMarketsRequest(page_size=MARKET_PAGE, page_token=token),
-                                          timeout=10)
-            markets.extend(page.markets)
-            token = page.next_page_token
-            if not token:
-                return markets
+        for channel in self._matching.every():
+            stub = matching_grpc.MatchingServiceStub(channel)
+            async for page in every_page(partial(stub.ListMarkets, timeout=10),
+                                         matching_pb.ListMarketsRequest(page_size=MARKET_PAGE)):
+                markets.extend(page.markets)
+        return markets
 
     async def _follow(self, market: matching_pb2.Market) -> None:
         backoff = FIRST_BACKOFF_SECS
@@ -90,7 +103,9 @@ class Intake:
                 log.warning("trade stream broke; resuming from the stored cursor",
                             extra={"fields": {"market": market.name, "status": error.code().name,
                                                "detail": error.details()}})
-            except SQLAlchemyError as error:  # nothing was recorded past the stored cursor
+            except Exception as error:  # the store is gone: nothing was recorded past the stored cursor
+                if not isinstance(error, SQLAlchemyError) and not is_outage(error):
+                    raise
                 log.warning("the settlement store failed; resuming from the stored cursor",
                             extra={"fields": {"market": market.name, "error": type(error).__name__}})
             await asyncio.sleep(backoff)
@@ -99,7 +114,9 @@ class Intake:
     async def _follow_once(self, market: matching_pb2.Market) -> bool:
         """Follows the stream until it ends; True if it delivered anything."""
         cursor = await self._tx.read(lambda session: self._store.cursor(session, market.name))
-        call = matching_grpc.MatchingServiceStub(self._channel()).StreamTrades(
+        # From the shard that owns the market; the cursor is the market's, so each shard's
+        # markets resume on their own.
+        call = matching_grpc.MatchingServiceStub(self._matching.of(market.name)).StreamTrades(
             matching_pb.StreamTradesRequest(market=market.name, after_sequence=cursor))
         queue: asyncio.Queue[matching_pb2.Trade | None] = asyncio.Queue(maxsize=4 * MAX_INTAKE)
         reader = asyncio.create_task(_read(call, queue))
@@ -118,11 +135,19 @@ class Intake:
             call.cancel()
 
     async def _record(self, market: matching_pb2.Market, trades: list[matching_pb2.Trade]) -> None:
+        """Records the trades' settlements in one span that links to each trade's taker trace:
+        from the trace that placed an order, Jaeger leads to the settling of its trades."""
+        links = [link for link in map(link_to, (trade.taker_trace_parent for trade in trades)) if link is not None]
+        with _tracer.start_as_current_span("settlement intake", links=links, attributes={
+                "clearmesh.market": market.name, "clearmesh.trade_count": len(trades)}):
+            await self._record_traced(market, trades)
+
+    async def _record_traced(self, market: matching_pb2.Market, trades: list[matching_pb2.Trade]) -> None:
         now = self._clock.now()
         arrived = [settlement_of_trade(trade, market, self._assets, self._fee_rate, now) for trade in trades]
         cursor = max(trade.sequence for trade in trades)
 
-        async def record(session: AsyncSession) -> int:
+        async def record(session: AsyncSession) -> list[Settlement]:
             # Charged here, in trade order and in the transaction that records them, so each
             # order's running notional counts every trade exactly once.
             fresh = await self._store.unseen(session, arrived)
@@ -131,9 +156,11 @@ class Intake:
             charged_ones, now_filled = charge_in_order(fresh, filled, self._assets, self._fee_rate)
             await self._store.save_order_fills(session, filled, now_filled)
             await self._store.intake(session, market.name, charged_ones, cursor)
-            return len(charged_ones)
+            return charged_ones
 
-        if await self._tx.write(record):
+        recorded = await self._tx.write(record)
+        if recorded:
+            metrics.GAVE_UP.inc(sum(s.progress.state is State.FAILED for s in recorded))  # unpostable as they came
             self._on_intake()
 
 
@@ -155,9 +182,12 @@ async def _read(call: Any, queue: asyncio.Queue[matching_pb2.Trade | None]) -> N
 
 
 async def _drain(queue: asyncio.Queue[matching_pb2.Trade | None]) -> tuple[list[matching_pb2.Trade], bool]:
-    """What has arrived (at least one item, waiting for it), and whether the stream ended."""
+    """What has arrived (at least one item, waiting for it, then `INTAKE_LINGER_SECS` for more
+    unless a full batch is there already), and whether the stream ended."""
     trades: list[matching_pb2.Trade] = []
     item = await queue.get()
+    if item is not _END and queue.qsize() < MAX_INTAKE - 1:
+        await asyncio.sleep(INTAKE_LINGER_SECS)
     while item is not _END:
         trades.append(item)
         if len(trades) >= MAX_INTAKE or queue.empty():

@@ -12,13 +12,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 
 import grpc
 
 from clearmesh.matching.v1 import matching_service_pb2 as matching_pb, matching_service_pb2_grpc as matching_grpc
 from clearmesh.wallet.v1 import wallet_pb2, wallet_service_pb2 as wallet_pb, wallet_service_pb2_grpc as wallet_grpc
 from services.runtime.errors import NotFound, Unavailable
-from services.runtime.paging import MAX_PAGE_SIZE
+from services.runtime.paging import MAX_PAGE_SIZE, every_page
+from services.runtime.shards import MatchingShards
 from services.runtime.transactions import Transactions
 from services.settlement.domain.leaves import batch_root
 from services.settlement.domain.reasons import SettlementReason
@@ -34,7 +36,7 @@ TRANSFERS = "transfers/"
 
 class Reconciler:
     def __init__(self, *, tx: Transactions, store: SettlementStore, assets: AssetCatalog,
-                 matching: Callable[[], grpc.aio.Channel], wallet: Callable[[], grpc.aio.Channel]) -> None:
+                 matching: MatchingShards, wallet: Callable[[], grpc.aio.Channel]) -> None:
         self._tx = tx
         self._store = store
         self._assets = assets
@@ -58,31 +60,24 @@ class Reconciler:
         return reconcile(trades, settlements, ledger, await self._batches(market), check_fee_totals=market is None)
 
     async def _trades(self, market: str | None, credentials: Metadata) -> list[str]:
-        stub = matching_grpc.MatchingServiceStub(self._matching())
-        markets = [market] if market is not None else await self._markets(stub, credentials)
+        markets = [market] if market is not None else await self._markets(credentials)
         names: list[str] = []
         for name in markets:
-            token = ""
-            while True:
-                page = await stub.ListTrades(matching_pb.ListTradesRequest(
-                    market=name, page_size=MAX_PAGE_SIZE, page_token=token),
-                    timeout=PEER_TIMEOUT_SECS, metadata=credentials)
+            stub = matching_grpc.MatchingServiceStub(self._matching.of(name))  # the market's shard
+            async for page in every_page(partial(stub.ListTrades, timeout=PEER_TIMEOUT_SECS, metadata=credentials),
+                                         matching_pb.ListTradesRequest(market=name, page_size=MAX_PAGE_SIZE)):
                 names += [trade.name for trade in page.trades]
-                token = page.next_page_token
-                if not token:
-                    break
         return names
 
-    async def _markets(self, stub: matching_grpc.MatchingServiceStub, credentials: Metadata) -> list[str]:
+    async def _markets(self, credentials: Metadata) -> list[str]:
+        """Every Matching shard's markets."""
         names: list[str] = []
-        token = ""
-        while True:
-            page = await stub.ListMarkets(matching_pb.ListMarketsRequest(page_size=MAX_PAGE_SIZE, page_token=token),
-                                          timeout=PEER_TIMEOUT_SECS, metadata=credentials)
-            names += [market.name for market in page.markets]
-            token = page.next_page_token
-            if not token:
-                return names
+        for channel in self._matching.every():
+            stub = matching_grpc.MatchingServiceStub(channel)
+            async for page in every_page(partial(stub.ListMarkets, timeout=PEER_TIMEOUT_SECS, metadata=credentials),
+                                         matching_pb.ListMarketsRequest(page_size=MAX_PAGE_SIZE)):
+                names += [market.name for market in page.markets]
+        return names
 
     async def _ledger(self, settlements: list[Settlement], credentials: Metadata) -> LedgerFacts:
         fee_entries: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -101,15 +96,10 @@ class Reconciler:
     async def _entries(self, account: str, credentials: Metadata) -> list[wallet_pb2.Entry]:
         stub = wallet_grpc.WalletServiceStub(self._wallet())
         entries: list[wallet_pb2.Entry] = []
-        token = ""
-        while True:
-            page = await stub.ListEntries(wallet_pb.ListEntriesRequest(
-                account=account, page_size=MAX_PAGE_SIZE, page_token=token),
-                timeout=PEER_TIMEOUT_SECS, metadata=credentials)
+        async for page in every_page(partial(stub.ListEntries, timeout=PEER_TIMEOUT_SECS, metadata=credentials),
+                                     wallet_pb.ListEntriesRequest(account=account, page_size=MAX_PAGE_SIZE)):
             entries += list(page.entries)
-            token = page.next_page_token
-            if not token:
-                return entries
+        return entries
 
     async def _batches(self, market: str | None) -> list[BatchCheck]:
         checks: list[BatchCheck] = []

@@ -10,14 +10,17 @@ from pathlib import Path
 from clearmesh.settlement.v1 import settlement_service_pb2, settlement_service_pb2_grpc
 
 from services.runtime.assets import parse_asset_config
+from services.runtime.metrics import sample_forever
 from services.runtime.server import ServiceRuntime, ServiceSpec, contract_spec
 from services.runtime.settings import Settings
 from services.settlement.anchorer import Anchorer
 from services.settlement.api import SettlementServicer
 from services.settlement.chain import Chain, open_chain
+from services.settlement.chain.traced import TracedChain
 from services.settlement.domain.states import RetryPolicy
 from services.settlement.intake import Intake
 from services.settlement.ledger import WalletLedger
+from services.settlement.metrics import backlog_sampler
 from services.settlement.poster import Poster
 from services.settlement.reconcile import Reconciler
 from services.settlement.store import SettlementStore
@@ -34,7 +37,7 @@ def settlement_spec(chain_for: Callable[[Settings], Chain] = open_chain) -> Serv
         # The Wallet's asset table: fees are charged at the quote asset's precision.
         assets = parse_asset_config(settings.assets)
         tx, store, clock = runtime.transactions, SettlementStore(), runtime.clock
-        chain = chain_for(settings)
+        chain = TracedChain(chain_for(settings))
         runtime.on_close(chain.close)
         log.info("anchoring settlement batches", extra={"fields": {"chain": chain.description}})
         anchorer = Anchorer(tx=tx, store=store, clock=clock, chain=chain, assets=assets)
@@ -42,13 +45,14 @@ def settlement_spec(chain_for: Callable[[Settings], Chain] = open_chain) -> Serv
             tx=tx, store=store, clock=clock, ledger=WalletLedger(lambda: runtime.channel("wallet"), assets),
             assets=assets, on_posted=anchorer.wake,
             policy=RetryPolicy(settings.settlement_retry_attempts, settings.settlement_retry_delay_secs))
-        intake = Intake(tx=tx, store=store, clock=clock, channel=lambda: runtime.channel("matching"),
+        intake = Intake(tx=tx, store=store, clock=clock, matching=runtime.matching,
                         assets=assets, fee_rate=settings.settlement_fee_rate, spawn=runtime.spawn,
                         on_intake=poster.wake)
         runtime.spawn(intake.run(), "settlement intake")
         runtime.spawn(poster.run(), "settlement poster")
         runtime.spawn(anchorer.run(), "settlement anchorer")
-        reconciler = Reconciler(tx=tx, store=store, assets=assets, matching=lambda: runtime.channel("matching"),
+        runtime.spawn(sample_forever(backlog_sampler(tx, store, clock), "settlement backlog"), "settlement metrics")
+        reconciler = Reconciler(tx=tx, store=store, assets=assets, matching=runtime.matching,
                                 wallet=lambda: runtime.channel("wallet"))
         return SettlementServicer(tx=tx, store=store, clock=clock, wire=Wire(assets), poster=poster,
                                   reconciler=reconciler, fee_rate=settings.settlement_fee_rate)

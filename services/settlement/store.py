@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.runtime.bulk import insert_rows, update_rows
 from services.runtime.database import stored_utc
 from services.settlement import tables
 from services.settlement.domain.charges import Charges, TradeTerms
@@ -46,6 +47,13 @@ class Batch:
     leaf_count: int
 
 
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    pending: int
+    failed: int
+    oldest_pending_execute_time: str | None  # RFC 3339, as the settlement stores it
+
+
 class SettlementStore:
     # ---------------------------------------------------------------- intake
 
@@ -62,7 +70,7 @@ class SettlementStore:
     async def intake(self, session: AsyncSession, market: str, fresh: Sequence[Settlement], cursor: int) -> None:
         """Insert new settlements and move the market's cursor to `cursor` (never back)."""
         if fresh:
-            await session.execute(_S.insert(), [_row(s) for s in fresh])
+            await insert_rows(session, _S, [_row(s) for s in fresh])
         stored = await session.scalar(select(tables.cursors.c.after_sequence)
                                       .where(tables.cursors.c.market == market).with_for_update())
         if stored is None:
@@ -80,11 +88,13 @@ class SettlementStore:
         return {row.order_name: row.notional_units for row in rows}
 
     async def save_order_fills(self, session: AsyncSession, before: Mapping[str, int], after: Mapping[str, int]) -> None:
-        for order, units in sorted(after.items()):
-            if order in before:
-                await session.execute(update(_F).where(_F.c.order_name == order).values(notional_units=units))
-            else:
-                await session.execute(_F.insert().values(order_name=order, notional_units=units))
+        """Write the changed figures: one INSERT of the new orders and one UPDATE of the known
+        ones (`bulk`: two statements per intake, not two per trade)."""
+        changed = sorted(after.items())
+        await insert_rows(session, _F, [{"order_name": order, "notional_units": units}
+                                        for order, units in changed if order not in before])
+        await update_rows(session, _F, ("order_name",), [{"order_name": order, "notional_units": units}
+                                                         for order, units in changed if order in before])
 
     async def rewind(self, session: AsyncSession, market: str, cursor: int) -> None:
         """Operator repair: follow the market again from `cursor` (what was settled stays settled)."""
@@ -93,16 +103,32 @@ class SettlementStore:
 
     # --------------------------------------------------------------- posting
 
-    async def due(self, session: AsyncSession, now: datetime, limit: int) -> list[Settlement]:
-        """PENDING settlements whose backoff is over, oldest first."""
-        rows = await session.execute(
-            select(_S).where(_S.c.state == State.PENDING,
-                             or_(_S.c.next_attempt_time.is_(None), _S.c.next_attempt_time <= now))
-            .order_by(_S.c.seq).limit(limit))
+    async def due_ids(self, session: AsyncSession, now: datetime, limit: int) -> list[str]:
+        """The ids of PENDING settlements whose backoff is over, oldest first: what the poster
+        counts while a batch fills (it reads again every few ms), without building them."""
+        return list(await session.scalars(
+            select(_S.c.settlement_id).where(_S.c.state == State.PENDING,
+                                             or_(_S.c.next_attempt_time.is_(None), _S.c.next_attempt_time <= now))
+            .order_by(_S.c.seq).limit(limit)))
+
+    async def pending(self, session: AsyncSession, settlement_ids: Sequence[str]) -> list[Settlement]:
+        """Those of these settlements that are PENDING, oldest first."""
+        rows = await session.execute(select(_S).where(_S.c.settlement_id.in_(settlement_ids),
+                                                      _S.c.state == State.PENDING).order_by(_S.c.seq))
         return [_settlement(row) for row in rows]
 
     async def next_retry_time(self, session: AsyncSession) -> datetime | None:
         return _utc(await session.scalar(select(func.min(_S.c.next_attempt_time)).where(_S.c.state == State.PENDING)))
+
+    async def backlog(self, session: AsyncSession) -> Backlog:
+        """What is not settled yet, for the metrics: PENDING and FAILED counts, and the
+        execution time of the oldest PENDING trade."""
+        rows = await session.execute(select(_S.c.state, func.count()).where(_S.c.state.in_((State.PENDING, State.FAILED)))
+                                     .group_by(_S.c.state))
+        counts: dict[str, int] = {state: count for state, count in rows}
+        oldest = await session.scalar(
+            select(_S.c.execute_time).where(_S.c.state == State.PENDING).order_by(_S.c.seq).limit(1))
+        return Backlog(counts.get(State.PENDING, 0), counts.get(State.FAILED, 0), oldest)
 
     async def locked(self, session: AsyncSession, settlement_ids: Sequence[str]) -> list[Settlement]:
         """The settlements, locked for a state change, in id order (one lock order everywhere)."""
@@ -111,10 +137,12 @@ class SettlementStore:
         return [_settlement(row) for row in rows]
 
     async def save_progress(self, session: AsyncSession, changes: Mapping[str, Progress], now: datetime) -> None:
-        for settlement_id, progress in changes.items():
-            await session.execute(update(_S).where(_S.c.settlement_id == settlement_id).values(
-                state=progress.state, attempts=progress.attempts, failure_reason=progress.failure_reason,
-                next_attempt_time=progress.next_attempt_time, update_time=now))
+        if not changes:
+            return
+        await session.execute(_SAVE_PROGRESS, [
+            {"key_id": settlement_id, "new_state": progress.state, "new_attempts": progress.attempts,
+             "new_reason": progress.failure_reason, "new_next": progress.next_attempt_time, "new_update": now}
+            for settlement_id, progress in sorted(changes.items())])
 
     async def save_charges(self, session: AsyncSession, settlement_id: str, charges: Charges) -> None:
         await session.execute(update(_S).where(_S.c.settlement_id == settlement_id).values(
@@ -129,6 +157,14 @@ class SettlementStore:
 
     # ------------------------------------------------------------- anchoring
 
+    async def posted_backlog(self, session: AsyncSession, limit: int) -> tuple[int, datetime | None]:
+        """How many settlements the next anchor batch would hold (at most `limit`) and when its
+        oldest became POSTED: one row, so a poll that finds the batch not ready yet is cheap."""
+        head = (select(_S.c.update_time).where(_S.c.state == State.POSTED)
+                .order_by(_S.c.update_time, _S.c.seq).limit(limit).subquery())
+        count, oldest = (await session.execute(select(func.count(), func.min(head.c.update_time)))).one()
+        return int(count), _utc(oldest)
+
     async def posted(self, session: AsyncSession, limit: int) -> list[Settlement]:
         """POSTED settlements in posting order (the order of their leaves)."""
         rows = await session.execute(select(_S).where(_S.c.state == State.POSTED)
@@ -141,10 +177,10 @@ class SettlementStore:
         batch_id = (await session.execute(tables.batches.insert().values(
             root=root_hex, signature=signature, slot=slot, leaf_count=len(leaves), create_time=now)
             .returning(tables.batches.c.batch_id))).scalar_one()
-        for position, settlement_id in enumerate(leaves):
-            await session.execute(update(_S).where(_S.c.settlement_id == settlement_id, _S.c.state == State.POSTED)
-                                  .values(state=State.ANCHORED, batch_id=batch_id, batch_position=position,
-                                          update_time=now))
+        if leaves:
+            await session.execute(_ANCHOR, [
+                {"key_id": settlement_id, "new_batch": batch_id, "new_position": position, "new_update": now}
+                for position, settlement_id in enumerate(leaves)])
         return int(batch_id)
 
     async def batch_members(self, session: AsyncSession, batch_id: int) -> list[Settlement]:
@@ -184,6 +220,13 @@ class SettlementStore:
 
 
 _B = tables.batches
+# Row-by-row changes as one executemany each (bound per row: `key_*` picks it, `new_*` sets it).
+_SAVE_PROGRESS = update(_S).where(_S.c.settlement_id == bindparam("key_id")).values(
+    state=bindparam("new_state"), attempts=bindparam("new_attempts"), failure_reason=bindparam("new_reason"),
+    next_attempt_time=bindparam("new_next"), update_time=bindparam("new_update"))
+_ANCHOR = update(_S).where(_S.c.settlement_id == bindparam("key_id"), _S.c.state == State.POSTED).values(
+    state=State.ANCHORED, batch_id=bindparam("new_batch"), batch_position=bindparam("new_position"),
+    update_time=bindparam("new_update"))
 _BATCH_JOIN = and_(_S.c.batch_id == _B.c.batch_id)
 _BATCH_COLUMNS = (_B.c.root.label("batch_root"), _B.c.signature.label("batch_signature"),
                   _B.c.slot.label("batch_slot"))

@@ -11,6 +11,8 @@ from abc import ABC, abstractmethod
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from services.runtime.status import is_outage
+
 STORE_RETRY_SECS = 1.0
 
 
@@ -30,7 +32,9 @@ class Worker(ABC):
         while True:
             try:
                 await self._step()
-            except SQLAlchemyError as error:  # the database is briefly gone: nothing changed, go on
+            except Exception as error:  # the database is briefly gone: nothing changed, go on
+                if not isinstance(error, SQLAlchemyError) and not is_outage(error):
+                    raise
                 self._log.warning("the settlement store failed; trying again",
                                   extra={"fields": {"error": type(error).__name__, "retryIn": STORE_RETRY_SECS}})
                 await asyncio.sleep(STORE_RETRY_SECS)
@@ -40,6 +44,9 @@ class Worker(ABC):
         """Do one batch of work if it is ready; otherwise wait for it (`_sleep`)."""
 
     async def _sleep(self, seconds: float) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation that
+        # arrives in the turn the wake-up does, and a stopping service then waits forever.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
         self._wake.clear()

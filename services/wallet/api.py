@@ -8,9 +8,11 @@ Idempotency, per RPC:
   same payload returns the first result, a different one ALREADY_EXISTS naming the differing
   fields (and, in a batch, the transfer's index).
 - ReleaseHold: releasing everything is naturally idempotent; a partial release is idempotent
-  when it carries a `request_id`.
+  when it carries a `request_id`. Releasing an id no hold was placed under answers NOT_FOUND
+  and leaves a tombstone: a later PlaceHold of that id is FAILED_PRECONDITION HOLD_RELEASED.
 
-PlaceHold and ReleaseHold (without a request_id) are group-committed (`hold_writer.py`);
+PlaceHold, each hold of PlaceHolds and ReleaseHold (without a request_id) are group-committed
+(`hold_writer.py`);
 PostTransfers posts its batch in one transaction (`domain/batches.py`).
 - CompleteWithdrawal / FailWithdrawal: repeating the transition that already happened, with
   the same tx_reference / reason, answers the withdrawal as it is (a retry is not an error);
@@ -24,13 +26,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from google.protobuf.message import Message
+from google.rpc import status_pb2
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clearmesh.wallet.v1 import wallet_pb2, wallet_service_pb2 as pb, wallet_service_pb2_grpc as pb_grpc
 from services.runtime import idempotency
 from services.runtime.auth import current_principal
+from services.runtime.batches import answer_each, check_batch
 from services.runtime.clock import Clock
-from services.runtime.errors import PermissionDenied
+from services.runtime.errors import NotFound, PermissionDenied
 from services.runtime.paging import read_page
 from services.wallet.domain import (
     Hold,
@@ -57,6 +61,7 @@ from services.wallet.requests import (
     parse_release_hold,
     parse_withdraw,
     parse_withdrawal_name,
+    transfer_fields,
 )
 from services.wallet.store import PostedTransfer, WalletStore
 from services.wallet.wire import Wire
@@ -152,6 +157,18 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
     # ------------------------------------------------------ holds and transfers
 
     async def PlaceHold(self, request: pb.PlaceHoldRequest, context: Any) -> wallet_pb2.Hold:
+        return await self._place_hold(request)
+
+    async def PlaceHolds(self, request: pb.PlaceHoldsRequest, context: Any) -> pb.PlaceHoldsResponse:
+        """Each hold as PlaceHold would place it, all at once: they reach the hold writer in the
+        same turn, so they share its group's transaction; each refusal is that hold's alone."""
+        check_batch("holds", request.holds)
+        answers = await answer_each(self._place_hold(hold) for hold in request.holds)
+        return pb.PlaceHoldsResponse(results=[
+            pb.PlaceHoldResult(error=answer) if isinstance(answer, status_pb2.Status)
+            else pb.PlaceHoldResult(hold=answer) for answer in answers])
+
+    async def _place_hold(self, request: pb.PlaceHoldRequest) -> wallet_pb2.Hold:
         command = parse_place_hold(request, self.assets)
         funds = command.funds
         hold = Hold(command.hold_id, funds.account, funds.asset.code, funds.units, self.clock.now())
@@ -167,7 +184,14 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
         async def remembered(session: AsyncSession) -> wallet_pb2.Hold:
             return self.wire.hold(await self.store.apply_hold_command(session, release))
 
-        return await self._once("ReleaseHold", command.request_id, request, wallet_pb2.Hold, remembered)
+        while True:
+            try:
+                return await self._once("ReleaseHold", command.request_id, request, wallet_pb2.Hold, remembered)
+            except NotFound:
+                # That transaction rolled back with its refusal: the id's tombstone is written by
+                # one of its own, unless the hold was placed meanwhile (then it is released).
+                if not await self.store.tx.write(lambda session: self.store.release_unplaced(session, release.hold_id)):
+                    raise
 
     async def PostTransfer(self, request: pb.PostTransferRequest, context: Any) -> wallet_pb2.Transfer:
         command = parse_post_transfer(request, self.assets)
@@ -185,7 +209,8 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
                                 command.entry_kinds) for command in commands]
         names = [transfer.transfer for transfer in request.transfers]
         posted = await self.store.tx.write(lambda session: self.store.post_transfers(session, batch, names=names))
-        return pb.PostTransfersResponse(transfers=[self.wire.transfer(one) for one in posted])
+        fields = transfer_fields(request)
+        return pb.PostTransfersResponse(transfers=[self.wire.transfer(one, fields) for one in posted])
 
     # ---------------------------------------------------------------- helpers
 

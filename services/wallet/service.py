@@ -5,19 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from clearmesh.wallet.v1 import wallet_service_pb2, wallet_service_pb2_grpc
+from services.runtime.metrics import sample_forever
 from services.runtime.server import ServiceRuntime, contract_spec
 from services.wallet.api import WalletServicer
 from services.wallet.domain import parse_asset_config
 from services.wallet.hold_writer import HoldWriter
 from services.wallet.kyc import WithdrawalLimits
+from services.wallet.metrics import holds_sampler
 from services.wallet.store import WalletStore
 
 
 async def build(runtime: ServiceRuntime) -> WalletServicer:
-    store = WalletStore(runtime.engine, parse_asset_config(runtime.settings.assets))
+    assets = parse_asset_config(runtime.settings.assets)
+    store = WalletStore(runtime.engine, assets)
     await store.pin_assets()
     holds = HoldWriter(store)
     runtime.spawn(holds.run(), "wallet:holds")
+    runtime.spawn(sample_forever(holds_sampler(store, assets), "wallet holds"), "wallet:metrics")
     return WalletServicer(store, holds, WithdrawalLimits(lambda: runtime.channel("kyc")), runtime.clock)
 
 

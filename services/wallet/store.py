@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select, tuple_, update
+from sqlalchemy import bindparam, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from services.runtime.bulk import insert_rows, update_rows
 from services.runtime.database import stored_utc
 from services.runtime.errors import DomainError
 from services.runtime.transactions import Transactions
@@ -49,10 +50,25 @@ from services.wallet.domain.hold_groups import (
     HoldCommand,
     Outcome,
     PlaceHold,
+    ReleaseHold,
     apply_hold_group,
     balance_key_of,
 )
 from services.wallet.domain.identifiers import withdrawal_name
+
+
+# The statements every hold group runs (each PlaceHold and ReleaseHold), built once with bind
+# parameters: built per call with literal lists, their construction and cache key cost more
+# CPU than executing them, on the serial path of every placement (docs/order-path.md).
+_BALANCES = (select(tables.balances)
+             .where(tuple_(tables.balances.c.account, tables.balances.c.asset).in_(bindparam("keys", expanding=True)))
+             .order_by(tables.balances.c.account, tables.balances.c.asset))
+_BALANCES_LOCKED = _BALANCES.with_for_update()
+_LOCK_HOLDS = (select(tables.holds).where(tables.holds.c.hold_id.in_(bindparam("hold_ids", expanding=True)))
+               .order_by(tables.holds.c.hold_id).with_for_update())
+_RELEASED = (select(tables.released_hold_ids.c.hold_id)
+             .where(tables.released_hold_ids.c.hold_id.in_(bindparam("hold_ids", expanding=True))))
+_INSERT_HOLDS = tables.holds.insert()
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,14 +122,9 @@ class WalletStore:
     async def _select_balances(
         self, session: AsyncSession, keys: Sequence[BalanceKey], *, lock: bool
     ) -> dict[BalanceKey, Balance]:
-        query = (
-            select(tables.balances)
-            .where(tuple_(tables.balances.c.account, tables.balances.c.asset).in_(list(keys)))
-            .order_by(tables.balances.c.account, tables.balances.c.asset)
-        )
-        if lock:
-            query = query.with_for_update()
-        return {(row.account, row.asset): Balance(row.total, row.held) for row in await session.execute(query)}
+        query = _BALANCES_LOCKED if lock else _BALANCES
+        return {(row.account, row.asset): Balance(row.total, row.held)
+                for row in await session.execute(query, {"keys": list(keys)})}
 
     async def lock_balances(self, session: AsyncSession, keys: Sequence[BalanceKey]) -> dict[BalanceKey, Balance]:
         """Lock the balance rows of `keys` in sorted order, creating missing ones (and accounts) at zero."""
@@ -132,14 +143,8 @@ class WalletStore:
         return await self._select_balances(session, keys, lock=True)
 
     async def _write_balances(self, session: AsyncSession, changed: Mapping[BalanceKey, Balance]) -> None:
-        statement = (
-            update(tables.balances)
-            .where(and_(tables.balances.c.account == bindparam("key_account"),
-                        tables.balances.c.asset == bindparam("key_asset")))
-            .values(total=bindparam("new_total"), held=bindparam("new_held"))
-        )
-        await session.execute(statement, [
-            {"key_account": account, "key_asset": asset, "new_total": balance.total, "new_held": balance.held}
+        await update_rows(session, tables.balances, ("account", "asset"), [
+            {"account": account, "asset": asset, "total": balance.total, "held": balance.held}
             for (account, asset), balance in sorted(changed.items())
         ])
 
@@ -158,11 +163,23 @@ class WalletStore:
     # ---------------------------------------------------------------- holds
 
     async def _lock_holds(self, session: AsyncSession, hold_ids: Sequence[str]) -> dict[str, HoldStatus]:
-        query = (
-            select(tables.holds).where(tables.holds.c.hold_id.in_(sorted(set(hold_ids))))
-            .order_by(tables.holds.c.hold_id).with_for_update()
-        )
-        return {row.hold_id: _hold_status(row) for row in await session.execute(query)}
+        return {row.hold_id: _hold_status(row)
+                for row in await session.execute(_LOCK_HOLDS, {"hold_ids": sorted(set(hold_ids))})}
+
+    async def _released_hold_ids(self, session: AsyncSession, hold_ids: Sequence[str]) -> set[str]:
+        """The tombstones among `hold_ids`: ids released before any hold was placed under them."""
+        return set((await session.execute(_RELEASED, {"hold_ids": sorted(set(hold_ids))})).scalars())
+
+    async def release_unplaced(self, session: AsyncSession, hold_id: str) -> bool:
+        """Tombstone `hold_id` if no hold was placed under it (False); True if one has been since,
+        which the caller then releases by the usual rules."""
+        if await self._lock_holds(session, [hold_id]):
+            return True
+        effects = apply_hold_group([ReleaseHold(hold_id, None)], {}, {}, self.assets,
+                                   await self._released_hold_ids(session, [hold_id]))
+        if effects.tombstones:
+            await session.execute(tables.released_hold_ids.insert(), [{"hold_id": hold_id}])
+        return False
 
     async def hold(self, session: AsyncSession, hold_id: str) -> HoldStatus | None:
         row = (await session.execute(select(tables.holds).where(tables.holds.c.hold_id == hold_id))).first()
@@ -175,13 +192,17 @@ class WalletStore:
         hold_ids = [command.hold.hold_id if isinstance(command, PlaceHold) else command.hold_id
                     for command in commands]
         statuses = await self._lock_holds(session, hold_ids)
+        released = await self._released_hold_ids(session, hold_ids)
         keys = {key for command in commands if (key := balance_key_of(command, statuses)) is not None}
         # Rows are not created here: a missing one belongs to an account never funded, on which
         # a hold can only fail; a release's row exists since its hold was placed.
         found = await self._select_balances(session, sorted(keys), lock=True) if keys else {}
-        effects = apply_hold_group(commands, statuses, found, self.assets)
+        effects = apply_hold_group(commands, statuses, found, self.assets, released)
+        if effects.tombstones:
+            await session.execute(tables.released_hold_ids.insert(),
+                                  [{"hold_id": hold_id} for hold_id in effects.tombstones])
         if effects.placed:
-            await session.execute(tables.holds.insert(), [
+            await session.execute(_INSERT_HOLDS, [
                 {"hold_id": s.hold.hold_id, "account": s.hold.account, "asset": s.hold.asset, "units": s.hold.units,
                  "consumed_units": s.consumed_units, "released_units": s.released_units,
                  "create_time": s.hold.create_time}
@@ -200,14 +221,8 @@ class WalletStore:
         return outcome
 
     async def _write_holds(self, session: AsyncSession, statuses: Sequence[HoldStatus]) -> None:
-        if not statuses:
-            return
-        statement = (
-            update(tables.holds).where(tables.holds.c.hold_id == bindparam("key_hold_id"))
-            .values(consumed_units=bindparam("new_consumed"), released_units=bindparam("new_released"))
-        )
-        await session.execute(statement, [
-            {"key_hold_id": s.hold.hold_id, "new_consumed": s.consumed_units, "new_released": s.released_units}
+        await update_rows(session, tables.holds, ("hold_id",), [
+            {"hold_id": s.hold.hold_id, "consumed_units": s.consumed_units, "released_units": s.released_units}
             for s in sorted(statuses, key=lambda s: s.hold.hold_id)
         ])
 
@@ -281,7 +296,7 @@ class WalletStore:
         if new:
             # The transfer rows first: a concurrent replay waits on their keys, then finds them.
             # In id order, so two batches sharing ids wait for each other instead of deadlocking.
-            await session.execute(tables.transfers.insert(), [
+            await insert_rows(session, tables.transfers, [
                 {"transfer_id": posted.transfer.transfer_id, "kind": str(posted.transfer.kind),
                  "create_time": posted.transfer.create_time}
                 for posted in sorted(new.values(), key=lambda posted: posted.transfer.transfer_id)
@@ -299,7 +314,7 @@ class WalletStore:
 
     async def _insert_entries(self, session: AsyncSession, posted: Sequence[PostedTransfer]) -> None:
         """One journal entry per posting, in the transfers' order (their sequence numbers follow it)."""
-        await session.execute(tables.entries.insert(), [
+        await insert_rows(session, tables.entries, [
             {"transfer_id": one.transfer.transfer_id, "position": position, "kind": kind,
              "account": posting.account, "asset": posting.asset, "units": posting.units,
              "hold_id": posting.hold_id, "create_time": one.transfer.create_time}
@@ -354,6 +369,20 @@ class WalletStore:
             tables.withdrawals.c.state != str(WithdrawalState.FAILED),
         )
         return int((await session.execute(query)).scalar_one())
+
+    # --------------------------------------------------------------- metrics
+
+    async def holds_outstanding(self) -> dict[str, tuple[int, int]]:
+        """Asset → (holds with units neither consumed nor released, units they still hold)."""
+        h = tables.holds
+        left = h.c.units - h.c.consumed_units - h.c.released_units
+
+        async def work(session: AsyncSession) -> dict[str, tuple[int, int]]:
+            rows = await session.execute(select(h.c.asset, func.count(), func.sum(left)).where(left > 0)
+                                         .group_by(h.c.asset))
+            return {asset: (int(count), int(units or 0)) for asset, count, units in rows}
+
+        return await self.tx.read(work)
 
     # ---------------------------------------------------------- consistency
 

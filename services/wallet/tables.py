@@ -71,6 +71,13 @@ holds = Table(
     Column("create_time", DateTime(timezone=True), nullable=False),
 )
 
+# Hold ids released before any hold was placed under them (domain/hold_groups.py): a PlaceHold
+# of one is refused, so no money is ever held under a released id.
+released_hold_ids = Table(
+    "wallet_released_hold_ids", metadata,
+    Column("hold_id", ID, primary_key=True),
+)
+
 withdrawals = Table(
     "wallet_withdrawals", metadata,
     Column("withdrawal_id", ID, primary_key=True),

@@ -9,6 +9,8 @@ from services.wallet.store import JournalEntry, PostedTransfer, WithdrawalRecord
 
 TRANSFERS = "transfers"
 HOLDS = "holds"
+# A Transfer's fields, as a read mask names them.
+TRANSFER_FIELDS = ("name", "postings", "create_time")
 
 
 def entry_kind(kind: str) -> str:
@@ -38,19 +40,24 @@ class Wire:
             remaining=self.amount(hold.asset, status.remaining_units),
             state=wallet_pb2.HOLD_STATE_OPEN if status.is_open else wallet_pb2.HOLD_STATE_CLOSED)
 
-    def transfer(self, posted: PostedTransfer) -> wallet_pb2.Transfer:
+    def transfer(self, posted: PostedTransfer, fields: frozenset[str] | None = None) -> wallet_pb2.Transfer:
+        """The transfer's message with `fields` only (None: every field): a field left out is
+        not formatted at all, which is the point of asking for fewer."""
         transfer = posted.transfer
-        return wallet_pb2.Transfer(
-            name=f"{TRANSFERS}/{transfer.transfer_id}",
-            postings=[
+        message = wallet_pb2.Transfer()
+        if fields is None or "name" in fields:
+            message.name = f"{TRANSFERS}/{transfer.transfer_id}"
+        if fields is None or "postings" in fields:
+            message.postings.extend(
                 wallet_pb2.Posting(
                     account=posting.account, asset=posting.asset,
                     amount=self.amount(posting.asset, posting.units),
                     hold=f"{HOLDS}/{posting.hold_id}" if posting.hold_id is not None else "",
                     kind=entry_kind(kind))
-                for posting, kind in zip(transfer.postings, posted.entry_kinds, strict=True)
-            ],
-            create_time=timestamp(transfer.create_time))
+                for posting, kind in zip(transfer.postings, posted.entry_kinds, strict=True))
+        if fields is None or "create_time" in fields:
+            message.create_time.CopyFrom(timestamp(transfer.create_time))
+        return message
 
     def entry(self, journal: JournalEntry) -> wallet_pb2.Entry:
         entry = journal.entry

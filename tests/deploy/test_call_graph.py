@@ -1,6 +1,7 @@
 """Who may call whom, four ways that must agree: the channels the code dials (scanned from each
-service package: `channel("kyc")`; the edge dials every service it has a route to), the
-NetworkPolicies, the AuthorizationPolicies, and the contracts' access options."""
+service package: `channel("kyc")`, `runtime.matching` for Matching's shards; the edge dials every service it has a route to), the
+NetworkPolicies, the AuthorizationPolicies, and the contracts' access options (plus a service in
+shards calling itself: a shard relays a user's call to the market's owner, as that user)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from tests.testkit.manifests import REPO_ROOT, Document, load_documents, of_kind
 from gateway.descriptor import load_descriptor_set
 from gateway.edge.upstream import service_key
 from gateway.envoy.contract import load_services
-from gateway.envoy.istio import HEALTH_CHECK_PATH, service_principal
+from gateway.envoy.istio import HEALTH_CHECK_PATH, SHARDED, service_principal
 from gateway.transcode import load_rules
 from services.registry import SERVICE_NAMES, load_spec
 from services.runtime.auth import access_rules
 
 Graph = dict[str, set[str]]
 CHANNEL = re.compile(r"""channel\(\s*["'](\w+)["']\s*\)""")
+SHARDS = re.compile(r"runtime\.matching\b")  # the channels to Matching's shards (runtime/shards.py)
 ISTIO = REPO_ROOT / "istio"
 
 
@@ -26,7 +28,9 @@ def dialled_by_the_code() -> Graph:
     graph: Graph = {}
     for name in SERVICE_NAMES:
         sources = (REPO_ROOT / "services" / name).rglob("*.py")
-        callees = {callee for path in sources for callee in CHANNEL.findall(path.read_text())}
+        texts = [path.read_text() for path in sources]
+        callees = {callee for text in texts for callee in CHANNEL.findall(text)}
+        callees |= {"matching" for text in texts if SHARDS.search(text)}
         if callees:
             graph[name] = callees
     graph["edge"] = {service_key(route.grpc_path.split("/")[1])
@@ -85,6 +89,8 @@ def granted_by_the_contracts() -> Graph:
             for caller in rule.services:
                 graph.setdefault(caller, set()).add(name)
     graph["edge"] = set(SERVICE_NAMES)  # every service has methods with an HTTP binding
+    for name in SHARDED:  # a shard relays users' HTTP-bound calls to its sibling shards
+        graph.setdefault(name, set()).add(name)
     return graph
 
 

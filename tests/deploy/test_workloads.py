@@ -1,6 +1,6 @@
 """Each workload as deployed: hardened pods, native gRPC probes on the numeric port, a drain
 shorter than the grace period, resources, a Service port named grpc, HPA, PDB, ServiceAccount;
-and the replicas each overlay promises (Matching: exactly one writer)."""
+and the replicas each overlay promises (Matching: one pod per shard, one writer per market)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ import pytest
 from tests.testkit.manifests import OVERLAYS, Document, find, of_kind
 
 from services.registry import SERVICE_NAMES
+from services.runtime.settings import Settings
 
 WORKLOADS = (*SERVICE_NAMES, "edge")
 GRPC_PORT = 50051
 REPLICAS = {  # overlay → workload → replicas
     "dev": {"matching": 1, "wallet": 1, "edge": 1, "order": 1, "kyc": 1, "settlement": 1},
-    "staging": {"matching": 1, "wallet": 2, "edge": 2, "order": 2, "kyc": 2, "settlement": 1},
-    "prod": {"matching": 1, "wallet": 5, "edge": 3, "order": 3, "kyc": 3, "settlement": 1},
+    "staging": {"matching": 2, "wallet": 2, "edge": 2, "order": 2, "kyc": 2, "settlement": 1},
+    "prod": {"matching": 5, "wallet": 5, "edge": 3, "order": 3, "kyc": 3, "settlement": 1},
 }
 
 
@@ -95,6 +96,30 @@ def test_the_autoscaler_targets_cpu_70_and_memory_80_percent(base: list[Document
 def test_matching_is_a_stateful_set_with_no_autoscaler(base: list[Document]) -> None:
     assert workload(base, "matching")["kind"] == "StatefulSet"
     assert not [d for d in of_kind(base, "HorizontalPodAutoscaler") if d["metadata"]["name"] == "matching"]
+
+
+def test_each_matching_pod_learns_its_shard_from_its_name(base: list[Document]) -> None:
+    env = {item["name"]: item for item in container(base, "matching")["env"]}
+    assert env["CLEARMESH_MATCHING_SHARD"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+
+
+def test_the_shards_are_reached_through_a_headless_service_per_pod(base: list[Document]) -> None:
+    stateful_set = workload(base, "matching")
+    headless = find(base, "Service", stateful_set["spec"]["serviceName"])
+    assert headless["spec"]["clusterIP"] == "None"
+    assert headless["spec"]["selector"] == {"app": "matching"}
+    assert [port["name"] for port in headless["spec"]["ports"]] == ["grpc"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_shard_map_lists_every_matching_pod_in_order(rendered: dict[str, list[Document]], overlay: str) -> None:
+    documents = rendered[overlay]
+    stateful_set = workload(documents, "matching")
+    shards = Settings(CLEARMESH_MATCHING_SHARDS=find(documents, "ConfigMap", "clearmesh-settings")["data"][
+        "CLEARMESH_MATCHING_SHARDS"]).matching_shard_map().addresses
+    namespace = find(documents, "Namespace", "clearmesh")["metadata"]["name"]
+    assert shards == tuple(f"matching-{pod}.{stateful_set['spec']['serviceName']}.{namespace}.svc.cluster.local:{GRPC_PORT}"
+                           for pod in range(stateful_set["spec"]["replicas"]))
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -15,8 +15,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from clearmesh.kyc.v1 import kyc_pb2
-from clearmesh.kyc.v1 import kyc_service_pb2 as kyc_pb
 from clearmesh.kyc.v1 import kyc_service_pb2_grpc as kyc_grpc
 from clearmesh.matching.v1 import matching_service_pb2 as matching_pb
 from clearmesh.matching.v1 import matching_service_pb2_grpc as matching_grpc
@@ -26,8 +24,8 @@ from clearmesh.order.v1 import order_service_pb2_grpc as pb_grpc
 from clearmesh.type.v1 import trading_pb2
 from clearmesh.wallet.v1 import wallet_service_pb2 as wallet_pb
 from clearmesh.wallet.v1 import wallet_service_pb2_grpc as wallet_grpc
-from google.type import date_pb2
 from tests.testkit.processes import Metadata, Processes, eventually
+from tests.testkit.traders import approve
 
 SERVICES = ("kyc", "wallet", "matching", "order")
 
@@ -46,15 +44,8 @@ def mesh(tmp_path: Path) -> Iterator[Processes]:
 def test_an_order_killed_between_hold_and_submit_is_placed_once_after_a_restart(mesh: Processes) -> None:
     alice: Metadata = mesh.bearer("alice")
     operator: Metadata = mesh.bearer("ops", "operator")
-    kyc = kyc_grpc.KycServiceStub(mesh.channel("kyc"))
-    applicant = kyc.CreateApplicant(kyc_pb.CreateApplicantRequest(applicant=kyc_pb2.Applicant(
-        legal_name="Alice Example", country="NL", address="1 Canal Street, Amsterdam",
-        date_of_birth=date_pb2.Date(year=1990, month=4, day=2))), metadata=alice)
-    kyc.SubmitDocument(kyc_pb.SubmitDocumentRequest(parent=applicant.name, document=kyc_pb2.Document(
-        type=kyc_pb2.DOCUMENT_TYPE_PASSPORT, issuing_country="NL", number="NX1234567",
-        sha256="ab" * 32, size_bytes=120_000)), metadata=alice)
-    kyc.ReviewApplicant(kyc_pb.ReviewApplicantRequest(
-        name=applicant.name, decision=kyc_pb.REVIEW_DECISION_APPROVE, tier=1), metadata=operator)
+    approve(kyc_grpc.KycServiceStub(mesh.channel("kyc")), alice, operator, passport="NX1234567",
+            legal_name="Alice Example")
     wallet = wallet_grpc.WalletServiceStub(mesh.channel("wallet"))
     wallet.Deposit(wallet_pb.DepositRequest(account="accounts/alice", asset="USDC", amount="1000",
                                             request_id="d1"), metadata=operator)

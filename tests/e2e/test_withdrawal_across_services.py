@@ -8,25 +8,18 @@ from typing import Any
 import grpc
 import pytest
 
-from clearmesh.kyc.v1 import kyc_pb2, kyc_service_pb2 as kyc_pb, kyc_service_pb2_grpc as kyc_grpc
+from clearmesh.kyc.v1 import kyc_service_pb2 as kyc_pb, kyc_service_pb2_grpc as kyc_grpc
 from clearmesh.wallet.v1 import wallet_pb2, wallet_service_pb2 as pb, wallet_service_pb2_grpc as pb_grpc
-from google.type import date_pb2
 from services.kyc.service import SPEC as KYC
 from services.runtime.settings import Settings
 from services.wallet.service import SPEC as WALLET
 from tests.testkit.rpc import reason
+from tests.testkit.traders import approve_async
 
 
 async def _approve(kyc: kyc_grpc.KycServiceStub, bearer: Any, account: str, tier: int) -> None:
-    trader, operator = bearer(account=account), bearer(account="op", roles=("operator",))
-    applicant = await kyc.CreateApplicant(kyc_pb.CreateApplicantRequest(applicant=kyc_pb2.Applicant(
-        legal_name="Alice Example", country="NL", address="1 Canal Street, Amsterdam",
-        date_of_birth=date_pb2.Date(year=1990, month=4, day=2))), metadata=trader)
-    await kyc.SubmitDocument(kyc_pb.SubmitDocumentRequest(parent=applicant.name, document=kyc_pb2.Document(
-        type=kyc_pb2.DOCUMENT_TYPE_PASSPORT, issuing_country="NL", number="NX1234567",
-        sha256="ab" * 32, size_bytes=120_000)), metadata=trader)
-    await kyc.ReviewApplicant(kyc_pb.ReviewApplicantRequest(
-        name=applicant.name, decision=kyc_pb.REVIEW_DECISION_APPROVE, tier=tier), metadata=operator)
+    await approve_async(kyc, bearer(account=account), bearer(account="op", roles=("operator",)),
+                        passport="NX1234567", tier=tier, legal_name="Alice Example")
 
 
 async def test_a_withdrawal_is_allowed_by_the_tier_and_refused_once_the_daily_limit_is_used(

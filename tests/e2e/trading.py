@@ -6,8 +6,6 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from clearmesh.kyc.v1 import kyc_pb2
-from clearmesh.kyc.v1 import kyc_service_pb2 as kyc_pb
 from clearmesh.kyc.v1 import kyc_service_pb2_grpc as kyc_grpc
 from clearmesh.matching.v1 import matching_pb2
 from clearmesh.matching.v1 import matching_service_pb2 as matching_pb
@@ -21,10 +19,11 @@ from clearmesh.settlement.v1 import settlement_service_pb2_grpc as settlement_gr
 from clearmesh.type.v1 import trading_pb2
 from clearmesh.wallet.v1 import wallet_service_pb2 as wallet_pb
 from clearmesh.wallet.v1 import wallet_service_pb2_grpc as wallet_grpc
-from google.type import date_pb2
 from tests.testkit.processes import Metadata, Processes
+from tests.testkit.traders import approve
 
 from services.runtime.fees import fee_units, notional_units
+from services.runtime.shards import shard_of
 
 SERVICES = ("kyc", "wallet", "matching", "order", "settlement")
 FEE_RATE = Decimal("0.001")  # SETTLEMENT_FEE_RATE's default, which the processes run with
@@ -63,16 +62,34 @@ class Stubs:
 
 
 class Platform(Stubs):
-    """The five services as processes; stubs and the operator's token."""
+    """The five services as processes; stubs and the operator's token. With `matching_shards`
+    above 1, Matching runs as that many processes: `matching` (shard 0), `matching-1`, ..."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
-        self.processes = Processes(data_dir, SERVICES, {"MATCHING_INTERVAL_MS": str(AUCTION_INTERVAL_MS), **(env or {})})
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, *, metrics: bool = False,
+                 matching_shards: int = 1) -> None:
+        self.shard_names = ["matching"] + [f"matching-{shard}" for shard in range(1, matching_shards)]
+        names = [name for service in SERVICES for name in (self.shard_names if service == "matching" else [service])]
+        self.processes = Processes(data_dir, names, {"MATCHING_INTERVAL_MS": str(AUCTION_INTERVAL_MS), **(env or {})},
+                                   metrics=metrics)
+        if matching_shards > 1:
+            self.processes.env["CLEARMESH_MATCHING_SHARDS"] = ",".join(
+                f"127.0.0.1:{self.processes.ports[name]}" for name in self.shard_names)
+        for shard, name in enumerate(self.shard_names):  # as a StatefulSet names its pods
+            self.processes.own_env[name] = {"CLEARMESH_MATCHING_SHARD": f"matching-{shard}"}
         self.operator = self.processes.bearer("ops", "operator")
         self._ids = 0
 
-    def start(self) -> None:
-        for name in SERVICES:  # peers first: KYC, Wallet, Matching before Order and Settlement
-            self.processes.start(name)
+    def start(self, markets: tuple[matching_pb.CreateMarketRequest, ...] = ()) -> None:
+        """Start every process; `markets` are created on their shards once Matching is up,
+        before Order and Settlement start (they would see a later one at their next relist).
+        Peers first: KYC, Wallet and every Matching shard (together), then Order and Settlement."""
+        self.processes.start_all(["kyc", "wallet", *self.shard_names])
+        for market in markets:
+            self.shard(shard_of(market.market_id, len(self.shard_names))).CreateMarket(market, metadata=self.operator)
+        self.processes.start_all(["order", "settlement"])
+
+    def shard(self, number: int) -> matching_grpc.MatchingServiceStub:
+        return matching_grpc.MatchingServiceStub(self.processes.channel(self.shard_names[number]))
 
     def request_id(self) -> str:
         self._ids += 1
@@ -81,14 +98,7 @@ class Platform(Stubs):
     def trader(self, account: str, deposits: dict[str, str]) -> Metadata:
         """`account` through KYC (applicant, passport, approved at tier 1) with these deposits."""
         caller = self.processes.bearer(account)
-        applicant = self.kyc.CreateApplicant(kyc_pb.CreateApplicantRequest(applicant=kyc_pb2.Applicant(
-            legal_name="Dana Example", country="NL", address="1 Canal Street, Amsterdam",
-            date_of_birth=date_pb2.Date(year=1990, month=4, day=2))), metadata=caller)
-        self.kyc.SubmitDocument(kyc_pb.SubmitDocumentRequest(parent=applicant.name, document=kyc_pb2.Document(
-            type=kyc_pb2.DOCUMENT_TYPE_PASSPORT, issuing_country="NL", number=f"NX{account.upper()}",
-            sha256="ab" * 32, size_bytes=120_000)), metadata=caller)
-        self.kyc.ReviewApplicant(kyc_pb.ReviewApplicantRequest(
-            name=applicant.name, decision=kyc_pb.REVIEW_DECISION_APPROVE, tier=1), metadata=self.operator)
+        approve(self.kyc, caller, self.operator, passport=f"NX{account.upper()}")
         for asset, amount in deposits.items():
             self.wallet.Deposit(wallet_pb.DepositRequest(account=f"accounts/{account}", asset=asset, amount=amount,
                                                          request_id=self.request_id()), metadata=self.operator)
@@ -104,8 +114,8 @@ class Platform(Stubs):
         answer: order_pb2.Order = self.order.GetOrder(order_pb.GetOrderRequest(name=name), metadata=self.operator)
         return answer
 
-    def trades(self, market: str) -> list[matching_pb2.Trade]:
-        answer = self.matching.ListTrades(matching_pb.ListTradesRequest(market=market, page_size=1000),
+    def trades(self, market: str, shard: int = 0) -> list[matching_pb2.Trade]:
+        answer = self.shard(shard).ListTrades(matching_pb.ListTradesRequest(market=market, page_size=1000),
                                           metadata=self.operator)
         return list(answer.trades)
 

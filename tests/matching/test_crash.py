@@ -22,12 +22,12 @@ from typing import Any
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from clearmesh.matching.v1 import matching_service_pb2 as pb, matching_service_pb2_grpc as pb_grpc
 from services.matching import wire
 from services.matching.domain import MatchingEngine, OrderType, Side, default_markets
 from services.runtime.auth import TokenIssuer
+from services.runtime.health import wait_serving
 from tests.testkit.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,16 +59,8 @@ def processes() -> Iterator[list[MatchingProcess]]:
 
 
 async def serving(channel: grpc.aio.Channel) -> None:
-    health = health_pb2_grpc.HealthStub(channel)
-    for _ in range(300):
-        try:
-            answer = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
-            if answer.status == health_pb2.HealthCheckResponse.SERVING:
-                return
-        except grpc.aio.AioRpcError:
-            pass
-        await asyncio.sleep(0.05)
-    raise AssertionError("the matching process never became SERVING")
+    if not await wait_serving(channel, attempts=300, pause=0.05):
+        raise AssertionError("the matching process never became SERVING")
 
 
 def random_orders(count: int) -> list[tuple[str, bool, str, str]]:

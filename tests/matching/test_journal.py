@@ -29,6 +29,7 @@ from services.matching.store import MatchingStore
 from services.matching.writer import MarketWriter
 from services.runtime import loop
 from services.runtime.database import create_engine
+from tests.matching.conftest import continuous_writer
 from services.runtime.errors import DomainError, Unavailable
 
 ORDER_IDS = [f"o{index}" for index in range(12)]
@@ -134,17 +135,8 @@ class FailingWrites(MatchingStore):
 @pytest.fixture
 async def failing(tmp_path: Path) -> AsyncIterator[tuple[FailingWrites, MarketWriter]]:
     """A writer of the continuous market on a FailingWrites store (nothing fails until told)."""
-    market = next(m for m in default_markets() if m.mode == MarketMode.CONTINUOUS)
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'journal.db'}")
-    async with engine.begin() as connection:
-        await connection.run_sync(tables.metadata.create_all)
-    store = FailingWrites(engine)
-    await store.add_market(market, 0)
-    writer = MarketWriter(store, await store.load(market), lifetime_ns=None, max_book_size=None, snapshot_every=100)
-    writer.start()
-    yield store, writer
-    await writer.close()
-    await engine.dispose()
+    async with continuous_writer(FailingWrites, tmp_path) as running:
+        yield running
 
 
 async def test_a_failed_journal_write_answers_unavailable_and_forgets_the_command(

@@ -6,17 +6,18 @@ from __future__ import annotations
 
 import random
 from enum import IntEnum
+from functools import partial
 from typing import Any
 
 import orjson
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.matching.domain import (
     CancelOrder, MarketMode, MatchingEngine, OrderType, Side, SubmitOrder, apply, commands_to_rows, default_markets,
 )
 from services.matching.service import SPEC
-from services.matching.store import MatchingStore
 from services.runtime import migrate
 from services.runtime.database import create_engine
 from services.runtime.errors import DomainError
@@ -45,36 +46,29 @@ def history(count: int) -> tuple[list[Any], MatchingEngine, list[Any], list[Any]
     return commands, engine, trades, engine.drain_events()
 
 
-async def write_rows_of_0001(url: str, commands: list[Any], trades: list[Any], events: list[Any]) -> None:
+async def write_rows_of_0001(connection: AsyncConnection, commands: list[Any], trades: list[Any],
+                             events: list[Any]) -> None:
     kinds, values = commands_to_rows(commands)
-    engine = create_engine(url)
-    async with engine.begin() as connection:
+    await connection.execute(text(
+        "INSERT INTO matching_journal (market, sequence, command) VALUES (:market, :sequence, :command)"),
+        [{"market": MARKET.name, "sequence": sequence, "command": orjson.dumps([kind, *row]).decode()}
+         for sequence, (kind, row) in enumerate(zip(kinds, values), 1)])
+    for table, records in (("matching_trades", trades), ("matching_order_events", events)):
+        fields = tuple(field for field in type(records[0])._fields if field != "trace")  # 0001 predates it
         await connection.execute(text(
-            "INSERT INTO matching_markets (name, definition, create_time) VALUES (:name, :definition, 0)"),
-            {"name": MARKET.name, "definition": orjson.dumps(MARKET.to_dict()).decode()})
-        await connection.execute(text(
-            "INSERT INTO matching_journal (market, sequence, command) VALUES (:market, :sequence, :command)"),
-            [{"market": MARKET.name, "sequence": sequence, "command": orjson.dumps([kind, *row]).decode()}
-             for sequence, (kind, row) in enumerate(zip(kinds, values), 1)])
-        for table, records in (("matching_trades", trades), ("matching_order_events", events)):
-            fields = type(records[0])._fields
-            await connection.execute(text(
-                f"INSERT INTO {table} (market, {', '.join(fields)}) VALUES (:market, "
-                f"{', '.join(':' + field for field in fields)})"),
-                [{"market": MARKET.name, **{field: int(v) if isinstance(v, IntEnum) else v
-                                            for field, v in record._asdict().items()}} for record in records])
-    await engine.dispose()
+            f"INSERT INTO {table} (market, {', '.join(fields)}) VALUES (:market, "
+            f"{', '.join(':' + field for field in fields)})"),
+            [{"market": MARKET.name, **{field: int(v) if isinstance(v, IntEnum) else v
+                                        for field, v in record._asdict().items() if field in fields}}
+             for record in records])
 
 
 @pytest.fixture
-async def migrated(database_url: str) -> Any:
+async def migrated(upgraded_from: Any) -> Any:
     commands, live, trades, events = history(2_500)
-    await migrate.upgrade(database_url, SPEC.migrations, "matching_0001")
-    await write_rows_of_0001(database_url, commands, trades, events)
-    await migrate.upgrade(database_url, SPEC.migrations)
-    engine = create_engine(database_url)
-    yield MatchingStore(engine), commands, live, trades, events
-    await engine.dispose()
+    store = await upgraded_from("matching_0001", MARKET,
+                                partial(write_rows_of_0001, commands=commands, trades=trades, events=events))
+    return store, commands, live, trades, events
 
 
 async def test_the_migrated_journal_replays_the_same_book(migrated: Any) -> None:

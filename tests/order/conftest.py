@@ -12,8 +12,6 @@ from typing import Any
 
 import grpc
 import pytest
-from clearmesh.kyc.v1 import kyc_pb2
-from clearmesh.kyc.v1 import kyc_service_pb2 as kyc_pb
 from clearmesh.kyc.v1 import kyc_service_pb2_grpc as kyc_grpc
 from clearmesh.matching.v1 import matching_service_pb2 as matching_pb
 from clearmesh.matching.v1 import matching_service_pb2_grpc as matching_grpc
@@ -24,7 +22,6 @@ from clearmesh.type.v1 import trading_pb2
 from clearmesh.wallet.v1 import wallet_service_pb2 as wallet_pb
 from clearmesh.wallet.v1 import wallet_service_pb2_grpc as wallet_grpc
 from google.rpc import error_details_pb2
-from google.type import date_pb2
 from grpc_status import rpc_status
 
 from services.kyc.service import SPEC as KYC
@@ -33,6 +30,7 @@ from services.order.service import SPEC as ORDER
 from services.runtime.server import RunningService
 from services.runtime.settings import Settings
 from services.wallet.service import SPEC as WALLET
+from tests.testkit.traders import approve_async
 
 Metadata = tuple[tuple[str, str], ...]
 # The platform's assets, as Matching's default markets trade them (GRID-USDC's base is GRID).
@@ -60,14 +58,8 @@ class Mesh:
         """A trader approved at `tier` with these deposits (asset → amount)."""
         caller = self.bearer(account=account)
         if tier:
-            applicant = await self.kyc.CreateApplicant(kyc_pb.CreateApplicantRequest(applicant=kyc_pb2.Applicant(
-                legal_name="Alice Example", country="NL", address="1 Canal Street, Amsterdam",
-                date_of_birth=date_pb2.Date(year=1990, month=4, day=2))), metadata=caller)
-            await self.kyc.SubmitDocument(kyc_pb.SubmitDocumentRequest(parent=applicant.name, document=kyc_pb2.Document(
-                type=kyc_pb2.DOCUMENT_TYPE_PASSPORT, issuing_country="NL", number=f"NX{abs(hash(account)) % 10**7:07d}",
-                sha256="ab" * 32, size_bytes=120_000)), metadata=caller)
-            await self.kyc.ReviewApplicant(kyc_pb.ReviewApplicantRequest(
-                name=applicant.name, decision=kyc_pb.REVIEW_DECISION_APPROVE, tier=tier), metadata=self.operator)
+            await approve_async(self.kyc, caller, self.operator, passport=f"NX{abs(hash(account)) % 10**7:07d}",
+                                tier=tier, legal_name="Alice Example")
         for asset, amount in (deposits or {}).items():
             await self.wallet.Deposit(wallet_pb.DepositRequest(
                 account=f"accounts/{account}", asset=asset, amount=amount, request_id=self.request_id()),

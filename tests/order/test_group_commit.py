@@ -6,22 +6,28 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, select
+from sqlalchemy import Column, Integer, MetaData, Table, event, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.order.group import GroupWriter
+from services.order.group import LANES, GroupWriter
 from services.runtime.database import create_engine
 from services.runtime.errors import NotFound
-from services.runtime.transactions import Transactions
+from services.runtime.transactions import Transactions, insert_at_commit
 
 metadata = MetaData()
 rows = Table("rows", metadata, Column("value", Integer, primary_key=True))
 
 
-async def _writer(tmp_path: Path) -> tuple[GroupWriter, Transactions, list[int]]:
+async def _writer(tmp_path: Path, statements: list[str] | None = None) -> tuple[GroupWriter, Transactions, list[int]]:
+    """The writer, its transactions, and a list that gets a 1 per write transaction (and
+    `statements` each statement run after the table is made)."""
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'group.db'}")
     async with engine.begin() as connection:
         await connection.run_sync(metadata.create_all)
+    if statements is not None:
+        event.listen(engine.sync_engine, "before_cursor_execute",
+                     lambda _connection, _cursor, statement, *_: statements.append(statement))
     tx = Transactions(engine)
     commits: list[int] = []
     original = tx.write
@@ -62,3 +68,71 @@ async def test_one_units_error_is_its_own_and_the_others_commit(tmp_path: Path) 
     assert sorted(row.value for row in stored) == [1, 2]
     with pytest.raises(NotFound):
         await writer.write(_insert(-2))
+
+
+def _insert_at_commit(value: int):
+    async def work(session: AsyncSession) -> int:
+        insert_at_commit(session, rows, {"value": value})
+        return value
+
+    return work
+
+
+async def test_rows_a_groups_units_defer_to_the_commit_are_one_insert_per_group(tmp_path: Path) -> None:
+    statements: list[str] = []
+    writer, tx, commits = await _writer(tmp_path, statements)
+    answers = await asyncio.gather(*(writer.write(_insert_at_commit(value)) for value in range(50)))
+    assert answers == list(range(50))
+    assert len([statement for statement in statements if statement.startswith("INSERT")]) == len(commits) < 50
+    stored = await tx.read(lambda session: session.execute(select(rows.c.value)))
+    assert sorted(row.value for row in stored) == list(range(50))
+
+
+async def test_a_deferred_row_that_fails_fails_only_its_own_unit(tmp_path: Path) -> None:
+    writer, tx, _ = await _writer(tmp_path)
+    await writer.write(_insert(7))
+    outcomes = await asyncio.gather(*(writer.write(_insert_at_commit(value)) for value in (1, 7, 2)),
+                                    return_exceptions=True)
+    assert outcomes[0] == 1 and outcomes[2] == 2
+    assert isinstance(outcomes[1], IntegrityError)
+    stored = await tx.read(lambda session: session.execute(select(rows.c.value)))
+    assert sorted(row.value for row in stored) == [1, 2, 7]
+
+
+async def test_groups_commit_side_by_side_only_where_the_database_allows(database_url: str) -> None:
+    engine = create_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    tx = Transactions(engine)
+    in_flight, most = 0, 0
+    original = tx.write
+
+    async def watched(work):
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            await asyncio.sleep(0.01)  # a group's round trips to the server
+            return await original(work)
+        finally:
+            in_flight -= 1
+
+    tx.write = watched  # type: ignore[method-assign]
+    # One unit per group, so only the lanes can let groups overlap.
+    writer = GroupWriter(tx, max_batch=1)
+    try:
+        answers = await asyncio.gather(*(writer.write(_insert(value)) for value in range(40)))
+    finally:
+        await engine.dispose()
+    assert answers == list(range(40))
+    assert most == (1 if tx.is_sqlite else LANES)
+
+
+
+async def test_a_write_made_as_soon_as_the_previous_one_is_answered_is_committed(tmp_path: Path) -> None:
+    """The caller of the last write is woken before the flusher that answered it has left the
+    writer's books: its next write must get a flusher of its own, not wait for a later write."""
+    writer, _, _ = await _writer(tmp_path)
+    assert await writer.write(_insert(1)) == 1
+    async with asyncio.timeout(5):  # the next write starts in this very turn (no new task)
+        assert await writer.write(_insert(2)) == 2

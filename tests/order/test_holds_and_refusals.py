@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import grpc
 import pytest
 from clearmesh.order.v1 import order_service_pb2 as pb
 from clearmesh.type.v1 import trading_pb2
+from clearmesh.wallet.v1 import wallet_service_pb2 as wallet_pb
+
+from services.matching.service import SPEC as MATCHING
+from services.order.domain.orders import Release
+from services.order.store import OrderStore
 
 BUY, SELL = trading_pb2.SIDE_BUY, trading_pb2.SIDE_SELL
 OPEN, CANCELLED, REJECTED = (trading_pb2.ORDER_STATE_OPEN, trading_pb2.ORDER_STATE_CANCELLED,
@@ -86,18 +92,39 @@ async def test_an_invalid_order_names_every_violation_and_stores_nothing(mesh: A
     assert await _orders(mesh, alice) == []
 
 
-async def test_matching_stopped_during_placement_answers_unavailable_and_releases_the_hold(mesh: Any) -> None:
+async def test_matching_stopped_during_placement_answers_unavailable_and_keeps_the_hold_until_matching_answers(
+        mesh: Any, serve: Any) -> None:
     alice = await mesh.trader("alice", deposits={"USDC": "1000"})
     await mesh.place(alice, side=BUY, price="1.00", quantity="0.1")  # the market is known now
-    await mesh.services["matching"].stop(grace=0)
+    matching = mesh.services["matching"]
+    settings, port = matching.runtime.settings, matching.port
+    await matching.stop(grace=0)
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await mesh.place(alice, side=BUY, price="100.00", quantity="0.5")
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
     assert mesh.reason(refused.value) == "MATCHING_UNAVAILABLE"
-    orders = await _orders(mesh, alice)
-    assert [(order.state, order.reject_reason) for order in orders][1] == (REJECTED, "MATCHING_UNAVAILABLE")
-    # Only the first order (0.1 USDC and its fee, 0.0001) is still held.
-    assert await mesh.balance("alice", "USDC") == ("999.899900", "0.100100")
+    # Matching may have taken (and filled) it before falling silent: not rejected, still held.
+    unresolved = (await _orders(mesh, alice))[1]
+    assert unresolved.state == trading_pb2.ORDER_STATE_UNSPECIFIED  # PENDING
+    assert await mesh.balance("alice", "USDC") == ("949.849900", "50.150100")
+    async with serve(MATCHING, settings, port=port):
+        # The repair asks Matching again: it never had the order, so the order is withdrawn
+        # (placed by its id, then cancelled) and its whole hold given back, once.
+        withdrawn = await mesh.state_becomes(unresolved.name, CANCELLED)
+        assert withdrawn.reject_reason == "MATCHING_UNAVAILABLE"
+        await mesh.held_becomes("alice", "USDC", "0.100100")
+        assert await mesh.balance("alice", "USDC") == ("999.899900", "0.100100")
+        # Once: by the normal ended-order path, all of the hold (it consumed nothing), and done.
+        order_id = unresolved.name.removeprefix("orders/")
+        stored = await mesh.services["order"].runtime.transactions.read(
+            lambda session: OrderStore().get(session, order_id))
+        assert (stored.release, stored.release_units) == (Release.DONE, stored.hold_units)
+        # Asking the Wallet to release it again under the same request id changes nothing.
+        again = await mesh.wallet.ReleaseHold(wallet_pb.ReleaseHoldRequest(
+            hold=f"holds/{order_id}", amount="50.050000", request_id=f"release-{order_id}"),
+            metadata=mesh.bearer(service="order"))
+        assert again.remaining == "0.000000" or Decimal(again.remaining) == 0
+        assert await mesh.balance("alice", "USDC") == ("999.899900", "0.100100")
 
 
 async def test_the_daily_notional_counts_the_accounts_orders_of_the_last_24_hours(mesh: Any) -> None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import jwt
 import pytest
 from pydantic import SecretStr
 
-from services.runtime.auth import (AccessRule, Principal, TokenIssuer, access_rules, authenticate,
-                                   authorize, mesh_service_identity, token_issuer)
+from services.runtime.auth import (AccessRule, Principal, TokenIssuer, VerifiedTokens, access_rules,
+                                   authenticate, authorize, mesh_service_identity, token_issuer)
 from services.runtime.errors import PermissionDenied, Unauthenticated
 from services.registry import SERVICE_NAMES, load_spec
 from services.runtime.settings import Settings
@@ -106,3 +107,33 @@ def test_the_platform_issuer_lives_as_long_as_jwt_expiration_hours(tmp_path: Pat
     issuer = token_issuer(Settings(CLEARMESH_DATA_DIR=tmp_path, jwt_secret="s" * 40, jwt_expiration_hours=2))
     claims = jwt.decode(issuer.mint(account="alice"), options={"verify_signature": False})
     assert claims["exp"] - claims["iat"] == 2 * 3600
+
+
+def test_a_remembered_token_is_refused_once_it_expires() -> None:
+    now = [1_000.0]
+    verified = VerifiedTokens(clock=lambda: now[0])
+    verified.put("token", Principal(service="order"), expires=1_060.0)
+    assert verified.get("token") == Principal(service="order")
+    now[0] = 1_060.0
+    assert verified.get("token") is None
+
+
+def test_a_token_verified_before_is_still_refused_after_its_expiry(issuer: TokenIssuer) -> None:
+    short = TokenIssuer("the-secret-" + "z" * 32, issuer="clearmesh", audience="clearmesh", ttl_seconds=1)
+    token = short.mint(service="order")
+    assert short.verify(token) == Principal(service="order")
+    time.sleep(1.05)  # exp is whole seconds: at most one second after minting
+    with pytest.raises(Unauthenticated) as raised:
+        short.verify(token)
+    assert raised.value.reason == "TOKEN_EXPIRED"
+
+
+def test_a_token_altered_after_a_genuine_one_was_verified_is_refused(issuer: TokenIssuer) -> None:
+    token = issuer.mint(account="alice", roles=["trader"])
+    issuer.verify(token)
+    signature = token.rsplit(".", 1)[1]
+    forged = jwt.encode({**jwt.decode(token, options={"verify_signature": False}), "roles": ["operator"]},
+                        "not-the-secret-" + "q" * 32, algorithm="HS256")
+    with pytest.raises(Unauthenticated) as raised:
+        issuer.verify(f"{forged.split('.')[0]}.{forged.split('.')[1]}.{signature}")
+    assert raised.value.reason == "INVALID_TOKEN"

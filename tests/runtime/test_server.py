@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -53,6 +54,11 @@ class ProbeServicer(pb_grpc.MatchingServiceServicer):
         return pb.ListMarketsResponse()
 
     async def StreamTrades(self, request: pb.StreamTradesRequest, context: Any) -> AsyncIterator[pb.StreamTradesResponse]:
+        if request.market == "markets/endless":  # as fast as the client reads, until it leaves
+            sequence = 0
+            while True:
+                sequence += 1
+                yield pb.StreamTradesResponse(trade=matching_pb2.Trade(sequence=sequence, name="x" * 4096))
         yield pb.StreamTradesResponse(trade=matching_pb2.Trade(sequence=1))
         raise FailedPrecondition("STREAM_BROKEN", "the stream broke")
 
@@ -212,6 +218,23 @@ async def test_an_error_mid_stream_ends_the_stream_with_its_status(serve: Any, b
                 received.append(item.trade.sequence)
     assert received == [1]
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_a_stream_the_client_leaves_ends_in_its_own_call_without_a_context_error(
+        serve: Any, bearer: Bearer, caplog: pytest.LogCaptureFixture) -> None:
+    """A client that stops reading a stream and cancels it: the response generators (the
+    servicer's and the tracing interceptor's) are closed by the call itself, not later by the
+    garbage collector in another context, where the tracing span's context cannot be detached
+    ("Failed to detach context", logged as an error on every cancelled stream)."""
+    async with serve(probe_spec(ProbeServicer())) as running:
+        call = _stub(running).StreamTrades(pb.StreamTradesRequest(market="markets/endless"), metadata=bearer(account="a"))
+        for _ in range(3):
+            await call.read()
+        call.cancel()
+        await asyncio.sleep(0.3)
+        gc.collect()
+        await asyncio.sleep(0.1)
+    assert [r.getMessage() for r in caplog.records if r.name == "opentelemetry.context"] == []
 
 
 async def test_stopping_drains_calls_in_flight_and_refuses_new_ones(serve: Any, bearer: Bearer) -> None:

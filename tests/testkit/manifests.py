@@ -25,7 +25,8 @@ def load_documents(path: Path) -> list[Document]:
 
 
 def manifest_files() -> list[Path]:
-    """Every Kubernetes resource file under k8s/ (kustomizations and components are kustomize's)."""
+    """Every Kubernetes resource file under k8s/ (kustomizations and components are kustomize's;
+    monitoring/'s rule file (.yml) and dashboard (.json) are data its ConfigMaps carry)."""
     return sorted(path for path in K8S.rglob("*.yaml") if path.name != "kustomization.yaml")
 
 

@@ -3,7 +3,7 @@ the stable reason, BadRequest with one violation per bad field)."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import grpc
 from google.protobuf.message import Message
@@ -15,9 +15,10 @@ D = TypeVar("D", bound=Message)
 FieldViolation = error_details_pb2.BadRequest.FieldViolation
 
 
-def detail(error: grpc.aio.AioRpcError, kind: type[D]) -> D | None:
-    """The status detail of this type, or None when the status carries none."""
-    status = rpc_status.from_call(error)
+def detail(error: grpc.RpcError, kind: type[D]) -> D | None:
+    """The status detail of this type, or None when the status carries none (a sync stub's
+    error and an aio call's both answer code(), details() and trailing_metadata())."""
+    status = rpc_status.from_call(cast(grpc.Call, error))
     for packed in status.details if status else []:
         if packed.Is(kind.DESCRIPTOR):
             unpacked = kind()
@@ -26,7 +27,7 @@ def detail(error: grpc.aio.AioRpcError, kind: type[D]) -> D | None:
     return None
 
 
-def error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
+def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo:
     """The ErrorInfo; an empty one when there is none, so a reason compares as ""."""
     return detail(error, error_details_pb2.ErrorInfo) or error_details_pb2.ErrorInfo()
 

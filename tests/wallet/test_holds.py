@@ -140,6 +140,31 @@ async def test_releasing_an_unknown_hold_is_not_found(wallet: Any) -> None:
     assert wallet.reason(caught.value) == "HOLD_NOT_FOUND"
 
 
+@pytest.mark.parametrize("request_id", ["", "release-o1"])
+async def test_a_hold_placed_after_its_id_was_released_is_refused_and_holds_nothing(
+        wallet: Any, request_id: str) -> None:
+    # The release of a rejected order overtook its late PlaceHold: NOT_FOUND, nothing was held...
+    await wallet.deposit(ALICE, "10")
+    with pytest.raises(grpc.aio.AioRpcError) as released:
+        await wallet.stub.ReleaseHold(pb.ReleaseHoldRequest(hold="holds/o1", amount="4", request_id=request_id),
+                                      metadata=wallet.order)
+    assert released.value.code() == grpc.StatusCode.NOT_FOUND
+    assert wallet.reason(released.value) == "HOLD_NOT_FOUND"
+    # ...and the id is released: the late PlaceHold cannot hold money nothing would release.
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await wallet.stub.PlaceHold(hold_request(), metadata=wallet.order)
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert wallet.reason(refused.value) == "HOLD_RELEASED"
+    assert (await wallet.balances(ALICE))["USDC"] == ("10.000000", "0.000000", "10.000000")
+
+
+async def test_releasing_an_unplaced_hold_id_again_answers_not_found_again(wallet: Any) -> None:
+    for _ in range(2):
+        with pytest.raises(grpc.aio.AioRpcError) as released:
+            await wallet.stub.ReleaseHold(pb.ReleaseHoldRequest(hold="holds/o1"), metadata=wallet.order)
+        assert wallet.reason(released.value) == "HOLD_NOT_FOUND"
+
+
 async def test_a_release_more_precise_than_the_hold_asset_is_refused(wallet: Any) -> None:
     await wallet.deposit(ALICE, "10", asset="GRID")
     await wallet.stub.PlaceHold(hold_request(asset="GRID"), metadata=wallet.order)

@@ -8,6 +8,7 @@ from typing import Any
 
 import grpc
 import pytest
+from google.protobuf.field_mask_pb2 import FieldMask
 
 from clearmesh.wallet.v1 import wallet_pb2, wallet_service_pb2 as pb
 from services.wallet.domain import DEFAULT_ASSETS, build_trade_legs, format_units, legs_to_postings
@@ -61,6 +62,26 @@ async def test_a_batch_posts_every_transfer_and_answers_them_in_order(wallet: An
     assert await wallet.balances(SELLER) == {"USDC": ("19.970000", "0.000000", "19.970000"),
                                              "GRID": ("0.000", "6.000", "6.000")}
     assert (await wallet.consistency()).ok
+
+
+async def test_a_read_mask_of_name_answers_each_transfer_by_its_name_alone(wallet: Any) -> None:
+    await fund(wallet)
+    answer = await wallet.stub.PostTransfers(pb.PostTransfersRequest(
+        transfers=[trade("t1"), trade("t2")], read_mask=FieldMask(paths=["name"])), metadata=wallet.settlement)
+
+    assert list(answer.transfers) == [wallet_pb2.Transfer(name="transfers/t1"), wallet_pb2.Transfer(name="transfers/t2")]
+    assert await wallet.entry_count(FEES) == 2  # posted all the same: one fee entry each
+
+
+async def test_a_read_mask_naming_what_a_transfer_lacks_is_refused_and_writes_nothing(wallet: Any) -> None:
+    await fund(wallet)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await wallet.stub.PostTransfers(pb.PostTransfersRequest(
+            transfers=[trade("t1")], read_mask=FieldMask(paths=["name", "balance"])), metadata=wallet.settlement)
+
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert wallet.fields(caught.value) == {"read_mask"}
+    assert await wallet.entry_count(FEES) == 0
 
 
 async def test_the_fee_account_holds_the_sum_of_the_batch_fee_legs(wallet: Any) -> None:

@@ -226,7 +226,7 @@ def _pair_fills(state: MatchState, buying: _Side, selling: _Side, volume: int, p
     length = len(self_pairs) - sum(self_pairs)
     state.trade_seq = first_seq + length - 1
     return Records(Trade, length, (count(first_seq), repeat(price), quantity_list, buy_ids, sell_ids, buyers, sellers,
-                                   repeat(None), repeat(auction_seq), repeat(now)))
+                                   repeat(None), repeat(auction_seq), repeat(now), repeat("")))
 
 
 def _order_events(state: MatchState, side: _Side, price: int, now: int) -> None:

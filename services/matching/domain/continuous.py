@@ -116,10 +116,10 @@ def take(
             trade_seq += 1
             if taker_is_buy:
                 trade = _new(Trade, (trade_seq, price, quantity, taker_id, maker.order_id, account,
-                                     maker.account, taker_side, None, now))
+                                     maker.account, taker_side, None, now, ""))
             else:
                 trade = _new(Trade, (trade_seq, price, quantity, maker.order_id, taker_id, maker.account,
-                                     account, taker_side, None, now))
+                                     account, taker_side, None, now, ""))
             trades.append(trade)
             remaining -= quantity
             available -= quantity

@@ -22,6 +22,8 @@ class MatchingReason(StrEnum):
     NOT_AN_AUCTION_MARKET = "NOT_AN_AUCTION_MARKET"
     UNSUPPORTED_SNAPSHOT = "UNSUPPORTED_SNAPSHOT"
     ORDER_BOOK_FULL = "ORDER_BOOK_FULL"
+    # The market is another Matching shard's (services/runtime/shards.py).
+    MARKET_ON_ANOTHER_SHARD = "MARKET_ON_ANOTHER_SHARD"
     # Lookups (NotFound).
     MARKET_NOT_FOUND = "MARKET_NOT_FOUND"
     ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
@@ -32,3 +34,5 @@ class MatchingReason(StrEnum):
     # Retry (Aborted, Unavailable).
     ORDER_IN_FLIGHT = "ORDER_IN_FLIGHT"
     JOURNAL_UNAVAILABLE = "JOURNAL_UNAVAILABLE"
+    # The shard that owns the market, asked on a user's behalf, did not answer (Unavailable).
+    SHARD_UNAVAILABLE = "SHARD_UNAVAILABLE"

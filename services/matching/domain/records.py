@@ -26,6 +26,10 @@ class Trade(NamedTuple):
     taker_side: Side | None  # None for auction fills
     auction: int | None  # the auction's sequence for auction fills
     time: int
+    # The W3C traceparent of the call that submitted the taker order, when it was traced; the
+    # engine makes every trade with "" and never reads it (the writer fills it in, the journal
+    # keeps it, Settlement links its span to it). Always "" for auction fills.
+    trace: str = ""
 
 
 class OrderEvent(NamedTuple):

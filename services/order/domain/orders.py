@@ -19,7 +19,19 @@ from enum import StrEnum
 from services.order.domain.enums import OrderState, may_move
 from services.order.domain.holds import fill_consumption
 from services.order.domain.market import MarketRules
+from services.order.domain.reasons import OrderReason
 from services.order.domain.validation import OrderSpec
+
+
+# The mark of an unresolved order (see `Order.unresolved`); the reason it ends with if Matching
+# turns out never to have had it.
+MATCHING_UNANSWERED = OrderReason.MATCHING_UNAVAILABLE
+
+# What `Order.answered` looks at, and what it may change: an answer applied to an order that
+# agrees with the stored one on ANSWER_READS changes the stored one exactly as it changes that
+# order, so the store can apply it with a conditional UPDATE instead of reading the row first.
+ANSWER_READS = ("state", "state_sequence", "filled_quantity", "average_price")
+ANSWER_WRITES = (*ANSWER_READS, "reject_reason", "update_time")
 
 
 class Release(StrEnum):
@@ -66,6 +78,16 @@ class Order:
     def release_request_id(self) -> str:
         return f"release-{self.order_id}"
 
+    @property
+    def unresolved(self) -> bool:
+        """Submitted to Matching, whose answer never came (a crash, a deadline): Matching may have
+        it, even filled, so it keeps its hold until Matching says what became of it."""
+        return self.state is OrderState.PENDING and self.reject_reason == MATCHING_UNANSWERED
+
+    def unanswered(self, at: datetime) -> Order:
+        """SubmitOrder went unanswered: still PENDING and held, marked to be withdrawn."""
+        return replace(self, reject_reason=MATCHING_UNANSWERED, update_time=at)
+
     def rejected(self, reason: str, at: datetime, *, held: bool) -> Order:
         """Refused before Matching accepted it: all of the hold (if any was placed) goes back."""
         return replace(self, state=OrderState.REJECTED, reject_reason=reason, update_time=at,
@@ -74,12 +96,13 @@ class Order:
 
     def answered(self, state: OrderState, filled_quantity: Decimal, average_price: str, reason: str,
                  sequence: int, at: datetime) -> Order:
-        """Matching's answer to SubmitOrder or CancelOrder, unless an event already showed later."""
+        """Matching's answer to SubmitOrder or CancelOrder, unless an event already showed later.
+        Reads only ANSWER_READS and changes only ANSWER_WRITES."""
         if sequence < self.state_sequence or not (state is self.state or may_move(self.state, state)):
             return self
         return replace(self, state=state, filled_quantity=max(filled_quantity, self.filled_quantity),
                        average_price=average_price or self.average_price,
-                       reject_reason=reason if state.is_final else self.reject_reason,
+                       reject_reason=reason if state.is_final else "",
                        state_sequence=sequence, update_time=at)
 
     def with_event(self, market: MarketRules, event: FillEvent, fee_rate: Decimal) -> Order:
@@ -104,7 +127,7 @@ class Order:
             if filled_lots and order.filled_value:
                 average = _average(market, order.filled_value, filled_lots)
             order = replace(order, state=event.state, filled_quantity=event.filled_quantity, average_price=average,
-                            reject_reason=event.reason if event.state.is_final else order.reject_reason,
+                            reject_reason=event.reason if event.state.is_final else "",
                             state_sequence=event.sequence, update_time=event.time)
         return order
 

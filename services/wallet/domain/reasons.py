@@ -27,6 +27,7 @@ class WalletReason(StrEnum):
     # State (FailedPrecondition).
     INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
     HOLD_EXCEEDED = "HOLD_EXCEEDED"
+    HOLD_RELEASED = "HOLD_RELEASED"  # PlaceHold of an id already released (never placed before)
     WITHDRAWAL_NOT_PENDING = "WITHDRAWAL_NOT_PENDING"
     # Lookups (NotFound).
     HOLD_NOT_FOUND = "HOLD_NOT_FOUND"

@@ -50,7 +50,7 @@ def test_openapi_has_one_operation_per_binding_and_none_for_internal_rpcs(edge: 
 def test_a_fault_inside_the_edge_is_a_500_status_body_not_a_traceback(stack, auth) -> None:
     url, app = stack.start_edge()
 
-    def broken(_route: object) -> object:
+    def broken(_route: object, _request: object = None) -> object:
         raise RuntimeError("a bug")
 
     app.upstreams.unary = broken

@@ -19,7 +19,6 @@ from gateway.descriptor import load_descriptor_set
 from gateway.envoy.contract import load_services
 from gateway.envoy.options import EdgeOptions
 
-pytest.importorskip("envoy_data_plane")
 with warnings.catch_warnings():
     # The generated envoy-data-plane models use a pydantic idiom deprecated in 2.12.
     warnings.simplefilter("ignore", DeprecationWarning)

@@ -96,3 +96,16 @@ def test_the_tracing_provider_sends_to_the_collector_the_cluster_runs(
     (collector,) = collectors
     assert collector["metadata"]["namespace"] == namespace
     assert provider["opentelemetry"]["port"] in {port["port"] for port in collector["spec"]["ports"]}
+
+
+def test_matchings_shards_may_reach_each_other_only_with_a_users_token_on_its_http_methods(
+    load_documents: Callable[[Path], list[Document]],
+) -> None:
+    (policy,) = load_documents(ISTIO_DIR / "policies" / "matching-authz.yaml")
+    shards = "cluster.local/ns/clearmesh/sa/matching"
+    (relayed,) = [rule for rule in policy["spec"]["rules"] if shards in rule["from"][0]["source"]["principals"]]
+    (ingress,) = [rule for rule in policy["spec"]["rules"]
+                  if "istio-ingressgateway" in rule["from"][0]["source"]["principals"][0]]
+
+    assert relayed["from"][0]["source"]["requestPrincipals"] == ["*"]  # a user's JWT, never the shard's own
+    assert relayed["to"] == ingress["to"]  # what a user may call through the ingress, nothing more

@@ -3,7 +3,7 @@ replays and late answers included."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -18,7 +18,7 @@ from services.order.domain.enums import (
     may_move,
 )
 from services.order.domain.market import MarketRules
-from services.order.domain.orders import FillEvent, Order, Release
+from services.order.domain.orders import ANSWER_READS, ANSWER_WRITES, FillEvent, Order, Release
 from services.order.domain.validation import OrderSpec
 from services.runtime.fees import fee_units
 
@@ -113,11 +113,45 @@ def test_the_submit_answer_shows_the_state_before_the_events_arrive_without_coun
     assert settled.release_units == settled.hold_units - 100_100
 
 
+@given(event_histories(), event_histories(), st.data())
+def test_an_answer_reads_only_answer_reads_and_writes_only_answer_writes(
+        history: list[FillEvent], other: list[FillEvent], data: st.DataObject) -> None:
+    # What lets the store apply an answer with one conditional UPDATE (OrderStore.save_answer).
+    order, base = _order(), _order(hold_units=1_000_000).unanswered(START)
+    for event in history[:data.draw(st.integers(0, len(history)))]:
+        order = order.with_event(MARKET, event, RATE)
+    for event in other[:data.draw(st.integers(0, len(other)))]:
+        base = base.with_event(MARKET, event, RATE)
+    twin = replace(base, **{name: getattr(order, name) for name in ANSWER_READS})
+    state = data.draw(st.sampled_from([state for state in STATES if state is not OrderState.PENDING]))
+    answer = (state, MARKET.quantity(data.draw(st.integers(0, 20))), data.draw(st.sampled_from(["", "101.00"])),
+              data.draw(st.sampled_from(["", "IOC_UNFILLED"])), data.draw(st.integers(0, 14)), START + timedelta(days=1))
+    answered, twin_answered = order.answered(*answer), twin.answered(*answer)
+    assert (answered is order) == (twin_answered is twin)
+    if answered is not order:
+        assert [getattr(answered, name) for name in ANSWER_WRITES] == [getattr(twin_answered, name)
+                                                                        for name in ANSWER_WRITES]
+    untouched = [field.name for field in fields(Order) if field.name not in ANSWER_WRITES]
+    assert [getattr(twin_answered, name) for name in untouched] == [getattr(twin, name) for name in untouched]
+
+
 def test_an_order_rejected_before_matching_releases_all_it_held_or_nothing() -> None:
     held = _order().rejected("MATCHING_UNAVAILABLE", START, held=True)
     assert (held.state, held.release, held.release_units) == (OrderState.REJECTED, Release.DUE, 2_000_000)
     never_held = _order().rejected("INSUFFICIENT_FUNDS", START, held=False)
     assert (never_held.release, never_held.release_units) == (Release.DONE, 0)
+
+
+def test_an_order_matching_did_not_answer_stays_pending_and_held_until_matching_says() -> None:
+    unresolved = _order().unanswered(START)
+    assert unresolved.unresolved
+    assert (unresolved.state, unresolved.release) == (OrderState.PENDING, Release.NONE)
+    # Matching had it and filled part of it before it was withdrawn: the fill stays covered and
+    # only what it did not consume goes back, once the cancel is final.
+    filled = unresolved.with_event(MARKET, _event(1, OrderState.PARTIALLY_FILLED, 10, 10, 10_000), RATE)
+    assert not filled.unresolved and filled.reject_reason == ""
+    withdrawn = filled.with_event(MARKET, _event(2, OrderState.CANCELLED, 10), RATE)
+    assert (withdrawn.release, withdrawn.release_units) == (Release.DUE, 2_000_000 - 100_100)
 
 
 def test_the_average_price_is_volume_weighted() -> None:

@@ -86,6 +86,25 @@ def test_releasing_an_unknown_hold_is_not_found_and_the_others_apply() -> None:
     assert isinstance(effects.outcomes[1], HoldStatus)
 
 
+def test_a_hold_placed_after_its_id_was_released_unplaced_is_refused_as_released() -> None:
+    effects = group([ReleaseHold("o1", None), hold("o1", 1)])
+
+    assert isinstance(effects.outcomes[0], NotFound)
+    assert isinstance(effects.outcomes[1], FailedPrecondition)
+    assert effects.outcomes[1].reason == "HOLD_RELEASED"
+    assert effects.tombstones == ["o1"]
+    assert effects.placed == [] and effects.balances == {}
+
+
+def test_a_stored_tombstone_refuses_the_hold_and_is_not_written_again() -> None:
+    effects = apply_hold_group([hold("o1", 1), ReleaseHold("o1", None)], {}, {(ALICE, "USDC"): Balance(12, 0)},
+                               DEFAULT_ASSETS, {"o1"})
+
+    assert isinstance(effects.outcomes[0], FailedPrecondition)
+    assert isinstance(effects.outcomes[1], NotFound)
+    assert effects.tombstones == []
+
+
 commands = st.lists(st.one_of(
     st.builds(lambda i, units, account: hold(f"o{i}", units, account),
               st.integers(0, 5), st.integers(1, 6), st.sampled_from([ALICE, BOB])),
@@ -101,14 +120,18 @@ def test_a_group_answers_and_ends_as_its_commands_would_one_by_one(group_command
     effects = apply_hold_group(group_commands, {}, balances, DEFAULT_ASSETS)
 
     holds: dict[str, HoldStatus] = {}
+    released: list[str] = []
     one_by_one = dict(balances)
     for command, outcome in zip(group_commands, effects.outcomes, strict=True):
-        alone = apply_hold_group([command], holds, one_by_one, DEFAULT_ASSETS)
+        alone = apply_hold_group([command], holds, one_by_one, DEFAULT_ASSETS, set(released))
         assert type(alone.outcomes[0]) is type(outcome)
         if isinstance(outcome, HoldStatus):
             assert alone.outcomes[0] == outcome
         one_by_one.update(alone.balances)
         holds.update({status.hold.hold_id: status for status in alone.placed + alone.changed})
+        released.extend(alone.tombstones)
     assert {**balances, **effects.balances} == one_by_one
     assert {status.hold.hold_id: status for status in effects.placed} == holds
+    assert effects.tombstones == released
+    assert not set(released) & set(holds)  # no money is ever held under a released id
     assert all(balance.available >= 0 and balance.held >= 0 for balance in one_by_one.values())

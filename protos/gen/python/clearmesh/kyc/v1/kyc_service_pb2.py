@@ -26,9 +26,10 @@ from clearmesh.kyc.v1 import kyc_pb2 as clearmesh_dot_kyc_dot_v1_dot_kyc__pb2
 from clearmesh.type.v1 import access_pb2 as clearmesh_dot_type_dot_v1_dot_access__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"clearmesh/kyc/v1/kyc_service.proto\x12\x10\x63learmesh.kyc.v1\x1a\x1a\x63learmesh/kyc/v1/kyc.proto\x1a\x1e\x63learmesh/type/v1/access.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\"h\n\x16\x43reateApplicantRequest\x12\x34\n\tapplicant\x18\x01 \x01(\x0b\x32\x1b.clearmesh.kyc.v1.ApplicantB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\")\n\x13GetApplicantRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"{\n\x15SubmitDocumentRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x32\n\x08\x64ocument\x18\x02 \x01(\x0b\x32\x1a.clearmesh.kyc.v1.DocumentB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"\xaa\x01\n\x16ReviewApplicantRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x38\n\x08\x64\x65\x63ision\x18\x02 \x01(\x0e\x32 .clearmesh.kyc.v1.ReviewDecisionB\x04\xe2\x41\x01\x02\x12\x12\n\x04tier\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x14\n\x06reason\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\"\xb1\x01\n\x17\x43heckEligibilityRequest\x12\x15\n\x07\x61\x63\x63ount\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x39\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32#.clearmesh.kyc.v1.EligibilityActionB\x04\xe2\x41\x01\x02\x12\x13\n\x05\x61sset\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06\x61mount\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0bused_amount\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\"\\\n\x18\x43heckEligibilityResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x0c\n\x04tier\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x11\n\tremaining\x18\x04 \x01(\t\"a\n\x16ListAuditEventsRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"f\n\x17ListAuditEventsResponse\x12\x32\n\x0c\x61udit_events\x18\x01 \x03(\x0b\x32\x1c.clearmesh.kyc.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*j\n\x0eReviewDecision\x12\x1f\n\x1bREVIEW_DECISION_UNSPECIFIED\x10\x00\x12\x1b\n\x17REVIEW_DECISION_APPROVE\x10\x01\x12\x1a\n\x16REVIEW_DECISION_REJECT\x10\x02*|\n\x11\x45ligibilityAction\x12\"\n\x1e\x45LIGIBILITY_ACTION_UNSPECIFIED\x10\x00\x12\"\n\x1e\x45LIGIBILITY_ACTION_PLACE_ORDER\x10\x01\x12\x1f\n\x1b\x45LIGIBILITY_ACTION_WITHDRAW\x10\x02\x32\xac\x07\n\nKycService\x12\x87\x01\n\x0f\x43reateApplicant\x12(.clearmesh.kyc.v1.CreateApplicantRequest\x1a\x1b.clearmesh.kyc.v1.Applicant\"-\xca\xf3\x18\x08\n\x06trader\x82\xd3\xe4\x93\x02\x1b\"\x0e/v1/applicants:\tapplicant\x12\x89\x01\n\x0cGetApplicant\x12%.clearmesh.kyc.v1.GetApplicantRequest\x1a\x1b.clearmesh.kyc.v1.Applicant\"5\xca\xf3\x18\x12\n\x06trader\n\x08operator\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/{name=applicants/*}\x12\x98\x01\n\x0eSubmitDocument\x12\'.clearmesh.kyc.v1.SubmitDocumentRequest\x1a\x1a.clearmesh.kyc.v1.Document\"A\xca\xf3\x18\x08\n\x06trader\x82\xd3\xe4\x93\x02/\"#/v1/{parent=applicants/*}/documents:\x08\x64ocument\x12\x91\x01\n\x0fReviewApplicant\x12(.clearmesh.kyc.v1.ReviewApplicantRequest\x1a\x1b.clearmesh.kyc.v1.Applicant\"7\xca\xf3\x18\n\n\x08operator\x82\xd3\xe4\x93\x02#\"\x1e/v1/{name=applicants/*}:review:\x01*\x12\xb2\x01\n\x10\x43heckEligibility\x12).clearmesh.kyc.v1.CheckEligibilityRequest\x1a*.clearmesh.kyc.v1.CheckEligibilityResponse\"G\xca\xf3\x18\x17\n\x06trader\x12\x05order\x12\x06wallet\x82\xd3\xe4\x93\x02&\x12$/v1/{account=accounts/*}/eligibility\x12\xa3\x01\n\x0fListAuditEvents\x12(.clearmesh.kyc.v1.ListAuditEventsRequest\x1a).clearmesh.kyc.v1.ListAuditEventsResponse\";\xca\xf3\x18\n\n\x08operator\x82\xd3\xe4\x93\x02\'\x12%/v1/{parent=applicants/*}/auditEventsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"clearmesh/kyc/v1/kyc_service.proto\x12\x10\x63learmesh.kyc.v1\x1a\x1a\x63learmesh/kyc/v1/kyc.proto\x1a\x1e\x63learmesh/type/v1/access.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x17google/rpc/status.proto\"h\n\x16\x43reateApplicantRequest\x12\x34\n\tapplicant\x18\x01 \x01(\x0b\x32\x1b.clearmesh.kyc.v1.ApplicantB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\")\n\x13GetApplicantRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"{\n\x15SubmitDocumentRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x32\n\x08\x64ocument\x18\x02 \x01(\x0b\x32\x1a.clearmesh.kyc.v1.DocumentB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"\xaa\x01\n\x16ReviewApplicantRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x38\n\x08\x64\x65\x63ision\x18\x02 \x01(\x0e\x32 .clearmesh.kyc.v1.ReviewDecisionB\x04\xe2\x41\x01\x02\x12\x12\n\x04tier\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x14\n\x06reason\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\"\xb1\x01\n\x17\x43heckEligibilityRequest\x12\x15\n\x07\x61\x63\x63ount\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x39\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32#.clearmesh.kyc.v1.EligibilityActionB\x04\xe2\x41\x01\x02\x12\x13\n\x05\x61sset\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06\x61mount\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0bused_amount\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\"\\\n\x18\x43heckEligibilityResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x0c\n\x04tier\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x11\n\tremaining\x18\x04 \x01(\t\"\\\n\x19\x43heckEligibilitiesRequest\x12?\n\x06\x63hecks\x18\x01 \x03(\x0b\x32).clearmesh.kyc.v1.CheckEligibilityRequestB\x04\xe2\x41\x01\x02\"W\n\x1a\x43heckEligibilitiesResponse\x12\x39\n\x07results\x18\x01 \x03(\x0b\x32(.clearmesh.kyc.v1.CheckEligibilityResult\"\x8a\x01\n\x16\x43heckEligibilityResult\x12\x41\n\x0b\x65ligibility\x18\x01 \x01(\x0b\x32*.clearmesh.kyc.v1.CheckEligibilityResponseH\x00\x12#\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\x08\n\x06result\"a\n\x16ListAuditEventsRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"f\n\x17ListAuditEventsResponse\x12\x32\n\x0c\x61udit_events\x18\x01 \x03(\x0b\x32\x1c.clearmesh.kyc.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*j\n\x0eReviewDecision\x12\x1f\n\x1bREVIEW_DECISION_UNSPECIFIED\x10\x00\x12\x1b\n\x17REVIEW_DECISION_APPROVE\x10\x01\x12\x1a\n\x16REVIEW_DECISION_REJECT\x10\x02*|\n\x11\x45ligibilityAction\x12\"\n\x1e\x45LIGIBILITY_ACTION_UNSPECIFIED\x10\x00\x12\"\n\x1e\x45LIGIBILITY_ACTION_PLACE_ORDER\x10\x01\x12\x1f\n\x1b\x45LIGIBILITY_ACTION_WITHDRAW\x10\x02\x32\xaa\x08\n\nKycService\x12\x87\x01\n\x0f\x43reateApplicant\x12(.clearmesh.kyc.v1.CreateApplicantRequest\x1a\x1b.clearmesh.kyc.v1.Applicant\"-\xca\xf3\x18\x08\n\x06trader\x82\xd3\xe4\x93\x02\x1b\"\x0e/v1/applicants:\tapplicant\x12\x89\x01\n\x0cGetApplicant\x12%.clearmesh.kyc.v1.GetApplicantRequest\x1a\x1b.clearmesh.kyc.v1.Applicant\"5\xca\xf3\x18\x12\n\x06trader\n\x08operator\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/{name=applicants/*}\x12\x98\x01\n\x0eSubmitDocument\x12\'.clearmesh.kyc.v1.SubmitDocumentRequest\x1a\x1a.clearmesh.kyc.v1.Document\"A\xca\xf3\x18\x08\n\x06trader\x82\xd3\xe4\x93\x02/\"#/v1/{parent=applicants/*}/documents:\x08\x64ocument\x12\x91\x01\n\x0fReviewApplicant\x12(.clearmesh.kyc.v1.ReviewApplicantRequest\x1a\x1b.clearmesh.kyc.v1.Applicant\"7\xca\xf3\x18\n\n\x08operator\x82\xd3\xe4\x93\x02#\"\x1e/v1/{name=applicants/*}:review:\x01*\x12\xb2\x01\n\x10\x43heckEligibility\x12).clearmesh.kyc.v1.CheckEligibilityRequest\x1a*.clearmesh.kyc.v1.CheckEligibilityResponse\"G\xca\xf3\x18\x17\n\x06trader\x12\x05order\x12\x06wallet\x82\xd3\xe4\x93\x02&\x12$/v1/{account=accounts/*}/eligibility\x12|\n\x12\x43heckEligibilities\x12+.clearmesh.kyc.v1.CheckEligibilitiesRequest\x1a,.clearmesh.kyc.v1.CheckEligibilitiesResponse\"\x0b\xca\xf3\x18\x07\x12\x05order\x12\xa3\x01\n\x0fListAuditEvents\x12(.clearmesh.kyc.v1.ListAuditEventsRequest\x1a).clearmesh.kyc.v1.ListAuditEventsResponse\";\xca\xf3\x18\n\n\x08operator\x82\xd3\xe4\x93\x02\'\x12%/v1/{parent=applicants/*}/auditEventsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -67,6 +68,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CHECKELIGIBILITYREQUEST'].fields_by_name['amount']._serialized_options = b'\342A\001\002'
   _globals['_CHECKELIGIBILITYREQUEST'].fields_by_name['used_amount']._loaded_options = None
   _globals['_CHECKELIGIBILITYREQUEST'].fields_by_name['used_amount']._serialized_options = b'\342A\001\001'
+  _globals['_CHECKELIGIBILITIESREQUEST'].fields_by_name['checks']._loaded_options = None
+  _globals['_CHECKELIGIBILITIESREQUEST'].fields_by_name['checks']._serialized_options = b'\342A\001\002'
   _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['parent']._loaded_options = None
   _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002'
   _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['page_size']._loaded_options = None
@@ -83,28 +86,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_KYCSERVICE'].methods_by_name['ReviewApplicant']._serialized_options = b'\312\363\030\n\n\010operator\202\323\344\223\002#\"\036/v1/{name=applicants/*}:review:\001*'
   _globals['_KYCSERVICE'].methods_by_name['CheckEligibility']._loaded_options = None
   _globals['_KYCSERVICE'].methods_by_name['CheckEligibility']._serialized_options = b'\312\363\030\027\n\006trader\022\005order\022\006wallet\202\323\344\223\002&\022$/v1/{account=accounts/*}/eligibility'
+  _globals['_KYCSERVICE'].methods_by_name['CheckEligibilities']._loaded_options = None
+  _globals['_KYCSERVICE'].methods_by_name['CheckEligibilities']._serialized_options = b'\312\363\030\007\022\005order'
   _globals['_KYCSERVICE'].methods_by_name['ListAuditEvents']._loaded_options = None
   _globals['_KYCSERVICE'].methods_by_name['ListAuditEvents']._serialized_options = b'\312\363\030\n\n\010operator\202\323\344\223\002\'\022%/v1/{parent=applicants/*}/auditEvents'
-  _globals['_REVIEWDECISION']._serialized_start=1103
-  _globals['_REVIEWDECISION']._serialized_end=1209
-  _globals['_ELIGIBILITYACTION']._serialized_start=1211
-  _globals['_ELIGIBILITYACTION']._serialized_end=1335
-  _globals['_CREATEAPPLICANTREQUEST']._serialized_start=179
-  _globals['_CREATEAPPLICANTREQUEST']._serialized_end=283
-  _globals['_GETAPPLICANTREQUEST']._serialized_start=285
-  _globals['_GETAPPLICANTREQUEST']._serialized_end=326
-  _globals['_SUBMITDOCUMENTREQUEST']._serialized_start=328
-  _globals['_SUBMITDOCUMENTREQUEST']._serialized_end=451
-  _globals['_REVIEWAPPLICANTREQUEST']._serialized_start=454
-  _globals['_REVIEWAPPLICANTREQUEST']._serialized_end=624
-  _globals['_CHECKELIGIBILITYREQUEST']._serialized_start=627
-  _globals['_CHECKELIGIBILITYREQUEST']._serialized_end=804
-  _globals['_CHECKELIGIBILITYRESPONSE']._serialized_start=806
-  _globals['_CHECKELIGIBILITYRESPONSE']._serialized_end=898
-  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=900
-  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=997
-  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=999
-  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=1101
-  _globals['_KYCSERVICE']._serialized_start=1338
-  _globals['_KYCSERVICE']._serialized_end=2278
+  _globals['_REVIEWDECISION']._serialized_start=1452
+  _globals['_REVIEWDECISION']._serialized_end=1558
+  _globals['_ELIGIBILITYACTION']._serialized_start=1560
+  _globals['_ELIGIBILITYACTION']._serialized_end=1684
+  _globals['_CREATEAPPLICANTREQUEST']._serialized_start=204
+  _globals['_CREATEAPPLICANTREQUEST']._serialized_end=308
+  _globals['_GETAPPLICANTREQUEST']._serialized_start=310
+  _globals['_GETAPPLICANTREQUEST']._serialized_end=351
+  _globals['_SUBMITDOCUMENTREQUEST']._serialized_start=353
+  _globals['_SUBMITDOCUMENTREQUEST']._serialized_end=476
+  _globals['_REVIEWAPPLICANTREQUEST']._serialized_start=479
+  _globals['_REVIEWAPPLICANTREQUEST']._serialized_end=649
+  _globals['_CHECKELIGIBILITYREQUEST']._serialized_start=652
+  _globals['_CHECKELIGIBILITYREQUEST']._serialized_end=829
+  _globals['_CHECKELIGIBILITYRESPONSE']._serialized_start=831
+  _globals['_CHECKELIGIBILITYRESPONSE']._serialized_end=923
+  _globals['_CHECKELIGIBILITIESREQUEST']._serialized_start=925
+  _globals['_CHECKELIGIBILITIESREQUEST']._serialized_end=1017
+  _globals['_CHECKELIGIBILITIESRESPONSE']._serialized_start=1019
+  _globals['_CHECKELIGIBILITIESRESPONSE']._serialized_end=1106
+  _globals['_CHECKELIGIBILITYRESULT']._serialized_start=1109
+  _globals['_CHECKELIGIBILITYRESULT']._serialized_end=1247
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=1249
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=1346
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=1348
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=1450
+  _globals['_KYCSERVICE']._serialized_start=1687
+  _globals['_KYCSERVICE']._serialized_end=2753
 # @@protoc_insertion_point(module_scope)

@@ -2,6 +2,7 @@ from clearmesh.kyc.v1 import kyc_pb2 as _kyc_pb2
 from clearmesh.type.v1 import access_pb2 as _access_pb2
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.rpc import status_pb2 as _status_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -92,6 +93,26 @@ class CheckEligibilityResponse(_message.Message):
     reason: str
     remaining: str
     def __init__(self, allowed: _Optional[bool] = ..., tier: _Optional[int] = ..., reason: _Optional[str] = ..., remaining: _Optional[str] = ...) -> None: ...
+
+class CheckEligibilitiesRequest(_message.Message):
+    __slots__ = ("checks",)
+    CHECKS_FIELD_NUMBER: _ClassVar[int]
+    checks: _containers.RepeatedCompositeFieldContainer[CheckEligibilityRequest]
+    def __init__(self, checks: _Optional[_Iterable[_Union[CheckEligibilityRequest, _Mapping]]] = ...) -> None: ...
+
+class CheckEligibilitiesResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[CheckEligibilityResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[CheckEligibilityResult, _Mapping]]] = ...) -> None: ...
+
+class CheckEligibilityResult(_message.Message):
+    __slots__ = ("eligibility", "error")
+    ELIGIBILITY_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    eligibility: CheckEligibilityResponse
+    error: _status_pb2.Status
+    def __init__(self, eligibility: _Optional[_Union[CheckEligibilityResponse, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
 
 class ListAuditEventsRequest(_message.Message):
     __slots__ = ("parent", "page_size", "page_token")

@@ -61,6 +61,11 @@ class KycServiceStub:
                 request_serializer=clearmesh_dot_kyc_dot_v1_dot_kyc__service__pb2.CheckEligibilityRequest.SerializeToString,
                 response_deserializer=clearmesh_dot_kyc_dot_v1_dot_kyc__service__pb2.CheckEligibilityResponse.FromString,
                 _registered_method=True)
+        self.CheckEligibilities = channel.unary_unary(
+                '/clearmesh.kyc.v1.KycService/CheckEligibilities',
+                request_serializer=clearmesh_dot_kyc_dot_v1_dot_kyc__service__pb2.CheckEligibilitiesRequest.SerializeToString,
+                response_deserializer=clearmesh_dot_kyc_dot_v1_dot_kyc__service__pb2.CheckEligibilitiesResponse.FromString,
+                _registered_method=True)
         self.ListAuditEvents = channel.unary_unary(
                 '/clearmesh.kyc.v1.KycService/ListAuditEvents',
                 request_serializer=clearmesh_dot_kyc_dot_v1_dot_kyc__service__pb2.ListAuditEventsRequest.SerializeToString,
@@ -103,6 +108,15 @@ class KycServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckEligibilities(self, request, context):
+        """Internal: CheckEligibility for many checks at once (the Order service's concurrent
+        placements, one call instead of one each); every check is answered on its own, as
+        CheckEligibility would have answered it alone: one invalid check does not refuse the others.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListAuditEvents(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -136,6 +150,11 @@ def add_KycServiceServicer_to_server(servicer, server):
                     servicer.CheckEligibility,
                     request_deserializer=clearmesh_dot_kyc_dot_v1_dot_kyc__service__pb2.CheckEligibilityRequest.FromString,
                     response_serializer=clearmesh_dot_kyc_dot_v1_dot_kyc__service__pb2.CheckEligibilityResponse.SerializeToString,
+            ),
+            'CheckEligibilities': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckEligibilities,
+                    request_deserializer=clearmesh_dot_kyc_dot_v1_dot_kyc__service__pb2.CheckEligibilitiesRequest.FromString,
+                    response_serializer=clearmesh_dot_kyc_dot_v1_dot_kyc__service__pb2.CheckEligibilitiesResponse.SerializeToString,
             ),
             'ListAuditEvents': grpc.unary_unary_rpc_method_handler(
                     servicer.ListAuditEvents,
@@ -279,6 +298,33 @@ class KycService:
             '/clearmesh.kyc.v1.KycService/CheckEligibility',
             clearmesh_dot_kyc_dot_v1_dot_kyc__service__pb2.CheckEligibilityRequest.SerializeToString,
             clearmesh_dot_kyc_dot_v1_dot_kyc__service__pb2.CheckEligibilityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckEligibilities(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/clearmesh.kyc.v1.KycService/CheckEligibilities',
+            clearmesh_dot_kyc_dot_v1_dot_kyc__service__pb2.CheckEligibilitiesRequest.SerializeToString,
+            clearmesh_dot_kyc_dot_v1_dot_kyc__service__pb2.CheckEligibilitiesResponse.FromString,
             options,
             channel_credentials,
             insecure,

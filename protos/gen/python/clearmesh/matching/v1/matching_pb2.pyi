@@ -111,7 +111,7 @@ class OrderBook(_message.Message):
     def __init__(self, market: _Optional[str] = ..., bids: _Optional[_Iterable[_Union[PriceLevel, _Mapping]]] = ..., asks: _Optional[_Iterable[_Union[PriceLevel, _Mapping]]] = ..., sequence: _Optional[int] = ...) -> None: ...
 
 class Trade(_message.Message):
-    __slots__ = ("name", "market", "sequence", "price", "quantity", "buy_order", "sell_order", "buyer", "seller", "taker_side", "auction", "execute_time")
+    __slots__ = ("name", "market", "sequence", "price", "quantity", "buy_order", "sell_order", "buyer", "seller", "taker_side", "auction", "execute_time", "taker_trace_parent")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MARKET_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
@@ -124,6 +124,7 @@ class Trade(_message.Message):
     TAKER_SIDE_FIELD_NUMBER: _ClassVar[int]
     AUCTION_FIELD_NUMBER: _ClassVar[int]
     EXECUTE_TIME_FIELD_NUMBER: _ClassVar[int]
+    TAKER_TRACE_PARENT_FIELD_NUMBER: _ClassVar[int]
     name: str
     market: str
     sequence: int
@@ -136,7 +137,8 @@ class Trade(_message.Message):
     taker_side: _trading_pb2.Side
     auction: str
     execute_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., market: _Optional[str] = ..., sequence: _Optional[int] = ..., price: _Optional[str] = ..., quantity: _Optional[str] = ..., buy_order: _Optional[str] = ..., sell_order: _Optional[str] = ..., buyer: _Optional[str] = ..., seller: _Optional[str] = ..., taker_side: _Optional[_Union[_trading_pb2.Side, str]] = ..., auction: _Optional[str] = ..., execute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    taker_trace_parent: str
+    def __init__(self, name: _Optional[str] = ..., market: _Optional[str] = ..., sequence: _Optional[int] = ..., price: _Optional[str] = ..., quantity: _Optional[str] = ..., buy_order: _Optional[str] = ..., sell_order: _Optional[str] = ..., buyer: _Optional[str] = ..., seller: _Optional[str] = ..., taker_side: _Optional[_Union[_trading_pb2.Side, str]] = ..., auction: _Optional[str] = ..., execute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., taker_trace_parent: _Optional[str] = ...) -> None: ...
 
 class Auction(_message.Message):
     __slots__ = ("name", "clearing_price", "volume", "order_count", "trade_count", "clear_time")

@@ -108,7 +108,7 @@ class ListAuctionsResponse(_message.Message):
     def __init__(self, auctions: _Optional[_Iterable[_Union[_matching_pb2.Auction, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class SubmitOrderRequest(_message.Message):
-    __slots__ = ("order", "account", "market", "side", "type", "time_in_force", "price", "quantity", "max_notional", "post_only", "expire_time")
+    __slots__ = ("order", "account", "market", "side", "type", "time_in_force", "price", "quantity", "max_notional", "post_only", "expire_time", "trace_parent")
     ORDER_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     MARKET_FIELD_NUMBER: _ClassVar[int]
@@ -120,6 +120,7 @@ class SubmitOrderRequest(_message.Message):
     MAX_NOTIONAL_FIELD_NUMBER: _ClassVar[int]
     POST_ONLY_FIELD_NUMBER: _ClassVar[int]
     EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    TRACE_PARENT_FIELD_NUMBER: _ClassVar[int]
     order: str
     account: str
     market: str
@@ -131,7 +132,8 @@ class SubmitOrderRequest(_message.Message):
     max_notional: str
     post_only: bool
     expire_time: _timestamp_pb2.Timestamp
-    def __init__(self, order: _Optional[str] = ..., account: _Optional[str] = ..., market: _Optional[str] = ..., side: _Optional[_Union[_trading_pb2.Side, str]] = ..., type: _Optional[_Union[_trading_pb2.OrderType, str]] = ..., time_in_force: _Optional[_Union[_trading_pb2.TimeInForce, str]] = ..., price: _Optional[str] = ..., quantity: _Optional[str] = ..., max_notional: _Optional[str] = ..., post_only: _Optional[bool] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    trace_parent: str
+    def __init__(self, order: _Optional[str] = ..., account: _Optional[str] = ..., market: _Optional[str] = ..., side: _Optional[_Union[_trading_pb2.Side, str]] = ..., type: _Optional[_Union[_trading_pb2.OrderType, str]] = ..., time_in_force: _Optional[_Union[_trading_pb2.TimeInForce, str]] = ..., price: _Optional[str] = ..., quantity: _Optional[str] = ..., max_notional: _Optional[str] = ..., post_only: _Optional[bool] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace_parent: _Optional[str] = ...) -> None: ...
 
 class SubmitOrderResponse(_message.Message):
     __slots__ = ("state", "filled_quantity", "average_price", "trades", "reason", "sequence")
@@ -148,6 +150,26 @@ class SubmitOrderResponse(_message.Message):
     reason: str
     sequence: int
     def __init__(self, state: _Optional[_Union[_trading_pb2.OrderState, str]] = ..., filled_quantity: _Optional[str] = ..., average_price: _Optional[str] = ..., trades: _Optional[_Iterable[_Union[_matching_pb2.Trade, _Mapping]]] = ..., reason: _Optional[str] = ..., sequence: _Optional[int] = ...) -> None: ...
+
+class SubmitOrdersRequest(_message.Message):
+    __slots__ = ("orders",)
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    orders: _containers.RepeatedCompositeFieldContainer[SubmitOrderRequest]
+    def __init__(self, orders: _Optional[_Iterable[_Union[SubmitOrderRequest, _Mapping]]] = ...) -> None: ...
+
+class SubmitOrdersResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[SubmitOrderResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[SubmitOrderResult, _Mapping]]] = ...) -> None: ...
+
+class SubmitOrderResult(_message.Message):
+    __slots__ = ("order", "error")
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    order: SubmitOrderResponse
+    error: _status_pb2.Status
+    def __init__(self, order: _Optional[_Union[SubmitOrderResponse, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
 
 class CancelOrderRequest(_message.Message):
     __slots__ = ("order", "market")

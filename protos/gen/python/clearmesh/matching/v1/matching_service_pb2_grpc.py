@@ -76,6 +76,11 @@ class MatchingServiceStub:
                 request_serializer=clearmesh_dot_matching_dot_v1_dot_matching__service__pb2.SubmitOrderRequest.SerializeToString,
                 response_deserializer=clearmesh_dot_matching_dot_v1_dot_matching__service__pb2.SubmitOrderResponse.FromString,
                 _registered_method=True)
+        self.SubmitOrders = channel.unary_unary(
+                '/clearmesh.matching.v1.MatchingService/SubmitOrders',
+                request_serializer=clearmesh_dot_matching_dot_v1_dot_matching__service__pb2.SubmitOrdersRequest.SerializeToString,
+                response_deserializer=clearmesh_dot_matching_dot_v1_dot_matching__service__pb2.SubmitOrdersResponse.FromString,
+                _registered_method=True)
         self.CancelOrder = channel.unary_unary(
                 '/clearmesh.matching.v1.MatchingService/CancelOrder',
                 request_serializer=clearmesh_dot_matching_dot_v1_dot_matching__service__pb2.CancelOrderRequest.SerializeToString,
@@ -142,6 +147,15 @@ class MatchingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubmitOrders(self, request, context):
+        """Internal: SubmitOrder for many orders at once (the Order service's concurrent
+        placements, one call instead of one each); every order is answered on its own, as
+        SubmitOrder would have answered it alone: one order's refusal does not refuse the others.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CancelOrder(self, request, context):
         """Internal: removes a resting order.
         """
@@ -198,6 +212,11 @@ def add_MatchingServiceServicer_to_server(servicer, server):
                     servicer.SubmitOrder,
                     request_deserializer=clearmesh_dot_matching_dot_v1_dot_matching__service__pb2.SubmitOrderRequest.FromString,
                     response_serializer=clearmesh_dot_matching_dot_v1_dot_matching__service__pb2.SubmitOrderResponse.SerializeToString,
+            ),
+            'SubmitOrders': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitOrders,
+                    request_deserializer=clearmesh_dot_matching_dot_v1_dot_matching__service__pb2.SubmitOrdersRequest.FromString,
+                    response_serializer=clearmesh_dot_matching_dot_v1_dot_matching__service__pb2.SubmitOrdersResponse.SerializeToString,
             ),
             'CancelOrder': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelOrder,
@@ -427,6 +446,33 @@ class MatchingService:
             '/clearmesh.matching.v1.MatchingService/SubmitOrder',
             clearmesh_dot_matching_dot_v1_dot_matching__service__pb2.SubmitOrderRequest.SerializeToString,
             clearmesh_dot_matching_dot_v1_dot_matching__service__pb2.SubmitOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitOrders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/clearmesh.matching.v1.MatchingService/SubmitOrders',
+            clearmesh_dot_matching_dot_v1_dot_matching__service__pb2.SubmitOrdersRequest.SerializeToString,
+            clearmesh_dot_matching_dot_v1_dot_matching__service__pb2.SubmitOrdersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -26,9 +26,11 @@ from clearmesh.type.v1 import access_pb2 as clearmesh_dot_type_dot_v1_dot_access
 from clearmesh.wallet.v1 import wallet_pb2 as clearmesh_dot_wallet_dot_v1_dot_wallet__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
+from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(clearmesh/wallet/v1/wallet_service.proto\x12\x13\x63learmesh.wallet.v1\x1a\x1e\x63learmesh/type/v1/access.proto\x1a clearmesh/wallet/v1/wallet.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\"_\n\x13ListBalancesRequest\x12\x15\n\x07\x61\x63\x63ount\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"_\n\x14ListBalancesResponse\x12.\n\x08\x62\x61lances\x18\x01 \x03(\x0b\x32\x1c.clearmesh.wallet.v1.Balance\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"l\n\x0e\x44\x65positRequest\x12\x15\n\x07\x61\x63\x63ount\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05\x61sset\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06\x61mount\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\"q\n\x0f\x44\x65positResponse\x12/\n\x08transfer\x18\x01 \x01(\x0b\x32\x1d.clearmesh.wallet.v1.Transfer\x12-\n\x07\x62\x61lance\x18\x02 \x01(\x0b\x32\x1c.clearmesh.wallet.v1.Balance\"\x88\x01\n\x0fWithdrawRequest\x12\x15\n\x07\x61\x63\x63ount\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05\x61sset\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06\x61mount\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0b\x64\x65stination\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x05 \x01(\tB\x04\xe2\x41\x01\x02\"s\n\x12ListEntriesRequest\x12\x15\n\x07\x61\x63\x63ount\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05\x61sset\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"[\n\x13ListEntriesResponse\x12+\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1a.clearmesh.wallet.v1.Entry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"*\n\x14GetWithdrawalRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"e\n\x19\x43ompleteWithdrawalRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1a\n\x0ctx_reference\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"[\n\x15\x46\x61ilWithdrawalRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06reason\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"h\n\x10PlaceHoldRequest\x12\x12\n\x04hold\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x15\n\x07\x61\x63\x63ount\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05\x61sset\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06\x61mount\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\"X\n\x12ReleaseHoldRequest\x12\x12\n\x04hold\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06\x61mount\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"c\n\x13PostTransferRequest\x12\x16\n\x08transfer\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x34\n\x08postings\x18\x02 \x03(\x0b\x32\x1c.clearmesh.wallet.v1.PostingB\x04\xe2\x41\x01\x02\"Y\n\x14PostTransfersRequest\x12\x41\n\ttransfers\x18\x01 \x03(\x0b\x32(.clearmesh.wallet.v1.PostTransferRequestB\x04\xe2\x41\x01\x02\"I\n\x15PostTransfersResponse\x12\x30\n\ttransfers\x18\x01 \x03(\x0b\x32\x1d.clearmesh.wallet.v1.Transfer2\x8d\x0c\n\rWalletService\x12\xa4\x01\n\x0cListBalances\x12(.clearmesh.wallet.v1.ListBalancesRequest\x1a).clearmesh.wallet.v1.ListBalancesResponse\"?\xca\xf3\x18\x12\n\x06trader\n\x08operator\x82\xd3\xe4\x93\x02#\x12!/v1/{account=accounts/*}/balances\x12\x8f\x01\n\x07\x44\x65posit\x12#.clearmesh.wallet.v1.DepositRequest\x1a$.clearmesh.wallet.v1.DepositResponse\"9\xca\xf3\x18\n\n\x08operator\x82\xd3\xe4\x93\x02%\" /v1/{account=accounts/*}:deposit:\x01*\x12\x8b\x01\n\x08Withdraw\x12$.clearmesh.wallet.v1.WithdrawRequest\x1a\x1f.clearmesh.wallet.v1.Withdrawal\"8\xca\xf3\x18\x08\n\x06trader\x82\xd3\xe4\x93\x02&\"!/v1/{account=accounts/*}:withdraw:\x01*\x12\xa0\x01\n\x0bListEntries\x12\'.clearmesh.wallet.v1.ListEntriesRequest\x1a(.clearmesh.wallet.v1.ListEntriesResponse\">\xca\xf3\x18\x12\n\x06trader\n\x08operator\x82\xd3\xe4\x93\x02\"\x12 /v1/{account=accounts/*}/entries\x12\x9e\x01\n\rGetWithdrawal\x12).clearmesh.wallet.v1.GetWithdrawalRequest\x1a\x1f.clearmesh.wallet.v1.Withdrawal\"A\xca\xf3\x18\x12\n\x06trader\n\x08operator\x82\xd3\xe4\x93\x02%\x12#/v1/{name=accounts/*/withdrawals/*}\x12\xac\x01\n\x12\x43ompleteWithdrawal\x12..clearmesh.wallet.v1.CompleteWithdrawalRequest\x1a\x1f.clearmesh.wallet.v1.Withdrawal\"E\xca\xf3\x18\n\n\x08operator\x82\xd3\xe4\x93\x02\x31\",/v1/{name=accounts/*/withdrawals/*}:complete:\x01*\x12\xa0\x01\n\x0e\x46\x61ilWithdrawal\x12*.clearmesh.wallet.v1.FailWithdrawalRequest\x1a\x1f.clearmesh.wallet.v1.Withdrawal\"A\xca\xf3\x18\n\n\x08operator\x82\xd3\xe4\x93\x02-\"(/v1/{name=accounts/*/withdrawals/*}:fail:\x01*\x12Z\n\tPlaceHold\x12%.clearmesh.wallet.v1.PlaceHoldRequest\x1a\x19.clearmesh.wallet.v1.Hold\"\x0b\xca\xf3\x18\x07\x12\x05order\x12^\n\x0bReleaseHold\x12\'.clearmesh.wallet.v1.ReleaseHoldRequest\x1a\x19.clearmesh.wallet.v1.Hold\"\x0b\xca\xf3\x18\x07\x12\x05order\x12i\n\x0cPostTransfer\x12(.clearmesh.wallet.v1.PostTransferRequest\x1a\x1d.clearmesh.wallet.v1.Transfer\"\x10\xca\xf3\x18\x0c\x12\nsettlement\x12x\n\rPostTransfers\x12).clearmesh.wallet.v1.PostTransfersRequest\x1a*.clearmesh.wallet.v1.PostTransfersResponse\"\x10\xca\xf3\x18\x0c\x12\nsettlementb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(clearmesh/wallet/v1/wallet_service.proto\x12\x13\x63learmesh.wallet.v1\x1a\x1e\x63learmesh/type/v1/access.proto\x1a clearmesh/wallet/v1/wallet.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x17google/rpc/status.proto\"_\n\x13ListBalancesRequest\x12\x15\n\x07\x61\x63\x63ount\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"_\n\x14ListBalancesResponse\x12.\n\x08\x62\x61lances\x18\x01 \x03(\x0b\x32\x1c.clearmesh.wallet.v1.Balance\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"l\n\x0e\x44\x65positRequest\x12\x15\n\x07\x61\x63\x63ount\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05\x61sset\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06\x61mount\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\"q\n\x0f\x44\x65positResponse\x12/\n\x08transfer\x18\x01 \x01(\x0b\x32\x1d.clearmesh.wallet.v1.Transfer\x12-\n\x07\x62\x61lance\x18\x02 \x01(\x0b\x32\x1c.clearmesh.wallet.v1.Balance\"\x88\x01\n\x0fWithdrawRequest\x12\x15\n\x07\x61\x63\x63ount\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05\x61sset\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06\x61mount\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0b\x64\x65stination\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x05 \x01(\tB\x04\xe2\x41\x01\x02\"s\n\x12ListEntriesRequest\x12\x15\n\x07\x61\x63\x63ount\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05\x61sset\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"[\n\x13ListEntriesResponse\x12+\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1a.clearmesh.wallet.v1.Entry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"*\n\x14GetWithdrawalRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"e\n\x19\x43ompleteWithdrawalRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1a\n\x0ctx_reference\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"[\n\x15\x46\x61ilWithdrawalRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06reason\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"h\n\x10PlaceHoldRequest\x12\x12\n\x04hold\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x15\n\x07\x61\x63\x63ount\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05\x61sset\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06\x61mount\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\"O\n\x11PlaceHoldsRequest\x12:\n\x05holds\x18\x01 \x03(\x0b\x32%.clearmesh.wallet.v1.PlaceHoldRequestB\x04\xe2\x41\x01\x02\"K\n\x12PlaceHoldsResponse\x12\x35\n\x07results\x18\x01 \x03(\x0b\x32$.clearmesh.wallet.v1.PlaceHoldResult\"k\n\x0fPlaceHoldResult\x12)\n\x04hold\x18\x01 \x01(\x0b\x32\x19.clearmesh.wallet.v1.HoldH\x00\x12#\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\x08\n\x06result\"X\n\x12ReleaseHoldRequest\x12\x12\n\x04hold\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06\x61mount\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"c\n\x13PostTransferRequest\x12\x16\n\x08transfer\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x34\n\x08postings\x18\x02 \x03(\x0b\x32\x1c.clearmesh.wallet.v1.PostingB\x04\xe2\x41\x01\x02\"\x8e\x01\n\x14PostTransfersRequest\x12\x41\n\ttransfers\x18\x01 \x03(\x0b\x32(.clearmesh.wallet.v1.PostTransferRequestB\x04\xe2\x41\x01\x02\x12\x33\n\tread_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x01\"I\n\x15PostTransfersResponse\x12\x30\n\ttransfers\x18\x01 \x03(\x0b\x32\x1d.clearmesh.wallet.v1.Transfer2\xf9\x0c\n\rWalletService\x12\xa4\x01\n\x0cListBalances\x12(.clearmesh.wallet.v1.ListBalancesRequest\x1a).clearmesh.wallet.v1.ListBalancesResponse\"?\xca\xf3\x18\x12\n\x06trader\n\x08operator\x82\xd3\xe4\x93\x02#\x12!/v1/{account=accounts/*}/balances\x12\x8f\x01\n\x07\x44\x65posit\x12#.clearmesh.wallet.v1.DepositRequest\x1a$.clearmesh.wallet.v1.DepositResponse\"9\xca\xf3\x18\n\n\x08operator\x82\xd3\xe4\x93\x02%\" /v1/{account=accounts/*}:deposit:\x01*\x12\x8b\x01\n\x08Withdraw\x12$.clearmesh.wallet.v1.WithdrawRequest\x1a\x1f.clearmesh.wallet.v1.Withdrawal\"8\xca\xf3\x18\x08\n\x06trader\x82\xd3\xe4\x93\x02&\"!/v1/{account=accounts/*}:withdraw:\x01*\x12\xa0\x01\n\x0bListEntries\x12\'.clearmesh.wallet.v1.ListEntriesRequest\x1a(.clearmesh.wallet.v1.ListEntriesResponse\">\xca\xf3\x18\x12\n\x06trader\n\x08operator\x82\xd3\xe4\x93\x02\"\x12 /v1/{account=accounts/*}/entries\x12\x9e\x01\n\rGetWithdrawal\x12).clearmesh.wallet.v1.GetWithdrawalRequest\x1a\x1f.clearmesh.wallet.v1.Withdrawal\"A\xca\xf3\x18\x12\n\x06trader\n\x08operator\x82\xd3\xe4\x93\x02%\x12#/v1/{name=accounts/*/withdrawals/*}\x12\xac\x01\n\x12\x43ompleteWithdrawal\x12..clearmesh.wallet.v1.CompleteWithdrawalRequest\x1a\x1f.clearmesh.wallet.v1.Withdrawal\"E\xca\xf3\x18\n\n\x08operator\x82\xd3\xe4\x93\x02\x31\",/v1/{name=accounts/*/withdrawals/*}:complete:\x01*\x12\xa0\x01\n\x0e\x46\x61ilWithdrawal\x12*.clearmesh.wallet.v1.FailWithdrawalRequest\x1a\x1f.clearmesh.wallet.v1.Withdrawal\"A\xca\xf3\x18\n\n\x08operator\x82\xd3\xe4\x93\x02-\"(/v1/{name=accounts/*/withdrawals/*}:fail:\x01*\x12Z\n\tPlaceHold\x12%.clearmesh.wallet.v1.PlaceHoldRequest\x1a\x19.clearmesh.wallet.v1.Hold\"\x0b\xca\xf3\x18\x07\x12\x05order\x12j\n\nPlaceHolds\x12&.clearmesh.wallet.v1.PlaceHoldsRequest\x1a\'.clearmesh.wallet.v1.PlaceHoldsResponse\"\x0b\xca\xf3\x18\x07\x12\x05order\x12^\n\x0bReleaseHold\x12\'.clearmesh.wallet.v1.ReleaseHoldRequest\x1a\x19.clearmesh.wallet.v1.Hold\"\x0b\xca\xf3\x18\x07\x12\x05order\x12i\n\x0cPostTransfer\x12(.clearmesh.wallet.v1.PostTransferRequest\x1a\x1d.clearmesh.wallet.v1.Transfer\"\x10\xca\xf3\x18\x0c\x12\nsettlement\x12x\n\rPostTransfers\x12).clearmesh.wallet.v1.PostTransfersRequest\x1a*.clearmesh.wallet.v1.PostTransfersResponse\"\x10\xca\xf3\x18\x0c\x12\nsettlementb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -89,6 +91,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PLACEHOLDREQUEST'].fields_by_name['asset']._serialized_options = b'\342A\001\002'
   _globals['_PLACEHOLDREQUEST'].fields_by_name['amount']._loaded_options = None
   _globals['_PLACEHOLDREQUEST'].fields_by_name['amount']._serialized_options = b'\342A\001\002'
+  _globals['_PLACEHOLDSREQUEST'].fields_by_name['holds']._loaded_options = None
+  _globals['_PLACEHOLDSREQUEST'].fields_by_name['holds']._serialized_options = b'\342A\001\002'
   _globals['_RELEASEHOLDREQUEST'].fields_by_name['hold']._loaded_options = None
   _globals['_RELEASEHOLDREQUEST'].fields_by_name['hold']._serialized_options = b'\342A\001\002'
   _globals['_RELEASEHOLDREQUEST'].fields_by_name['amount']._loaded_options = None
@@ -101,6 +105,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_POSTTRANSFERREQUEST'].fields_by_name['postings']._serialized_options = b'\342A\001\002'
   _globals['_POSTTRANSFERSREQUEST'].fields_by_name['transfers']._loaded_options = None
   _globals['_POSTTRANSFERSREQUEST'].fields_by_name['transfers']._serialized_options = b'\342A\001\002'
+  _globals['_POSTTRANSFERSREQUEST'].fields_by_name['read_mask']._loaded_options = None
+  _globals['_POSTTRANSFERSREQUEST'].fields_by_name['read_mask']._serialized_options = b'\342A\001\001'
   _globals['_WALLETSERVICE'].methods_by_name['ListBalances']._loaded_options = None
   _globals['_WALLETSERVICE'].methods_by_name['ListBalances']._serialized_options = b'\312\363\030\022\n\006trader\n\010operator\202\323\344\223\002#\022!/v1/{account=accounts/*}/balances'
   _globals['_WALLETSERVICE'].methods_by_name['Deposit']._loaded_options = None
@@ -117,42 +123,50 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WALLETSERVICE'].methods_by_name['FailWithdrawal']._serialized_options = b'\312\363\030\n\n\010operator\202\323\344\223\002-\"(/v1/{name=accounts/*/withdrawals/*}:fail:\001*'
   _globals['_WALLETSERVICE'].methods_by_name['PlaceHold']._loaded_options = None
   _globals['_WALLETSERVICE'].methods_by_name['PlaceHold']._serialized_options = b'\312\363\030\007\022\005order'
+  _globals['_WALLETSERVICE'].methods_by_name['PlaceHolds']._loaded_options = None
+  _globals['_WALLETSERVICE'].methods_by_name['PlaceHolds']._serialized_options = b'\312\363\030\007\022\005order'
   _globals['_WALLETSERVICE'].methods_by_name['ReleaseHold']._loaded_options = None
   _globals['_WALLETSERVICE'].methods_by_name['ReleaseHold']._serialized_options = b'\312\363\030\007\022\005order'
   _globals['_WALLETSERVICE'].methods_by_name['PostTransfer']._loaded_options = None
   _globals['_WALLETSERVICE'].methods_by_name['PostTransfer']._serialized_options = b'\312\363\030\014\022\nsettlement'
   _globals['_WALLETSERVICE'].methods_by_name['PostTransfers']._loaded_options = None
   _globals['_WALLETSERVICE'].methods_by_name['PostTransfers']._serialized_options = b'\312\363\030\014\022\nsettlement'
-  _globals['_LISTBALANCESREQUEST']._serialized_start=194
-  _globals['_LISTBALANCESREQUEST']._serialized_end=289
-  _globals['_LISTBALANCESRESPONSE']._serialized_start=291
-  _globals['_LISTBALANCESRESPONSE']._serialized_end=386
-  _globals['_DEPOSITREQUEST']._serialized_start=388
-  _globals['_DEPOSITREQUEST']._serialized_end=496
-  _globals['_DEPOSITRESPONSE']._serialized_start=498
-  _globals['_DEPOSITRESPONSE']._serialized_end=611
-  _globals['_WITHDRAWREQUEST']._serialized_start=614
-  _globals['_WITHDRAWREQUEST']._serialized_end=750
-  _globals['_LISTENTRIESREQUEST']._serialized_start=752
-  _globals['_LISTENTRIESREQUEST']._serialized_end=867
-  _globals['_LISTENTRIESRESPONSE']._serialized_start=869
-  _globals['_LISTENTRIESRESPONSE']._serialized_end=960
-  _globals['_GETWITHDRAWALREQUEST']._serialized_start=962
-  _globals['_GETWITHDRAWALREQUEST']._serialized_end=1004
-  _globals['_COMPLETEWITHDRAWALREQUEST']._serialized_start=1006
-  _globals['_COMPLETEWITHDRAWALREQUEST']._serialized_end=1107
-  _globals['_FAILWITHDRAWALREQUEST']._serialized_start=1109
-  _globals['_FAILWITHDRAWALREQUEST']._serialized_end=1200
-  _globals['_PLACEHOLDREQUEST']._serialized_start=1202
-  _globals['_PLACEHOLDREQUEST']._serialized_end=1306
-  _globals['_RELEASEHOLDREQUEST']._serialized_start=1308
-  _globals['_RELEASEHOLDREQUEST']._serialized_end=1396
-  _globals['_POSTTRANSFERREQUEST']._serialized_start=1398
-  _globals['_POSTTRANSFERREQUEST']._serialized_end=1497
-  _globals['_POSTTRANSFERSREQUEST']._serialized_start=1499
-  _globals['_POSTTRANSFERSREQUEST']._serialized_end=1588
-  _globals['_POSTTRANSFERSRESPONSE']._serialized_start=1590
-  _globals['_POSTTRANSFERSRESPONSE']._serialized_end=1663
-  _globals['_WALLETSERVICE']._serialized_start=1666
-  _globals['_WALLETSERVICE']._serialized_end=3215
+  _globals['_LISTBALANCESREQUEST']._serialized_start=253
+  _globals['_LISTBALANCESREQUEST']._serialized_end=348
+  _globals['_LISTBALANCESRESPONSE']._serialized_start=350
+  _globals['_LISTBALANCESRESPONSE']._serialized_end=445
+  _globals['_DEPOSITREQUEST']._serialized_start=447
+  _globals['_DEPOSITREQUEST']._serialized_end=555
+  _globals['_DEPOSITRESPONSE']._serialized_start=557
+  _globals['_DEPOSITRESPONSE']._serialized_end=670
+  _globals['_WITHDRAWREQUEST']._serialized_start=673
+  _globals['_WITHDRAWREQUEST']._serialized_end=809
+  _globals['_LISTENTRIESREQUEST']._serialized_start=811
+  _globals['_LISTENTRIESREQUEST']._serialized_end=926
+  _globals['_LISTENTRIESRESPONSE']._serialized_start=928
+  _globals['_LISTENTRIESRESPONSE']._serialized_end=1019
+  _globals['_GETWITHDRAWALREQUEST']._serialized_start=1021
+  _globals['_GETWITHDRAWALREQUEST']._serialized_end=1063
+  _globals['_COMPLETEWITHDRAWALREQUEST']._serialized_start=1065
+  _globals['_COMPLETEWITHDRAWALREQUEST']._serialized_end=1166
+  _globals['_FAILWITHDRAWALREQUEST']._serialized_start=1168
+  _globals['_FAILWITHDRAWALREQUEST']._serialized_end=1259
+  _globals['_PLACEHOLDREQUEST']._serialized_start=1261
+  _globals['_PLACEHOLDREQUEST']._serialized_end=1365
+  _globals['_PLACEHOLDSREQUEST']._serialized_start=1367
+  _globals['_PLACEHOLDSREQUEST']._serialized_end=1446
+  _globals['_PLACEHOLDSRESPONSE']._serialized_start=1448
+  _globals['_PLACEHOLDSRESPONSE']._serialized_end=1523
+  _globals['_PLACEHOLDRESULT']._serialized_start=1525
+  _globals['_PLACEHOLDRESULT']._serialized_end=1632
+  _globals['_RELEASEHOLDREQUEST']._serialized_start=1634
+  _globals['_RELEASEHOLDREQUEST']._serialized_end=1722
+  _globals['_POSTTRANSFERREQUEST']._serialized_start=1724
+  _globals['_POSTTRANSFERREQUEST']._serialized_end=1823
+  _globals['_POSTTRANSFERSREQUEST']._serialized_start=1826
+  _globals['_POSTTRANSFERSREQUEST']._serialized_end=1968
+  _globals['_POSTTRANSFERSRESPONSE']._serialized_start=1970
+  _globals['_POSTTRANSFERSRESPONSE']._serialized_end=2043
+  _globals['_WALLETSERVICE']._serialized_start=2046
+  _globals['_WALLETSERVICE']._serialized_end=3703
 # @@protoc_insertion_point(module_scope)

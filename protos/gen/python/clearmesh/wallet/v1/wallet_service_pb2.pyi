@@ -2,6 +2,8 @@ from clearmesh.type.v1 import access_pb2 as _access_pb2
 from clearmesh.wallet.v1 import wallet_pb2 as _wallet_pb2
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
+from google.rpc import status_pb2 as _status_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -120,6 +122,26 @@ class PlaceHoldRequest(_message.Message):
     amount: str
     def __init__(self, hold: _Optional[str] = ..., account: _Optional[str] = ..., asset: _Optional[str] = ..., amount: _Optional[str] = ...) -> None: ...
 
+class PlaceHoldsRequest(_message.Message):
+    __slots__ = ("holds",)
+    HOLDS_FIELD_NUMBER: _ClassVar[int]
+    holds: _containers.RepeatedCompositeFieldContainer[PlaceHoldRequest]
+    def __init__(self, holds: _Optional[_Iterable[_Union[PlaceHoldRequest, _Mapping]]] = ...) -> None: ...
+
+class PlaceHoldsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[PlaceHoldResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[PlaceHoldResult, _Mapping]]] = ...) -> None: ...
+
+class PlaceHoldResult(_message.Message):
+    __slots__ = ("hold", "error")
+    HOLD_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    hold: _wallet_pb2.Hold
+    error: _status_pb2.Status
+    def __init__(self, hold: _Optional[_Union[_wallet_pb2.Hold, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
+
 class ReleaseHoldRequest(_message.Message):
     __slots__ = ("hold", "amount", "request_id")
     HOLD_FIELD_NUMBER: _ClassVar[int]
@@ -139,10 +161,12 @@ class PostTransferRequest(_message.Message):
     def __init__(self, transfer: _Optional[str] = ..., postings: _Optional[_Iterable[_Union[_wallet_pb2.Posting, _Mapping]]] = ...) -> None: ...
 
 class PostTransfersRequest(_message.Message):
-    __slots__ = ("transfers",)
+    __slots__ = ("transfers", "read_mask")
     TRANSFERS_FIELD_NUMBER: _ClassVar[int]
+    READ_MASK_FIELD_NUMBER: _ClassVar[int]
     transfers: _containers.RepeatedCompositeFieldContainer[PostTransferRequest]
-    def __init__(self, transfers: _Optional[_Iterable[_Union[PostTransferRequest, _Mapping]]] = ...) -> None: ...
+    read_mask: _field_mask_pb2.FieldMask
+    def __init__(self, transfers: _Optional[_Iterable[_Union[PostTransferRequest, _Mapping]]] = ..., read_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
 
 class PostTransfersResponse(_message.Message):
     __slots__ = ("transfers",)

@@ -76,6 +76,11 @@ class WalletServiceStub:
                 request_serializer=clearmesh_dot_wallet_dot_v1_dot_wallet__service__pb2.PlaceHoldRequest.SerializeToString,
                 response_deserializer=clearmesh_dot_wallet_dot_v1_dot_wallet__pb2.Hold.FromString,
                 _registered_method=True)
+        self.PlaceHolds = channel.unary_unary(
+                '/clearmesh.wallet.v1.WalletService/PlaceHolds',
+                request_serializer=clearmesh_dot_wallet_dot_v1_dot_wallet__service__pb2.PlaceHoldsRequest.SerializeToString,
+                response_deserializer=clearmesh_dot_wallet_dot_v1_dot_wallet__service__pb2.PlaceHoldsResponse.FromString,
+                _registered_method=True)
         self.ReleaseHold = channel.unary_unary(
                 '/clearmesh.wallet.v1.WalletService/ReleaseHold',
                 request_serializer=clearmesh_dot_wallet_dot_v1_dot_wallet__service__pb2.ReleaseHoldRequest.SerializeToString,
@@ -149,6 +154,15 @@ class WalletServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PlaceHolds(self, request, context):
+        """Internal: PlaceHold for many holds at once (the Order service's concurrent placements,
+        one call instead of one each); every hold is answered on its own, as PlaceHold would have
+        answered it alone: one account short of funds does not refuse the others.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ReleaseHold(self, request, context):
         """Internal: gives back part or all of what a hold still reserves.
         """
@@ -214,6 +228,11 @@ def add_WalletServiceServicer_to_server(servicer, server):
                     servicer.PlaceHold,
                     request_deserializer=clearmesh_dot_wallet_dot_v1_dot_wallet__service__pb2.PlaceHoldRequest.FromString,
                     response_serializer=clearmesh_dot_wallet_dot_v1_dot_wallet__pb2.Hold.SerializeToString,
+            ),
+            'PlaceHolds': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlaceHolds,
+                    request_deserializer=clearmesh_dot_wallet_dot_v1_dot_wallet__service__pb2.PlaceHoldsRequest.FromString,
+                    response_serializer=clearmesh_dot_wallet_dot_v1_dot_wallet__service__pb2.PlaceHoldsResponse.SerializeToString,
             ),
             'ReleaseHold': grpc.unary_unary_rpc_method_handler(
                     servicer.ReleaseHold,
@@ -448,6 +467,33 @@ class WalletService:
             '/clearmesh.wallet.v1.WalletService/PlaceHold',
             clearmesh_dot_wallet_dot_v1_dot_wallet__service__pb2.PlaceHoldRequest.SerializeToString,
             clearmesh_dot_wallet_dot_v1_dot_wallet__pb2.Hold.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlaceHolds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/clearmesh.wallet.v1.WalletService/PlaceHolds',
+            clearmesh_dot_wallet_dot_v1_dot_wallet__service__pb2.PlaceHoldsRequest.SerializeToString,
+            clearmesh_dot_wallet_dot_v1_dot_wallet__service__pb2.PlaceHoldsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,116 @@
+"""What tracing with export on costs: bench/edge.py and bench/order.py with spans exported and
+without, alternating, repeated; best and median of each figure, and the throughput lost.
+
+    python bench/tracing_cost.py [--rounds 3] [--only edge|order] [--full]
+
+"off" is the default configuration with no OTLP endpoint (OTEL_TRACES_EXPORTER=none): spans
+are still made where the instrumentation makes them, and exported nowhere. "on" exports every
+span (OTEL_TRACES_SAMPLER=parentbased_always_on, the heaviest setting) over OTLP/gRPC to an
+in-process sink (bench/otlp_sink.py) that counts the export requests and does not decode them,
+so the figures are the services' cost, not a collector's. Both benches run with --quick unless
+--full. Rounds alternate off, on, off, on, ... so both see the same machine.
+
+Throughput figures: the order bench's place_per_sec_1 and place_per_sec_32 (orders per second,
+one client and 32 at once); the edge bench calls one at a time, so its throughput is
+1000 / p50 latency, per operation and transport. On a machine others share, these swing by a
+quarter from run to run; so each run's CPU (user + system seconds of the bench and all the
+processes it started, which do the same work every run) is reported too, as runs_per_cpu_s:
+the cost tracing adds where the CPU is the limit. `cost_pct` is 1 - median(on) / median(off),
+in percent. The last output line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.otlp_sink import serve
+
+BENCHES = {"edge": ROOT / "bench" / "edge.py", "order": ROOT / "bench" / "order.py"}
+
+
+def cpu_of_children() -> float:
+    """User + system CPU seconds of every finished descendant: a bench and the services it ran
+    and waited for. Unlike throughput, barely moved by what else the machine is running."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def run_bench(script: Path, env: dict[str, str], full: bool) -> dict[str, float]:
+    cpu_before = cpu_of_children()
+    done = subprocess.run([sys.executable, str(script), *([] if full else ["--quick"])], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=1800, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{script.name} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    figures["cpu_s"] = round(cpu_of_children() - cpu_before, 2)
+    return figures
+
+
+def throughputs(name: str, figures: dict[str, float]) -> dict[str, float]:
+    """Calls per second: the order bench's own; the edge bench's from its one-at-a-time p50s."""
+    if name == "order":
+        chosen = {key: value for key, value in figures.items() if key.startswith("place_per_sec_")}
+    else:
+        chosen = {key.replace("_p50_ms", "_per_sec"): round(1000 / value, 1) for key, value in figures.items()
+                  if key.endswith(("_rest_p50_ms", "_grpc_p50_ms")) and "minus" not in key
+                  and isinstance(value, (int, float)) and value > 0}
+    # The same work every run, so its CPU per run compares directly; kept as runs per CPU
+    # second so that, like every figure here, more is better and cost_pct reads the same way.
+    chosen["runs_per_cpu_s"] = round(1 / figures["cpu_s"], 5)
+    return chosen
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=sorted(BENCHES))
+    parser.add_argument("--full", action="store_true", help="the benches' full runs, not --quick")
+    arguments = parser.parse_args()
+    server, sink, port = serve(0)
+    base = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
+    modes = {"off": {**base, "OTEL_TRACES_EXPORTER": "none"},
+             "on": {**base, "OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
+                    "OTEL_TRACES_SAMPLER": "parentbased_always_on"}}
+    report: dict[str, float] = {"rounds": arguments.rounds, "quick": not arguments.full}
+    try:
+        for name, script in BENCHES.items():
+            if arguments.only and name != arguments.only:
+                continue
+            seen: dict[str, dict[str, list[float]]] = {"off": {}, "on": {}}
+            exports_before = sink.exports
+            for round_ in range(arguments.rounds):
+                for mode, env in modes.items():
+                    for key, value in throughputs(name, run_bench(script, env, arguments.full)).items():
+                        seen[mode].setdefault(key, []).append(value)
+                    print(f"{name} round {round_ + 1} {mode}: "
+                          + ", ".join(f"{k} {v[-1]}" for k, v in sorted(seen[mode].items())), flush=True)
+            for key in sorted(seen["off"]):
+                off, on = seen["off"][key], seen["on"].get(key, [])
+                if not on:
+                    continue
+                report[f"{name}_{key}_off_best"], report[f"{name}_{key}_off_median"] = max(off), statistics.median(off)
+                report[f"{name}_{key}_on_best"], report[f"{name}_{key}_on_median"] = max(on), statistics.median(on)
+                report[f"{name}_{key}_cost_pct"] = round(100 * (1 - statistics.median(on) / statistics.median(off)), 1)
+            report[f"{name}_exports_received"] = sink.exports - exports_before
+    finally:
+        server.stop(grace=None)
+    for key, value in report.items():
+        if key.endswith("_cost_pct"):
+            stem = key.removesuffix("_cost_pct")
+            print(f"{stem}: off median {report[stem + '_off_median']} best {report[stem + '_off_best']} | "
+                  f"on median {report[stem + '_on_median']} best {report[stem + '_on_best']} | cost {value} %")
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""Many rows in one statement (services/runtime/bulk.py), on both databases: every row written,
+in the order given, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from services.runtime.bulk import insert_rows, update_rows
+from services.runtime.database import create_engine
+from services.runtime.transactions import Transactions
+
+metadata = MetaData()
+SEQUENCE = BigInteger().with_variant(Integer(), "sqlite")
+journal = Table(
+    "bulk_journal", metadata,
+    Column("sequence", SEQUENCE, primary_key=True, autoincrement=True),
+    Column("name", String(40), nullable=False),
+    Column("units", BigInteger, nullable=False),
+    Column("note", String(40), nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+@pytest.fixture
+async def tx(database_url: str) -> AsyncIterator[Transactions]:
+    engine: AsyncEngine = create_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    yield Transactions(engine)
+    await engine.dispose()
+
+
+async def _rows(tx: Transactions) -> list[tuple[int, str, int, str | None]]:
+    async def read(session: AsyncSession) -> list[tuple[int, str, int, str | None]]:
+        rows = await session.execute(select(journal).order_by(journal.c.sequence))
+        return [(row.sequence, row.name, row.units, row.note) for row in rows]
+
+    return await tx.read(read)
+
+
+async def test_inserted_rows_are_numbered_in_the_order_given(tx: Transactions) -> None:
+    names = ["z", "a", "m", "b"]
+    await tx.write(lambda session: insert_rows(session, journal, [
+        {"name": name, "units": units, "note": None if units % 2 else "even", "at": AT}
+        for units, name in enumerate(names)]))
+
+    assert [(name, units, note) for _, name, units, note in await _rows(tx)] == [
+        ("z", 0, "even"), ("a", 1, None), ("m", 2, "even"), ("b", 3, None)]
+    sequences = [sequence for sequence, *_ in await _rows(tx)]
+    assert sequences == sorted(sequences)
+
+
+async def test_updates_change_only_the_rows_they_name(tx: Transactions) -> None:
+    await tx.write(lambda session: insert_rows(session, journal, [
+        {"name": name, "units": 1, "note": None, "at": AT} for name in ("a", "b", "c")]))
+
+    await tx.write(lambda session: update_rows(session, journal, ("name",), [
+        {"name": "c", "units": 30, "note": "changed"}, {"name": "a", "units": -10, "note": None}]))
+
+    assert [(name, units, note) for _, name, units, note in await _rows(tx)] == [
+        ("a", -10, None), ("b", 1, None), ("c", 30, "changed")]
+
+
+async def test_a_failed_transaction_keeps_none_of_its_rows(tx: Transactions) -> None:
+    async def fail_after_insert(session: AsyncSession) -> None:
+        await insert_rows(session, journal, [{"name": "lost", "units": 1, "note": None, "at": AT}])
+        raise RuntimeError("after the insert")
+
+    with pytest.raises(RuntimeError):
+        await tx.write(fail_after_insert)
+
+    assert await _rows(tx) == []
+
+
+async def test_no_rows_are_no_error(tx: Transactions) -> None:
+    await tx.write(lambda session: insert_rows(session, journal, []))
+    await tx.write(lambda session: update_rows(session, journal, ("name",), []))
+
+    assert await _rows(tx) == []

@@ -1,0 +1,130 @@
+"""Tracing's settings and helpers: parent-based sampling only, the traceparent a record keeps
+and the link made from it, gRPC span names, a span per SQL statement inside a traced call."""
+
+from __future__ import annotations
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+from pydantic import ValidationError
+from sqlalchemy import text
+
+from services.runtime.database import create_engine
+from services.runtime.settings import Settings
+from services.runtime.telemetry import RpcSpanNames, current_traceparent, link_to, sampler_of
+
+TRACE, SPAN = 0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x00F067AA0BA902B7
+
+
+def _parent(sampled: bool) -> trace.Span:
+    flags = TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT
+    return NonRecordingSpan(SpanContext(TRACE, SPAN, is_remote=True, trace_flags=TraceFlags(flags)))
+
+
+@pytest.mark.parametrize("sampler", ["always_on", "traceidratio", "jaeger_remote"])
+def test_a_sampler_that_ignores_the_callers_decision_is_refused(sampler: str) -> None:
+    with pytest.raises(ValidationError):
+        Settings(OTEL_TRACES_SAMPLER=sampler)
+
+
+@pytest.mark.parametrize("exporter", ["jaeger", "zipkin", ""])
+def test_an_unknown_exporter_is_refused(exporter: str) -> None:
+    with pytest.raises(ValidationError):
+        Settings(OTEL_TRACES_EXPORTER=exporter)
+
+
+@pytest.mark.parametrize("sampler", ["parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio"])
+@pytest.mark.parametrize("sampled", [True, False])
+def test_every_hop_follows_the_callers_sampling_flag(sampler: str, sampled: bool) -> None:
+    decide = sampler_of(Settings(OTEL_TRACES_SAMPLER=sampler, OTEL_TRACES_SAMPLER_ARG=0.5))
+    parent = trace.set_span_in_context(_parent(sampled))
+
+    assert decide.should_sample(parent, TRACE, "rpc").decision.is_sampled() is sampled
+
+
+def test_a_ratio_samples_roots_by_their_trace_id() -> None:
+    decide = sampler_of(Settings(OTEL_TRACES_SAMPLER="parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG=0.25))
+    kept = sum(decide.should_sample(None, 1 << 64 | trace_id, "root").decision.is_sampled()
+               for trace_id in range(0, 2**64, 2**56))
+
+    assert kept == 64  # a quarter of 256 trace ids spread evenly over the 64 bits the ratio reads
+
+
+def test_the_kept_traceparent_of_a_sampled_span_links_back_to_it() -> None:
+    with trace.use_span(_parent(sampled=True)):
+        kept = current_traceparent()
+
+    link = link_to(kept)
+    assert kept == f"00-{TRACE:032x}-{SPAN:016x}-01"
+    assert link is not None and (link.context.trace_id, link.context.span_id) == (TRACE, SPAN)
+
+
+def test_nothing_is_kept_of_a_sampled_out_or_missing_span() -> None:
+    with trace.use_span(_parent(sampled=False)):
+        assert current_traceparent() == ""
+    assert current_traceparent() == ""
+
+
+@pytest.mark.parametrize("kept", ["", "00-xyz-00f067aa0ba902b7-01", f"00-{'0' * 32}-{'1' * 16}-01", "00-abc"])
+def test_no_link_is_made_from_an_empty_or_malformed_traceparent(kept: str) -> None:
+    assert link_to(kept) is None
+
+
+def test_grpc_spans_are_named_without_the_paths_leading_slash() -> None:
+    provider = TracerProvider()
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(RpcSpanNames())
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider.get_tracer("opentelemetry.instrumentation.grpc").start_span("/pkg.Service/Method").end()
+    provider.get_tracer("clearmesh.edge").start_span("/not/grpc").end()
+
+    assert [span.name for span in exporter.get_finished_spans()] == ["pkg.Service/Method", "/not/grpc"]
+
+
+async def test_a_statement_inside_a_traced_call_is_a_client_span_with_the_database_conventions(
+        recorded_spans: InMemorySpanExporter, database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        with trace.get_tracer("test").start_as_current_span("call") as call:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1 WHERE 1 = :one"), {"one": 1})
+    finally:
+        await engine.dispose()
+
+    statements = [span for span in recorded_spans.get_finished_spans() if span.name.startswith("SELECT")]
+    assert statements and all(span.parent is not None and span.parent.span_id == call.get_span_context().span_id
+                              for span in statements)
+    attributes = statements[-1].attributes or {}
+    assert attributes["db.operation.name"] == "SELECT"
+    assert attributes["db.system.name"] == ("postgresql" if database_url.startswith("postgresql") else "sqlite")
+    assert "SELECT 1 WHERE 1 =" in str(attributes["db.query.text"])
+    assert statements[-1].kind is trace.SpanKind.CLIENT
+
+
+async def test_a_statement_outside_any_traced_call_makes_no_span(recorded_spans: InMemorySpanExporter,
+                                                                database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
+
+    assert recorded_spans.get_finished_spans() == ()
+
+
+async def test_transaction_control_makes_no_span(recorded_spans: InMemorySpanExporter, database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        with trace.get_tracer("test").start_as_current_span("call"):
+            async with engine.connect() as connection:
+                await connection.exec_driver_sql("BEGIN")
+                await connection.exec_driver_sql("SELECT 1")
+                await connection.exec_driver_sql("COMMIT")
+    finally:
+        await engine.dispose()
+
+    assert [span.name.split()[0] for span in recorded_spans.get_finished_spans() if span.name != "call"] == ["SELECT"]

@@ -1,0 +1,67 @@
+"""Transactions on SQLite and PostgreSQL: a single statement may run outside a transaction; rows
+may be deferred to one INSERT at the end of a write."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, Table, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.runtime.database import create_engine
+from services.runtime.errors import FailedPrecondition
+from services.runtime.transactions import Transactions, insert_at_commit
+
+ITEMS = Table("items", MetaData(), Column("id", Integer, primary_key=True))
+
+
+@pytest.fixture
+async def tx(database_url: str) -> AsyncIterator[Transactions]:
+    engine = create_engine(database_url)
+    transactions = Transactions(engine)
+    await transactions.write(lambda session: session.execute(text("CREATE TABLE items (id INTEGER PRIMARY KEY)")))
+    await transactions.write(lambda session: session.execute(text("INSERT INTO items (id) VALUES (1), (2)")))
+    yield transactions
+    await engine.dispose()
+
+
+async def _count_in_transaction(session: AsyncSession) -> tuple[int, bool]:
+    """The rows, and whether the connection is inside a transaction after reading them."""
+    count = (await session.execute(text("SELECT count(*) FROM items"))).scalar_one()
+    driver: Any = (await (await session.connection()).get_raw_connection()).driver_connection
+    inside = driver.in_transaction if hasattr(driver, "in_transaction") else driver.is_in_transaction()
+    return count, bool(inside)
+
+
+async def test_a_read_runs_in_a_transaction(tx: Transactions) -> None:
+    assert await tx.read(_count_in_transaction) == (2, True)
+
+
+async def test_a_read_alone_runs_its_statement_outside_any_transaction(tx: Transactions) -> None:
+    assert await tx.read_alone(_count_in_transaction) == (2, False)
+    # And leaves the connection as writes expect it.
+    await tx.write(lambda session: session.execute(text("INSERT INTO items (id) VALUES (3)")))
+    assert await tx.read(_count_in_transaction) == (3, True)
+
+
+async def test_rows_deferred_to_the_commit_are_inserted_together_at_the_end(tx: Transactions) -> None:
+    async def work(session: AsyncSession) -> int:
+        insert_at_commit(session, ITEMS, {"id": 3})
+        insert_at_commit(session, ITEMS, {"id": 4})
+        # Not there yet: they are written as the transaction ends.
+        return (await session.execute(text("SELECT count(*) FROM items"))).scalar_one()
+
+    assert await tx.write(work) == 2
+    assert await tx.read(_count_in_transaction) == (4, True)
+
+
+async def test_rows_deferred_by_a_failed_write_are_not_inserted(tx: Transactions) -> None:
+    async def work(session: AsyncSession) -> None:
+        insert_at_commit(session, ITEMS, {"id": 3})
+        raise FailedPrecondition("NO", "refused")
+
+    with pytest.raises(FailedPrecondition):
+        await tx.write(work)
+    assert await tx.read(_count_in_transaction) == (2, True)

@@ -1,0 +1,1 @@
+"""A deterministic simulation of the trading path (docs/simulation.md)."""
