@@ -87,8 +87,7 @@ def test_orders_on_both_shards_fill_and_every_trade_settles(platform: Platform) 
     trades = {market: eventually(lambda market=market, shard=shard: platform.trades(market, shard),  # type: ignore[misc]
                                  lambda found: len(found) == 1, f"the trade on {market}")
               for market, shard in ((CONTINUOUS, 0), (SOL, 1))}
-    settled = {market: eventually(partial(platform.settlement_of, found[0]), lambda s: s.state == ANCHORED,
-                                  f"the settlement of {found[0].name}", wait_secs=60).state
+    settled = {market: platform.anchored(found[0]).state
                for market, found in trades.items()}
     reconciled = platform.settlement.Reconcile(settlement_pb.ReconcileRequest(), metadata=platform.operator)
 

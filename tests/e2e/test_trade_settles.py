@@ -56,8 +56,7 @@ def anchored_and_proven(platform: Platform, market: str, count: int, tmp_path: P
     process, which no other process can read)."""
     trades = eventually(lambda: platform.trades(market), lambda t: len(t) == count, f"{count} trades on {market}")
     for trade in trades:
-        settlement = eventually(partial(platform.settlement_of, trade), lambda s: s.state == ANCHORED,
-                                f"the settlement of {trade.name} to be ANCHORED", wait_secs=60)
+        settlement = platform.anchored(trade)
         proof = platform.settlement.GetSettlementProof(
             settlement_pb.GetSettlementProofRequest(name=settlement.name), metadata=platform.operator)
         file = tmp_path / f"{settlement.name.replace('/', '_')}.json"

@@ -4,7 +4,10 @@ funded, orders placed through Order, and the outcome read back from every servic
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
+
+import grpc
 
 from clearmesh.kyc.v1 import kyc_service_pb2_grpc as kyc_grpc
 from clearmesh.matching.v1 import matching_pb2
@@ -19,7 +22,7 @@ from clearmesh.settlement.v1 import settlement_service_pb2_grpc as settlement_gr
 from clearmesh.type.v1 import trading_pb2
 from clearmesh.wallet.v1 import wallet_service_pb2 as wallet_pb
 from clearmesh.wallet.v1 import wallet_service_pb2_grpc as wallet_grpc
-from tests.testkit.processes import Metadata, Processes
+from tests.testkit.processes import Metadata, Processes, eventually
 from tests.testkit.traders import approve
 
 from services.runtime.fees import fee_units, notional_units
@@ -119,11 +122,26 @@ class Platform(Stubs):
                                           metadata=self.operator)
         return list(answer.trades)
 
-    def settlement_of(self, trade: matching_pb2.Trade) -> settlement_pb2.Settlement:
+    def settlement_of(self, trade: matching_pb2.Trade) -> settlement_pb2.Settlement | None:
+        """The trade's settlement, or None while Settlement has not taken the trade in yet (its
+        intake follows Matching's stream a moment behind the trade)."""
         market, _, sequence = trade.name.removeprefix("markets/").partition("/trades/")
-        answer: settlement_pb2.Settlement = self.settlement.GetSettlement(
-            settlement_pb.GetSettlementRequest(name=f"settlements/{market}-{sequence}"), metadata=self.operator)
+        try:
+            answer: settlement_pb2.Settlement = self.settlement.GetSettlement(
+                settlement_pb.GetSettlementRequest(name=f"settlements/{market}-{sequence}"), metadata=self.operator)
+        except grpc.RpcError as error:
+            if error.code() is grpc.StatusCode.NOT_FOUND:
+                return None
+            raise
         return answer
+
+    def anchored(self, trade: matching_pb2.Trade) -> settlement_pb2.Settlement:
+        """The trade's settlement once it is ANCHORED (a minute at most: batching, then the chain)."""
+        settlement = eventually(partial(self.settlement_of, trade),
+                                lambda s: s is not None and s.state == settlement_pb2.SETTLEMENT_STATE_ANCHORED,
+                                f"the settlement of {trade.name} to be ANCHORED", wait_secs=60)
+        assert settlement is not None
+        return settlement
 
     def balances(self, account: str) -> dict[str, tuple[Decimal, Decimal]]:
         """asset → (total, held) of `account` (`accounts/alice`, `system/fees`), read as an operator."""
