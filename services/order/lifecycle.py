@@ -29,7 +29,7 @@ from decimal import Decimal
 from clearmesh.order.v1 import order_pb2
 from clearmesh.order.v1 import order_service_pb2 as pb
 from google.protobuf.message import Message
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.order import wire
 from services.order.domain.enums import STATES_BY_NUMBER, OrderState, OrderType, Side
@@ -100,7 +100,7 @@ class Lifecycle:
         fingerprint = idempotency.fingerprint(request)
         now = self.clock.now()
 
-        async def lookup(session: AsyncSession) -> tuple[bytes | Order | None, int]:
+        async def lookup(session: AsyncConnection) -> tuple[bytes | Order | None, int]:
             """The first answer to this request_id, or the order it made, or None if it is new;
             and the account's notional of the window: one statement for all three."""
             found = await self.store.placement(session, command.request_id, account, now - NOTIONAL_WINDOW)

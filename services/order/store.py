@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.order import tables
 from services.order.domain.enums import OrderState, OrderType, Side, TimeInForce
@@ -123,7 +123,8 @@ _NEW_CURSOR = tables.cursors.insert()
 
 
 class OrderStore:
-    async def placement(self, session: AsyncSession, request_id: str, account: str, since: datetime) -> Placement:
+    async def placement(self, session: AsyncSession | AsyncConnection, request_id: str, account: str,
+                        since: datetime) -> Placement:
         """The request log's entry and the order for `request_id`, and the account's notional
         since `since`: one statement (the window's sum, outer-joined to the two rows, one row
         always) instead of three round trips on every placement."""

@@ -40,6 +40,7 @@ from opentelemetry.sdk.trace.sampling import (
     TraceIdRatioBased,
 )
 
+from services.runtime.rpc_tracing import ClientTracing, ServerTracing
 from services.runtime.settings import Settings
 
 # The resource attribute naming where a process runs (semantic conventions' deployment.*).
@@ -143,13 +144,16 @@ _UNTRACED = filters.negate(filters.any_of(filters.health_check(), filters.servic
 def server_interceptor() -> grpc.aio.ServerInterceptor:
     """Server spans (RPC conventions: `package.Service/Method`, rpc.system, rpc.service,
     rpc.method, rpc.grpc.status_code) for every RPC but health checks and reflection,
-    continuing the caller's W3C trace."""
-    return aio_server_interceptor(filter_=_UNTRACED)
+    continuing the caller's W3C trace; only the context when no span would be exported
+    (services/runtime/rpc_tracing.py)."""
+    return ServerTracing(aio_server_interceptor(filter_=_UNTRACED))
 
 
 def client_interceptors() -> list[grpc.aio.ClientInterceptor]:
-    """Client spans that inject `traceparent` into outgoing calls (health checks left out)."""
-    return list(aio_client_interceptors(filter_=_UNTRACED))
+    """Client spans that inject `traceparent` into outgoing calls (health checks left out);
+    for unary calls only the traceparent when no span would be exported (rpc_tracing.py)."""
+    return [ClientTracing(interceptor) if isinstance(interceptor, grpc.aio.UnaryUnaryClientInterceptor)
+            else interceptor for interceptor in aio_client_interceptors(filter_=_UNTRACED)]
 
 
 def current_traceparent() -> str:

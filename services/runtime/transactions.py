@@ -16,7 +16,7 @@ work is run again and then finds that first result (the idempotent replay path).
 
 A write may defer rows nothing in it reads back (`insert_at_commit`): they are one INSERT at
 its end, however many units of a group commit added them. A read of a single statement may
-run outside a transaction (`read_alone`).
+run outside a transaction (`read_alone`), on a bare connection.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Table, event
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 T = TypeVar("T")
 
@@ -67,7 +67,7 @@ class Transactions:
         # the COMMIT (AUTOCOMMIT on SQLite would instead switch the driver's isolation_level on
         # every checkout and back, undoing `_sqlite_driver_transactions` in between).
         alone = {_ALONE_OPTION: True} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"}
-        self._alone = async_sessionmaker(engine.execution_options(**alone), expire_on_commit=False)
+        self._alone = engine.execution_options(**alone)
         self._writer_lock = asyncio.Lock() if self.is_sqlite else None
 
     @property
@@ -84,13 +84,17 @@ class Transactions:
         async with self.reading() as session:
             return await work(session)
 
-    async def read_alone(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def read_alone(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """`work` that runs ONE statement, outside a transaction: a single statement sees one
         consistent snapshot by itself, and on PostgreSQL the BEGIN and COMMIT round trips it
         saves cost as much as the statement. `work` of several statements must use `read`
-        (each statement would see its own snapshot)."""
-        async with self._alone() as session:
-            return await work(session)
+        (each statement would see its own snapshot).
+
+        On a Core connection, not an ORM session: the one statement needs nothing a session
+        adds, and opening and closing one cost about 100 µs of CPU per call, a third of the
+        whole read on SQLite (Order runs one per placement)."""
+        async with self._alone.connect() as connection:
+            return await work(connection)
 
     async def write(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run `work` in one write transaction; domain errors roll it back and propagate."""

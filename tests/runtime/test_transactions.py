@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.runtime.database import create_engine
 from services.runtime.errors import FailedPrecondition
@@ -27,10 +27,11 @@ async def tx(database_url: str) -> AsyncIterator[Transactions]:
     await engine.dispose()
 
 
-async def _count_in_transaction(session: AsyncSession) -> tuple[int, bool]:
+async def _count_in_transaction(session: AsyncSession | AsyncConnection) -> tuple[int, bool]:
     """The rows, and whether the connection is inside a transaction after reading them."""
     count = (await session.execute(text("SELECT count(*) FROM items"))).scalar_one()
-    driver: Any = (await (await session.connection()).get_raw_connection()).driver_connection
+    connection = session if isinstance(session, AsyncConnection) else await session.connection()
+    driver: Any = (await connection.get_raw_connection()).driver_connection
     inside = driver.in_transaction if hasattr(driver, "in_transaction") else driver.is_in_transaction()
     return count, bool(inside)
 

@@ -1,0 +1,123 @@
+"""The services' gRPC spans: OpenTelemetry's when a processor would hear them; with none, the
+same trace context carried on and made current, and no span built."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import pytest
+from opentelemetry import trace
+from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+from services.runtime.rpc_tracing import ClientTracing, ServerTracing
+
+CALLER_TRACE = 0x4BF92F3577B34DA6A3CE929D0E0E4736
+CALLER_SPAN = 0x00F067AA0BA902B7
+TRACEPARENT = f"00-{CALLER_TRACE:032x}-{CALLER_SPAN:016x}-01"
+METHOD = "/test.Echo/Call"
+
+
+@dataclass
+class Seen:
+    """What the handler saw of each call: its current span (and whether it was recording
+    then) and the traceparent it got."""
+
+    spans: list[trace.Span] = field(default_factory=list)
+    recording: list[bool] = field(default_factory=list)
+    traceparents: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Echo:
+    port: int
+    seen: Seen
+
+
+def _provider(heard: bool) -> tuple[TracerProvider, InMemorySpanExporter]:
+    provider, exporter = TracerProvider(), InMemorySpanExporter()
+    if heard:
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider, exporter
+
+
+async def _serve(provider: TracerProvider) -> tuple[grpc.aio.Server, Echo]:
+    seen = Seen()
+
+    async def call(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        seen.spans.append(trace.get_current_span())
+        seen.recording.append(seen.spans[-1].is_recording())
+        seen.traceparents.append(str(dict(context.invocation_metadata() or ()).get("traceparent", "")))
+        return request
+
+    server = grpc.aio.server(interceptors=[ServerTracing(aio_server_interceptor(tracer_provider=provider), provider)])
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
+        "test.Echo", {"Call": grpc.unary_unary_rpc_method_handler(call)})])
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    return server, Echo(port, seen)
+
+
+@pytest.fixture
+async def unheard() -> AsyncIterator[tuple[Echo, TracerProvider]]:
+    provider, _ = _provider(heard=False)
+    server, echo = await _serve(provider)
+    yield echo, provider
+    await server.stop(None)
+
+
+async def _call(port: int, *, metadata: tuple[tuple[str, str], ...] = (),
+                interceptors: list[Any] | None = None) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", interceptors=interceptors) as channel:
+        call: Any = channel.unary_unary(METHOD)
+        await call(b"ping", metadata=metadata)
+
+
+async def test_without_a_processor_the_served_call_continues_the_callers_trace_unrecorded(
+        unheard: tuple[Echo, TracerProvider]) -> None:
+    echo, _ = unheard
+
+    await _call(echo.port, metadata=(("traceparent", TRACEPARENT),))
+
+    [span] = echo.seen.spans
+    context = span.get_span_context()
+    assert echo.seen.recording == [False]
+    assert context.trace_id == CALLER_TRACE and context.span_id != CALLER_SPAN
+    assert context.trace_flags.sampled
+
+
+async def test_with_a_processor_the_served_call_gets_a_recorded_server_span() -> None:
+    provider, exporter = _provider(heard=True)
+    server, echo = await _serve(provider)
+    try:
+        await _call(echo.port, metadata=(("traceparent", TRACEPARENT),))
+    finally:
+        await server.stop(None)
+
+    assert echo.seen.recording == [True]
+    [finished] = exporter.get_finished_spans()
+    assert finished.kind is trace.SpanKind.SERVER and finished.context is not None
+    assert finished.context.trace_id == CALLER_TRACE
+
+
+async def test_without_a_processor_an_outgoing_call_carries_a_child_of_the_current_span(
+        unheard: tuple[Echo, TracerProvider]) -> None:
+    echo, provider = unheard
+    [unary] = [interceptor for interceptor in aio_client_interceptors(tracer_provider=provider)
+               if isinstance(interceptor, grpc.aio.UnaryUnaryClientInterceptor)]
+    caller = NonRecordingSpan(SpanContext(CALLER_TRACE, CALLER_SPAN, is_remote=False,
+                                          trace_flags=TraceFlags(TraceFlags.SAMPLED)))
+
+    with trace.use_span(caller):
+        await _call(echo.port, interceptors=[ClientTracing(unary, provider)])
+
+    [sent] = echo.seen.traceparents
+    version, trace_id, span_id, flags = sent.split("-")
+    assert (version, int(trace_id, 16), flags) == ("00", CALLER_TRACE, "01")
+    assert int(span_id, 16) != CALLER_SPAN
