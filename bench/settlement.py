@@ -18,6 +18,10 @@ reads the results. Two phases per database:
   execute_time (p50, p99). The rate achieved (M ÷ first → last execute_time, as Matching
   made them) is printed and reported beside the target.
 
+The catch-up also gives the CPU each process used per trade over the same window (user +
+system, sampled from /proc by `bench/cpu.py`; on PostgreSQL also the server processes of each
+service's database, `pg-wallet` …): steadier than the rate on a shared machine.
+
 `--profile DIR` runs each service under cProfile (DIR/{service}-{database}.prof, written when
 it stops): the figures it gives are slower than without.
 
@@ -46,6 +50,7 @@ sys.path.insert(0, str(ROOT / "protos" / "gen" / "python"))
 
 import grpc
 
+from bench.cpu import CpuSampler
 from bench.processes import PYTHONPATH, SECRET, free_port, stop_all
 from clearmesh.matching.v1 import matching_service_pb2 as matching_pb, matching_service_pb2_grpc as matching_grpc
 from clearmesh.type.v1 import trading_pb2
@@ -81,6 +86,7 @@ class Mesh:
             **{f"{service.upper()}_DATABASE_URL": url for service, url in databases.items() if url},
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.databases = {url.rsplit("/", 1)[1]: service for service, url in databases.items() if url}
         issuer = TokenIssuer(SECRET, issuer="clearmesh", audience="clearmesh", ttl_seconds=3600)
         self.operator = (("authorization", f"Bearer {issuer.mint(account='ops', roles=['operator'])}"),)
         self.order = (("authorization", f"Bearer {issuer.mint(service='order')}"),)
@@ -234,6 +240,21 @@ class Mesh:
             if not token:
                 return posted
 
+    async def cpu_labels(self) -> dict[int, str]:
+        """The processes whose CPU the bench counts: the services, and the PostgreSQL server
+        processes of their databases (`pg-wallet` …), by pid."""
+        labels = {process.pid: service for service, process in self.processes.items()}
+        if self.databases:
+            import asyncpg
+            connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
+            try:
+                rows = await connection.fetch(
+                    "SELECT pid, datname FROM pg_stat_activity WHERE datname = ANY($1::text[])", list(self.databases))
+            finally:
+                await connection.close()
+            labels.update({row["pid"]: f"pg-{self.databases[row['datname']]}" for row in rows})
+        return labels
+
     async def recorded_ms(self, sequence: int) -> float:
         """When Settlement recorded the trade (its intake commit)."""
         found = await self.settlement_stub.GetSettlement(pb.GetSettlementRequest(
@@ -268,19 +289,28 @@ async def run(name: str, databases: dict[str, str], data_dir: Path, catch_up: in
         await mesh.fund()
         await mesh.trades(catch_up)
         began = time.perf_counter()
-        await mesh.start("settlement")
-        await wait_posted(mesh, mesh.settlement_stub, catch_up)
+        sampler = CpuSampler(mesh.cpu_labels)
+        sampler.start()
+        try:
+            await mesh.start("settlement")
+            await wait_posted(mesh, mesh.settlement_stub, catch_up)
+        finally:
+            await sampler.stop()
         with_start = catch_up / (time.perf_counter() - began)
         # From the first trade's intake to the last one's posting: the process start (Python,
         # migrations, the first stream) is not settlement throughput.
         posted = await mesh.posted_ms()
         first = await mesh.recorded_ms(1)
-        seconds = (max(posted[n] for n in range(1, catch_up + 1)) - first) / 1000
+        last = max(posted[n] for n in range(1, catch_up + 1))
+        seconds = (last - first) / 1000
         per_sec = catch_up / seconds
         # Intake alone (first → last recorded): the poster cannot finish before it.
         intake = (await mesh.recorded_ms(catch_up) - first) / 1000
         print(f"{name}: {catch_up} trades caught up at {per_sec:.0f} trades/s (first intake → last POSTED; "
               f"{with_start:.0f}/s counting the process start; intake alone {catch_up / intake:.0f}/s)", flush=True)
+        cpu_ms = {label: seconds * 1000 / catch_up for label, seconds in sorted(sampler.used(first / 1000, last / 1000).items())}
+        print(f"{name}: CPU per trade, first intake → last POSTED: "
+              + ", ".join(f"{label} {ms:.3f} ms" for label, ms in cpu_ms.items()), flush=True)
         await mesh.steady(live, rate, sweep)
         await wait_posted(mesh, mesh.settlement_stub, catch_up + live)
         executed, posted = await mesh.executed_ms(), await mesh.posted_ms()
@@ -294,7 +324,8 @@ async def run(name: str, databases: dict[str, str], data_dir: Path, catch_up: in
               f"lag trade → POSTED p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {lags[-1]:.1f} ms", flush=True)
         return {"trades_per_sec": round(per_sec, 1), "steady_target_per_sec": rate,
                 "steady_trades_per_sec": round(achieved, 1),
-                "lag_p50_ms": round(p50, 1), "lag_p99_ms": round(p99, 1)}
+                "lag_p50_ms": round(p50, 1), "lag_p99_ms": round(p99, 1),
+                **{f"cpu_ms_per_trade_{label.replace('-', '_')}": round(ms, 3) for label, ms in cpu_ms.items()}}
     finally:
         await mesh.stop()
 
