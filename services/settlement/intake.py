@@ -52,6 +52,10 @@ TRADES_PER_MESSAGE = 500
 # backlog was written a handful of trades per transaction (each ~5 ms of fixed cost). A few
 # ms of delay per trade buys batches of hundreds when trades arrive faster than one write.
 INTAKE_LINGER_SECS = 0.02
+# ...unless this many are there already (a stream message brings up to TRADES_PER_MESSAGE): a
+# backlog's first batch is then written, and posted, while the next ones arrive, rather than
+# the poster waiting for a full MAX_INTAKE to be written first.
+INTAKE_ENOUGH = 100
 RELIST_SECS = 30.0
 FIRST_BACKOFF_SECS = 0.1
 MAX_BACKOFF_SECS = 5.0
@@ -194,11 +198,12 @@ async def _read(call: Any, queue: asyncio.Queue[matching_pb2.Trade | None]) -> N
 
 
 async def _drain(queue: asyncio.Queue[matching_pb2.Trade | None]) -> tuple[list[matching_pb2.Trade], bool]:
-    """What has arrived (at least one item, waiting for it, then `INTAKE_LINGER_SECS` for more
-    unless a full batch is there already), and whether the stream ended."""
+    """What has arrived, up to MAX_INTAKE (at least one item, waiting for it, then
+    `INTAKE_LINGER_SECS` for more unless INTAKE_ENOUGH are there already), and whether the
+    stream ended."""
     trades: list[matching_pb2.Trade] = []
     item = await queue.get()
-    if item is not _END and queue.qsize() < MAX_INTAKE - 1:
+    if item is not _END and queue.qsize() < INTAKE_ENOUGH - 1:
         await asyncio.sleep(INTAKE_LINGER_SECS)
     while item is not _END:
         trades.append(item)
