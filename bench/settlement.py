@@ -18,6 +18,16 @@ reads the results. Two phases per database:
   execute_time (p50, p99). The rate achieved (M ÷ first → last execute_time, as Matching
   made them) is printed and reported beside the target.
 
+The catch-up's trades/s runs from the first trade's intake to the last transfer's
+create_time, as earlier rounds measured it: the Wallet stamps a transfer before its
+transaction, so the last batch's Wallet transaction and its marking POSTED fall outside.
+The bench cannot see the end itself in a short catch-up (a thousand trades are settled before
+the starting service first answers); when its poll does see it, the rate to that moment is
+printed too. The CPU each process used per trade, from the first intake until all are seen
+POSTED (the anchoring meanwhile included; user + system, sampled from /proc by
+`bench/cpu.py`; on PostgreSQL also the server processes of each service's database,
+`pg-wallet` …) is steadier than the rate on a shared machine.
+
 `--profile DIR` runs each service under cProfile (DIR/{service}-{database}.prof, written when
 it stops): the figures it gives are slower than without.
 
@@ -37,6 +47,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 from decimal import Decimal
 from pathlib import Path
 
@@ -46,6 +57,7 @@ sys.path.insert(0, str(ROOT / "protos" / "gen" / "python"))
 
 import grpc
 
+from bench.cpu import CpuSampler
 from bench.processes import PYTHONPATH, SECRET, free_port, stop_all
 from clearmesh.matching.v1 import matching_service_pb2 as matching_pb, matching_service_pb2_grpc as matching_grpc
 from clearmesh.type.v1 import trading_pb2
@@ -81,6 +93,8 @@ class Mesh:
             **{f"{service.upper()}_DATABASE_URL": url for service, url in databases.items() if url},
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.databases = {url.rsplit("/", 1)[1]: service for service, url in databases.items() if url}
+        self.admin: Any = None  # asyncpg connection for cpu_labels
         issuer = TokenIssuer(SECRET, issuer="clearmesh", audience="clearmesh", ttl_seconds=3600)
         self.operator = (("authorization", f"Bearer {issuer.mint(account='ops', roles=['operator'])}"),)
         self.order = (("authorization", f"Bearer {issuer.mint(service='order')}"),)
@@ -112,6 +126,8 @@ class Mesh:
                 metadata=self.operator)
 
     async def stop(self) -> None:
+        if self.admin is not None:
+            await self.admin.close()
         for channel in self.channels.values():
             await channel.close()
         stop_all(self.processes.values(), wait_secs=60)  # a profiled service writes its profile first
@@ -234,18 +250,36 @@ class Mesh:
             if not token:
                 return posted
 
+    async def cpu_labels(self) -> dict[int, str]:
+        """The processes whose CPU the bench counts: the services, and the PostgreSQL server
+        processes of their databases (`pg-wallet` …), by pid."""
+        labels = {process.pid: service for service, process in self.processes.items()}
+        if self.databases:
+            if self.admin is None:  # one connection for the run: a new one forks a server process
+                import asyncpg
+                self.admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
+            rows = await self.admin.fetch(
+                "SELECT pid, datname FROM pg_stat_activity WHERE datname = ANY($1::text[])", list(self.databases))
+            labels.update({row["pid"]: f"pg-{self.databases[row['datname']]}" for row in rows})
+        return labels
+
     async def recorded_ms(self, sequence: int) -> float:
-        """When Settlement recorded the trade (its intake commit)."""
+        """When Settlement took the trade in (its settlement's create_time: the moment its intake
+        batch began, before the batch was charged and written)."""
         found = await self.settlement_stub.GetSettlement(pb.GetSettlementRequest(
             name=f"settlements/BTC-USDC-{sequence}"), metadata=self.operator)
         return float(found.create_time.ToNanoseconds() / 1e6)
 
 
-async def wait_posted(mesh: Mesh, stub: pb_grpc.SettlementServiceStub, count: int) -> None:
-    """Until the `count`-th trade is posted (the poster takes them in trade order), then checks
-    that all of them are: a cheap poll that does not compete with what it measures."""
+async def wait_posted(mesh: Mesh, stub: pb_grpc.SettlementServiceStub, count: int) -> tuple[float, bool]:
+    """Until all `count` trades are posted: a cheap poll of the last one (the poster takes them
+    in trade order), then of them all (two batches in flight may end out of order). When that
+    was seen (ms since the epoch), and whether an earlier poll had found them not all posted
+    yet: if not, they were done before the service first answered (it answers only once its
+    start leaves the loop free, and a short catch-up ends sooner), so the moment is unknown."""
     done = (settlement_pb2.SETTLEMENT_STATE_POSTED, settlement_pb2.SETTLEMENT_STATE_ANCHORED)
     request = pb.GetSettlementRequest(name=f"settlements/BTC-USDC-{count}")
+    bracketed = False
     while True:
         try:
             if (await stub.GetSettlement(request, metadata=mesh.operator)).state in done:
@@ -253,10 +287,14 @@ async def wait_posted(mesh: Mesh, stub: pb_grpc.SettlementServiceStub, count: in
         except grpc.aio.AioRpcError as error:
             if error.code() is not grpc.StatusCode.NOT_FOUND:
                 raise
+        bracketed = True
         await asyncio.sleep(0.01)
-    posted = await mesh.posted(stub)
-    if posted != count:
-        raise RuntimeError(f"{posted} of {count} trades posted")
+    for _ in range(6000):  # a minute
+        if await mesh.posted(stub) == count:
+            return time.time() * 1000, bracketed
+        bracketed = True
+        await asyncio.sleep(0.01)
+    raise RuntimeError(f"{await mesh.posted(stub)} of {count} trades posted")
 
 
 async def run(name: str, databases: dict[str, str], data_dir: Path, catch_up: int, live: int,
@@ -268,21 +306,35 @@ async def run(name: str, databases: dict[str, str], data_dir: Path, catch_up: in
         await mesh.fund()
         await mesh.trades(catch_up)
         began = time.perf_counter()
-        await mesh.start("settlement")
-        await wait_posted(mesh, mesh.settlement_stub, catch_up)
+        sampler = CpuSampler(mesh.cpu_labels)
+        sampler.start()
+        try:
+            await mesh.start("settlement")
+            seen, bracketed = await wait_posted(mesh, mesh.settlement_stub, catch_up)
+        finally:
+            await sampler.stop()
         with_start = catch_up / (time.perf_counter() - began)
-        # From the first trade's intake to the last one's posting: the process start (Python,
-        # migrations, the first stream) is not settlement throughput.
+        # From the first trade's intake (the process start — Python, migrations, the first
+        # stream — is not settlement throughput) to the last transfer's create_time. The
+        # Wallet stamps that before its transaction, so the last batch's Wallet transaction and
+        # its marking POSTED are left out; when the bench's poll saw the end (`bracketed`), the
+        # rate to that moment is given too.
         posted = await mesh.posted_ms()
         first = await mesh.recorded_ms(1)
-        seconds = (max(posted[n] for n in range(1, catch_up + 1)) - first) / 1000
-        per_sec = catch_up / seconds
-        # Intake alone (first → last recorded): the poster cannot finish before it.
+        per_sec = catch_up / ((max(posted[n] for n in range(1, catch_up + 1)) - first) / 1000)
+        to_seen = catch_up / ((seen - first) / 1000) if bracketed else None
+        seen_text = (f"{to_seen:.0f}/s to the last seen POSTED" if to_seen is not None
+                     else "all POSTED before the service first answered")
+        # Intake alone (first → last intake batch begun): the poster cannot finish before it.
         intake = (await mesh.recorded_ms(catch_up) - first) / 1000
-        print(f"{name}: {catch_up} trades caught up at {per_sec:.0f} trades/s (first intake → last POSTED; "
-              f"{with_start:.0f}/s counting the process start; intake alone {catch_up / intake:.0f}/s)", flush=True)
+        intake_text = f"intake alone {catch_up / intake:.0f}/s" if intake > 0 else "all in the first intake batch"
+        print(f"{name}: {catch_up} trades caught up at {per_sec:.0f} trades/s (first intake → last transfer "
+              f"stamped; {seen_text}; {with_start:.0f}/s counting the process start; {intake_text})", flush=True)
+        cpu_ms = {label: seconds * 1000 / catch_up for label, seconds in sorted(sampler.used(first / 1000, seen / 1000).items())}
+        print(f"{name}: CPU per trade, first intake → all POSTED (and the anchoring meanwhile): "
+              + ", ".join(f"{label} {ms:.3f} ms" for label, ms in cpu_ms.items()), flush=True)
         await mesh.steady(live, rate, sweep)
-        await wait_posted(mesh, mesh.settlement_stub, catch_up + live)
+        await wait_posted(mesh, mesh.settlement_stub, catch_up + live)  # (its time: the lags below)
         executed, posted = await mesh.executed_ms(), await mesh.posted_ms()
         steady = range(catch_up + 1, catch_up + live + 1)
         # As Matching made them: the live trades over the span of their execute times.
@@ -292,9 +344,12 @@ async def run(name: str, databases: dict[str, str], data_dir: Path, catch_up: in
         p50, p99 = statistics.median(lags), lags[min(len(lags) - 1, int(len(lags) * 0.99))]
         print(f"{name}: {live} trades at {rate:.0f}/s (achieved {achieved:.0f}/s, {sweep} per buy), "
               f"lag trade → POSTED p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {lags[-1]:.1f} ms", flush=True)
-        return {"trades_per_sec": round(per_sec, 1), "steady_target_per_sec": rate,
+        return {"trades_per_sec": round(per_sec, 1),
+                **({"trades_per_sec_to_seen_posted": round(to_seen, 1)} if to_seen is not None else {}),
+                "steady_target_per_sec": rate,
                 "steady_trades_per_sec": round(achieved, 1),
-                "lag_p50_ms": round(p50, 1), "lag_p99_ms": round(p99, 1)}
+                "lag_p50_ms": round(p50, 1), "lag_p99_ms": round(p99, 1),
+                **{f"cpu_ms_per_trade_{label.replace('-', '_')}": round(ms, 3) for label, ms in cpu_ms.items()}}
     finally:
         await mesh.stop()
 

@@ -113,7 +113,8 @@ class MatchingServicer(pb_grpc.MatchingServiceServicer):
             auctions=[wire.auction_message(writer.market, auction) for auction in auctions], next_page_token=token)
 
     async def StreamTrades(self, request: pb.StreamTradesRequest, context: Any) -> AsyncIterator[pb.StreamTradesResponse]:
-        name = parse_stream_request(request.market, request.after_sequence)
+        name = parse_stream_request(request.market, request.after_sequence,
+                                    max_per_message=request.max_trades_per_message)
         if self.relay.elsewhere(name, context):
             async for answer in self.relay.stream("StreamTrades", name, request, context):
                 yield answer
@@ -121,8 +122,19 @@ class MatchingServicer(pb_grpc.MatchingServiceServicer):
         writer = self.exchange.writer(name)
         market = writer.market
         viewer = current_principal()
-        async for trade in _follow(writer.trades, self.store.trades_after, writer.name, request.after_sequence):
-            yield pb.StreamTradesResponse(trade=trade_as_seen_by(viewer, wire.trade_message(market, trade)))
+        per_message = request.max_trades_per_message
+        if not per_message:
+            async for trade in _follow(writer.trades, self.store.trades_after, writer.name, request.after_sequence):
+                yield pb.StreamTradesResponse(trade=trade_as_seen_by(viewer, wire.trade_message(market, trade)))
+            return
+        # What is there when the stream gets to it goes in as few messages as the caller allows:
+        # a follower catching up then reads hundreds of trades per message, not one (never
+        # waiting to fill one: a live trade goes out as soon as it is made).
+        async for trades in _follow_chunks(writer.trades, self.store.trades_after, writer.name, request.after_sequence):
+            for start in range(0, len(trades), per_message):
+                yield pb.StreamTradesResponse(trades=pb.TradeBatch(trades=[
+                    trade_as_seen_by(viewer, wire.trade_message(market, trade))
+                    for trade in trades[start:start + per_message]]))
 
     async def StreamOrderEvents(self, request: pb.StreamOrderEventsRequest,
                                 context: Any) -> AsyncIterator[pb.StreamOrderEventsResponse]:
@@ -198,6 +210,13 @@ def _trade_trace(order_trace: str, call_trace: str) -> str:
 
 async def _follow(feed: Any, read: Any, market: str, cursor: int) -> AsyncIterator[Any]:
     """Everything after `cursor` in order — history from the store, then live — forever."""
+    async for items in _follow_chunks(feed, read, market, cursor):
+        for item in items:
+            yield item
+
+
+async def _follow_chunks(feed: Any, read: Any, market: str, cursor: int) -> AsyncIterator[list[Any]]:
+    """`_follow`'s items as they come: what is there at each step (up to STREAM_CHUNK), in order."""
     while True:
         if cursor >= feed.last_sequence:
             await feed.wait_beyond(cursor)
@@ -205,9 +224,9 @@ async def _follow(feed: Any, read: Any, market: str, cursor: int) -> AsyncIterat
         items = feed.after(cursor, STREAM_CHUNK)
         if items is None:
             items = await read(market, cursor, STREAM_CHUNK)
-        for item in items:
-            yield item
-            cursor = item.sequence
+        if items:
+            yield items
+            cursor = items[-1].sequence
 
 
 def _attempt(parse: Callable[[T], U], item: T) -> U | BaseException:

@@ -57,10 +57,17 @@ def parse_book_request(request: pb.GetOrderBookRequest) -> tuple[str, int]:
     return parse_market("market", request.market, violations), min(request.depth or DEFAULT_DEPTH, MAX_DEPTH)
 
 
-def parse_stream_request(market: str, after_sequence: int) -> str:
+# Trades a StreamTrades message may carry (`max_trades_per_message`): ~300 bytes each, so a
+# full message stays far below the gRPC message cap.
+MAX_TRADES_PER_MESSAGE = 1000
+
+
+def parse_stream_request(market: str, after_sequence: int, *, max_per_message: int = 0) -> str:
     violations = Violations()
     if after_sequence < 0:
         violations.add("after_sequence", "must not be negative")
+    if not 0 <= max_per_message <= MAX_TRADES_PER_MESSAGE:
+        violations.add("max_trades_per_message", f"must be between 0 and {MAX_TRADES_PER_MESSAGE}")
     return parse_market("market", market, violations)
 
 

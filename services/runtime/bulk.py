@@ -22,6 +22,7 @@ from sqlalchemy import Table, and_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Update
+from sqlalchemy.sql.elements import ColumnElement
 
 _ORDER = "bulk_ordinality"
 
@@ -51,29 +52,33 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mappin
 
 
 @lru_cache(maxsize=256)
-def _keyed_update(table: Table, keys: tuple[str, ...], values: tuple[str, ...]) -> Update:
+def _keyed_update(table: Table, keys: tuple[str, ...], values: tuple[str, ...],
+                  where: ColumnElement[bool] | None) -> Update:
     """The executemany UPDATE of `table` by `keys` setting `values`, built once per shape: built
     per call, its construction and cache key cost more CPU than running it (the Wallet runs
-    one for every hold group)."""
-    return (update(table)
-            .where(and_(*(table.c[key] == bindparam(f"key_{key}") for key in keys)))
-            .values({name: bindparam(f"new_{name}") for name in values}))
+    one for every hold group). `where` is cached by identity: pass a module-level condition."""
+    statement = (update(table)
+                 .where(and_(*(table.c[key] == bindparam(f"key_{key}") for key in keys)))
+                 .values({name: bindparam(f"new_{name}") for name in values}))
+    return statement if where is None else statement.where(where)
 
 
 async def update_rows(session: AsyncSession, table: Table, keys: Sequence[str],
-                      rows: Sequence[Mapping[str, Any]]) -> None:
-    """For each row of `rows`, UPDATE the row of `table` whose `keys` columns equal its own to
-    its other values. The rows must name distinct keys."""
+                      rows: Sequence[Mapping[str, Any]], *, where: ColumnElement[bool] | None = None) -> None:
+    """For each row of `rows`, UPDATE the row of `table` whose `keys` columns equal its own
+    (and that meets `where`, if given: a row that does not is left as it is) to its other
+    values. The rows must name distinct keys."""
     if not rows:
         return
     names = list(rows[0])
     values = [name for name in names if name not in keys]
     if not _is_postgresql(session):
-        statement = _keyed_update(table, tuple(keys), tuple(values))
+        statement = _keyed_update(table, tuple(keys), tuple(values), where)
         await session.execute(statement, [{**{f"key_{key}": row[key] for key in keys},
                                            **{f"new_{name}": row[name] for name in values}} for row in rows])
         return
     source = _rows_as_columns(table, names, rows)
-    await session.execute(update(table)
-                          .where(and_(*(table.c[key] == source.c[key] for key in keys)))
-                          .values({name: source.c[name] for name in values}))
+    statement = (update(table)
+                 .where(and_(*(table.c[key] == source.c[key] for key in keys)))
+                 .values({name: source.c[name] for name in values}))
+    await session.execute(statement if where is None else statement.where(where))

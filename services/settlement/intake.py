@@ -41,12 +41,21 @@ log = logging.getLogger("clearmesh.settlement.intake")
 _tracer = trace.get_tracer("clearmesh.settlement")
 
 MAX_INTAKE = 1000
+# Trades per stream message. One message per trade cost the intake more than recording it: a
+# gRPC read per trade, each a turn of the event loop it shares with the poster and the
+# anchorer, so a backlog came in by the handful while they worked. A message of what
+# Matching has ready (it never waits to fill one) is read in one turn.
+TRADES_PER_MESSAGE = 500
 # How long the writer lets trades gather after the first before it writes them. The stream's
 # reader shares the event loop with the writer, and a SQLite write does not yield it: without
 # the wait the writer took the one to five trades that had arrived since its last write, so a
 # backlog was written a handful of trades per transaction (each ~5 ms of fixed cost). A few
 # ms of delay per trade buys batches of hundreds when trades arrive faster than one write.
 INTAKE_LINGER_SECS = 0.02
+# ...unless this many are there already (a stream message brings up to TRADES_PER_MESSAGE): a
+# backlog's first batch is then written, and posted, while the next ones arrive, rather than
+# the poster waiting for a full MAX_INTAKE to be written first.
+INTAKE_ENOUGH = 100
 RELIST_SECS = 30.0
 FIRST_BACKOFF_SECS = 0.1
 MAX_BACKOFF_SECS = 5.0
@@ -117,7 +126,8 @@ class Intake:
         # From the shard that owns the market; the cursor is the market's, so each shard's
         # markets resume on their own.
         call = matching_grpc.MatchingServiceStub(self._matching.of(market.name)).StreamTrades(
-            matching_pb.StreamTradesRequest(market=market.name, after_sequence=cursor))
+            matching_pb.StreamTradesRequest(market=market.name, after_sequence=cursor,
+                                            max_trades_per_message=TRADES_PER_MESSAGE))
         queue: asyncio.Queue[matching_pb2.Trade | None] = asyncio.Queue(maxsize=4 * MAX_INTAKE)
         reader = asyncio.create_task(_read(call, queue))
         delivered = False
@@ -168,11 +178,17 @@ async def _read(call: Any, queue: asyncio.Queue[matching_pb2.Trade | None]) -> N
     """Puts every trade of the stream in the queue, then the end marker (also when it breaks)."""
     try:
         async for item in call:
-            if item.HasField("status"):
-                # An in-band terminal error (see StreamTradesResponse): end and reconnect.
+            payload = item.WhichOneof("payload")
+            if payload == "trades":
+                for trade in item.trades.trades:
+                    await queue.put(trade)
+            elif payload == "trade":  # a Matching that sends one trade per message
+                await queue.put(item.trade)
+            else:
+                # An in-band terminal error (see StreamTradesResponse), or a payload this intake
+                # does not know: end and reconnect from the stored cursor, skipping nothing.
                 log.warning("trade stream ended with an error", extra={"fields": {"message": item.status.message}})
                 break
-            await queue.put(item.trade)
     except asyncio.CancelledError:
         raise
     except Exception:
@@ -182,11 +198,12 @@ async def _read(call: Any, queue: asyncio.Queue[matching_pb2.Trade | None]) -> N
 
 
 async def _drain(queue: asyncio.Queue[matching_pb2.Trade | None]) -> tuple[list[matching_pb2.Trade], bool]:
-    """What has arrived (at least one item, waiting for it, then `INTAKE_LINGER_SECS` for more
-    unless a full batch is there already), and whether the stream ended."""
+    """What has arrived, up to MAX_INTAKE (at least one item, waiting for it, then
+    `INTAKE_LINGER_SECS` for more unless INTAKE_ENOUGH are there already), and whether the
+    stream ended."""
     trades: list[matching_pb2.Trade] = []
     item = await queue.get()
-    if item is not _END and queue.qsize() < MAX_INTAKE - 1:
+    if item is not _END and queue.qsize() < INTAKE_ENOUGH - 1:
         await asyncio.sleep(INTAKE_LINGER_SECS)
     while item is not _END:
         trades.append(item)

@@ -177,10 +177,12 @@ class SettlementStore:
         batch_id = (await session.execute(tables.batches.insert().values(
             root=root_hex, signature=signature, slot=slot, leaf_count=len(leaves), create_time=now)
             .returning(tables.batches.c.batch_id))).scalar_one()
-        if leaves:
-            await session.execute(_ANCHOR, [
-                {"key_id": settlement_id, "new_batch": batch_id, "new_position": position, "new_update": now}
-                for position, settlement_id in enumerate(leaves)])
+        # One statement for the batch (`bulk`: on PostgreSQL an executemany is a statement per
+        # row); a settlement no longer POSTED is left as it is.
+        await update_rows(session, _S, ("settlement_id",), [
+            {"settlement_id": settlement_id, "state": State.ANCHORED, "batch_id": batch_id,
+             "batch_position": position, "update_time": now}
+            for position, settlement_id in enumerate(leaves)], where=_IS_POSTED)
         return int(batch_id)
 
     async def batch_members(self, session: AsyncSession, batch_id: int) -> list[Settlement]:
@@ -224,9 +226,7 @@ _B = tables.batches
 _SAVE_PROGRESS = update(_S).where(_S.c.settlement_id == bindparam("key_id")).values(
     state=bindparam("new_state"), attempts=bindparam("new_attempts"), failure_reason=bindparam("new_reason"),
     next_attempt_time=bindparam("new_next"), update_time=bindparam("new_update"))
-_ANCHOR = update(_S).where(_S.c.settlement_id == bindparam("key_id"), _S.c.state == State.POSTED).values(
-    state=State.ANCHORED, batch_id=bindparam("new_batch"), batch_position=bindparam("new_position"),
-    update_time=bindparam("new_update"))
+_IS_POSTED = _S.c.state == State.POSTED
 _BATCH_JOIN = and_(_S.c.batch_id == _B.c.batch_id)
 _BATCH_COLUMNS = (_B.c.root.label("batch_root"), _B.c.signature.label("batch_signature"),
                   _B.c.slot.label("batch_slot"))

@@ -45,7 +45,7 @@ from services.wallet.domain import (
     is_user_account,
     touched_balance_keys,
 )
-from services.wallet.domain.batches import apply_transfers, in_transfer
+from services.wallet.domain.batches import apply_transfers, consumed_holds, in_transfer
 from services.wallet.domain.hold_groups import (
     HoldCommand,
     Outcome,
@@ -304,10 +304,17 @@ class WalletStore:
             postings = [posting for posted in new.values() for posting in posted.transfer.postings]
             hold_ids = list(consumed_by_hold(postings))
             statuses = await self._lock_holds(session, hold_ids) if hold_ids else {}
+            by_index = {index: posted.transfer.postings for index, posted in new.items()}
+            # The holds are written before the balance rows are locked: another batch holding
+            # those (`system/fees`, in every trade) is not kept waiting while they are written.
+            # Should the rules below refuse the batch, the transaction and this write roll back.
+            early = consumed_holds(by_index, statuses)
+            if early:
+                await self._write_holds(session, list(early.values()))
             found_balances = await self.lock_balances(session, touched_balance_keys(postings))
-            effects = apply_transfers(
-                {index: posted.transfer.postings for index, posted in new.items()}, found_balances, statuses)
-            await self._write_holds(session, list(effects.holds.values()))
+            effects = apply_transfers(by_index, found_balances, statuses)
+            if effects.holds != early:  # defensive: `consumed_holds` fails only where apply_transfers raised
+                await self._write_holds(session, list(effects.holds.values()))
             await self._write_balances(session, effects.balances)
             await self._insert_entries(session, list(new.values()))
         return [existing.get(posted.transfer.transfer_id, posted) for posted in batch]

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import grpc
+import pytest
+
 from clearmesh.matching.v1 import matching_service_pb2 as pb
 
 BUY, SELL = 1, 2
@@ -62,6 +65,34 @@ async def test_a_trade_stream_waits_for_trades_that_do_not_exist_yet(matching: A
     stream.cancel()
 
     assert received[0].trade.sequence == 1
+
+
+async def test_a_trade_stream_asked_for_batches_sends_what_is_there_in_messages_of_at_most_that_many(
+        matching: Any) -> None:
+    await trade_pairs(matching, 5)
+    stream = matching.stub.StreamTrades(
+        pb.StreamTradesRequest(market="markets/BTC-USDC", after_sequence=0, max_trades_per_message=2),
+        metadata=matching.trader)
+    history = await take(stream, 3)
+
+    await trade_pairs(matching, 1, prefix="live-")
+    live = await take(stream, 1)
+    stream.cancel()
+
+    assert [[trade.sequence for trade in item.trades.trades] for item in history + live] == [[1, 2], [3, 4], [5], [6]]
+    assert live[0].trades.trades[0].buy_order == "live-t0"
+
+
+@pytest.mark.parametrize("per_message", [-1, 1001])
+async def test_a_trade_stream_refuses_a_batch_size_out_of_range(matching: Any, per_message: int) -> None:
+    stream = matching.stub.StreamTrades(
+        pb.StreamTradesRequest(market="markets/BTC-USDC", max_trades_per_message=per_message),
+        metadata=matching.trader)
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await asyncio.wait_for(stream.read(), 10)
+
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 async def test_order_events_stream_from_zero_in_sequence_order(matching: Any) -> None:

@@ -67,6 +67,20 @@ async def test_updates_change_only_the_rows_they_name(tx: Transactions) -> None:
         ("a", -10, None), ("b", 1, None), ("c", 30, "changed")]
 
 
+UNNOTED = journal.c.note.is_(None)
+
+
+async def test_an_update_with_a_condition_leaves_the_rows_that_do_not_meet_it(tx: Transactions) -> None:
+    await tx.write(lambda session: insert_rows(session, journal, [
+        {"name": name, "units": 1, "note": note, "at": AT} for name, note in (("a", None), ("b", "kept"))]))
+
+    await tx.write(lambda session: update_rows(session, journal, ("name",), [
+        {"name": "a", "units": 10, "note": "done"}, {"name": "b", "units": 20, "note": "done"}], where=UNNOTED))
+
+    assert [(name, units, note) for _, name, units, note in await _rows(tx)] == [
+        ("a", 10, "done"), ("b", 1, "kept")]
+
+
 async def test_a_failed_transaction_keeps_none_of_its_rows(tx: Transactions) -> None:
     async def fail_after_insert(session: AsyncSession) -> None:
         await insert_rows(session, journal, [{"name": "lost", "units": 1, "note": None, "at": AT}])

@@ -41,6 +41,23 @@ async def test_a_full_batch_is_taken_at_once_and_the_rest_left_for_the_next() ->
     assert not ended
 
 
+async def test_a_batch_already_there_is_taken_without_waiting_for_more() -> None:
+    queue: asyncio.Queue[matching_pb2.Trade | None] = asyncio.Queue()
+    for sequence in range(1, intake.INTAKE_ENOUGH + 1):
+        queue.put_nowait(trade(sequence))
+
+    async def later() -> None:  # a message that arrives while the writer would have lingered
+        await asyncio.sleep(0)
+        queue.put_nowait(trade(intake.INTAKE_ENOUGH + 1))
+    arriving = asyncio.create_task(later())
+
+    trades, ended = await intake._drain(queue)
+    await arriving
+
+    assert len(trades) == intake.INTAKE_ENOUGH
+    assert not ended
+
+
 async def test_the_end_of_the_stream_comes_back_with_the_trades_before_it() -> None:
     queue: asyncio.Queue[matching_pb2.Trade | None] = asyncio.Queue()
     for item in (trade(1), trade(2), None):

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from services.runtime.errors import DomainError
 from services.wallet.domain.balances import Balance, BalanceKey
 from services.wallet.domain.holds import HoldStatus
-from services.wallet.domain.postings import Posting
+from services.wallet.domain.postings import Posting, consumed_by_hold
 from services.wallet.domain.transitions import TransferEffects, apply_postings
 
 MAX_TRANSFERS_PER_BATCH = 1000
@@ -62,3 +62,23 @@ def apply_transfers(
         new_balances.update(effects.balances)
         new_holds.update(effects.holds)
     return TransferEffects(new_balances, new_holds)
+
+
+def consumed_holds(
+    transfers: Mapping[int, Sequence[Posting]],
+    holds: Mapping[str, HoldStatus],
+) -> dict[str, HoldStatus] | None:
+    """The new status of every hold `transfers` consume from, as `apply_transfers` will find
+    them, if every consumption fits its hold; None otherwise (`apply_transfers` then raises
+    the batch's first error, in order). A hold's new status depends on the holds alone, not
+    on the balances: the store writes it before it locks the balance rows, which every
+    settlement batch shares (`system/fees`), so the writing is not done while they wait."""
+    current = {**holds}
+    changed: dict[str, HoldStatus] = {}
+    for postings in transfers.values():
+        for hold_id, units in consumed_by_hold(postings).items():
+            status = current.get(hold_id)
+            if status is None or units > status.remaining_units:
+                return None
+            current[hold_id] = changed[hold_id] = status.consume(units)
+    return changed

@@ -11,8 +11,12 @@ from services.wallet.domain.reasons import WalletReason
 _ID = re.compile(r"[!-~]{1,256}")
 
 
+def is_valid_id(value: str) -> bool:
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
+
+
 def validate_id(value: str, *, field: str) -> str:
-    if not isinstance(value, str) or not _ID.fullmatch(value):
+    if not is_valid_id(value):
         raise InvalidArgument(
             WalletReason.INVALID_ID,
             f"invalid {field} {value!r}",

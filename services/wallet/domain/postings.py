@@ -19,7 +19,7 @@ from enum import StrEnum
 from services.runtime.errors import DomainError, InvalidArgument
 from services.wallet.domain.accounts import SystemAccount, validate_account
 from services.wallet.domain.assets import Asset, AssetCatalog, to_units
-from services.wallet.domain.identifiers import validate_id
+from services.wallet.domain.identifiers import is_valid_id, validate_id
 from services.wallet.domain.reasons import WalletReason
 
 
@@ -64,6 +64,10 @@ def legs_to_postings(legs: Sequence[Leg], assets: AssetCatalog) -> tuple[Posting
             WalletReason.INVALID_TRANSFER, "a transfer needs at least one leg",
             violations=[("legs", "must not be empty")],
         )
+    plain = _plain_postings(legs, assets)
+    if plain is not None:
+        check_balanced(plain)
+        return plain
     violations: list[tuple[str, str]] = []
     postings: list[Posting] = []
     for index, leg in enumerate(legs):
@@ -76,6 +80,30 @@ def legs_to_postings(legs: Sequence[Leg], assets: AssetCatalog) -> tuple[Posting
     result = tuple(postings)
     check_balanced(result)
     return result
+
+
+def _plain_postings(legs: Sequence[Leg], assets: AssetCatalog) -> tuple[Posting, ...] | None:
+    """The postings of legs that break no rule; None as soon as one breaks one (then
+    `_leg_postings` checks every leg again, naming each violation). The same rules, without
+    the field paths and the check closures built for each leg: Settlement builds three legs
+    for every trade it posts, nearly always valid, and the checked path cost ~0.1 ms a trade."""
+    postings: list[Posting] = []
+    try:
+        for leg in legs:
+            from_account = validate_account(leg.from_account)
+            to_account = validate_account(leg.to_account)
+            hold_id = leg.hold_id
+            asset = assets.by_code.get(leg.asset)
+            if from_account == to_account or asset is None or (hold_id is not None and not is_valid_id(hold_id)):
+                return None
+            units = to_units(asset, leg.amount)
+            if units <= 0:
+                return None
+            postings.append(Posting(str(from_account), leg.asset, -units, hold_id))
+            postings.append(Posting(str(to_account), leg.asset, units))
+    except DomainError:
+        return None
+    return tuple(postings)
 
 
 def _leg_postings(leg: Leg, assets: AssetCatalog, *, field: str) -> tuple[Posting, Posting]:

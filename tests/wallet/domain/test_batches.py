@@ -22,7 +22,7 @@ from services.wallet.domain import (
     apply_postings,
     may_go_negative,
 )
-from services.wallet.domain.batches import apply_transfers
+from services.wallet.domain.batches import apply_transfers, consumed_holds
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 USERS = ["accounts/u0", "accounts/u1", "accounts/u2"]
@@ -112,3 +112,26 @@ def test_any_batch_posts_as_its_transfers_would_in_turn_or_not_at_all(
         sums[asset] += balance.total - balances.get((account, asset), Balance()).total
         assert balance.available >= 0 or may_go_negative(account)
     assert set(sums.values()) == {0}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(users, users, st.integers(1, 40), st.integers(1, 40), st.integers(0, 5)),
+                min_size=1, max_size=12))
+def test_the_holds_written_before_the_balances_are_the_ones_the_batch_leaves(
+    specs: list[tuple[str, str, int, int, int]],
+) -> None:
+    balances, holds = funded()
+    transfers = dict(enumerate(trade(*spec) for spec in specs))
+    early = consumed_holds(transfers, holds)
+    try:
+        effects = apply_transfers(transfers, balances, holds)
+    except DomainError:
+        return  # the transaction rolls back whatever was written early
+    assert early == effects.holds
+
+
+def test_no_holds_are_computed_early_for_a_batch_that_overdraws_one() -> None:
+    _, holds = funded(units=15)
+
+    assert consumed_holds({0: trade(USERS[0], USERS[1], 10, 1, 0), 1: trade(USERS[0], USERS[2], 10, 1, 0)},
+                          holds) is None

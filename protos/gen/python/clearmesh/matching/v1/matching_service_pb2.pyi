@@ -74,20 +74,30 @@ class ListTradesResponse(_message.Message):
     def __init__(self, trades: _Optional[_Iterable[_Union[_matching_pb2.Trade, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class StreamTradesRequest(_message.Message):
-    __slots__ = ("market", "after_sequence")
+    __slots__ = ("market", "after_sequence", "max_trades_per_message")
     MARKET_FIELD_NUMBER: _ClassVar[int]
     AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    MAX_TRADES_PER_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     market: str
     after_sequence: int
-    def __init__(self, market: _Optional[str] = ..., after_sequence: _Optional[int] = ...) -> None: ...
+    max_trades_per_message: int
+    def __init__(self, market: _Optional[str] = ..., after_sequence: _Optional[int] = ..., max_trades_per_message: _Optional[int] = ...) -> None: ...
 
 class StreamTradesResponse(_message.Message):
-    __slots__ = ("trade", "status")
+    __slots__ = ("trade", "status", "trades")
     TRADE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    TRADES_FIELD_NUMBER: _ClassVar[int]
     trade: _matching_pb2.Trade
     status: _status_pb2.Status
-    def __init__(self, trade: _Optional[_Union[_matching_pb2.Trade, _Mapping]] = ..., status: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
+    trades: TradeBatch
+    def __init__(self, trade: _Optional[_Union[_matching_pb2.Trade, _Mapping]] = ..., status: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., trades: _Optional[_Union[TradeBatch, _Mapping]] = ...) -> None: ...
+
+class TradeBatch(_message.Message):
+    __slots__ = ("trades",)
+    TRADES_FIELD_NUMBER: _ClassVar[int]
+    trades: _containers.RepeatedCompositeFieldContainer[_matching_pb2.Trade]
+    def __init__(self, trades: _Optional[_Iterable[_Union[_matching_pb2.Trade, _Mapping]]] = ...) -> None: ...
 
 class ListAuctionsRequest(_message.Message):
     __slots__ = ("market", "page_size", "page_token")
