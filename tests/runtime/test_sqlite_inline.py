@@ -98,14 +98,18 @@ async def test_an_engine_commits_its_writes_off_the_loop_only_when_they_sync(
 
 
 class _SeenCommits(sqlite3.Connection):
-    """A connection that notes the thread of each commit and can hold a commit back."""
+    """A connection that notes the thread of each commit and can hold back one made off the loop
+    (a durable write's, as if its fsync were slow). A read's commit runs on the loop's thread:
+    holding that would stall the loop itself, not stand for a sync."""
 
     threads: list[int]
     gate: threading.Event
+    loop_thread: int
 
     def commit(self) -> None:
         _SeenCommits.threads.append(threading.get_ident())
-        _SeenCommits.gate.wait(timeout=10)
+        if threading.get_ident() != _SeenCommits.loop_thread:
+            _SeenCommits.gate.wait(timeout=10)
         super().commit()
 
 
@@ -113,6 +117,7 @@ class _SeenCommits(sqlite3.Connection):
 async def durable(tmp_path: Path) -> AsyncIterator[Transactions]:
     """A synchronous=FULL file whose commits are seen (and can be held) by `_SeenCommits`."""
     _SeenCommits.threads, _SeenCommits.gate = [], threading.Event()
+    _SeenCommits.loop_thread = threading.get_ident()
     _SeenCommits.gate.set()
     path = tmp_path / "durable.db"
     engine = create_engine(f"sqlite+aiosqlite:///{path}", sqlite_synchronous="FULL",
