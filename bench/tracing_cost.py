@@ -3,8 +3,9 @@ without, alternating, repeated; best and median of each figure, and the throughp
 
     python bench/tracing_cost.py [--rounds 3] [--only edge|order] [--full]
 
-"off" is the default configuration with no OTLP endpoint (OTEL_TRACES_EXPORTER=none): spans
-are still made where the instrumentation makes them, and exported nowhere. "on" exports every
+"off" is the default configuration with no OTLP endpoint (OTEL_TRACES_EXPORTER=none): with no
+span processor the services build no gRPC, edge or SQL span and only pass the trace context on
+(services/runtime/unheard.py); other instrumentation (Redis, Solana) still makes its spans. "on" exports every
 span (OTEL_TRACES_SAMPLER=parentbased_always_on, the heaviest setting) over OTLP/gRPC to an
 in-process sink (bench/otlp_sink.py) that counts the export requests and does not decode them,
 so the figures are the services' cost, not a collector's. Both benches run with --quick unless

@@ -56,6 +56,11 @@ class EventFollower:
         self._following: set[str] = set()
 
     async def follow_all_markets(self, refresh_secs: float = MARKETS_REFRESH_SECS) -> None:
+        """Follow every market Matching lists, looking again every `refresh_secs` for new ones.
+        A failed listing (Matching not serving yet: the services start in any order) is tried
+        again with backoff, not after the whole refresh interval: until it succeeds no order's
+        fills reach it."""
+        backoff = MIN_BACKOFF_SECS
         while True:
             try:
                 for market_id in await self.peers.market_ids():
@@ -64,6 +69,10 @@ class EventFollower:
                         self._spawn(self.follow(market_id), f"order-events:{market_id}")
             except DomainError as error:
                 log.warning("could not list the markets", extra={"fields": {"reason": error.reason}})
+                await asyncio.sleep(min(backoff, refresh_secs))
+                backoff = min(backoff * 2, MAX_BACKOFF_SECS)
+                continue
+            backoff = MIN_BACKOFF_SECS
             await asyncio.sleep(refresh_secs)
 
     async def follow(self, market_id: str) -> None:
