@@ -8,9 +8,9 @@ from typing import Any
 import grpc
 import pytest
 from google.rpc import code_pb2, status_pb2
-from grpc_status import rpc_status
 
 from clearmesh.kyc.v1 import kyc_service_pb2 as pb
+from tests.testkit.rpc import status as status_of
 
 Kyc = Any
 ORDER = pb.ELIGIBILITY_ACTION_PLACE_ORDER
@@ -31,9 +31,7 @@ async def unary_status(kyc: Kyc, request: pb.CheckEligibilityRequest) -> status_
     """The status CheckEligibility ends with for `request`."""
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await kyc.stub.CheckEligibility(request, metadata=kyc.bearer(service="order"))
-    status = rpc_status.from_call(caught.value)
-    assert status is not None
-    return status
+    return status_of(caught.value)
 
 
 async def test_a_batch_answers_every_check_in_order_as_check_eligibility_would(kyc: Kyc) -> None:

@@ -8,9 +8,9 @@ from typing import Any
 import grpc
 import pytest
 from google.rpc import code_pb2, status_pb2
-from grpc_status import rpc_status
 
 from clearmesh.matching.v1 import matching_service_pb2 as pb
+from tests.testkit.rpc import status as status_of
 
 BUY, SELL = 1, 2
 OPEN, FILLED = 1, 3
@@ -32,9 +32,7 @@ async def unary_status(matching: Any, request: pb.SubmitOrderRequest) -> status_
     """The status SubmitOrder ends with for `request`."""
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await matching.stub.SubmitOrder(request, metadata=matching.order_service)
-    status = rpc_status.from_call(caught.value)
-    assert status is not None
-    return status
+    return status_of(caught.value)
 
 
 async def test_a_batch_answers_every_order_in_the_order_of_the_request(matching: Any) -> None:

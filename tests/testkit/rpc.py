@@ -7,7 +7,7 @@ from typing import TypeVar, cast
 
 import grpc
 from google.protobuf.message import Message
-from google.rpc import error_details_pb2
+from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 D = TypeVar("D", bound=Message)
@@ -25,6 +25,13 @@ def detail(error: grpc.RpcError, kind: type[D]) -> D | None:
             packed.Unpack(unpacked)
             return unpacked
     return None
+
+
+def status(error: grpc.RpcError) -> status_pb2.Status:
+    """The whole google.rpc.Status the call ended with (its code, message and details)."""
+    found = rpc_status.from_call(cast(grpc.Call, error))
+    assert found is not None, f"{error} carries no google.rpc.Status"
+    return found
 
 
 def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo:

@@ -8,9 +8,9 @@ from typing import Any
 import grpc
 import pytest
 from google.rpc import code_pb2, status_pb2
-from grpc_status import rpc_status
 
 from clearmesh.wallet.v1 import wallet_pb2, wallet_service_pb2 as pb
+from tests.testkit.rpc import status as status_of
 
 ALICE, BOB = "accounts/alice", "accounts/bob"
 
@@ -29,9 +29,7 @@ async def unary_status(wallet: Any, request: pb.PlaceHoldRequest) -> status_pb2.
     """The status PlaceHold ends with for `request`."""
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await wallet.stub.PlaceHold(request, metadata=wallet.order)
-    status = rpc_status.from_call(caught.value)
-    assert status is not None
-    return status
+    return status_of(caught.value)
 
 
 async def test_a_batch_places_every_hold_and_answers_them_in_order(wallet: Any) -> None:
