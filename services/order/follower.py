@@ -23,6 +23,7 @@ from services.order.domain.reasons import OrderReason
 from services.order.markets import Markets
 from services.order.peers import Peers
 from services.order.store import OrderStore
+from services.runtime.backoff import Backoff
 from services.runtime.errors import DomainError
 from services.runtime.transactions import Transactions
 
@@ -60,7 +61,7 @@ class EventFollower:
         A failed listing (Matching not serving yet: the services start in any order) is tried
         again with backoff, not after the whole refresh interval: until it succeeds no order's
         fills reach it."""
-        backoff = MIN_BACKOFF_SECS
+        backoff = Backoff(MIN_BACKOFF_SECS, min(MAX_BACKOFF_SECS, refresh_secs))
         while True:
             try:
                 for market_id in await self.peers.market_ids():
@@ -69,25 +70,23 @@ class EventFollower:
                         self._spawn(self.follow(market_id), f"order-events:{market_id}")
             except DomainError as error:
                 log.warning("could not list the markets", extra={"fields": {"reason": error.reason}})
-                await asyncio.sleep(min(backoff, refresh_secs))
-                backoff = min(backoff * 2, MAX_BACKOFF_SECS)
+                await backoff.wait()
                 continue
-            backoff = MIN_BACKOFF_SECS
+            backoff.reset()
             await asyncio.sleep(refresh_secs)
 
     async def follow(self, market_id: str) -> None:
-        backoff = MIN_BACKOFF_SECS
+        backoff = Backoff(MIN_BACKOFF_SECS, MAX_BACKOFF_SECS)
         while True:
             try:
                 market = await self.markets.get(market_id)
                 if await self._follow_stream(market):
-                    backoff = MIN_BACKOFF_SECS
+                    backoff.reset()
             except (grpc.aio.AioRpcError, DomainError) as error:  # Matching restarting, say
                 log.info("order event stream interrupted", extra={"fields": {"market": market_id, "error": str(error)}})
             except Exception:  # e.g. the database briefly unavailable: never stop following
                 log.exception("order event follower failed", extra={"fields": {"market": market_id}})
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_SECS)
+            await backoff.wait()
 
     async def _follow_stream(self, market: MarketRules) -> bool:
         """Follow one stream until it ends or fails; True if it delivered anything."""

@@ -10,11 +10,11 @@ chain confirmed its memo, in one transaction with its settlements' state change.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from opentelemetry import trace
 
+from services.runtime.backoff import Backoff
 from services.runtime.clock import Clock
 from services.runtime.errors import DeadlineExceeded, Unavailable
 from services.runtime.transactions import Transactions
@@ -47,7 +47,7 @@ class Anchorer(Worker):
         self._chain = chain
         self._assets = assets
         self._limits = limits
-        self._backoff = FIRST_BACKOFF_SECS
+        self._backoff = Backoff(FIRST_BACKOFF_SECS, MAX_BACKOFF_SECS)
 
     async def _step(self) -> None:
         """Anchor a batch if one is ready; otherwise wait for one."""
@@ -75,11 +75,10 @@ class Anchorer(Worker):
             anchor = await self._chain.anchor(memo_for_root(root))
         except (Unavailable, DeadlineExceeded) as error:
             log.warning("anchoring failed; settlements stay POSTED and it is tried again",
-                        extra={"fields": {"reason": error.reason, "count": len(batch), "retryIn": self._backoff}})
-            await asyncio.sleep(self._backoff)
-            self._backoff = min(self._backoff * 2, MAX_BACKOFF_SECS)
+                        extra={"fields": {"reason": error.reason, "count": len(batch), "retryIn": self._backoff.delay}})
+            await self._backoff.wait()
             return
-        self._backoff = FIRST_BACKOFF_SECS
+        self._backoff.reset()
         leaves = [settlement.settlement_id for settlement in batch]
         # Confirmed on chain first, recorded after: a crash in between anchors the batch again
         # later (another memo with the same root), never records a root that is not on chain.

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clearmesh.matching.v1 import matching_pb2, matching_service_pb2 as matching_pb
 from clearmesh.matching.v1 import matching_service_pb2_grpc as matching_grpc
+from services.runtime.backoff import Backoff
 from services.runtime.clock import Clock
 from services.runtime.paging import every_page
 from services.runtime.shards import MatchingShards
@@ -103,11 +104,11 @@ class Intake:
         return markets
 
     async def _follow(self, market: matching_pb2.Market) -> None:
-        backoff = FIRST_BACKOFF_SECS
+        backoff = Backoff(FIRST_BACKOFF_SECS, MAX_BACKOFF_SECS)
         while True:
             try:
                 if await self._follow_once(market):
-                    backoff = FIRST_BACKOFF_SECS
+                    backoff.reset()
             except grpc.aio.AioRpcError as error:
                 log.warning("trade stream broke; resuming from the stored cursor",
                             extra={"fields": {"market": market.name, "status": error.code().name,
@@ -117,8 +118,7 @@ class Intake:
                     raise
                 log.warning("the settlement store failed; resuming from the stored cursor",
                             extra={"fields": {"market": market.name, "error": type(error).__name__}})
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_SECS)
+            await backoff.wait()
 
     async def _follow_once(self, market: matching_pb2.Market) -> bool:
         """Follows the stream until it ends; True if it delivered anything."""
