@@ -73,7 +73,9 @@ _CODES = {code.value[0]: code for code in grpc.StatusCode}
 def _status_of(call: Any) -> tuple[grpc.StatusCode, str]:
     """A finished call's code and details, read in its done callback. grpc.aio offers them only
     as coroutines; its own calls read the finished status from `_cython_call._status`, as here."""
-    status = call._cython_call._status  # grpc._cython.cygrpc.AioRpcStatus
+    status = getattr(call._cython_call, "_status", None)  # grpc._cython.cygrpc.AioRpcStatus
+    if status is None:  # not seen: a done call has its status
+        return grpc.StatusCode.UNKNOWN, ""
     return _CODES.get(status.code(), grpc.StatusCode.UNKNOWN), status.details() or ""
 
 

@@ -10,8 +10,12 @@ ids in log lines, the traceparent Matching keeps with a trade. So in that case t
 interceptors set and send exactly the context OpenTelemetry's would
 (services/runtime/unheard.py) and build no span; SQL statements then get no span either
 (sql_spans.py starts one only under a recording span). As soon as a processor is there (an
-exporter at start, a test's in-memory one later), every call goes through OpenTelemetry's
-interceptors as before. Response streams always do: they are few and long-lived.
+exporter at start, a test's in-memory one later), every call served goes through
+OpenTelemetry's interceptor as before. Response streams always do: they are few and long-lived.
+
+Calls made have no interceptor at all (services/runtime/channels.py): `ClientSpans` below
+gives each its context, and, when it records, the same CLIENT span OpenTelemetry's client
+interceptor made, for ~75 µs less of the caller's CPU per call (bench/client_calls.py).
 """
 
 from __future__ import annotations
