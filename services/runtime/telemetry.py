@@ -10,8 +10,8 @@ OpenTelemetry SDK itself when the exporter and resource are built: it is the SDK
 interface, and copying each variable into Settings only to hand it back would repeat its parsing.
 
 Spans, and who makes them: the edge its HTTP SERVER span (gateway/edge/tracing.py); every
-service a SERVER span per RPC and a CLIENT span per call it makes (OpenTelemetry's gRPC
-instrumentation, below; health checks and reflection are left out); SQLAlchemy statements
+service a SERVER span per RPC (OpenTelemetry's gRPC instrumentation, below) and a CLIENT span
+per call it makes (services/runtime/channels.py; health checks and reflection are left out); SQLAlchemy statements
 (services/runtime/sql_spans.py) and Redis commands (OpenTelemetry's Redis instrumentation)
 inside a traced call; the Solana calls (services/settlement/chain/traced.py).
 
@@ -26,7 +26,7 @@ from importlib import metadata
 
 import grpc
 from opentelemetry import trace
-from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
+from opentelemetry.instrumentation.grpc import aio_server_interceptor
 from opentelemetry.instrumentation.grpc import filters
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.context import Context
@@ -40,7 +40,7 @@ from opentelemetry.sdk.trace.sampling import (
     TraceIdRatioBased,
 )
 
-from services.runtime.rpc_tracing import ClientTracing, ServerTracing
+from services.runtime.rpc_tracing import ServerTracing
 from services.runtime.settings import Settings
 
 # The resource attribute naming where a process runs (semantic conventions' deployment.*).
@@ -147,13 +147,6 @@ def server_interceptor() -> grpc.aio.ServerInterceptor:
     continuing the caller's W3C trace; only the context when no span would be exported
     (services/runtime/rpc_tracing.py)."""
     return ServerTracing(aio_server_interceptor(filter_=_UNTRACED))
-
-
-def client_interceptors() -> list[grpc.aio.ClientInterceptor]:
-    """Client spans that inject `traceparent` into outgoing calls (health checks left out);
-    for unary calls only the traceparent when no span would be exported (rpc_tracing.py)."""
-    return [ClientTracing(interceptor) if isinstance(interceptor, grpc.aio.UnaryUnaryClientInterceptor)
-            else interceptor for interceptor in aio_client_interceptors(filter_=_UNTRACED)]
 
 
 def current_traceparent() -> str:
