@@ -17,8 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-# A paced run kept up when it answered at least this share of the rate it was offered and no
-# call that was due was left unsent at its end.
+# A paced run kept up when it answered at least this share of the rate it was offered.
 KEPT_UP_SHARE = 0.95
 
 
@@ -61,7 +60,13 @@ class Schedule:
         """Calls due at or before `moment` that no client has taken yet."""
         return max(0, self.due_by(moment) - self.taken)
 
+    def waits_ms(self, moment: float) -> list[float]:
+        """How long each call due at or before `moment` and not taken had waited by then: when a
+        run ends with such calls, these are lower bounds of their latencies, counted with the
+        others so that a run that fell behind cannot look fast."""
+        return [(moment - self.due(call)) * 1000 for call in range(self.taken, self.due_by(moment))]
 
-def kept_up(offered_per_sec: float, achieved_per_sec: float, behind: int) -> bool:
+
+def kept_up(offered_per_sec: float, achieved_per_sec: float) -> bool:
     """Whether a paced run delivered the rate it was offered (see KEPT_UP_SHARE)."""
-    return behind == 0 and achieved_per_sec >= KEPT_UP_SHARE * offered_per_sec
+    return achieved_per_sec >= KEPT_UP_SHARE * offered_per_sec

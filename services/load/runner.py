@@ -128,11 +128,13 @@ class Run:
                 progress.cancel()
         elapsed = self.elapsed()
         if self._schedule is not None:
-            window = min(self._clock(), self._schedule.end, self._stopped_at)
-            due = self._schedule.due_by(window)
+            finished = min(self._clock(), self._stopped_at)
+            waits = self._schedule.waits_ms(finished)
             if plan.actions > 0:
-                due = min(due, plan.actions)
-            self.samples.behind = max(0, due - self._schedule.taken)
+                waits = waits[:max(0, plan.actions - self._schedule.taken)]
+            self.samples.behind = len(waits)
+            # Lower bounds: what each had waited when the run ended (see Schedule.waits_ms).
+            self.samples.place_ms.extend(waits)
             if not self._stop.is_set() and plan.duration_secs > 0:
                 elapsed = max(elapsed, plan.duration_secs)
         return elapsed

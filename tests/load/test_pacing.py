@@ -1,7 +1,7 @@
 """The open-loop schedule: call k is due at start + k / rate, each call is handed out once and
 in order whichever client asks, nothing is due at or after the end, and what was due but not
-taken counts as behind. A paced run kept up only when it answered (nearly) the rate offered
-and left nothing due unsent."""
+taken counts as behind, with what it had waited. A paced run kept up only when it answered
+(nearly) the rate offered."""
 
 from __future__ import annotations
 
@@ -53,14 +53,18 @@ def test_a_schedule_needs_a_rate() -> None:
         Schedule(rate=0.0, start=0.0)
 
 
-def test_a_run_kept_up_when_it_delivered_the_rate_and_left_nothing_due_unsent() -> None:
-    assert kept_up(500.0, 500.0, behind=0)
-    assert kept_up(500.0, KEPT_UP_SHARE * 500.0, behind=0)
+def test_the_calls_left_untaken_count_with_what_they_had_waited() -> None:
+    schedule = Schedule(rate=10.0, start=0.0, end=1.0)
+    for _ in range(7):
+        schedule.take()
+    assert schedule.waits_ms(1.5) == pytest.approx([800.0, 700.0, 600.0])  # calls 7, 8, 9: due 0.7..0.9 s
+    assert schedule.waits_ms(0.5) == []  # taken ahead of time: nothing waits
+
+
+def test_a_run_kept_up_when_it_delivered_the_rate_offered() -> None:
+    assert kept_up(500.0, 500.0)
+    assert kept_up(500.0, KEPT_UP_SHARE * 500.0)
 
 
 def test_a_run_that_answered_less_than_it_was_offered_did_not_keep_up() -> None:
-    assert not kept_up(500.0, 400.0, behind=0)
-
-
-def test_a_run_that_left_calls_unsent_did_not_keep_up() -> None:
-    assert not kept_up(500.0, 500.0, behind=3)
+    assert not kept_up(500.0, 400.0)
