@@ -24,6 +24,7 @@ from services.order.domain.enums import OrderState, OrderType, Side, TimeInForce
 from services.order.domain.orders import ANSWER_READS, ANSWER_WRITES, Order, Release
 from services.order.domain.validation import OrderSpec
 from services.runtime import idempotency
+from services.runtime.sqlite_direct import DirectStatement
 
 T = tables.orders
 LOG = idempotency.request_log
@@ -105,13 +106,17 @@ def _answer() -> Any:
 
 
 # Built once (see the module's docstring); the parameters each takes are named where it is used.
-_PLACEMENT = _placement()
-_ANSWER = _answer()
+# The three run on every placement go to SQLite's driver directly (runtime/sqlite_direct.py).
+_PLACEMENT = DirectStatement(_placement())
+_ANSWER = DirectStatement(_answer())
 # `_progress(order)` and `target_order_id`; a list of those updates many orders in one statement.
 _SAVE = T.update().where(T.c.order_id == bindparam("target_order_id"))
-# A new order's columns; the unique request_id decides whether it is stored.
-_INSERTS = {"postgresql": postgresql.insert(T).on_conflict_do_nothing(index_elements=[T.c.request_id]),
-            "sqlite": sqlite.insert(T).on_conflict_do_nothing(index_elements=[T.c.request_id])}
+# A new order's columns (all but the `seq` the database numbers); the unique request_id decides
+# whether it is stored.
+_INSERT_COLUMNS = [column.name for column in T.c if column.name != "seq"]
+_INSERT = DirectStatement(
+    sqlite.insert(T).on_conflict_do_nothing(index_elements=[T.c.request_id]), column_keys=_INSERT_COLUMNS,
+    elsewhere={"postgresql": postgresql.insert(T).on_conflict_do_nothing(index_elements=[T.c.request_id])})
 _GET = select(T).where(T.c.order_id == bindparam("order_id"))
 _GET_LOCKED = _GET.with_for_update()
 _MANY_LOCKED = (select(T).where(T.c.order_id.in_(bindparam("order_ids", expanding=True)))
@@ -128,7 +133,7 @@ class OrderStore:
         """The request log's entry and the order for `request_id`, and the account's notional
         since `since`: one statement (the window's sum, outer-joined to the two rows, one row
         always) instead of three round trips on every placement."""
-        row = (await session.execute(_PLACEMENT, {"request_id": request_id, "account": account, "since": since})).one()
+        row = (await _PLACEMENT.run(session, {"request_id": request_id, "account": account, "since": since})).one()
         remembered = None if row.log_method is None else idempotency.Entry(
             row.log_method, row.log_fingerprint, bytes(row.log_response))
         return Placement(remembered, None if row.order_id is None else _order(row), int(row.units))
@@ -138,14 +143,14 @@ class OrderStore:
         unique key decides, so there is no read before it (a concurrent insert of the same
         request_id is waited for on PostgreSQL, serialized on SQLite)."""
         spec = order.spec
-        result = await session.execute(_INSERTS[session.get_bind().dialect.name], dict(
+        result = await _INSERT.run(session, dict(
             order_id=order.order_id, account=order.account, market=order.market_id, side=int(spec.side),
             type=int(spec.order_type), time_in_force=int(spec.time_in_force), price=_text(spec.price),
             quantity=_text(spec.quantity), max_notional=_text(spec.max_notional), post_only=spec.post_only,
             expire_time=spec.expire_time, client_order_id=spec.client_order_id, request_id=order.request_id,
             fingerprint=order.fingerprint, hold_asset=order.hold_asset, hold_units=order.hold_units,
             kyc_notional_units=order.kyc_notional_units, create_time=order.create_time, **_progress(order)))
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(result.rowcount)
 
     async def save(self, session: AsyncSession, order: Order) -> None:
         await self.save_all(session, [order])
@@ -164,7 +169,7 @@ class OrderStore:
         row comes back even when it moved since `before`: the one statement replaces the read
         that the decision would otherwise need."""
         progress, known = _progress(after), _progress(before)
-        row = (await session.execute(_ANSWER, {
+        row = (await _ANSWER.run(session, {
             "target_order_id": before.order_id,
             **{f"known_{name}": known[name] for name in ANSWER_READS},
             **{f"new_{name}": progress[name] for name in ANSWER_WRITES}})).first()

@@ -1,0 +1,128 @@
+"""A fixed Core statement run on SQLite's own driver, beneath SQLAlchemy, on the hot path.
+
+SQLAlchemy's execution of a prebuilt statement (an execution context, the cache lookup of its
+compiled form, the parameters processed, a cursor result built and its rows) costs ~100 µs of
+CPU per statement where the sqlite3 driver alone takes ~15 µs, and on SQLite the statements
+themselves take microseconds: at 32 concurrent PlaceOrders that was a fifth of Order's CPU
+(docs/order-path.md, "The hot path"). A `DirectStatement` is compiled once, with SQLAlchemy's
+own compiler and its own type conversions (the SQLite dialect's bind and result processors:
+times as text, booleans as integers), and executed with the sqlite3 cursor of the very
+connection SQLAlchemy holds: inside the same transaction (a write's BEGIN IMMEDIATE, which
+SQLAlchemy issued when the connection was taken) or, from `Transactions.read_alone`, alone.
+
+It runs the SQLAlchemy way, unchanged, whenever the direct way would change what is seen:
+  - on PostgreSQL (each statement is a round trip to the server there, not CPU of ours),
+    and on a SQLite engine that is not on the loop's thread (`sqlite_inline`: an in-memory
+    database keeps aiosqlite);
+  - under a recording span: the statement then gets its SQL span (runtime/sql_spans.py),
+    exactly as before; the direct way is for when nobody reads the spans.
+A driver error is raised as SQLAlchemy would raise it (`DBAPIError.instance`: an
+IntegrityError is SQLAlchemy's IntegrityError), so `Transactions.write` treats it the same.
+
+Only for a few statements run on every order: every other statement goes through SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import namedtuple
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import trace
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.expression import Executable
+
+from services.runtime.sqlite_inline import InlineConnection
+
+_MISSING = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Ran:
+    """What a statement gave back, either way: its rows (attributes named as the statement's
+    columns) and how many rows it changed."""
+
+    rows: Sequence[Any]
+    rowcount: int
+
+    def one(self) -> Any:
+        if len(self.rows) != 1:
+            raise ValueError(f"expected one row, got {len(self.rows)}")
+        return self.rows[0]
+
+    def first(self) -> Any:
+        return self.rows[0] if self.rows else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    # Per placeholder, in order: the parameter's name, its literal value if it has one, and
+    # the dialect's conversion of it (None: passed as it is).
+    binds: tuple[tuple[str, Any, Callable[[Any], Any] | None], ...]
+    row: Callable[[Sequence[Any]], Any] | None  # the row type, None if it returns no rows
+    results: tuple[Callable[[Any], Any] | None, ...]
+
+
+class DirectStatement:
+    def __init__(self, statement: Executable, *, column_keys: Sequence[str] | None = None,
+                 elsewhere: Mapping[str, Executable] | None = None) -> None:
+        """`statement` with bind parameters; `column_keys` for an INSERT (the columns given);
+        `elsewhere` the dialect's own form of it by dialect name, where it needs one (an
+        INSERT ... ON CONFLICT is a dialect's construct)."""
+        self.statement = statement
+        self._elsewhere = dict(elsewhere or {})
+        self._column_keys = list(column_keys) if column_keys is not None else None
+        self._compiled: _Compiled | None = None
+
+    async def run(self, connection: AsyncSession | AsyncConnection, params: Mapping[str, Any]) -> Ran:
+        """The statement with `params`, on `connection`'s transaction (or alone, outside one)."""
+        if isinstance(connection, AsyncSession):
+            connection = await connection.connection()
+        driver = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+        if not isinstance(driver, InlineConnection) or trace.get_current_span().is_recording():
+            statement = self._elsewhere.get(connection.dialect.name, self.statement)
+            result = await connection.execute(statement, dict(params))
+            rows = result.all() if result.returns_rows else []
+            return Ran(rows, result.rowcount)
+        compiled = self._compiled or self._compile(connection.dialect)
+        values = [params[name] if (value := params.get(name, default)) is _MISSING else value
+                  for name, default, _ in compiled.binds]
+        values = [value if convert is None or value is None else convert(value)
+                  for value, (_, _, convert) in zip(values, compiled.binds)]
+        cursor = driver.sqlite_connection.cursor()
+        try:
+            cursor.execute(compiled.sql, values)
+            fetched = cursor.fetchall()
+            rowcount = cursor.rowcount
+        except sqlite3.Error as error:
+            raise DBAPIError.instance(compiled.sql, values, error, sqlite3.Error) from error
+        finally:
+            cursor.close()
+        if compiled.row is None:
+            return Ran([], rowcount)
+        make = compiled.row
+        return Ran([make([value if convert is None or value is None else convert(value)
+                          for value, convert in zip(raw, compiled.results)]) for raw in fetched], rowcount)
+
+    def _compile(self, dialect: Dialect) -> _Compiled:
+        compiled = self.statement.compile(dialect=dialect, column_keys=self._column_keys)  # type: ignore[attr-defined]
+        if not compiled.positional:
+            raise ValueError("a direct statement needs a positional paramstyle (SQLite's qmark)")
+        binds = []
+        for name in compiled.positiontup:
+            bind = compiled.binds[name]
+            default = _MISSING if bind.required else bind.effective_value
+            binds.append((name, default, bind.type.dialect_impl(dialect).bind_processor(dialect)))
+        columns = list(getattr(self.statement, "exported_columns", []))
+        row: Callable[[Sequence[Any]], Any] | None = None
+        if columns:
+            # A named tuple: rows read by attribute, as SQLAlchemy's are.
+            row = namedtuple("Row", [column.key for column in columns], rename=True)._make  # type: ignore[attr-defined]
+        results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns)
+        self._compiled = _Compiled(compiled.string, tuple(binds), row, results)
+        return self._compiled
