@@ -106,16 +106,15 @@ def _answer() -> Any:
 
 
 # Built once (see the module's docstring); the parameters each takes are named where it is used.
-# The three run on every placement go to SQLite's driver directly (runtime/sqlite_direct.py).
+# Those run for every order (the placement's three, the event follower's saves and cursor) go
+# to SQLite's driver directly (runtime/sqlite_direct.py).
 _PLACEMENT = DirectStatement(_placement())
 _ANSWER = DirectStatement(_answer())
 # `_progress(order)` and `target_order_id`; a list of those updates many orders in one statement.
-_SAVE = T.update().where(T.c.order_id == bindparam("target_order_id"))
-# A new order's columns (all but the `seq` the database numbers); the unique request_id decides
-# whether it is stored.
-_INSERT_COLUMNS = [column.name for column in T.c if column.name != "seq"]
+_SAVE = DirectStatement(T.update().where(T.c.order_id == bindparam("target_order_id")))
+# A new order's columns; the unique request_id decides whether it is stored.
 _INSERT = DirectStatement(
-    sqlite.insert(T).on_conflict_do_nothing(index_elements=[T.c.request_id]), column_keys=_INSERT_COLUMNS,
+    sqlite.insert(T).on_conflict_do_nothing(index_elements=[T.c.request_id]),
     elsewhere={"postgresql": postgresql.insert(T).on_conflict_do_nothing(index_elements=[T.c.request_id])})
 _GET = select(T).where(T.c.order_id == bindparam("order_id"))
 _GET_LOCKED = _GET.with_for_update()
@@ -123,7 +122,7 @@ _MANY_LOCKED = (select(T).where(T.c.order_id.in_(bindparam("order_ids", expandin
                 .order_by(T.c.order_id).with_for_update())
 _BY_REQUEST_ID = select(T).where(T.c.request_id == bindparam("request_id"))
 _CURSOR = select(tables.cursors.c.sequence).where(tables.cursors.c.market == bindparam("target_market"))
-_SET_CURSOR = tables.cursors.update().where(tables.cursors.c.market == bindparam("target_market"))
+_SET_CURSOR = DirectStatement(tables.cursors.update().where(tables.cursors.c.market == bindparam("target_market")))
 _NEW_CURSOR = tables.cursors.insert()
 
 
@@ -158,7 +157,7 @@ class OrderStore:
     async def save_all(self, session: AsyncSession, orders: Sequence[Order]) -> None:
         """Each order's progress saved: one statement for all of them (executemany)."""
         if orders:
-            await session.execute(_SAVE, [{**_progress(order), "target_order_id": order.order_id} for order in orders])
+            await _SAVE.run_many(session, [{**_progress(order), "target_order_id": order.order_id} for order in orders])
 
     async def save_answer(self, session: AsyncSession, before: Order, after: Order) -> tuple[Order, bool] | None:
         """`after` (= `before.answered(...)`) applied to the stored order if that still agrees
@@ -219,6 +218,6 @@ class OrderStore:
         return int(value or 0)
 
     async def set_cursor(self, session: AsyncSession, market: str, sequence: int) -> None:
-        updated = await session.execute(_SET_CURSOR, {"target_market": market, "sequence": sequence})
-        if updated.rowcount == 0:  # type: ignore[attr-defined]
+        updated = await _SET_CURSOR.run(session, {"target_market": market, "sequence": sequence})
+        if updated.rowcount == 0:
             await session.execute(_NEW_CURSOR, {"market": market, "sequence": sequence})

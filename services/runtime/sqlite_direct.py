@@ -67,34 +67,47 @@ class _Compiled:
     row: Callable[[Sequence[Any]], Any] | None  # the row type, None if it returns no rows
     results: tuple[Callable[[Any], Any] | None, ...]
 
+    def values(self, params: Mapping[str, Any]) -> list[Any]:
+        """The placeholders' values for `params`, as the dialect stores them."""
+        values = []
+        for name, default, convert in self.binds:
+            value = params.get(name, default)
+            if value is _MISSING:
+                raise KeyError(f"a value is required for the parameter {name!r}")
+            values.append(value if convert is None or value is None else convert(value))
+        return values
+
+
+async def _direct_driver(connection: AsyncSession | AsyncConnection,
+                         ) -> tuple[AsyncConnection, sqlite3.Connection | None]:
+    """The connection, and its sqlite3 connection if the statement may run on it directly."""
+    if isinstance(connection, AsyncSession):
+        connection = await connection.connection()
+    driver = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+    if not isinstance(driver, InlineConnection) or trace.get_current_span().is_recording():
+        return connection, None
+    return connection, driver.sqlite_connection
+
 
 class DirectStatement:
-    def __init__(self, statement: Executable, *, column_keys: Sequence[str] | None = None,
-                 elsewhere: Mapping[str, Executable] | None = None) -> None:
-        """`statement` with bind parameters; `column_keys` for an INSERT (the columns given);
-        `elsewhere` the dialect's own form of it by dialect name, where it needs one (an
-        INSERT ... ON CONFLICT is a dialect's construct)."""
+    def __init__(self, statement: Executable, *, elsewhere: Mapping[str, Executable] | None = None) -> None:
+        """`statement` with bind parameters; `elsewhere` the dialect's own form of it by dialect
+        name, where it needs one (an INSERT ... ON CONFLICT is a dialect's construct)."""
         self.statement = statement
         self._elsewhere = dict(elsewhere or {})
-        self._column_keys = list(column_keys) if column_keys is not None else None
-        self._compiled: _Compiled | None = None
+        # Compiled per set of parameter names, as SQLAlchemy compiles it: an INSERT or UPDATE
+        # without values sets the columns its parameters name.
+        self._compiled: dict[frozenset[str], _Compiled] = {}
 
     async def run(self, connection: AsyncSession | AsyncConnection, params: Mapping[str, Any]) -> Ran:
         """The statement with `params`, on `connection`'s transaction (or alone, outside one)."""
-        if isinstance(connection, AsyncSession):
-            connection = await connection.connection()
-        driver = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
-        if not isinstance(driver, InlineConnection) or trace.get_current_span().is_recording():
-            statement = self._elsewhere.get(connection.dialect.name, self.statement)
-            result = await connection.execute(statement, dict(params))
-            rows = result.all() if result.returns_rows else []
-            return Ran(rows, result.rowcount)
-        compiled = self._compiled or self._compile(connection.dialect)
-        values = [params[name] if (value := params.get(name, default)) is _MISSING else value
-                  for name, default, _ in compiled.binds]
-        values = [value if convert is None or value is None else convert(value)
-                  for value, (_, _, convert) in zip(values, compiled.binds)]
-        cursor = driver.sqlite_connection.cursor()
+        connection, driver = await _direct_driver(connection)
+        if driver is None:
+            result = await connection.execute(self._statement_for(connection), dict(params))
+            return Ran(result.all() if result.returns_rows else [], result.rowcount)
+        compiled = self._compiled_for(connection.dialect, params)
+        values = compiled.values(params)
+        cursor = driver.cursor()
         try:
             cursor.execute(compiled.sql, values)
             fetched = cursor.fetchall()
@@ -109,8 +122,37 @@ class DirectStatement:
         return Ran([make([value if convert is None or value is None else convert(value)
                           for value, convert in zip(raw, compiled.results)]) for raw in fetched], rowcount)
 
-    def _compile(self, dialect: Dialect) -> _Compiled:
-        compiled = self.statement.compile(dialect=dialect, column_keys=self._column_keys)  # type: ignore[attr-defined]
+    async def run_many(self, connection: AsyncSession | AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """The statement once per parameter set (executemany: no rows returned, and no count,
+        which PostgreSQL's driver does not give for one)."""
+        if not rows:
+            return
+        connection, driver = await _direct_driver(connection)
+        if driver is None:
+            await connection.execute(self._statement_for(connection), [dict(row) for row in rows])
+            return
+        compiled = self._compiled_for(connection.dialect, rows[0])
+        values = [compiled.values(row) for row in rows]
+        cursor = driver.cursor()
+        try:
+            cursor.executemany(compiled.sql, values)
+        except sqlite3.Error as error:
+            raise DBAPIError.instance(compiled.sql, values, error, sqlite3.Error) from error
+        finally:
+            cursor.close()
+
+    def _statement_for(self, connection: AsyncConnection) -> Executable:
+        return self._elsewhere.get(connection.dialect.name, self.statement)
+
+    def _compiled_for(self, dialect: Dialect, params: Mapping[str, Any]) -> _Compiled:
+        names = frozenset(params)
+        compiled = self._compiled.get(names)
+        if compiled is None:
+            compiled = self._compiled[names] = self._compile(dialect, sorted(names))
+        return compiled
+
+    def _compile(self, dialect: Dialect, column_keys: list[str]) -> _Compiled:
+        compiled = self.statement.compile(dialect=dialect, column_keys=column_keys)  # type: ignore[attr-defined]
         if not compiled.positional:
             raise ValueError("a direct statement needs a positional paramstyle (SQLite's qmark)")
         binds = []
@@ -124,5 +166,4 @@ class DirectStatement:
             # A named tuple: rows read by attribute, as SQLAlchemy's are.
             row = namedtuple("Row", [column.key for column in columns], rename=True)._make  # type: ignore[attr-defined]
         results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns)
-        self._compiled = _Compiled(compiled.string, tuple(binds), row, results)
-        return self._compiled
+        return _Compiled(compiled.string, tuple(binds), row, results)
