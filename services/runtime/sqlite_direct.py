@@ -78,15 +78,18 @@ class _Compiled:
         return values
 
 
-async def _direct_driver(connection: AsyncSession | AsyncConnection,
-                         ) -> tuple[AsyncConnection, sqlite3.Connection | None]:
-    """The connection, and its sqlite3 connection if the statement may run on it directly."""
+def _dialect_name(connection: AsyncSession | AsyncConnection) -> str:
+    return (connection.get_bind() if isinstance(connection, AsyncSession) else connection).dialect.name
+
+
+async def _direct_driver(connection: AsyncSession | AsyncConnection, dialect: str) -> sqlite3.Connection | None:
+    """The sqlite3 connection underneath, if the statement may run on it directly."""
+    if dialect != "sqlite" or trace.get_current_span().is_recording():
+        return None
     if isinstance(connection, AsyncSession):
         connection = await connection.connection()
     driver = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
-    if not isinstance(driver, InlineConnection) or trace.get_current_span().is_recording():
-        return connection, None
-    return connection, driver.sqlite_connection
+    return driver.sqlite_connection if isinstance(driver, InlineConnection) else None
 
 
 class DirectStatement:
@@ -101,11 +104,12 @@ class DirectStatement:
 
     async def run(self, connection: AsyncSession | AsyncConnection, params: Mapping[str, Any]) -> Ran:
         """The statement with `params`, on `connection`'s transaction (or alone, outside one)."""
-        connection, driver = await _direct_driver(connection)
+        dialect = _dialect_name(connection)
+        driver = await _direct_driver(connection, dialect)
         if driver is None:
-            result = await connection.execute(self._statement_for(connection), dict(params))
-            return Ran(result.all() if result.returns_rows else [], result.rowcount)
-        compiled = self._compiled_for(connection.dialect, params)
+            result = await connection.execute(self._elsewhere.get(dialect, self.statement), dict(params))
+            return Ran(result.all() if result.returns_rows else [], result.rowcount)  # type: ignore[attr-defined]
+        compiled = self._compiled_for(connection, params)
         values = compiled.values(params)
         cursor = driver.cursor()
         try:
@@ -127,11 +131,12 @@ class DirectStatement:
         which PostgreSQL's driver does not give for one)."""
         if not rows:
             return
-        connection, driver = await _direct_driver(connection)
+        dialect = _dialect_name(connection)
+        driver = await _direct_driver(connection, dialect)
         if driver is None:
-            await connection.execute(self._statement_for(connection), [dict(row) for row in rows])
+            await connection.execute(self._elsewhere.get(dialect, self.statement), [dict(row) for row in rows])
             return
-        compiled = self._compiled_for(connection.dialect, rows[0])
+        compiled = self._compiled_for(connection, rows[0])
         values = [compiled.values(row) for row in rows]
         cursor = driver.cursor()
         try:
@@ -141,13 +146,11 @@ class DirectStatement:
         finally:
             cursor.close()
 
-    def _statement_for(self, connection: AsyncConnection) -> Executable:
-        return self._elsewhere.get(connection.dialect.name, self.statement)
-
-    def _compiled_for(self, dialect: Dialect, params: Mapping[str, Any]) -> _Compiled:
+    def _compiled_for(self, connection: AsyncSession | AsyncConnection, params: Mapping[str, Any]) -> _Compiled:
         names = frozenset(params)
         compiled = self._compiled.get(names)
         if compiled is None:
+            dialect = (connection.get_bind() if isinstance(connection, AsyncSession) else connection).dialect
             compiled = self._compiled[names] = self._compile(dialect, sorted(names))
         return compiled
 
