@@ -5,7 +5,9 @@ async, SQLite and PostgreSQL). Callers run these inside `Transactions.read` / `.
 The statements a placement and the event follower run are built once, at import, with bind
 parameters, and executed with their values: building a Core statement with literal values and
 computing its cache key again on every call (SQLAlchemy then finds the compiled form in its
-cache) cost more of Order's CPU per order than the database did (bench/order.py --profile)."""
+cache) cost more of Order's CPU per order than the database did (bench/order.py --profile). Those
+run for every order go, on SQLite, to the driver directly (services/runtime/sqlite_direct.py:
+SQLAlchemy's execution of a prebuilt statement still cost ~100 µs of CPU, the driver's ~15)."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from services.order.domain.enums import OrderState, OrderType, Side, TimeInForce
 from services.order.domain.orders import ANSWER_READS, ANSWER_WRITES, Order, Release
 from services.order.domain.validation import OrderSpec
 from services.runtime import idempotency
+from services.runtime.sqlite_direct import DirectStatement
 
 T = tables.orders
 LOG = idempotency.request_log
@@ -105,20 +108,23 @@ def _answer() -> Any:
 
 
 # Built once (see the module's docstring); the parameters each takes are named where it is used.
-_PLACEMENT = _placement()
-_ANSWER = _answer()
+# Those run for every order (the placement's three, the event follower's saves and cursor) go
+# to SQLite's driver directly (runtime/sqlite_direct.py).
+_PLACEMENT = DirectStatement(_placement())
+_ANSWER = DirectStatement(_answer())
 # `_progress(order)` and `target_order_id`; a list of those updates many orders in one statement.
-_SAVE = T.update().where(T.c.order_id == bindparam("target_order_id"))
+_SAVE = DirectStatement(T.update().where(T.c.order_id == bindparam("target_order_id")))
 # A new order's columns; the unique request_id decides whether it is stored.
-_INSERTS = {"postgresql": postgresql.insert(T).on_conflict_do_nothing(index_elements=[T.c.request_id]),
-            "sqlite": sqlite.insert(T).on_conflict_do_nothing(index_elements=[T.c.request_id])}
+_INSERT = DirectStatement(
+    sqlite.insert(T).on_conflict_do_nothing(index_elements=[T.c.request_id]),
+    elsewhere={"postgresql": postgresql.insert(T).on_conflict_do_nothing(index_elements=[T.c.request_id])})
 _GET = select(T).where(T.c.order_id == bindparam("order_id"))
 _GET_LOCKED = _GET.with_for_update()
 _MANY_LOCKED = (select(T).where(T.c.order_id.in_(bindparam("order_ids", expanding=True)))
                 .order_by(T.c.order_id).with_for_update())
 _BY_REQUEST_ID = select(T).where(T.c.request_id == bindparam("request_id"))
 _CURSOR = select(tables.cursors.c.sequence).where(tables.cursors.c.market == bindparam("target_market"))
-_SET_CURSOR = tables.cursors.update().where(tables.cursors.c.market == bindparam("target_market"))
+_SET_CURSOR = DirectStatement(tables.cursors.update().where(tables.cursors.c.market == bindparam("target_market")))
 _NEW_CURSOR = tables.cursors.insert()
 
 
@@ -128,7 +134,7 @@ class OrderStore:
         """The request log's entry and the order for `request_id`, and the account's notional
         since `since`: one statement (the window's sum, outer-joined to the two rows, one row
         always) instead of three round trips on every placement."""
-        row = (await session.execute(_PLACEMENT, {"request_id": request_id, "account": account, "since": since})).one()
+        row = (await _PLACEMENT.run(session, {"request_id": request_id, "account": account, "since": since})).one()
         remembered = None if row.log_method is None else idempotency.Entry(
             row.log_method, row.log_fingerprint, bytes(row.log_response))
         return Placement(remembered, None if row.order_id is None else _order(row), int(row.units))
@@ -138,14 +144,14 @@ class OrderStore:
         unique key decides, so there is no read before it (a concurrent insert of the same
         request_id is waited for on PostgreSQL, serialized on SQLite)."""
         spec = order.spec
-        result = await session.execute(_INSERTS[session.get_bind().dialect.name], dict(
+        result = await _INSERT.run(session, dict(
             order_id=order.order_id, account=order.account, market=order.market_id, side=int(spec.side),
             type=int(spec.order_type), time_in_force=int(spec.time_in_force), price=_text(spec.price),
             quantity=_text(spec.quantity), max_notional=_text(spec.max_notional), post_only=spec.post_only,
             expire_time=spec.expire_time, client_order_id=spec.client_order_id, request_id=order.request_id,
             fingerprint=order.fingerprint, hold_asset=order.hold_asset, hold_units=order.hold_units,
             kyc_notional_units=order.kyc_notional_units, create_time=order.create_time, **_progress(order)))
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(result.rowcount)
 
     async def save(self, session: AsyncSession, order: Order) -> None:
         await self.save_all(session, [order])
@@ -153,7 +159,7 @@ class OrderStore:
     async def save_all(self, session: AsyncSession, orders: Sequence[Order]) -> None:
         """Each order's progress saved: one statement for all of them (executemany)."""
         if orders:
-            await session.execute(_SAVE, [{**_progress(order), "target_order_id": order.order_id} for order in orders])
+            await _SAVE.run_many(session, [{**_progress(order), "target_order_id": order.order_id} for order in orders])
 
     async def save_answer(self, session: AsyncSession, before: Order, after: Order) -> tuple[Order, bool] | None:
         """`after` (= `before.answered(...)`) applied to the stored order if that still agrees
@@ -164,7 +170,7 @@ class OrderStore:
         row comes back even when it moved since `before`: the one statement replaces the read
         that the decision would otherwise need."""
         progress, known = _progress(after), _progress(before)
-        row = (await session.execute(_ANSWER, {
+        row = (await _ANSWER.run(session, {
             "target_order_id": before.order_id,
             **{f"known_{name}": known[name] for name in ANSWER_READS},
             **{f"new_{name}": progress[name] for name in ANSWER_WRITES}})).first()
@@ -214,6 +220,6 @@ class OrderStore:
         return int(value or 0)
 
     async def set_cursor(self, session: AsyncSession, market: str, sequence: int) -> None:
-        updated = await session.execute(_SET_CURSOR, {"target_market": market, "sequence": sequence})
-        if updated.rowcount == 0:  # type: ignore[attr-defined]
+        updated = await _SET_CURSOR.run(session, {"target_market": market, "sequence": sequence})
+        if updated.rowcount == 0:
             await session.execute(_NEW_CURSOR, {"market": market, "sequence": sequence})

@@ -134,6 +134,11 @@ class InlineConnection:
     def cursor(self) -> InlineCursor:
         return InlineCursor(self._conn.cursor())
 
+    @property
+    def sqlite_connection(self) -> sqlite3.Connection:
+        """The driver's connection, for a statement run on it directly (`sqlite_direct.py`)."""
+        return self._conn
+
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
         return await self.cursor().execute(sql, parameters)
 

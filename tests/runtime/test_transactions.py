@@ -3,7 +3,9 @@ may be deferred to one INSERT at the end of a write."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -66,3 +68,28 @@ async def test_rows_deferred_by_a_failed_write_are_not_inserted(tx: Transactions
     with pytest.raises(FailedPrecondition):
         await tx.write(work)
     assert await tx.read(_count_in_transaction) == (2, True)
+
+
+async def test_on_sqlite_a_write_takes_the_files_write_lock_before_its_first_statement(tmp_path: Path) -> None:
+    # BEGIN IMMEDIATE: another process's writer must wait from the start, or it could change
+    # what this write is about to read.
+    path = tmp_path / "locked.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        tx = Transactions(engine)
+
+        async def another_writer_starts(session: AsyncSession) -> bool:
+            await session.execute(text("SELECT 1"))
+            other = sqlite3.connect(path, timeout=0, isolation_level=None)
+            try:
+                other.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:  # database is locked
+                return False
+            finally:
+                other.close()
+            return True
+
+        assert await tx.write(another_writer_starts) is False
+        assert await tx.read(another_writer_starts) is True  # a read leaves writers alone
+    finally:
+        await engine.dispose()

@@ -1,0 +1,172 @@
+"""A fixed Core statement run on SQLite's own driver, beneath SQLAlchemy, on the hot path.
+
+SQLAlchemy's execution of a prebuilt statement (an execution context, the cache lookup of its
+compiled form, the parameters processed, a cursor result built and its rows) costs ~100 µs of
+CPU per statement where the sqlite3 driver alone takes ~15 µs, and on SQLite the statements
+themselves take microseconds: at 32 concurrent PlaceOrders that was a fifth of Order's CPU
+(docs/order-path.md, "The hot path"). A `DirectStatement` is compiled once, with SQLAlchemy's
+own compiler and its own type conversions (the SQLite dialect's bind and result processors:
+times as text, booleans as integers), and executed with the sqlite3 cursor of the very
+connection SQLAlchemy holds: inside the same transaction (a write's BEGIN IMMEDIATE, which
+SQLAlchemy issued when the connection was taken) or, from `Transactions.read_alone`, alone.
+
+It runs the SQLAlchemy way, unchanged, whenever the direct way would change what is seen:
+  - on PostgreSQL (each statement is a round trip to the server there, not CPU of ours),
+    and on a SQLite engine that is not on the loop's thread (`sqlite_inline`: an in-memory
+    database keeps aiosqlite);
+  - under a recording span: the statement then gets its SQL span (runtime/sql_spans.py),
+    exactly as before; the direct way is for when nobody reads the spans.
+A driver error is raised as SQLAlchemy would raise it (`DBAPIError.instance`: an
+IntegrityError is SQLAlchemy's IntegrityError), so `Transactions.write` treats it the same.
+
+Only for a few statements run on every order: every other statement goes through SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import namedtuple
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import trace
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.expression import Executable
+
+from services.runtime.sqlite_inline import InlineConnection
+
+_MISSING = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Ran:
+    """What a statement gave back, either way: its rows (attributes named as the statement's
+    columns) and how many rows it changed."""
+
+    rows: Sequence[Any]
+    rowcount: int
+
+    def one(self) -> Any:
+        if len(self.rows) != 1:
+            raise ValueError(f"expected one row, got {len(self.rows)}")
+        return self.rows[0]
+
+    def first(self) -> Any:
+        return self.rows[0] if self.rows else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    # Per placeholder, in order: the parameter's name, its literal value if it has one, and
+    # the dialect's conversion of it (None: passed as it is).
+    binds: tuple[tuple[str, Any, Callable[[Any], Any] | None], ...]
+    row: Callable[[Sequence[Any]], Any] | None  # the row type, None if it returns no rows
+    results: tuple[Callable[[Any], Any] | None, ...]
+
+    def values(self, params: Mapping[str, Any]) -> list[Any]:
+        """The placeholders' values for `params`, as the dialect stores them."""
+        values = []
+        for name, default, convert in self.binds:
+            value = params.get(name, default)
+            if value is _MISSING:
+                raise KeyError(f"a value is required for the parameter {name!r}")
+            values.append(value if convert is None or value is None else convert(value))
+        return values
+
+
+def _dialect_name(connection: AsyncSession | AsyncConnection) -> str:
+    return (connection.get_bind() if isinstance(connection, AsyncSession) else connection).dialect.name
+
+
+async def _direct_driver(connection: AsyncSession | AsyncConnection, dialect: str) -> sqlite3.Connection | None:
+    """The sqlite3 connection underneath, if the statement may run on it directly."""
+    if dialect != "sqlite" or trace.get_current_span().is_recording():
+        return None
+    if isinstance(connection, AsyncSession):
+        connection = await connection.connection()
+    driver = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+    return driver.sqlite_connection if isinstance(driver, InlineConnection) else None
+
+
+class DirectStatement:
+    def __init__(self, statement: Executable, *, elsewhere: Mapping[str, Executable] | None = None) -> None:
+        """`statement` with bind parameters; `elsewhere` the dialect's own form of it by dialect
+        name, where it needs one (an INSERT ... ON CONFLICT is a dialect's construct)."""
+        self.statement = statement
+        self._elsewhere = dict(elsewhere or {})
+        # Compiled per set of parameter names, as SQLAlchemy compiles it: an INSERT or UPDATE
+        # without values sets the columns its parameters name.
+        self._compiled: dict[frozenset[str], _Compiled] = {}
+
+    async def run(self, connection: AsyncSession | AsyncConnection, params: Mapping[str, Any]) -> Ran:
+        """The statement with `params`, on `connection`'s transaction (or alone, outside one)."""
+        dialect = _dialect_name(connection)
+        driver = await _direct_driver(connection, dialect)
+        if driver is None:
+            result = await connection.execute(self._elsewhere.get(dialect, self.statement), dict(params))
+            return Ran(result.all() if result.returns_rows else [], result.rowcount)  # type: ignore[attr-defined]
+        compiled = self._compiled_for(connection, params)
+        values = compiled.values(params)
+        cursor = driver.cursor()
+        try:
+            cursor.execute(compiled.sql, values)
+            fetched = cursor.fetchall()
+            rowcount = cursor.rowcount
+        except sqlite3.Error as error:
+            raise DBAPIError.instance(compiled.sql, values, error, sqlite3.Error) from error
+        finally:
+            cursor.close()
+        if compiled.row is None:
+            return Ran([], rowcount)
+        make = compiled.row
+        return Ran([make([value if convert is None or value is None else convert(value)
+                          for value, convert in zip(raw, compiled.results)]) for raw in fetched], rowcount)
+
+    async def run_many(self, connection: AsyncSession | AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """The statement once per parameter set (executemany: no rows returned, and no count,
+        which PostgreSQL's driver does not give for one)."""
+        if not rows:
+            return
+        dialect = _dialect_name(connection)
+        driver = await _direct_driver(connection, dialect)
+        if driver is None:
+            await connection.execute(self._elsewhere.get(dialect, self.statement), [dict(row) for row in rows])
+            return
+        compiled = self._compiled_for(connection, rows[0])
+        values = [compiled.values(row) for row in rows]
+        cursor = driver.cursor()
+        try:
+            cursor.executemany(compiled.sql, values)
+        except sqlite3.Error as error:
+            raise DBAPIError.instance(compiled.sql, values, error, sqlite3.Error) from error
+        finally:
+            cursor.close()
+
+    def _compiled_for(self, connection: AsyncSession | AsyncConnection, params: Mapping[str, Any]) -> _Compiled:
+        names = frozenset(params)
+        compiled = self._compiled.get(names)
+        if compiled is None:
+            dialect = (connection.get_bind() if isinstance(connection, AsyncSession) else connection).dialect
+            compiled = self._compiled[names] = self._compile(dialect, sorted(names))
+        return compiled
+
+    def _compile(self, dialect: Dialect, column_keys: list[str]) -> _Compiled:
+        compiled = self.statement.compile(dialect=dialect, column_keys=column_keys)  # type: ignore[attr-defined]
+        if not compiled.positional:
+            raise ValueError("a direct statement needs a positional paramstyle (SQLite's qmark)")
+        binds = []
+        for name in compiled.positiontup:
+            bind = compiled.binds[name]
+            default = _MISSING if bind.required else bind.effective_value
+            binds.append((name, default, bind.type.dialect_impl(dialect).bind_processor(dialect)))
+        columns = list(getattr(self.statement, "exported_columns", []))
+        row: Callable[[Sequence[Any]], Any] | None = None
+        if columns:
+            # A named tuple: rows read by attribute, as SQLAlchemy's are.
+            row = namedtuple("Row", [column.key for column in columns], rename=True)._make  # type: ignore[attr-defined]
+        results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns)
+        return _Compiled(compiled.string, tuple(binds), row, results)

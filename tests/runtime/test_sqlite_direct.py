@@ -1,0 +1,175 @@
+"""A fixed statement run on SQLite's driver directly (services/runtime/sqlite_direct.py) gives
+what SQLAlchemy gives, inside the caller's transaction, and steps aside wherever the direct
+way would change what is seen (PostgreSQL, a recording span)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy import Boolean, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, bindparam, event, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from services.runtime.database import create_engine
+from services.runtime.sqlite_direct import DirectStatement
+from opentelemetry import trace
+from services.runtime.transactions import Transactions
+
+metadata = MetaData()
+items = Table(
+    "items", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(20), nullable=False, unique=True),
+    Column("active", Boolean, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("blob", LargeBinary, nullable=True),
+    Column("kind", String(10), nullable=False),
+)
+AT = datetime(2026, 12, 6, 12, 30, 15, 123456, tzinfo=UTC)
+ROW = {"id": 1, "name": "a", "active": True, "at": AT, "blob": b"\x00\x01", "kind": "plain"}
+
+BY_NAME = select(items).where(items.c.name == bindparam("name"), items.c.kind == "plain")
+SINCE = select(items.c.name).where(items.c.at >= bindparam("since"))
+INSERT = DirectStatement(
+    sqlite.insert(items).on_conflict_do_nothing(index_elements=[items.c.name]),
+    elsewhere={"postgresql": postgresql.insert(items).on_conflict_do_nothing(index_elements=[items.c.name])})
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'direct.db'}")
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    yield engine
+    await engine.dispose()
+
+
+def _statements_through_sqlalchemy(engine: AsyncEngine) -> list[str]:
+    seen: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute",
+                 lambda _conn, _cursor, statement, *_rest: seen.append(statement.split()[0].upper()))
+    return seen
+
+
+async def _insert_through_sqlalchemy(tx: Transactions, row: dict[str, Any]) -> None:
+    await tx.write(lambda session: session.execute(items.insert(), row))
+
+
+async def test_a_row_is_stored_as_sqlalchemy_stores_it(engine: AsyncEngine) -> None:
+    tx = Transactions(engine)
+    await tx.write(lambda session: INSERT.run(session, ROW))
+    await _insert_through_sqlalchemy(tx, {**ROW, "id": 2, "name": "b"})
+    stored = await tx.read(lambda session: session.execute(
+        text("SELECT active, at, blob, kind FROM items ORDER BY id")))
+    direct, through_sqlalchemy = stored.all()
+    assert tuple(direct) == tuple(through_sqlalchemy)
+
+
+async def test_a_row_reads_back_as_sqlalchemy_reads_it(engine: AsyncEngine) -> None:
+    tx = Transactions(engine)
+    await _insert_through_sqlalchemy(tx, ROW)
+
+    async def direct(connection: AsyncConnection) -> Any:
+        return (await DirectStatement(BY_NAME).run(connection, {"name": "a"})).one()
+
+    async def through_sqlalchemy(connection: AsyncConnection) -> Any:
+        return (await connection.execute(BY_NAME, {"name": "a"})).one()
+
+    row, expected = await tx.read_alone(direct), await tx.read_alone(through_sqlalchemy)
+    assert tuple(row) == tuple(expected)
+    assert (row.active, row.at.replace(tzinfo=UTC), bytes(row.blob)) == (True, AT, b"\x00\x01")
+
+
+async def test_a_time_parameter_compares_as_the_stored_times_do(engine: AsyncEngine) -> None:
+    tx = Transactions(engine)
+    await _insert_through_sqlalchemy(tx, ROW)
+    statement = DirectStatement(SINCE)
+
+    async def names_since(since: datetime) -> list[str]:
+        return [row.name for row in (await tx.read_alone(lambda c: statement.run(c, {"since": since}))).rows]
+
+    assert await names_since(AT) == ["a"]
+    assert await names_since(AT.replace(microsecond=123457)) == []
+
+
+async def test_an_insert_tells_whether_it_stored_the_row(engine: AsyncEngine) -> None:
+    tx = Transactions(engine)
+    first = await tx.write(lambda session: INSERT.run(session, ROW))
+    again = await tx.write(lambda session: INSERT.run(session, {**ROW, "id": 2}))
+    assert (first.rowcount, again.rowcount) == (1, 0)
+
+
+async def test_it_writes_in_the_callers_transaction_and_rolls_back_with_it(sqlite_engine: AsyncEngine) -> None:
+    tx = Transactions(sqlite_engine)
+
+    async def insert_then_fail(session: AsyncSession) -> None:
+        await INSERT.run(session, ROW)
+        raise RuntimeError("the unit fails after its insert")
+
+    with pytest.raises(RuntimeError):
+        await tx.write(insert_then_fail)
+    found = await tx.read_alone(lambda c: DirectStatement(BY_NAME).run(c, {"name": "a"}))
+    assert found.rows == []
+
+
+async def test_on_sqlite_nothing_goes_through_sqlalchemys_execution_when_nobody_records(
+        sqlite_engine: AsyncEngine) -> None:
+    tx = Transactions(sqlite_engine)
+    seen = _statements_through_sqlalchemy(sqlite_engine)
+    await tx.write(lambda session: INSERT.run(session, ROW))
+    await tx.read_alone(lambda c: DirectStatement(BY_NAME).run(c, {"name": "a"}))
+    assert seen == []  # not even the write's BEGIN IMMEDIATE (runtime/transactions.py issues it on the driver)
+
+
+async def test_under_a_recording_span_it_runs_through_sqlalchemy_and_gets_its_sql_span(
+        sqlite_engine: AsyncEngine, recorded_spans: InMemorySpanExporter) -> None:
+    tx = Transactions(sqlite_engine)
+    with trace.get_tracer("test").start_as_current_span("caller"):
+        await tx.write(lambda session: INSERT.run(session, ROW))
+    assert [finished.name for finished in recorded_spans.get_finished_spans()
+            if finished.name.startswith("INSERT")] == ["INSERT direct.db"]
+
+
+async def test_a_driver_error_is_raised_as_sqlalchemys(sqlite_engine: AsyncEngine) -> None:
+    tx = Transactions(sqlite_engine)
+    await tx.write(lambda session: INSERT.run(session, ROW))
+    plain = DirectStatement(items.insert())
+    with pytest.raises(IntegrityError):
+        await tx.write(lambda session: plain.run(session, {**ROW, "name": "b"}))  # the same id
+
+
+RENAME = DirectStatement(items.update().where(items.c.id == bindparam("target_id")))
+
+
+async def test_many_parameter_sets_run_as_one_executemany(engine: AsyncEngine) -> None:
+    tx = Transactions(engine)
+    await _insert_through_sqlalchemy(tx, ROW)
+    await _insert_through_sqlalchemy(tx, {**ROW, "id": 2, "name": "b"})
+    await tx.write(lambda session: RENAME.run_many(
+        session, [{"target_id": 1, "name": "x"}, {"target_id": 2, "name": "y"}]))
+    names = await tx.read(lambda session: session.execute(text("SELECT name FROM items ORDER BY id")))
+    assert names.scalars().all() == ["x", "y"]
+
+
+async def test_an_update_sets_the_columns_its_parameters_name_and_no_others(engine: AsyncEngine) -> None:
+    tx = Transactions(engine)
+    await _insert_through_sqlalchemy(tx, ROW)
+    await tx.write(lambda session: RENAME.run(session, {"target_id": 1, "name": "x"}))
+    await tx.write(lambda session: RENAME.run(session, {"target_id": 1, "kind": "other"}))
+    row = await tx.read(lambda session: session.execute(text("SELECT name, kind, active FROM items")))
+    assert tuple(row.one()) == ("x", "other", True)
