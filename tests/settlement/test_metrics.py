@@ -14,6 +14,7 @@ from clearmesh.settlement.v1 import settlement_pb2
 from services.settlement import tables
 from services.settlement.metrics import lag_seconds
 from services.settlement.store import Backlog
+from tests.settlement.conftest import eventually
 
 ANCHORED = settlement_pb2.SETTLEMENT_STATE_ANCHORED
 FAILED = settlement_pb2.SETTLEMENT_STATE_FAILED
@@ -22,6 +23,12 @@ EXECUTED = "2026-03-01T12:00:00.123456789Z"  # as protobuf's Timestamp JSON prin
 
 def outcomes(outcome: str) -> float:
     return REGISTRY.get_sample_value("settlement_outcomes_total", {"outcome": outcome}) or 0.0
+
+
+async def _counts(*names: str) -> tuple[float, ...]:
+    """Read until the last outcome is counted: an outcome is counted once its commit returns,
+    a moment after a reader can see the settlement's new state."""
+    return tuple(outcomes(name) for name in names)
 
 
 # The counters do not depend on the database (the backlog's SQL below runs on both).
@@ -33,7 +40,9 @@ async def test_a_settled_trade_is_counted_posted_then_anchored(settled: Any) -> 
     posted, anchored = outcomes("posted"), outcomes("anchored")
     [trade] = await settled.trade("alice", "bob", "100.00", "0.1")
     await settled.reaches(trade, ANCHORED)
-    assert (outcomes("posted"), outcomes("anchored")) == (posted + 1, anchored + 1)
+    counted = await eventually(lambda: _counts("posted", "anchored"), lambda counts: counts[1] > anchored,
+                               "the anchor to be counted")
+    assert counted == (posted + 1, anchored + 1)
 
 
 @SQLITE_ONLY
@@ -42,7 +51,9 @@ async def test_a_trade_that_cannot_post_counts_each_retry_then_its_failure(settl
     [trade] = await settled.trade("alice", "bob", "100.00", "0.1", seller_hold=False)
     await settled.reaches(trade, FAILED)
     # SETTLEMENT_RETRY_ATTEMPTS is 3 in these tests: two retries, then it gives up.
-    assert (outcomes("retrying"), outcomes("failed")) == (retrying + 2, failed + 1)
+    counted = await eventually(lambda: _counts("retrying", "failed"), lambda counts: counts[1] > failed,
+                               "the failure to be counted")
+    assert counted == (retrying + 2, failed + 1)
 
 
 async def test_the_backlog_counts_pending_and_failed_and_knows_the_oldest_pending_trade(settled: Any) -> None:
