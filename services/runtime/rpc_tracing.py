@@ -16,14 +16,15 @@ interceptors as before. Response streams always do: they are few and long-lived.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 import grpc
 from opentelemetry import context as context_api
 from opentelemetry import trace
 from opentelemetry.propagate import extract, inject
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from services.runtime.unheard import unheard, unrecorded_span
 
@@ -31,6 +32,12 @@ from services.runtime.unheard import unheard, unrecorded_span
 # grpcurl's reflection carry no trace.
 UNTRACED_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 _TRACER_NAME = "opentelemetry.instrumentation.grpc"
+RPC_GRPC_STATUS_CODE = "rpc.grpc.status_code"
+# The codes that say a server failed to answer rather than refused the request: a SERVER
+# span's error (the RPC conventions', and OpenTelemetry's interceptor's, choice).
+SERVER_FAILURES = frozenset({grpc.StatusCode.UNKNOWN, grpc.StatusCode.DEADLINE_EXCEEDED,
+                             grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.INTERNAL,
+                             grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DATA_LOSS})
 
 
 class _Tracer:
@@ -48,46 +55,74 @@ class _Tracer:
         return self._tracer
 
 
-class ServerTracing(grpc.aio.ServerInterceptor):
-    """OpenTelemetry's server interceptor (`traced`) when a span would be heard; otherwise
-    the caller's context (W3C traceparent from the metadata) continued by an unrecorded
-    SERVER span, current while the handler runs."""
+class ServerSpans:
+    """The SERVER span of every call a service serves, for CallInterceptor (interceptors.py):
+    `of(method)` once per method, then `start` and `end` per call."""
 
-    def __init__(self, traced: grpc.aio.ServerInterceptor, provider: trace.TracerProvider | None = None) -> None:
-        self._traced = traced
+    def __init__(self, provider: trace.TracerProvider | None = None) -> None:
         self._tracer = _Tracer(provider)
 
-    async def intercept_service(
-            self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
-            details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler[Any, Any] | None:
+    def of(self, method: str) -> MethodSpans:
+        return MethodSpans(self._tracer, method)
+
+
+class MethodSpans:
+    """One method's SERVER spans, named and labelled once: `package.Service/Method` (what
+    telemetry.RpcSpanNames makes of OpenTelemetry's names) with the RPC conventions'
+    rpc.system, rpc.service, rpc.method and rpc.grpc.status_code, plus the caller's address
+    (net.peer.*) and user agent, as OpenTelemetry's server interceptor records them."""
+
+    def __init__(self, tracer: Callable[[], trace.Tracer], method: str) -> None:
+        self._tracer = tracer
+        self.name = method.lstrip("/")
+        service, _, name = self.name.partition("/")
+        self._attributes: dict[str, str | int] = {"rpc.system": "grpc", "rpc.service": service,
+                                                  "rpc.method": name, RPC_GRPC_STATUS_CODE: 0}
+
+    def start(self, metadata: Mapping[str, str], context: grpc.aio.ServicerContext) -> tuple[trace.Span, object]:
+        """The call's span, current from here until `end`: a child of the caller's context
+        (W3C traceparent in `metadata`), recorded only when a processor would hear it and the
+        sampler keeps it (a caller's unsampled flag makes no span: ParentBased)."""
         tracer = self._tracer()
-        if not unheard(tracer) or details.method.startswith(UNTRACED_PREFIXES):
-            return await self._traced.intercept_service(continuation, details)
-        handler = await continuation(details)
-        if handler is None:
-            return None
-        if handler.response_streaming:
-            async def found(_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler[Any, Any]:
-                return handler
+        parent = extract(metadata)
+        span: trace.Span
+        if unheard(tracer):
+            span = unrecorded_span(tracer, self.name, parent, SpanKind.SERVER)
+        else:
+            span = tracer.start_span(self.name, parent, SpanKind.SERVER)
+            if span.is_recording():
+                span.set_attributes(self._of_call(metadata, context.peer()))
+        return span, context_api.attach(trace.set_span_in_context(span, parent))
 
-            return await self._traced.intercept_service(found, details)
-        kind = ("stream" if handler.request_streaming else "unary") + "_unary"
-        inner = getattr(handler, kind)
-        method = details.method
-        metadata = details.invocation_metadata
+    def _of_call(self, metadata: Mapping[str, str], peer: str) -> dict[str, str | int]:
+        attributes = dict(self._attributes)
+        if agent := metadata.get("user-agent"):
+            attributes["rpc.user_agent"] = agent
+        # "ipv4:127.0.0.1:57284", "ipv6:[::1]:57284", "ipv4:10.2.1.1:57284,127.0.0.1:57284"
+        _, _, address = peer.partition(",")[0].partition(":")
+        ip, _, port = address.rpartition(":")
+        if ip and not peer.startswith("unix:"):
+            ip = unquote(ip)
+            attributes.update({"net.peer.ip": ip, "net.peer.port": port})
+            if ip in ("[::1]", "127.0.0.1"):
+                attributes["net.peer.name"] = "localhost"
+        return attributes
 
-        async def continued(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            parent = extract({key: value for key, value in (metadata or ()) if isinstance(value, str)})
-            span = unrecorded_span(tracer, method, parent, SpanKind.SERVER)
-            token = context_api.attach(trace.set_span_in_context(span, parent))
-            try:
-                return await inner(request, context)
-            finally:
-                context_api.detach(token)
-
-        factory = getattr(grpc, f"{kind}_rpc_method_handler")
-        return factory(continued, request_deserializer=handler.request_deserializer,
-                       response_serializer=handler.response_serializer)
+    @staticmethod
+    def end(span: trace.Span, token: object, code: grpc.StatusCode, details: str = "",
+            error: BaseException | None = None) -> None:
+        """The call's outcome on its span, which ends; the caller's context current again.
+        Only the codes that say the server failed (not that it refused the request) make the
+        span an error, as in OpenTelemetry's interceptor; `error` is an unexpected exception."""
+        if span.is_recording():
+            if code is not grpc.StatusCode.OK:
+                span.set_attribute(RPC_GRPC_STATUS_CODE, code.value[0])
+                if code in SERVER_FAILURES:
+                    span.set_status(Status(StatusCode.ERROR, f"{code}:{details}"))
+            if error is not None:
+                span.record_exception(error)
+            span.end()
+        context_api.detach(token)  # type: ignore[arg-type]
 
 
 class ClientTracing(grpc.aio.UnaryUnaryClientInterceptor):

@@ -26,7 +26,7 @@ from importlib import metadata
 
 import grpc
 from opentelemetry import trace
-from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
+from opentelemetry.instrumentation.grpc import aio_client_interceptors
 from opentelemetry.instrumentation.grpc import filters
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.context import Context
@@ -40,7 +40,7 @@ from opentelemetry.sdk.trace.sampling import (
     TraceIdRatioBased,
 )
 
-from services.runtime.rpc_tracing import ClientTracing, ServerTracing
+from services.runtime.rpc_tracing import ClientTracing
 from services.runtime.settings import Settings
 
 # The resource attribute naming where a process runs (semantic conventions' deployment.*).
@@ -139,14 +139,6 @@ def shutdown_tracing() -> None:
 
 # Probes and grpcurl's reflection are not traced: they are not work anyone waits for.
 _UNTRACED = filters.negate(filters.any_of(filters.health_check(), filters.service_prefix("grpc.reflection.")))
-
-
-def server_interceptor() -> grpc.aio.ServerInterceptor:
-    """Server spans (RPC conventions: `package.Service/Method`, rpc.system, rpc.service,
-    rpc.method, rpc.grpc.status_code) for every RPC but health checks and reflection,
-    continuing the caller's W3C trace; only the context when no span would be exported
-    (services/runtime/rpc_tracing.py)."""
-    return ServerTracing(aio_server_interceptor(filter_=_UNTRACED))
 
 
 def client_interceptors() -> list[grpc.aio.ClientInterceptor]:

@@ -1,5 +1,5 @@
-"""The services' gRPC spans: OpenTelemetry's when a processor would hear them; with none, the
-same trace context carried on and made current, and no span built."""
+"""The services' gRPC spans: recorded when a processor would hear them; with none, the same
+trace context carried on and made current, and no span built."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ from typing import Any
 import grpc
 import pytest
 from opentelemetry import trace
-from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
+from opentelemetry.instrumentation.grpc import aio_client_interceptors
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from services.runtime.rpc_tracing import ClientTracing, ServerTracing
+from services.runtime.auth import AccessRule, TokenIssuer
+from services.runtime.interceptors import CallInterceptor
+from services.runtime.rpc_tracing import ClientTracing, ServerSpans
 
 CALLER_TRACE = 0x4BF92F3577B34DA6A3CE929D0E0E4736
 CALLER_SPAN = 0x00F067AA0BA902B7
@@ -38,6 +40,7 @@ class Seen:
 class Echo:
     port: int
     seen: Seen
+    token: tuple[tuple[str, str], ...]  # the metadata that gets a call past authentication
 
 
 def _provider(heard: bool) -> tuple[TracerProvider, InMemorySpanExporter]:
@@ -47,7 +50,7 @@ def _provider(heard: bool) -> tuple[TracerProvider, InMemorySpanExporter]:
     return provider, exporter
 
 
-async def _serve(provider: TracerProvider) -> tuple[grpc.aio.Server, Echo]:
+async def _serve(provider: TracerProvider, issuer: TokenIssuer) -> tuple[grpc.aio.Server, Echo]:
     seen = Seen()
 
     async def call(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
@@ -56,34 +59,37 @@ async def _serve(provider: TracerProvider) -> tuple[grpc.aio.Server, Echo]:
         seen.traceparents.append(str(dict(context.invocation_metadata() or ()).get("traceparent", "")))
         return request
 
-    server = grpc.aio.server(interceptors=[ServerTracing(aio_server_interceptor(tracer_provider=provider), provider)])
+    rules = {METHOD: AccessRule(roles=frozenset({"trader"}))}
+    server = grpc.aio.server(interceptors=[
+        CallInterceptor(issuer, rules, trust_mesh=False, spans=ServerSpans(provider))])
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
         "test.Echo", {"Call": grpc.unary_unary_rpc_method_handler(call)})])
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    return server, Echo(port, seen)
+    token = issuer.mint(account="a", roles=["trader"])
+    return server, Echo(port, seen, (("authorization", f"Bearer {token}"),))
 
 
 @pytest.fixture
-async def unheard() -> AsyncIterator[tuple[Echo, TracerProvider]]:
+async def unheard(issuer: TokenIssuer) -> AsyncIterator[tuple[Echo, TracerProvider]]:
     provider, _ = _provider(heard=False)
-    server, echo = await _serve(provider)
+    server, echo = await _serve(provider, issuer)
     yield echo, provider
     await server.stop(None)
 
 
-async def _call(port: int, *, metadata: tuple[tuple[str, str], ...] = (),
-                interceptors: list[Any] | None = None) -> None:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", interceptors=interceptors) as channel:
+async def _call(echo: Echo, *, metadata: tuple[tuple[str, str], ...] = (),
+                interceptors: list[Any] | None = None, request: bytes = b"ping") -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{echo.port}", interceptors=interceptors) as channel:
         call: Any = channel.unary_unary(METHOD)
-        await call(b"ping", metadata=metadata)
+        await call(request, metadata=(*echo.token, *metadata))
 
 
 async def test_without_a_processor_the_served_call_continues_the_callers_trace_unrecorded(
         unheard: tuple[Echo, TracerProvider]) -> None:
     echo, _ = unheard
 
-    await _call(echo.port, metadata=(("traceparent", TRACEPARENT),))
+    await _call(echo, metadata=(("traceparent", TRACEPARENT),))
 
     [span] = echo.seen.spans
     context = span.get_span_context()
@@ -92,11 +98,11 @@ async def test_without_a_processor_the_served_call_continues_the_callers_trace_u
     assert context.trace_flags.sampled
 
 
-async def test_with_a_processor_the_served_call_gets_a_recorded_server_span() -> None:
+async def test_with_a_processor_the_served_call_gets_a_recorded_server_span(issuer: TokenIssuer) -> None:
     provider, exporter = _provider(heard=True)
-    server, echo = await _serve(provider)
+    server, echo = await _serve(provider, issuer)
     try:
-        await _call(echo.port, metadata=(("traceparent", TRACEPARENT),))
+        await _call(echo, metadata=(("traceparent", TRACEPARENT),))
     finally:
         await server.stop(None)
 
@@ -115,7 +121,7 @@ async def test_without_a_processor_an_outgoing_call_carries_a_child_of_the_curre
                                           trace_flags=TraceFlags(TraceFlags.SAMPLED)))
 
     with trace.use_span(caller):
-        await _call(echo.port, interceptors=[ClientTracing(unary, provider)])
+        await _call(echo, interceptors=[ClientTracing(unary, provider)])
 
     [sent] = echo.seen.traceparents
     version, trace_id, span_id, flags = sent.split("-")
