@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from services.runtime.auth import AccessRule, TokenIssuer
+from services.runtime.errors import InvalidArgument
 from services.runtime.interceptors import CallInterceptor
 from services.runtime.rpc_tracing import ClientTracing, ServerSpans
 
@@ -24,6 +25,7 @@ CALLER_TRACE = 0x4BF92F3577B34DA6A3CE929D0E0E4736
 CALLER_SPAN = 0x00F067AA0BA902B7
 TRACEPARENT = f"00-{CALLER_TRACE:032x}-{CALLER_SPAN:016x}-01"
 METHOD = "/test.Echo/Call"
+STREAM = "/test.Echo/Stream"
 
 
 @dataclass
@@ -57,17 +59,35 @@ async def _serve(provider: TracerProvider, issuer: TokenIssuer) -> tuple[grpc.ai
         seen.spans.append(trace.get_current_span())
         seen.recording.append(seen.spans[-1].is_recording())
         seen.traceparents.append(str(dict(context.invocation_metadata() or ()).get("traceparent", "")))
+        if request == b"boom":
+            raise RuntimeError("secret internals")
+        if request == b"refused":
+            raise InvalidArgument("BAD_PING", "not a ping")
         return request
 
-    rules = {METHOD: AccessRule(roles=frozenset({"trader"}))}
+    async def stream(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+        seen.recording.append(trace.get_current_span().is_recording())
+        yield request
+        yield request
+
+    rules = {METHOD: AccessRule(roles=frozenset({"trader"})), STREAM: AccessRule(roles=frozenset({"trader"}))}
     server = grpc.aio.server(interceptors=[
         CallInterceptor(issuer, rules, trust_mesh=False, spans=ServerSpans(provider))])
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
-        "test.Echo", {"Call": grpc.unary_unary_rpc_method_handler(call)})])
+        "test.Echo", {"Call": grpc.unary_unary_rpc_method_handler(call),
+                      "Stream": grpc.unary_stream_rpc_method_handler(stream)})])
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     token = issuer.mint(account="a", roles=["trader"])
     return server, Echo(port, seen, (("authorization", f"Bearer {token}"),))
+
+
+@pytest.fixture
+async def heard(issuer: TokenIssuer) -> AsyncIterator[tuple[Echo, InMemorySpanExporter]]:
+    provider, exporter = _provider(heard=True)
+    server, echo = await _serve(provider, issuer)
+    yield echo, exporter
+    await server.stop(None)
 
 
 @pytest.fixture
@@ -127,3 +147,70 @@ async def test_without_a_processor_an_outgoing_call_carries_a_child_of_the_curre
     version, trace_id, span_id, flags = sent.split("-")
     assert (version, int(trace_id, 16), flags) == ("00", CALLER_TRACE, "01")
     assert int(span_id, 16) != CALLER_SPAN
+
+
+async def test_a_recorded_server_span_is_named_and_labelled_by_the_rpc_conventions(
+        heard: tuple[Echo, InMemorySpanExporter]) -> None:
+    echo, exporter = heard
+
+    await _call(echo)
+
+    [finished] = exporter.get_finished_spans()
+    assert finished.name == "test.Echo/Call"
+    assert {key: value for key, value in (finished.attributes or {}).items() if key.startswith("rpc.")} == {
+        "rpc.system": "grpc", "rpc.service": "test.Echo", "rpc.method": "Call", "rpc.grpc.status_code": 0,
+        "rpc.user_agent": dict(finished.attributes or {})["rpc.user_agent"]}
+    assert (finished.attributes or {})["net.peer.name"] == "localhost"
+    assert finished.status.status_code is trace.StatusCode.UNSET
+
+
+async def test_a_sampled_out_caller_gets_no_recorded_span_only_its_context_carried_on(
+        heard: tuple[Echo, InMemorySpanExporter]) -> None:
+    echo, exporter = heard
+
+    await _call(echo, metadata=(("traceparent", f"00-{CALLER_TRACE:032x}-{CALLER_SPAN:016x}-00"),))
+
+    [span] = echo.seen.spans
+    assert echo.seen.recording == [False]
+    assert span.get_span_context().trace_id == CALLER_TRACE and not span.get_span_context().trace_flags.sampled
+    assert exporter.get_finished_spans() == ()
+
+
+async def test_an_unexpected_failure_makes_an_error_span_with_its_exception(
+        heard: tuple[Echo, InMemorySpanExporter]) -> None:
+    echo, exporter = heard
+
+    with pytest.raises(grpc.aio.AioRpcError):
+        await _call(echo, request=b"boom")
+
+    [finished] = exporter.get_finished_spans()
+    assert (finished.attributes or {})["rpc.grpc.status_code"] == grpc.StatusCode.INTERNAL.value[0]
+    assert finished.status.status_code is trace.StatusCode.ERROR
+    assert [(event.name, (event.attributes or {})["exception.type"]) for event in finished.events] == [
+        ("exception", "RuntimeError")]
+
+
+async def test_a_refused_request_is_not_a_span_error(heard: tuple[Echo, InMemorySpanExporter]) -> None:
+    echo, exporter = heard
+
+    with pytest.raises(grpc.aio.AioRpcError):
+        await _call(echo, request=b"refused")
+
+    [finished] = exporter.get_finished_spans()
+    assert (finished.attributes or {})["rpc.grpc.status_code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert finished.status.status_code is trace.StatusCode.UNSET
+    assert finished.events == ()
+
+
+async def test_a_response_stream_is_one_recorded_span_for_its_whole_life(
+        heard: tuple[Echo, InMemorySpanExporter]) -> None:
+    echo, exporter = heard
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{echo.port}") as channel:
+        streaming: Any = channel.unary_stream(STREAM)
+        received = [item async for item in streaming(b"ping", metadata=(*echo.token, ("traceparent", TRACEPARENT)))]
+
+    assert received == [b"ping", b"ping"] and echo.seen.recording == [True]
+    [finished] = exporter.get_finished_spans()
+    assert (finished.name, finished.kind) == ("test.Echo/Stream", trace.SpanKind.SERVER)
+    assert finished.context is not None and finished.context.trace_id == CALLER_TRACE

@@ -7,6 +7,7 @@ import gc
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -344,3 +345,43 @@ async def test_a_client_streaming_rpc_is_authenticated_like_any_other(issuer: An
         await server.stop(0)
     assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert uploaded == b"ab"
+
+
+@dataclass
+class _Details:
+    """What grpc.aio tells an interceptor of a call."""
+
+    method: str
+    invocation_metadata: tuple[tuple[str, str | bytes], ...] = ()
+
+
+async def test_a_methods_handler_is_looked_up_and_wrapped_once_not_per_call(issuer: Any) -> None:
+    from services.runtime.interceptors import CallInterceptor
+
+    looked_up: list[str] = []
+
+    async def lookup(details: Any) -> Any:
+        looked_up.append(details.method)
+        return grpc.unary_unary_rpc_method_handler(lambda request, context: request)
+
+    interceptor = CallInterceptor(issuer, {}, trust_mesh=False)
+    first = await interceptor.intercept_service(lookup, _Details("/test.Echo/Call"))
+    second = await interceptor.intercept_service(lookup, _Details("/test.Echo/Call"))
+
+    assert first is second and looked_up == ["/test.Echo/Call"]
+
+
+async def test_a_method_the_server_does_not_have_is_looked_up_every_time(issuer: Any) -> None:
+    """Nothing is kept for a name a caller made up: the names kept are the server's methods."""
+    from services.runtime.interceptors import CallInterceptor
+
+    looked_up: list[str] = []
+
+    async def lookup(details: Any) -> None:
+        looked_up.append(details.method)
+
+    interceptor = CallInterceptor(issuer, {}, trust_mesh=False)
+    for _ in range(2):
+        assert await interceptor.intercept_service(lookup, _Details("/made.Up/Name")) is None
+
+    assert looked_up == ["/made.Up/Name"] * 2
