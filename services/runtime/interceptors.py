@@ -10,7 +10,9 @@ become visible. That handler is built once per method and kept (it reads the cal
 from its context): grpc.aio awaits every interceptor of the chain on every call, and wrapping
 the handler anew each time (closures, a new handler object) was work repeated per call for
 nothing. One interceptor instead of three (stream closing, OpenTelemetry's, ours) for the same
-reason.
+reason. Measured per call with a trivial servicer (docs/observability.md, "What tracing
+costs"): 48–50 µs → 33–35 µs with no exporter, 122–126 µs → 65–67 µs with every span recorded;
+of it, the access line with its Prometheus observation is ~11 µs.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The one bootstrap every service starts with.
 
-settings → logs → tracing → migrations → servicer → aio server (interceptors, health,
+settings → logs → tracing → migrations → servicer → aio server (its one interceptor, health,
 reflection, keepalive and size limits) → SERVING → on SIGTERM: NOT_SERVING, drain in-flight
 calls within the grace period, stop background work, flush spans.
 """
