@@ -27,7 +27,6 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 import grpc
-from google.rpc import status_pb2
 from grpc_status import rpc_status
 
 from services.runtime import metrics
@@ -67,10 +66,6 @@ def _log(method: str, code: grpc.StatusCode, started: float, **fields: object) -
                                       "duration_ms": round(elapsed * 1000, 3), **fields}})
 
 
-def _aborting(status: status_pb2.Status) -> grpc.Status:
-    return rpc_status.to_status(status)
-
-
 def _failure(exc: BaseException, method: str, context: grpc.aio.ServicerContext, started: float) -> Failure:
     """The exception a call raised, mapped, logged and counted."""
     error: BaseException | None = None
@@ -84,7 +79,7 @@ def _failure(exc: BaseException, method: str, context: grpc.aio.ServicerContext,
     if isinstance(exc, DomainError):
         code = grpc_code(exc)
         _log(method, code, started, reason=exc.reason)
-        return Failure(code, _aborting(to_status_proto(exc)), exc.message, error)
+        return Failure(code, rpc_status.to_status(to_status_proto(exc)), exc.message, error)
     if isinstance(exc, asyncio.CancelledError):
         return Failure(grpc.StatusCode.CANCELLED, None)  # the caller left: not ours to rewrite
     if isinstance(exc, (grpc.aio.AbortError, grpc.aio.UsageError)) or not isinstance(exc, Exception):
@@ -92,7 +87,7 @@ def _failure(exc: BaseException, method: str, context: grpc.aio.ServicerContext,
         return Failure(context.code() or grpc.StatusCode.UNKNOWN, None, error=exc)
     log.exception("unhandled error", exc_info=exc, extra={"fields": {"rpc.method": method}})
     _log(method, grpc.StatusCode.INTERNAL, started)
-    return Failure(grpc.StatusCode.INTERNAL, _aborting(internal_status()), error=exc)
+    return Failure(grpc.StatusCode.INTERNAL, rpc_status.to_status(internal_status()), error=exc)
 
 
 def _wrap(handler: grpc.RpcMethodHandler, method: str, admit: Admit,

@@ -223,10 +223,10 @@ async def test_an_error_mid_stream_ends_the_stream_with_its_status(serve: Any, b
 
 async def test_a_stream_the_client_leaves_ends_in_its_own_call_without_a_context_error(
         serve: Any, bearer: Bearer, caplog: pytest.LogCaptureFixture) -> None:
-    """A client that stops reading a stream and cancels it: the response generators (the
-    servicer's and the tracing interceptor's) are closed by the call itself, not later by the
-    garbage collector in another context, where the tracing span's context cannot be detached
-    ("Failed to detach context", logged as an error on every cancelled stream)."""
+    """A client that stops reading a stream and cancels it: the servicer's response generator
+    is closed by the call itself, not later by the garbage collector in another context, where
+    the call's span context cannot be detached ("Failed to detach context", logged as an error
+    on every cancelled stream)."""
     async with serve(probe_spec(ProbeServicer())) as running:
         call = _stub(running).StreamTrades(pb.StreamTradesRequest(market="markets/endless"), metadata=bearer(account="a"))
         for _ in range(3):
