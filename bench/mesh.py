@@ -1,5 +1,5 @@
 """Mesh benchmark: sustained PlaceOrder throughput of the whole mesh, over gRPC and over REST,
-beside the bare gRPC echo rate measured in the same run.
+beside the bare gRPC echo rate measured in the same run, and PlaceOrder latency at a rate.
 
     python bench/mesh.py [--quick] [--database sqlite|postgres|both] [--seconds S] [--workers N]
 
@@ -7,17 +7,34 @@ Every service (`clearmesh serve`, each its own process, as `clearmesh up` runs t
 INFO) and the REST edge start on free ports, on SQLite files in a temporary data directory
 (the embedded default) or on a scratch PostgreSQL database (CLEARMESH_TEST_POSTGRES, default
 postgresql://postgres@127.0.0.1:5432/test). The load is `clearmesh load`'s (services/load):
-new traders through KYC and funded, then the realistic flow — about 30 % crossing, cancels,
-market and IOC orders, both default markets — as fast as the mesh answers with `--workers`
-calls in flight, for `--seconds`, first over gRPC, then over REST; then over gRPC again paced
-at half the gRPC rate (`paced_*`), for the latency of a call that is not queued behind the
-others — at saturation, latency is mostly the queue (in-flight calls / throughput).
+new traders through KYC and funded, then the realistic flow (about 30 % crossing, cancels,
+market and IOC orders, both default markets), each measurement `--seconds` long:
+
+1. Saturated, over gRPC then over REST: `--workers` calls in flight, each sent as soon as the
+   last answered (a closed loop), as fast as the mesh answers. `grpc_place_per_sec` and
+   `rest_place_per_sec` are these rates. Their latency (`saturated_place_p99_ms`) is mostly
+   the queue the loop makes itself: by Little's law its mean is workers ÷ rate (32 ÷ 300/s
+   ≈ 107 ms) whatever the mesh does.
+2. Paced, over gRPC (an open loop, services/load/pacing.py): actions due on a fixed schedule
+   at 100 %, 75 %, 50 %, 25 % and 10 % of the saturated gRPC rate, highest first, each
+   call's latency from when it was due (a stall is not hidden; an action due but never sent
+   by the end counts with what it had waited), stopping at the first step that kept up
+   (answered ≥ 95 % of the rate offered) with p99 within 50 ms.
+   `place_p99_ms` (and p50/p95) is that step's, at the PlaceOrder rate it achieved
+   (`place_p99_at_per_sec`, `place_p99_at_share` of the saturated rate); when no step is
+   within, the 10 % step's, and `place_p99_within_target` is false. `full_rate_place_p99_ms`
+   is the 100 % step's p99: the latency at the sustained rate itself.
 
 The yardstick: a minimal grpc.aio echo server (its own process, one unary method that returns
 its request) called by a grpc.aio client with the same concurrency and channels as the load's
 gRPC driver, on the same machine in the same run. `grpc_over_echo` is how close the mesh's
 PlaceOrder comes to what gRPC itself allows here; one PlaceOrder is four service hops (KYC,
 Wallet, Matching, two writes of Order) plus the trades it sets off.
+
+Where the CPU goes: for each load run, the CPU every process used while the flow ran (/proc),
+per PlaceOrder answered OK: the edge, Order, KYC, the Wallet, Matching, Settlement and the
+load generator itself (this process); and the echo server's and client's per call.
+Settlement lag is the saturated gRPC run's (the most trades to settle).
 
 Top-level figures are the embedded default (SQLite), or the one database run; with both,
 `postgres` holds the PostgreSQL run's. The last output line is one JSON object.
@@ -36,6 +53,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +64,7 @@ sys.path.insert(1, str(ROOT / "protos" / "gen" / "python"))
 
 import grpc
 
+from bench.cpu import cpu_seconds
 from bench.processes import PYTHONPATH, SECRET, free_port, stop_all
 from services.load.grpc_driver import CHANNELS
 from services.load.report import percentile, summary_lines
@@ -59,6 +79,12 @@ SERVICES = ("kyc", "wallet", "matching", "order", "settlement")  # peers before 
 POSTGRES_ADMIN_URL = os.environ.get("CLEARMESH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 ECHO = "/bench.Echo/Echo"
 ECHO_PAYLOAD = b"x" * 120  # about a PlaceOrderRequest's size on the wire
+P99_TARGET_MS = 50.0  # the issue's: PlaceOrder p99 at the rate reported
+# Paced steps, as shares of the saturated gRPC PlaceOrder rate, highest first (pace_search).
+PACED_SHARES = (1.0, 0.75, 0.5, 0.25, 0.1)
+STEP_KEYS = ("share", "offered_per_sec", "actions_per_sec", "place_per_sec", "behind", "kept_up", "place_p50_ms",
+             "place_p99_ms", "settlement_lag_p99_ms")
+LOAD_GENERATOR = "load generator"
 
 
 # ---------------------------------------------------------------- the echo yardstick
@@ -79,8 +105,16 @@ async def serve_echo() -> None:
     await server.stop(grace=0)
 
 
-async def echo_rate(port: int, workers: int, seconds: float) -> tuple[float, float]:
-    """Calls a second and p99 ms of `workers` callers on CHANNELS channels for `seconds`."""
+@dataclass(frozen=True)
+class Echo:
+    per_sec: float
+    p99_ms: float
+    server_cpu_ms: float  # per call
+    client_cpu_ms: float  # per call: this process, every thread
+
+
+async def echo_rate(port: int, server_pid: int, workers: int, seconds: float) -> Echo:
+    """`workers` callers on CHANNELS channels for `seconds`: calls a second, p99 and CPU."""
     channels = [grpc.aio.insecure_channel(f"127.0.0.1:{port}") for _ in range(CHANNELS)]
     calls: itertools.cycle[grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]] = itertools.cycle(
         [channel.unary_unary(ECHO) for channel in channels])
@@ -94,21 +128,24 @@ async def echo_rate(port: int, workers: int, seconds: float) -> tuple[float, flo
 
     await asyncio.gather(*(caller(time.perf_counter() + 1.0) for _ in range(workers)))  # warm-up
     latencies.clear()
+    server_before, client_before = cpu_seconds(server_pid) or 0.0, cpu_seconds(os.getpid()) or 0.0
     began = time.perf_counter()
     await asyncio.gather(*(caller(began + seconds) for _ in range(workers)))
     elapsed = time.perf_counter() - began
+    server_cpu, client_cpu = (cpu_seconds(server_pid) or 0.0) - server_before, (cpu_seconds(os.getpid()) or 0.0) - client_before
     for channel in channels:
         await channel.close()
-    return len(latencies) / elapsed, percentile(latencies, 0.99)
+    count = len(latencies)
+    return Echo(count / elapsed, percentile(latencies, 0.99), server_cpu * 1000 / count, client_cpu * 1000 / count)
 
 
-def measure_echo(workers: int, seconds: float) -> tuple[float, float]:
+def measure_echo(workers: int, seconds: float) -> Echo:
     server = subprocess.Popen([sys.executable, __file__, "--echo-server"], stdout=subprocess.PIPE, text=True,
                               env={**os.environ, "PYTHONPATH": PYTHONPATH})
     try:
         assert server.stdout is not None
         port = int(server.stdout.readline())
-        return run_loop(echo_rate(port, workers, seconds))
+        return run_loop(echo_rate(port, server.pid, workers, seconds))
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=10)
@@ -132,7 +169,7 @@ class Mesh:
         if database_url:
             self.env |= {"DATABASE_URL": database_url, "CLEARMESH_MIGRATE_ON_START": "true"}
         self.data_dir = data_dir
-        self.processes: list[subprocess.Popen[bytes]] = []
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def target(self) -> Target:
         def addr(name: str) -> str:
@@ -145,8 +182,8 @@ class Mesh:
         for name in (*SERVICES, "edge"):
             log = open(self.data_dir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
             env = {**self.env, "CLEARMESH_GRPC_PORT": str(self.ports[name])} if name != "edge" else self.env
-            self.processes.append(subprocess.Popen([sys.executable, "-m", "services.cli", "serve", name], cwd=ROOT,
-                                                   stdout=log, stderr=subprocess.STDOUT, env=env))
+            self.processes[name] = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", name], cwd=ROOT,
+                                                    stdout=log, stderr=subprocess.STDOUT, env=env)
             if name != "edge":
                 run_loop(self._serving(name))
         deadline = time.monotonic() + 60
@@ -165,8 +202,41 @@ class Mesh:
                 return
         raise RuntimeError(f"{name} did not start; see {self.data_dir / (name + '.log')}")
 
+    def pids(self) -> dict[str, int]:
+        """Each process's pid, the edge first (the order its CPU figures are printed in)."""
+        return {name: self.processes[name].pid for name in ("edge", "order", "kyc", "wallet", "matching", "settlement")}
+
     def stop(self) -> None:
-        stop_all(self.processes)
+        stop_all(self.processes.values())
+
+
+class ProcessCpu:
+    """CPU each process used per window (`run_load` starts and stops it around the flow, so the
+    traders' setup is left out): the services and the edge from /proc, and this process, the
+    load generator (every thread of it: the flow, its gRPC or HTTP client, the lag probe)."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self._pids = {**pids, LOAD_GENERATOR: os.getpid()}
+        self._before: dict[str, float] = {}
+        self.used: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        return {name: cpu_seconds(pid) or 0.0 for name, pid in self._pids.items()}
+
+    def start(self) -> None:
+        self._before = self._now()
+
+    def stop(self) -> None:
+        after = self._now()
+        self.used = {name: after[name] - self._before[name] for name in self._pids}
+
+    def per_order_ms(self, placed: int) -> dict[str, float]:
+        return {name: round(seconds * 1000 / placed, 2) if placed else 0.0 for name, seconds in self.used.items()}
+
+
+def cpu_line(per_order: dict[str, float]) -> str:
+    return ("CPU ms per placed order: " + ", ".join(f"{name} {ms:.2f}" for name, ms in per_order.items())
+            + f"; sum {sum(per_order.values()):.2f}")
 
 
 def measure_mesh(database: str, workers: int, traders: int, seconds: float) -> dict[str, Any]:
@@ -178,49 +248,86 @@ def measure_mesh(database: str, workers: int, traders: int, seconds: float) -> d
             try:
                 mesh.start()
                 # Echo first, while the mesh is up but idle: the same machine, the same moment.
-                echo_per_sec, echo_p99 = measure_echo(workers, seconds)
-                print(f"[{database}] gRPC echo: {echo_per_sec:.0f} calls/s, p99 {echo_p99:.2f} ms "
-                      f"({workers} callers, {CHANNELS} channels)", flush=True)
-                runs: dict[str, dict[str, Any]] = {}
-                for transport, rate in (("grpc", 0.0), ("rest", 0.0), ("paced", None)):
-                    if rate is None:  # half the gRPC rate just measured: latency without the queue
-                        rate = round(runs["grpc"]["place_per_sec"] / 2, 1)
-                    runs[transport] = run_loop(run_load(
-                        issuer, mesh.target(), transport="rest" if transport == "rest" else "grpc", traders=traders,
-                        seed=1, plan=Plan(workers=workers, rate=rate, duration_secs=seconds),
+                echo = measure_echo(workers, seconds)
+                print(f"[{database}] gRPC echo: {echo.per_sec:.0f} calls/s, p99 {echo.p99_ms:.2f} ms "
+                      f"({workers} callers, {CHANNELS} channels); CPU ms per call: server {echo.server_cpu_ms:.3f}, "
+                      f"client {echo.client_cpu_ms:.3f}", flush=True)
+
+                def load(label: str, transport: str, rate: float) -> dict[str, Any]:
+                    meter = ProcessCpu(mesh.pids())
+                    result = run_loop(run_load(
+                        issuer, mesh.target(), transport=transport, traders=traders, seed=1,
+                        plan=Plan(workers=workers, rate=rate, duration_secs=seconds), meter=meter,
                         show=lambda line: print(f"  {line}", file=sys.stderr, flush=True)))
-                    for line in summary_lines(runs[transport]):
-                        print(f"[{database}]{' (gRPC at ' + str(rate) + '/s)' if rate else ''} {line}", flush=True)
+                    result["cpu_ms_per_order"] = meter.per_order_ms(result["placed"])
+                    for line in [*summary_lines(result), cpu_line(result["cpu_ms_per_order"])]:
+                        print(f"[{database}] {label}: {line}", flush=True)
+                    return result
+
+                saturated = {transport: load(f"{transport} saturated", transport, 0.0) for transport in ("grpc", "rest")}
+                paced = pace_search(saturated["grpc"], lambda share, rate: load(f"grpc paced {share:.0%}", "grpc", rate))
             finally:
                 mesh.stop()
     finally:
         if url:
             run_loop(drop_scratch_database(POSTGRES_ADMIN_URL, url))
-    grpc_rate, rest_rate = runs["grpc"]["place_per_sec"], runs["rest"]["place_per_sec"]
+    grpc_run, rest_run = saturated["grpc"], saturated["rest"]
+    grpc_rate, rest_rate = grpc_run["place_per_sec"], rest_run["place_per_sec"]
+    chosen = paced[-1]  # the first step within the target, or the slowest tried
+    within = chosen["place_p99_ms"] <= P99_TARGET_MS and chosen["kept_up"]
+    print(f"[{database}] PlaceOrder p99 {chosen['place_p99_ms']} ms at {chosen['place_per_sec']}/s "
+          f"({chosen['share']:.0%} of the saturated gRPC rate, paced, latency from each call's due time): "
+          + (f"the highest tried rate within {P99_TARGET_MS} ms" if within
+             else f"NOT within {P99_TARGET_MS} ms at any tried rate"), flush=True)
     return {
         "database": database,
-        "echo_calls_per_sec": round(echo_per_sec, 1),
+        "echo_calls_per_sec": round(echo.per_sec, 1),
         "grpc_place_per_sec": grpc_rate,
         "rest_place_per_sec": rest_rate,
-        "grpc_over_echo": round(grpc_rate / echo_per_sec, 3),
+        "grpc_over_echo": round(grpc_rate / echo.per_sec, 3),
         "rest_over_grpc": round(rest_rate / grpc_rate, 3) if grpc_rate else 0.0,
-        "place_p50_ms": runs["grpc"]["place_p50_ms"],
-        "place_p95_ms": runs["grpc"]["place_p95_ms"],
-        "place_p99_ms": runs["grpc"]["place_p99_ms"],
-        "rest_place_p99_ms": runs["rest"]["place_p99_ms"],
-        "settlement_lag_p50_ms": runs["grpc"]["settlement_lag_p50_ms"],
-        "settlement_lag_p99_ms": runs["grpc"]["settlement_lag_p99_ms"],
-        "rest_settlement_lag_p99_ms": runs["rest"]["settlement_lag_p99_ms"],
-        # The same flow over gRPC paced at half the rate above: the latency of a call that does
-        # not wait behind 31 others (the figures above are at saturation, queue included).
-        "paced_per_sec": runs["paced"]["place_per_sec"],
-        "paced_place_p50_ms": runs["paced"]["place_p50_ms"],
-        "paced_place_p99_ms": runs["paced"]["place_p99_ms"],
-        "paced_settlement_lag_p99_ms": runs["paced"]["settlement_lag_p99_ms"],
-        "place_errors": runs["grpc"]["place_errors"] | {f"rest_{k}": v for k, v in runs["rest"]["place_errors"].items()},
+        # Latency at a rate (open loop, from each call's due time): see pace_search.
+        "place_p50_ms": chosen["place_p50_ms"],
+        "place_p95_ms": chosen["place_p95_ms"],
+        "place_p99_ms": chosen["place_p99_ms"],
+        "place_p99_at_per_sec": chosen["place_per_sec"],
+        "place_p99_at_share": chosen["share"],
+        "place_p99_kept_up": chosen["kept_up"],
+        "place_p99_within_target": within,
+        "full_rate_place_p99_ms": paced[0]["place_p99_ms"],
+        "full_rate_kept_up": paced[0]["kept_up"],
+        "paced": [{key: step[key] for key in STEP_KEYS} for step in paced],
+        # At saturation (closed loop, 32 calls in flight): latency is mostly their own queue.
+        "saturated_place_p50_ms": grpc_run["place_p50_ms"],
+        "saturated_place_p99_ms": grpc_run["place_p99_ms"],
+        "rest_saturated_place_p99_ms": rest_run["place_p99_ms"],
+        "settlement_lag_p50_ms": grpc_run["settlement_lag_p50_ms"],
+        "settlement_lag_p99_ms": grpc_run["settlement_lag_p99_ms"],
+        "rest_settlement_lag_p99_ms": rest_run["settlement_lag_p99_ms"],
+        "paced_settlement_lag_p99_ms": chosen["settlement_lag_p99_ms"],
+        "cpu_ms_per_order": grpc_run["cpu_ms_per_order"],
+        "rest_cpu_ms_per_order": rest_run["cpu_ms_per_order"],
+        "echo_cpu_ms_per_call": {"server": round(echo.server_cpu_ms, 3), "client": round(echo.client_cpu_ms, 3)},
+        "place_errors": grpc_run["place_errors"] | {f"rest_{k}": v for k, v in rest_run["place_errors"].items()},
         "workers": workers,
         "seconds": seconds,
     }
+
+
+def pace_search(saturated: dict[str, Any], load: Callable[[float, float], dict[str, Any]]) -> list[dict[str, Any]]:
+    """gRPC paced (open loop) at PACED_SHARES of the saturated PlaceOrder rate, highest first,
+    until a step keeps up with p99 within P99_TARGET_MS; every step run, the last one is the
+    answer (or the slowest tried, when none was within). The flow's actions include cancels,
+    so the action rate offered is the PlaceOrder rate × the saturated run's actions per order."""
+    actions_per_place = (saturated["place_calls"] + saturated["cancels"]) / max(1, saturated["place_calls"])
+    steps: list[dict[str, Any]] = []
+    for share in PACED_SHARES:
+        rate = round(saturated["place_per_sec"] * share * actions_per_place, 1)
+        step = {**load(share, rate), "share": share}
+        steps.append(step)
+        if step["kept_up"] and step["place_p99_ms"] <= P99_TARGET_MS:
+            break
+    return steps
 
 
 def main() -> None:

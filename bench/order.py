@@ -1,6 +1,6 @@
-"""Order benchmark: PlaceOrder throughput and latency through real processes.
+"""Order benchmark: PlaceOrder throughput through real processes, and its latency at a rate.
 
-    python bench/order.py [--quick] [--db sqlite|postgres|both] [--repeats N] [--profile DIR]
+    python bench/order.py [--quick] [--db sqlite|postgres|both] [--repeats N] [--rate R] [--profile DIR]
 
 KYC, Wallet, Matching and Order run as their own processes (`python -m services.cli serve`,
 on free ports), as `clearmesh up` runs them: on SQLite (one file per service in a temporary
@@ -8,15 +8,35 @@ data directory) and on PostgreSQL (a fresh scratch database per run on CLEARMESH
 default postgresql://postgres@127.0.0.1:5432/test, dropped afterwards). 32 traders are approved
 at tier 2 and funded; each PlaceOrder is a limit buy on BTC-USDC that rests (no fills), so one
 call is: KYC check, the order stored, the hold placed, the order journaled by Matching, the
-answer stored. 1 client, then 32 at once, `--repeats` times on the same mesh.
+answer stored. Each of `--repeats` runs on the same mesh has three phases:
 
-Per phase it prints throughput, p50/p99, the share of Order's PlaceOrder time spent in each
-step (KYC, Wallet, Matching, Order's own store; read from Order's `order_place_step_seconds`
-histogram on its METRICS_PORT, so measured where the time is spent) and the CPU each process
-burnt per order (from /proc). `--profile DIR` runs every service under cProfile and writes
-DIR/{service}-{db}.prof at shutdown. The last output line is one JSON object: the best of the
-repeats as `place_per_sec_32`, `place_p99_ms_32` (SQLite) and `pg_place_per_sec_32`, ... (PostgreSQL),
-plus the medians under `..._median`.
+- 1 client, closed loop (each call sent when the last answered): one call's own latency.
+- 32 clients, closed loop, as fast as they are answered: the saturation throughput. Its
+  latency is mostly the clients' own queue: by Little's law the mean is 32 ÷ the rate
+  whatever the services do (64 ms at 500/s), so it is reported as `saturated_...`.
+- 32 clients, open loop (services/load/pacing.py): together they offer `--rate` calls a
+  second (default 500, the issue's target) for 10 s (3 s with --quick), call k due at
+  start + k ÷ rate whichever client is free, and each call's latency runs from when it was
+  due, so a stall is not hidden. Every call due is sent, however late (unless the phase has
+  lasted three windows: the rest are then never sent, and count with what they had waited).
+  It prints the rate offered and achieved (calls answered over the time to the last answer,
+  at least the window), and whether it kept up (achieved ≥ 95 % of the rate offered); one
+  that did not is said so, in the output and in the JSON.
+
+Per phase it also prints the share of Order's PlaceOrder time spent in each step (KYC,
+Wallet, Matching, Order's own store; read from Order's `order_place_step_seconds` histogram on
+its METRICS_PORT, so measured where the time is spent) and the CPU each process burnt per
+order (from /proc). `--profile DIR` runs every service under cProfile and writes
+DIR/{service}-{db}.prof at shutdown.
+
+The last output line is one JSON object, best of the repeats (highest rate, lowest latency)
+with the medians under `..._median`, SQLite's plain and PostgreSQL's prefixed `pg_`:
+`place_per_sec_32` is the saturation throughput of 32 closed-loop clients; `place_p50_ms_32`,
+`place_p99_ms_32` are the latencies at the offered rate (open loop), beside
+`place_offered_per_sec_32`, `place_achieved_per_sec_32` and `place_kept_up_32` (false when
+any repeat fell short of the rate offered: its latency is then not the latency at that
+rate); `saturated_place_p50_ms_32`, `saturated_place_p99_ms_32` are the closed loop's;
+`place_per_sec_1`, `place_p50_ms_1`, `place_p99_ms_1` the single client's.
 """
 
 from __future__ import annotations
@@ -33,6 +53,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -46,6 +67,8 @@ from clearmesh.type.v1 import trading_pb2
 
 from bench.processes import PYTHONPATH, SECRET, free_port, stop_all
 from services.load.accounts import Metadata, prepare_traders
+from services.load.pacing import Schedule, kept_up
+from services.load.report import percentile
 from services.runtime.auth import TokenIssuer
 from services.runtime.database import create_scratch_database, drop_scratch_database
 from services.runtime.health import wait_serving
@@ -57,6 +80,9 @@ CLIENTS = 32
 
 POSTGRES_ADMIN_URL = os.environ.get("CLEARMESH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 STEPS = ("kyc", "wallet", "matching", "store")
+RATE = 500.0  # the issue's target: PlaceOrder calls a second at 32 clients
+PACED_SECS = {False: 10.0, True: 3.0}  # the open-loop phase's window, by --quick
+GIVE_UP_WINDOWS = 3  # an open-loop phase far behind its schedule stops sending after this many windows
 SPY_SECS = 4
 
 
@@ -124,48 +150,109 @@ async def wait_started(port: int) -> None:
     raise RuntimeError(f"the service on port {port} did not start")
 
 
+def place_request(prefix: str, index: int) -> pb.PlaceOrderRequest:
+    return pb.PlaceOrderRequest(order=order_pb2.Order(
+        market="markets/BTC-USDC", side=trading_pb2.SIDE_BUY, type=trading_pb2.ORDER_TYPE_LIMIT,
+        price="1.00", quantity="0.001"), request_id=f"{prefix}-{index}")
+
+
 async def place_many(stub: pb_grpc.OrderServiceStub, trader: Metadata, prefix: str, count: int,
                      latencies: list[float]) -> None:
+    """Closed loop: each call sent as soon as the previous one answered, timed from its send."""
     for index in range(count):
         began = time.perf_counter()
-        await stub.PlaceOrder(pb.PlaceOrderRequest(order=order_pb2.Order(
-            market="markets/BTC-USDC", side=trading_pb2.SIDE_BUY, type=trading_pb2.ORDER_TYPE_LIMIT,
-            price="1.00", quantity="0.001"), request_id=f"{prefix}-{index}"), metadata=trader)
+        await stub.PlaceOrder(place_request(prefix, index), metadata=trader)
         latencies.append((time.perf_counter() - began) * 1000)
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+async def place_paced(stub: pb_grpc.OrderServiceStub, trader: Metadata, prefix: str, schedule: Schedule,
+                      give_up: float, latencies: list[float]) -> None:
+    """Open loop: one of the clients sharing `schedule`; it takes the next call due, sends it
+    at its due time (at once when late) and times it from that due time. Past `give_up` it
+    takes no more: what is still due then is left unsent (and counted as behind)."""
+    while time.perf_counter() < give_up:
+        index = schedule.taken
+        due = schedule.take()
+        if due is None:
+            return
+        if (wait := due - time.perf_counter()) > 0:
+            await asyncio.sleep(wait)
+        await stub.PlaceOrder(place_request(prefix, index), metadata=trader)
+        latencies.append((time.perf_counter() - due) * 1000)
+
+
+class Window:
+    """What the mesh spent over one phase: each process's CPU, this process's (the bench
+    client) and Order's PlaceOrder step times; py-spy sampling it with --spy."""
+
+    def __init__(self, mesh: Mesh, tag: str, spy: bool) -> None:
+        self.mesh = mesh
+        self.spies = mesh.spy(tag) if spy else []
+        self.cpu, self.steps = mesh.cpu_seconds(), mesh.step_sums()
+        self.client = time.process_time()
+
+    def close(self, count: int) -> None:
+        """Prints the phase's step shares and CPU per order."""
+        cpu_after, steps_after = self.mesh.cpu_seconds(), self.mesh.step_sums()
+        client_cpu = time.process_time() - self.client
+        for spy in self.spies:
+            spy.wait()
+        total = steps_after["total"][0] - self.steps["total"][0]
+        shares = {step: (steps_after[step][0] - self.steps[step][0]) / total for step in STEPS}
+        cpu = {name: (cpu_after[name] - self.cpu[name]) * 1000 / count for name in SERVICES}
+        cpu["bench client"] = client_cpu * 1000 / count
+        print("      Order's PlaceOrder time: " + ", ".join(f"{step} {share:.0%}" for step, share in shares.items())
+              + f", the rest {1 - sum(shares.values()):.0%} (mean {total * 1000 / count:.1f} ms)", flush=True)
+        print("      CPU ms per order: " + ", ".join(f"{name} {ms:.2f}" for name, ms in cpu.items())
+              + f"; sum {sum(cpu.values()):.2f}", flush=True)
 
 
 async def phase(mesh: Mesh, order: pb_grpc.OrderServiceStub, traders: list[Metadata], clients: int,
                 per_client: int, tag: str) -> dict[str, float]:
+    """Closed loop: `clients` callers, each `per_client` calls back to back."""
     latencies: list[float] = []
-    spies = mesh.spy(tag) if clients == CLIENTS else []
-    cpu_before, steps_before = mesh.cpu_seconds(), mesh.step_sums()
-    client_before = time.process_time()
+    window = Window(mesh, tag, spy=clients == CLIENTS)
     began = time.perf_counter()
     await asyncio.gather(*(place_many(order, traders[i], f"{tag}-{i}", per_client, latencies)
                            for i in range(clients)))
     elapsed = time.perf_counter() - began
-    client_cpu = time.process_time() - client_before
-    cpu_after, steps_after = mesh.cpu_seconds(), mesh.step_sums()
-    for spy in spies:
-        spy.wait()
     count = len(latencies)
     figures = {"per_sec": round(count / elapsed, 1), "p50_ms": round(statistics.median(latencies), 2),
                "p99_ms": round(percentile(latencies, 0.99), 2)}
-    total = steps_after["total"][0] - steps_before["total"][0]
-    shares = {step: (steps_after[step][0] - steps_before[step][0]) / total for step in STEPS}
-    cpu = {name: (cpu_after[name] - cpu_before[name]) * 1000 / count for name in SERVICES}
-    cpu["bench client"] = client_cpu * 1000 / count
-    print(f"  {clients:>2} client(s): {count} orders in {elapsed:.2f} s, {figures['per_sec']} /s, "
+    queue = " (saturation: latency mostly the clients' own queue)" if clients > 1 else ""
+    print(f"  {clients:>2} client(s), closed loop{queue}: {count} orders in {elapsed:.2f} s, {figures['per_sec']} /s, "
           f"p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms", flush=True)
-    print("      Order's PlaceOrder time: " + ", ".join(f"{step} {share:.0%}" for step, share in shares.items())
-          + f", the rest {1 - sum(shares.values()):.0%} (mean {total * 1000 / count:.1f} ms)", flush=True)
-    print("      CPU ms per order: " + ", ".join(f"{name} {ms:.2f}" for name, ms in cpu.items())
-          + f"; sum {sum(cpu.values()):.2f}", flush=True)
+    window.close(count)
+    return figures
+
+
+async def paced_phase(mesh: Mesh, order: pb_grpc.OrderServiceStub, traders: list[Metadata], rate: float,
+                      seconds: float, tag: str) -> dict[str, float]:
+    """Open loop: CLIENTS callers sharing one schedule of `rate` calls a second for `seconds`
+    (services/load/pacing.py), each call timed from when it was due. Every call due in the
+    window is sent, however late, unless the phase has lasted GIVE_UP_WINDOWS windows (then
+    the rest count as behind, with what they had waited); the rate achieved is the calls answered over the time to the
+    last answer (at least the window)."""
+    latencies: list[float] = []
+    window = Window(mesh, tag, spy=False)
+    began = time.perf_counter()
+    schedule = Schedule(rate, began, began + seconds)
+    give_up = began + GIVE_UP_WINDOWS * seconds
+    await asyncio.gather(*(place_paced(order, traders[i], f"{tag}-{i}", schedule, give_up, latencies)
+                           for i in range(CLIENTS)))
+    elapsed = max(time.perf_counter() - began, seconds)
+    count = len(latencies)
+    waits = schedule.waits_ms(time.perf_counter())
+    latencies += waits  # lower bounds of the calls never sent (see Schedule.waits_ms)
+    behind = len(waits)
+    achieved = round(count / elapsed, 1)
+    figures = {"offered_per_sec": rate, "achieved_per_sec": achieved, "behind": behind,
+               "kept_up": kept_up(rate, achieved),
+               "p50_ms": round(statistics.median(latencies), 2), "p99_ms": round(percentile(latencies, 0.99), 2)}
+    verdict = "kept up" if figures["kept_up"] else "DID NOT KEEP UP" + (f" ({behind} due and never sent)" if behind else "")
+    print(f"  {CLIENTS} clients, open loop at {rate:g}/s offered: {count} orders in {elapsed:.2f} s, achieved {achieved} /s, "
+          f"{verdict}; from each call's due time p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms", flush=True)
+    window.close(count)
     return figures
 
 
@@ -183,10 +270,13 @@ async def warm_up(order: pb_grpc.OrderServiceStub, trader: Metadata) -> None:
     raise RuntimeError("Order answered UNAVAILABLE for 10 s after every service was serving")
 
 
-async def run_mesh(label: str, database_url: str | None, quick: bool, repeats: int,
-                   profile: Path | None, spy: str | None) -> dict[str, list[dict[str, float]]]:
-    """Every repeat's figures per client count, on one mesh."""
-    results: dict[str, list[dict[str, float]]] = {"1": [], str(CLIENTS): []}
+Results = dict[str, list[dict[str, Any]]]  # phase ("1", "32", "paced") → each repeat's figures
+
+
+async def run_mesh(label: str, database_url: str | None, quick: bool, repeats: int, rate: float,
+                   profile: Path | None, spy: str | None) -> Results:
+    """Every repeat's figures per phase, on one mesh."""
+    results: Results = {"1": [], str(CLIENTS): [], "paced": []}
     with tempfile.TemporaryDirectory() as tmp:
         mesh = Mesh(Path(tmp), database_url, profile, label, spy)
         try:
@@ -204,6 +294,8 @@ async def run_mesh(label: str, database_url: str | None, quick: bool, repeats: i
                 for clients, per_client in ((1, 100 if quick else 300), (CLIENTS, 10 if quick else 40)):
                     results[str(clients)].append(
                         await phase(mesh, order, traders, clients, per_client, f"r{repeat}-c{clients}"))
+                results["paced"].append(await paced_phase(mesh, order, traders, rate, PACED_SECS[quick],
+                                                          f"r{repeat}-paced"))
             for channel in channels.values():
                 await channel.close()
         finally:
@@ -211,28 +303,42 @@ async def run_mesh(label: str, database_url: str | None, quick: bool, repeats: i
     return results
 
 
-def summary(prefix: str, results: dict[str, list[dict[str, float]]]) -> dict[str, float]:
-    """Best and median of the repeats: best is the highest rate and the lowest latencies."""
-    figures: dict[str, float] = {}
-    for clients, runs in results.items():
-        for key in ("per_sec", "p50_ms", "p99_ms"):
-            values = [run[key] for run in runs]
-            best = max(values) if key == "per_sec" else min(values)
-            figures[f"{prefix}place_{key}_{clients}"] = best
-            figures[f"{prefix}place_{key}_{clients}_median"] = round(statistics.median(values), 2)
+def best_and_median(figures: dict[str, Any], name: str, values: list[float], higher_is_better: bool) -> None:
+    figures[name] = max(values) if higher_is_better else min(values)
+    figures[f"{name}_median"] = round(statistics.median(values), 2)
+
+
+def summary(prefix: str, results: Results) -> dict[str, Any]:
+    """Best and median of the repeats (best: the highest rate, the lowest latencies). At 32
+    clients the rate is the closed loop's (saturation) and the latencies the open loop's at
+    the offered rate; the closed loop's latencies are `saturated_...`."""
+    figures: dict[str, Any] = {}
+    one, saturated, paced = results["1"], results[str(CLIENTS)], results["paced"]
+    best_and_median(figures, f"{prefix}place_per_sec_1", [run["per_sec"] for run in one], True)
+    for key in ("p50_ms", "p99_ms"):
+        best_and_median(figures, f"{prefix}place_{key}_1", [run[key] for run in one], False)
+    best_and_median(figures, f"{prefix}place_per_sec_{CLIENTS}", [run["per_sec"] for run in saturated], True)
+    for key in ("p50_ms", "p99_ms"):
+        best_and_median(figures, f"{prefix}place_{key}_{CLIENTS}", [run[key] for run in paced], False)
+        best_and_median(figures, f"{prefix}saturated_place_{key}_{CLIENTS}", [run[key] for run in saturated], False)
+    figures[f"{prefix}place_offered_per_sec_{CLIENTS}"] = paced[0]["offered_per_sec"]
+    best_and_median(figures, f"{prefix}place_achieved_per_sec_{CLIENTS}", [run["achieved_per_sec"] for run in paced],
+                    True)
+    # Only when every repeat delivered the rate offered is its latency the latency at that rate.
+    figures[f"{prefix}place_kept_up_{CLIENTS}"] = all(run["kept_up"] for run in paced)
     return figures
 
 
-async def run(quick: bool, databases: list[str], repeats: int, profile: Path | None,
-              spy: str | None) -> dict[str, float]:
-    figures: dict[str, float] = {}
+async def run(quick: bool, databases: list[str], repeats: int, rate: float, profile: Path | None,
+              spy: str | None) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
     for database in databases:
         if database == "sqlite":
-            figures |= summary("", await run_mesh("SQLite", None, quick, repeats, profile, spy))
+            figures |= summary("", await run_mesh("SQLite", None, quick, repeats, rate, profile, spy))
             continue
         url = await create_scratch_database(POSTGRES_ADMIN_URL, "clearmesh_bench_order")
         try:
-            figures |= summary("pg_", await run_mesh("PostgreSQL", url, quick, repeats, profile, spy))
+            figures |= summary("pg_", await run_mesh("PostgreSQL", url, quick, repeats, rate, profile, spy))
         finally:
             await drop_scratch_database(POSTGRES_ADMIN_URL, url)
     return figures
@@ -242,15 +348,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer orders per phase")
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of both phases per database")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of every phase per database")
+    parser.add_argument("--rate", type=float, default=RATE, help="PlaceOrder calls a second the 32 clients offer "
+                        "together in the open-loop phase (default %(default)s)")
     parser.add_argument("--profile", type=Path, help="run the services under cProfile, writing here")
     parser.add_argument("--spy", metavar="PY_SPY", help="with --profile: sample the 32-client phase with this "
                         "py-spy binary instead of cProfile (`pip install py-spy`)")
     args = parser.parse_args()
+    if args.rate <= 0:
+        parser.error("--rate must be above 0")
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
     databases = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    figures = run_loop(run(args.quick, databases, args.repeats, args.profile, args.spy))
+    figures = run_loop(run(args.quick, databases, args.repeats, args.rate, args.profile, args.spy))
+    for prefix in ("", "pg_"):
+        if f"{prefix}place_kept_up_32" in figures:
+            kept = "every run kept up with" if figures[f"{prefix}place_kept_up_32"] else "a run DID NOT keep up with"
+            print(f"{prefix}place_per_sec_32 is the saturation rate of 32 closed-loop clients; {prefix}place_p99_ms_32 "
+                  f"the p99 at {args.rate:g}/s offered by 32 open-loop clients, which {kept}", flush=True)
     print(json.dumps(figures))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from services.load.accounts import bearer, prepare_traders
 from services.load.drivers import Driver
@@ -32,6 +32,15 @@ class Target:
     edge_port: int
 
 
+class Meter(Protocol):
+    """Told when the flow starts and when it has ended (bench/mesh.py reads each process's CPU
+    then): the traders' setup and the lag probe's last follow-up are left out."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 def driver_for(transport: str, target: Target) -> Driver:
     if transport == "grpc":
         return GrpcDriver(target.order_addr)
@@ -41,7 +50,8 @@ def driver_for(transport: str, target: Target) -> Driver:
 
 
 async def run_load(issuer: TokenIssuer, target: Target, *, transport: str, traders: int, plan: Plan,
-                   seed: int, mix: Mix | None = None, show: Callable[[str], None] | None = None) -> dict[str, Any]:
+                   seed: int, mix: Mix | None = None, show: Callable[[str], None] | None = None,
+                   meter: Meter | None = None) -> dict[str, Any]:
     """Set up `traders` new traders, run the plan's flow over `transport`; the run's figures."""
     prefix = f"load-{uuid.uuid4().hex[:8]}-"  # new accounts each run: an account has one applicant
     if show:
@@ -53,11 +63,15 @@ async def run_load(issuer: TokenIssuer, target: Target, *, transport: str, trade
     driver = driver_for(transport, target)
     run = Run(driver, accounts, Flow(seed, traders, mix or Mix()), replace(plan, run_id=prefix + "r"))
     try:
+        if meter:
+            meter.start()
         elapsed = await run.run(show)
+        if meter:
+            meter.stop()
     finally:
         await driver.close()
         await probe.stop()
     run.samples.lag_ms.extend(probe.lags_ms)
     run.samples.lag_given_up = probe.given_up
     run.samples.lag_errors.update(probe.errors)
-    return figures(run.samples, elapsed, transport)
+    return figures(run.samples, elapsed, transport, plan.rate)

@@ -127,7 +127,7 @@ class Relay:
 
     def _metadata(self, context: Any) -> tuple[tuple[str, str], ...]:
         """The caller's authorization, and this shard as the relay. The request id and the
-        trace context follow by the channel's interceptors (services/runtime/channels.py)."""
+        trace context are added by the peer channel (services/runtime/channels.py)."""
         caller = [(key, value) for key, value in context.invocation_metadata() or () if key == "authorization"]
         return (*caller, (RELAYED_BY, str(self._placement.shard)))
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, TypeVar
 
@@ -91,21 +90,6 @@ def observe_client(method: str | bytes, code: grpc.StatusCode, seconds: float) -
 def open_streams(method: str) -> Any:
     """The gauge of `method`'s open server streams (inc when one starts, dec when it ends)."""
     return _open_streams(method)
-
-
-class ClientMetrics(grpc.aio.UnaryUnaryClientInterceptor):
-    """Counts and times each unary call a channel makes, once its status is known. Streams a
-    service follows (trades, order events) live for hours: their duration says nothing."""
-
-    async def intercept_unary_unary(self, continuation: Any, details: grpc.aio.ClientCallDetails,
-                                    request: Any) -> Any:
-        started = time.perf_counter()
-        call = await continuation(details, request)
-        # The status arrives with the call's end; awaiting it here costs the caller nothing,
-        # who awaits the same end next. A cancelled call raises here, as it would there.
-        code = await call.code()
-        observe_client(details.method, code, time.perf_counter() - started)
-        return call
 
 
 async def sample_forever(sample: Callable[[], Awaitable[None]], what: str,

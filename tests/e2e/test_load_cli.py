@@ -39,3 +39,14 @@ def test_load_places_orders_shows_progress_and_ends_with_its_figures_as_json(mes
     assert result["lag_samples"] > 0 and result["settlement_lag_p99_ms"] > 0
     assert "placed" in done.stderr and "setting up 4 traders" in done.stderr  # the progress lines
     assert "PlaceOrder/s" in done.stdout
+    assert result["latency_from"] == "send" and result["kept_up"] is None  # a closed loop: no rate to keep up with
+
+
+def test_load_at_a_rate_says_what_it_offered_and_times_calls_from_when_they_were_due(mesh: Processes) -> None:
+    done = mesh.cli("load", "--traders", "4", "--workers", "4", "--rate", "20", "--duration", "2")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["offered_per_sec"] == 20.0 and result["latency_from"] == "due time"
+    assert isinstance(result["kept_up"], bool)  # whether it did depends on the machine: not asserted
+    assert result["place_calls"] + result["cancels"] <= 40  # nothing is sent after its window
+    assert "offered 20.0 actions/s" in done.stdout

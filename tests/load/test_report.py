@@ -54,3 +54,17 @@ def test_the_lag_figures_say_why_trades_went_unsampled() -> None:
     assert result["lag_given_up"] == 2
     assert result["lag_errors"] == {"GetSettlement UNAVAILABLE": 3}
     assert "2 not settled in time, probe errors {'GetSettlement UNAVAILABLE': 3}" in "\n".join(summary_lines(result))
+
+
+def test_a_closed_loop_run_has_no_verdict_on_a_rate_and_times_from_the_send() -> None:
+    result = figures(Samples(place_ms=[5.0], place_codes=Counter({"OK": 1})), 1.0, "grpc")
+    assert result["kept_up"] is None and result["latency_from"] == "send"
+    assert "closed loop" in summary_lines(result)[1]
+
+
+def test_a_paced_run_that_fell_short_of_its_rate_says_so_in_its_lines() -> None:
+    samples = Samples(place_ms=[5.0] * 40, place_codes=Counter({"OK": 40}), behind=0)
+    result = figures(samples, 1.0, "grpc", offered_per_sec=100.0)
+    assert result["kept_up"] is False and result["latency_from"] == "due time"
+    assert "offered 100.0 actions/s, achieved 40.0/s" in summary_lines(result)[1]
+    assert "DID NOT KEEP UP" in summary_lines(result)[1]

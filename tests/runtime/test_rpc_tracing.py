@@ -1,5 +1,6 @@
-"""The services' gRPC spans: recorded when a processor would hear them; with none, the same
-trace context carried on and made current, and no span built."""
+"""The services' gRPC server spans: recorded when a processor would hear them; with none, the
+same trace context carried on and made current, and no span built. (The client side:
+test_channels_tracing.py.)"""
 
 from __future__ import annotations
 
@@ -10,16 +11,14 @@ from typing import Any
 import grpc
 import pytest
 from opentelemetry import trace
-from opentelemetry.instrumentation.grpc import aio_client_interceptors
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from services.runtime.auth import AccessRule, TokenIssuer
 from services.runtime.errors import InvalidArgument
 from services.runtime.interceptors import CallInterceptor
-from services.runtime.rpc_tracing import ClientTracing, ServerSpans
+from services.runtime.rpc_tracing import ServerSpans
 
 CALLER_TRACE = 0x4BF92F3577B34DA6A3CE929D0E0E4736
 CALLER_SPAN = 0x00F067AA0BA902B7
@@ -98,9 +97,8 @@ async def unheard(issuer: TokenIssuer) -> AsyncIterator[tuple[Echo, TracerProvid
     await server.stop(None)
 
 
-async def _call(echo: Echo, *, metadata: tuple[tuple[str, str], ...] = (),
-                interceptors: list[Any] | None = None, request: bytes = b"ping") -> None:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{echo.port}", interceptors=interceptors) as channel:
+async def _call(echo: Echo, *, metadata: tuple[tuple[str, str], ...] = (), request: bytes = b"ping") -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{echo.port}") as channel:
         call: Any = channel.unary_unary(METHOD)
         await call(request, metadata=(*echo.token, *metadata))
 
@@ -130,23 +128,6 @@ async def test_with_a_processor_the_served_call_gets_a_recorded_server_span(issu
     [finished] = exporter.get_finished_spans()
     assert finished.kind is trace.SpanKind.SERVER and finished.context is not None
     assert finished.context.trace_id == CALLER_TRACE
-
-
-async def test_without_a_processor_an_outgoing_call_carries_a_child_of_the_current_span(
-        unheard: tuple[Echo, TracerProvider]) -> None:
-    echo, provider = unheard
-    [unary] = [interceptor for interceptor in aio_client_interceptors(tracer_provider=provider)
-               if isinstance(interceptor, grpc.aio.UnaryUnaryClientInterceptor)]
-    caller = NonRecordingSpan(SpanContext(CALLER_TRACE, CALLER_SPAN, is_remote=False,
-                                          trace_flags=TraceFlags(TraceFlags.SAMPLED)))
-
-    with trace.use_span(caller):
-        await _call(echo, interceptors=[ClientTracing(unary, provider)])
-
-    [sent] = echo.seen.traceparents
-    version, trace_id, span_id, flags = sent.split("-")
-    assert (version, int(trace_id, 16), flags) == ("00", CALLER_TRACE, "01")
-    assert int(span_id, 16) != CALLER_SPAN
 
 
 async def test_a_recorded_server_span_is_named_and_labelled_by_the_rpc_conventions(
