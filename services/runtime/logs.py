@@ -13,11 +13,25 @@ from opentelemetry import trace
 # names a call in the logs; it is not the AIP-155 `request_id` idempotency key of a mutation.
 correlation_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="")
 
+# One encoder for every line: json.dumps(default=...) builds a new one per call.
+_encode = json.JSONEncoder(default=str).encode
+
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object a line. Every call a service serves writes one (its access line), so
+    what a line costs is paid per call: the time is formatted once a second, not per line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._second = -1
+        self._time = ""
+
     def format(self, record: logging.LogRecord) -> str:
+        second = int(record.created)
+        if second != self._second:  # a handler formats one record at a time, under its lock
+            self._second, self._time = second, self.formatTime(record, "%Y-%m-%dT%H:%M:%S")
         line: dict[str, object] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "time": self._time,
             "severity": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -31,7 +45,7 @@ class JsonFormatter(logging.Formatter):
         line.update(getattr(record, "fields", {}))
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        return _encode(line)
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
@@ -40,4 +54,8 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # No line prints the caller's file and line, thread or process: the logging HOWTO's
+    # "Optimization" switches spare every record looking them up (a tenth of an access line).
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logging.getLogger("clearmesh").info("logging configured", extra={"fields": {"service": service}})

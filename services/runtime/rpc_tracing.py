@@ -1,17 +1,22 @@
-"""The gRPC spans of every service, without building them when nobody would read them.
+"""The gRPC spans of every service, built as cheaply as they can be, and not at all when
+nobody would read them.
 
-OpenTelemetry's gRPC instrumentation makes a SERVER span per call served and a CLIENT span
-per call made. Measured on this machine (one unary call, 32 at once, process CPU per call):
-its server interceptor cost 100–170 µs per call and its client interceptor 100–200 µs, as
-much again as grpc.aio's own work for the call; Order pays both on every placement. With no
-span processor on the provider (no exporter configured: a laptop, CI, the bench scripts)
-those spans go nowhere, and only their context matters: the `traceparent` sent on, the trace
-ids in log lines, the traceparent Matching keeps with a trade. So in that case these
-interceptors set and send exactly the context OpenTelemetry's would
-(services/runtime/unheard.py) and build no span; SQL statements then get no span either
-(sql_spans.py starts one only under a recording span). As soon as a processor is there (an
-exporter at start, a test's in-memory one later), every call served goes through
-OpenTelemetry's interceptor as before. Response streams always do: they are few and long-lived.
+A SERVER span per call served (`ServerSpans`, made by interceptors.CallInterceptor) and a
+CLIENT span per call made (`ClientSpans`). OpenTelemetry's gRPC instrumentation cost, measured
+on this machine (one unary call, 32 at once, process CPU per call), 100–170 µs per call served
+and 100–200 µs per call made, as much again as grpc.aio's own work for the call.
+
+Server side, the SDK's span is built directly: the name (`package.Service/Method`) and the RPC
+conventions' attributes OpenTelemetry's interceptor sets (rpc.system, rpc.service, rpc.method,
+rpc.grpc.status_code, net.peer.*, rpc.user_agent) made once per method where they can be, and
+no wrapped servicer context per call: the status is known where the interceptor maps errors.
+With no span processor on the provider (no exporter configured: a laptop, CI, the bench
+scripts) a span would go nowhere, and only its context matters: the `traceparent` sent on, the
+trace ids in log lines, the traceparent Matching keeps with a trade. So in that case only that
+context is made (services/runtime/unheard.py), and SQL statements then get no span either
+(sql_spans.py starts one only under a recording span). A caller that sampled its trace out
+(ParentBased) gets the SDK's non-recording span, no attribute built. Health checks and
+reflection are not traced (interceptors.OPEN_PREFIXES).
 
 Calls made have no interceptor at all (services/runtime/channels.py): `ClientSpans` below
 gives each its context, and, when it records, the same CLIENT span OpenTelemetry's client
@@ -20,8 +25,9 @@ interceptor made, for ~75 µs less of the caller's CPU per call (bench/client_ca
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 import grpc
 from opentelemetry import context as context_api
@@ -35,10 +41,15 @@ from services.runtime.unheard import unheard, unrecorded_span
 RPC_SYSTEM, RPC_SERVICE, RPC_METHOD = "rpc.system", "rpc.service", "rpc.method"
 RPC_GRPC_STATUS_CODE = "rpc.grpc.status_code"
 
-# What OpenTelemetry's interceptors are told to leave alone (telemetry._UNTRACED): probes and
-# grpcurl's reflection carry no trace.
+# Calls made that carry no trace (the server side's twin: interceptors.OPEN_PREFIXES): probes
+# and grpcurl's reflection.
 UNTRACED_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 _TRACER_NAME = "opentelemetry.instrumentation.grpc"
+# The codes that say a server failed to answer rather than refused the request: a SERVER
+# span's error (the RPC conventions', and OpenTelemetry's interceptor's, choice).
+SERVER_FAILURES = frozenset({grpc.StatusCode.UNKNOWN, grpc.StatusCode.DEADLINE_EXCEEDED,
+                             grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.INTERNAL,
+                             grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DATA_LOSS})
 
 
 class _Tracer:
@@ -56,46 +67,74 @@ class _Tracer:
         return self._tracer
 
 
-class ServerTracing(grpc.aio.ServerInterceptor):
-    """OpenTelemetry's server interceptor (`traced`) when a span would be heard; otherwise
-    the caller's context (W3C traceparent from the metadata) continued by an unrecorded
-    SERVER span, current while the handler runs."""
+class ServerSpans:
+    """The SERVER span of every call a service serves, for CallInterceptor (interceptors.py):
+    `of(method)` once per method, then `start` and `end` per call."""
 
-    def __init__(self, traced: grpc.aio.ServerInterceptor, provider: trace.TracerProvider | None = None) -> None:
-        self._traced = traced
+    def __init__(self, provider: trace.TracerProvider | None = None) -> None:
         self._tracer = _Tracer(provider)
 
-    async def intercept_service(
-            self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
-            details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler[Any, Any] | None:
+    def of(self, method: str) -> MethodSpans:
+        return MethodSpans(self._tracer, method)
+
+
+class MethodSpans:
+    """One method's SERVER spans, named and labelled once: `package.Service/Method` (what
+    telemetry.RpcSpanNames makes of OpenTelemetry's names) with the RPC conventions'
+    rpc.system, rpc.service, rpc.method and rpc.grpc.status_code, plus the caller's address
+    (net.peer.*) and user agent, as OpenTelemetry's server interceptor records them."""
+
+    def __init__(self, tracer: Callable[[], trace.Tracer], method: str) -> None:
+        self._tracer = tracer
+        self.name = method.lstrip("/")
+        service, _, name = self.name.partition("/")
+        self._attributes: dict[str, str | int] = {RPC_SYSTEM: "grpc", RPC_SERVICE: service,
+                                                  RPC_METHOD: name, RPC_GRPC_STATUS_CODE: 0}
+
+    def start(self, metadata: Mapping[str, str], context: grpc.aio.ServicerContext) -> tuple[trace.Span, object]:
+        """The call's span, current from here until `end`: a child of the caller's context
+        (W3C traceparent in `metadata`), recorded only when a processor would hear it and the
+        sampler keeps it (a caller's unsampled flag makes no span: ParentBased)."""
         tracer = self._tracer()
-        if not unheard(tracer) or details.method.startswith(UNTRACED_PREFIXES):
-            return await self._traced.intercept_service(continuation, details)
-        handler = await continuation(details)
-        if handler is None:
-            return None
-        if handler.response_streaming:
-            async def found(_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler[Any, Any]:
-                return handler
+        parent = extract(metadata)
+        span: trace.Span
+        if unheard(tracer):
+            span = unrecorded_span(tracer, self.name, parent, SpanKind.SERVER)
+        else:
+            span = tracer.start_span(self.name, parent, SpanKind.SERVER)
+            if span.is_recording():
+                span.set_attributes(self._of_call(metadata, context.peer()))
+        return span, context_api.attach(trace.set_span_in_context(span, parent))
 
-            return await self._traced.intercept_service(found, details)
-        kind = ("stream" if handler.request_streaming else "unary") + "_unary"
-        inner = getattr(handler, kind)
-        method = details.method
-        metadata = details.invocation_metadata
+    def _of_call(self, metadata: Mapping[str, str], peer: str) -> dict[str, str | int]:
+        attributes = dict(self._attributes)
+        if agent := metadata.get("user-agent"):
+            attributes["rpc.user_agent"] = agent
+        # "ipv4:127.0.0.1:57284", "ipv6:[::1]:57284", "ipv4:10.2.1.1:57284,127.0.0.1:57284"
+        _, _, address = peer.partition(",")[0].partition(":")
+        ip, _, port = address.rpartition(":")
+        if ip and not peer.startswith("unix:"):
+            ip = unquote(ip)
+            attributes.update({"net.peer.ip": ip, "net.peer.port": port})
+            if ip in ("[::1]", "127.0.0.1"):
+                attributes["net.peer.name"] = "localhost"
+        return attributes
 
-        async def continued(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            parent = extract({key: value for key, value in (metadata or ()) if isinstance(value, str)})
-            span = unrecorded_span(tracer, method, parent, SpanKind.SERVER)
-            token = context_api.attach(trace.set_span_in_context(span, parent))
-            try:
-                return await inner(request, context)
-            finally:
-                context_api.detach(token)
-
-        factory = getattr(grpc, f"{kind}_rpc_method_handler")
-        return factory(continued, request_deserializer=handler.request_deserializer,
-                       response_serializer=handler.response_serializer)
+    @staticmethod
+    def end(span: trace.Span, token: object, code: grpc.StatusCode, details: str = "",
+            error: BaseException | None = None) -> None:
+        """The call's outcome on its span, which ends; the caller's context current again.
+        Only the codes that say the server failed (not that it refused the request) make the
+        span an error, as in OpenTelemetry's interceptor; `error` is an unexpected exception."""
+        if span.is_recording():
+            if code is not grpc.StatusCode.OK:
+                span.set_attribute(RPC_GRPC_STATUS_CODE, code.value[0])
+                if code in SERVER_FAILURES:
+                    span.set_status(Status(StatusCode.ERROR, f"{code}:{details}"))
+            if error is not None:
+                span.record_exception(error)
+            span.end()
+        context_api.detach(token)  # type: ignore[arg-type]
 
 
 class ClientSpans:

@@ -1,6 +1,6 @@
 """The one bootstrap every service starts with.
 
-settings → logs → tracing → migrations → servicer → aio server (interceptors, health,
+settings → logs → tracing → migrations → servicer → aio server (its one interceptor, health,
 reflection, keepalive and size limits) → SERVING → on SIGTERM: NOT_SERVING, drain in-flight
 calls within the grace period, stop background work, flush spans.
 """
@@ -28,13 +28,14 @@ from services.runtime.channels import ServiceToken, dial, no_token
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.collector import tune_collector
 from services.runtime.database import create_engine
-from services.runtime.interceptors import CallInterceptor, StreamClosing
+from services.runtime.interceptors import CallInterceptor
 from services.runtime.jwks import jwks_keys, keep_fresh
 from services.runtime.logs import configure_logging
 from services.runtime.metrics import serve_metrics
+from services.runtime.rpc_tracing import ServerSpans
 from services.runtime.settings import Settings
 from services.runtime.shards import MatchingShards
-from services.runtime.telemetry import configure_tracing, server_interceptor, shutdown_tracing
+from services.runtime.telemetry import configure_tracing, shutdown_tracing
 from services.runtime.transactions import Transactions
 
 log = logging.getLogger("clearmesh.server")
@@ -159,8 +160,8 @@ async def start(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = 
 
     rules = access_rules([spec.descriptor])
     server = grpc.aio.server(
-        interceptors=[StreamClosing(), server_interceptor(),
-                      CallInterceptor(runtime.issuer, rules, trust_mesh=settings.trust_mesh_identity)],
+        interceptors=[CallInterceptor(runtime.issuer, rules, trust_mesh=settings.trust_mesh_identity,
+                                      spans=ServerSpans())],
         options=server_options(settings))
     spec.register(servicer, server)
     health_servicer = health.aio.HealthServicer()

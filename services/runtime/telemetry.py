@@ -10,8 +10,9 @@ OpenTelemetry SDK itself when the exporter and resource are built: it is the SDK
 interface, and copying each variable into Settings only to hand it back would repeat its parsing.
 
 Spans, and who makes them: the edge its HTTP SERVER span (gateway/edge/tracing.py); every
-service a SERVER span per RPC (OpenTelemetry's gRPC instrumentation, below) and a CLIENT span
-per call it makes (services/runtime/channels.py; health checks and reflection are left out); SQLAlchemy statements
+service a SERVER span per RPC (services/runtime/interceptors.py with rpc_tracing.py) and a
+CLIENT span per call it makes (services/runtime/channels.py), health checks and reflection left
+out on both sides; SQLAlchemy statements
 (services/runtime/sql_spans.py) and Redis commands (OpenTelemetry's Redis instrumentation)
 inside a traced call; the Solana calls (services/settlement/chain/traced.py).
 
@@ -24,10 +25,7 @@ from __future__ import annotations
 
 from importlib import metadata
 
-import grpc
 from opentelemetry import trace
-from opentelemetry.instrumentation.grpc import aio_server_interceptor
-from opentelemetry.instrumentation.grpc import filters
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider
@@ -40,7 +38,6 @@ from opentelemetry.sdk.trace.sampling import (
     TraceIdRatioBased,
 )
 
-from services.runtime.rpc_tracing import ServerTracing
 from services.runtime.settings import Settings
 
 # The resource attribute naming where a process runs (semantic conventions' deployment.*).
@@ -135,18 +132,6 @@ def shutdown_tracing() -> None:
     provider = trace.get_tracer_provider()
     if isinstance(provider, TracerProvider):
         provider.shutdown()
-
-
-# Probes and grpcurl's reflection are not traced: they are not work anyone waits for.
-_UNTRACED = filters.negate(filters.any_of(filters.health_check(), filters.service_prefix("grpc.reflection.")))
-
-
-def server_interceptor() -> grpc.aio.ServerInterceptor:
-    """Server spans (RPC conventions: `package.Service/Method`, rpc.system, rpc.service,
-    rpc.method, rpc.grpc.status_code) for every RPC but health checks and reflection,
-    continuing the caller's W3C trace; only the context when no span would be exported
-    (services/runtime/rpc_tracing.py)."""
-    return ServerTracing(aio_server_interceptor(filter_=_UNTRACED))
 
 
 def current_traceparent() -> str:

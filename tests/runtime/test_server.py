@@ -7,6 +7,7 @@ import gc
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -222,10 +223,10 @@ async def test_an_error_mid_stream_ends_the_stream_with_its_status(serve: Any, b
 
 async def test_a_stream_the_client_leaves_ends_in_its_own_call_without_a_context_error(
         serve: Any, bearer: Bearer, caplog: pytest.LogCaptureFixture) -> None:
-    """A client that stops reading a stream and cancels it: the response generators (the
-    servicer's and the tracing interceptor's) are closed by the call itself, not later by the
-    garbage collector in another context, where the tracing span's context cannot be detached
-    ("Failed to detach context", logged as an error on every cancelled stream)."""
+    """A client that stops reading a stream and cancels it: the servicer's response generator
+    is closed by the call itself, not later by the garbage collector in another context, where
+    the call's span context cannot be detached ("Failed to detach context", logged as an error
+    on every cancelled stream)."""
     async with serve(probe_spec(ProbeServicer())) as running:
         call = _stub(running).StreamTrades(pb.StreamTradesRequest(market="markets/endless"), metadata=bearer(account="a"))
         for _ in range(3):
@@ -344,3 +345,43 @@ async def test_a_client_streaming_rpc_is_authenticated_like_any_other(issuer: An
         await server.stop(0)
     assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert uploaded == b"ab"
+
+
+@dataclass
+class _Details:
+    """What grpc.aio tells an interceptor of a call."""
+
+    method: str
+    invocation_metadata: tuple[tuple[str, str | bytes], ...] = ()
+
+
+async def test_a_methods_handler_is_looked_up_and_wrapped_once_not_per_call(issuer: Any) -> None:
+    from services.runtime.interceptors import CallInterceptor
+
+    looked_up: list[str] = []
+
+    async def lookup(details: Any) -> Any:
+        looked_up.append(details.method)
+        return grpc.unary_unary_rpc_method_handler(lambda request, context: request)
+
+    interceptor = CallInterceptor(issuer, {}, trust_mesh=False)
+    first = await interceptor.intercept_service(lookup, _Details("/test.Echo/Call"))
+    second = await interceptor.intercept_service(lookup, _Details("/test.Echo/Call"))
+
+    assert first is second and looked_up == ["/test.Echo/Call"]
+
+
+async def test_a_method_the_server_does_not_have_is_looked_up_every_time(issuer: Any) -> None:
+    """Nothing is kept for a name a caller made up: the names kept are the server's methods."""
+    from services.runtime.interceptors import CallInterceptor
+
+    looked_up: list[str] = []
+
+    async def lookup(details: Any) -> None:
+        looked_up.append(details.method)
+
+    interceptor = CallInterceptor(issuer, {}, trust_mesh=False)
+    for _ in range(2):
+        assert await interceptor.intercept_service(lookup, _Details("/made.Up/Name")) is None
+
+    assert looked_up == ["/made.Up/Name"] * 2
