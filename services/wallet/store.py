@@ -286,7 +286,7 @@ class WalletStore:
         inserted = await session.execute(self._insert(tables.transfers).values(
             transfer_id=transfer.transfer_id, kind=str(transfer.kind), create_time=transfer.create_time,
         ).on_conflict_do_nothing())
-        if not inserted.rowcount:
+        if not inserted.rowcount:  # type: ignore[attr-defined]
             existing = await self.posted_transfer(session, transfer.transfer_id)
             if existing is None:  # pragma: no cover - the row that conflicted is committed, so read
                 raise AssertionError(f"transfer {transfer.transfer_id} conflicted but cannot be read")
