@@ -27,8 +27,6 @@ _tracer = trace.get_tracer("clearmesh.sql")
 _SPAN = "_clearmesh_span"
 # db.query.text is cut here: a bulk insert's VALUES list can run to megabytes.
 MAX_QUERY_TEXT = 2048
-# How many statement texts' span names and attributes each engine keeps worked out.
-MAX_PLANS = 512
 # Statements that only open, close or tune a transaction get no span: a quarter of an order's
 # spans were SQLite's BEGINs, each costing an export and telling nothing the query spans don't.
 TRANSACTION_CONTROL = frozenset({"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA", "SET"})
@@ -47,37 +45,20 @@ def _attributes(engine: Engine) -> dict[str, Any]:
     return attributes
 
 
-def _plan(statement: str, target: str, common: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """The span's name and attributes for `statement`, or None for transaction control."""
-    words = statement.split(None, 1)
-    operation = words[0].upper() if words else "SQL"
-    if operation in TRANSACTION_CONTROL:
-        return None
-    return f"{operation} {target}", {**common, "db.operation.name": operation,
-                                     "db.query.text": statement[:MAX_QUERY_TEXT]}
-
-
 def trace_statements(engine: AsyncEngine) -> None:
     """Hooks `engine` so each statement run under a recording span gets a span of its own."""
     common = _attributes(engine.sync_engine)
     target = common.get("db.namespace", common["db.system.name"])
-    # A service runs a few dozen distinct statement texts (bind parameters, not literals), so
-    # each one's name and attributes are worked out once, not per execution. The SDK copies
-    # the attributes into each span, so sharing the dict is safe. Bounded: a text with literals
-    # in it (a VALUES list) would otherwise be kept forever.
-    plans: dict[str, tuple[str, dict[str, Any]] | None] = {}
 
     def before(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool) -> None:
         if not trace.get_current_span().is_recording():
             return
-        try:
-            plan = plans[statement]
-        except KeyError:
-            plan = _plan(statement, target, common)
-            if len(plans) < MAX_PLANS:
-                plans[statement] = plan
-        if plan is not None:
-            setattr(context, _SPAN, _tracer.start_span(plan[0], kind=SpanKind.CLIENT, attributes=plan[1]))
+        operation = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "SQL"
+        if operation in TRANSACTION_CONTROL:
+            return
+        span = _tracer.start_span(f"{operation} {target}", kind=SpanKind.CLIENT, attributes={
+            **common, "db.operation.name": operation, "db.query.text": statement[:MAX_QUERY_TEXT]})
+        setattr(context, _SPAN, span)
 
     def after(_conn: Any, _cursor: Any, _statement: str, _params: Any, context: Any, _many: bool) -> None:
         span = getattr(context, _SPAN, None)
