@@ -133,11 +133,10 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
         transfer = Transfer(deposit_transfer_id(command.request_id), TransferKind.DEPOSIT, postings, at)
 
         async def deposit(session: AsyncSession) -> pb.DepositResponse:
-            posted = await self.store.post_transfer(
-                session, transfer, ("DEPOSIT",) * len(postings),
+            posted, balance = await self.store.post_transfer_for_balance(
+                session, transfer, ("DEPOSIT",) * len(postings), (funds.account, funds.asset.code),
                 replay_reason=WalletReason.DEPOSIT_EXISTS_WITH_DIFFERENT_PARAMS,
                 id_field="request_id", id_value=command.request_id)
-            balance = await self.store.balance(session, funds.account, funds.asset.code)
             return pb.DepositResponse(transfer=self.wire.transfer(posted),
                                       balance=self.wire.balance(funds.asset.code, balance))
 

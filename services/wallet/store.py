@@ -257,14 +257,41 @@ class WalletStore:
         *, replay_reason: WalletReason, id_field: str, id_value: str,
     ) -> PostedTransfer:
         """Post a balanced transfer atomically; a replay with the same postings returns the first."""
+        posted, _ = await self._post_transfer(session, transfer, entry_kinds, replay_reason=replay_reason,
+                                              id_field=id_field, id_value=id_value)
+        return posted
+
+    async def post_transfer_for_balance(
+        self, session: AsyncSession, transfer: Transfer, entry_kinds: Sequence[str], key: BalanceKey,
+        *, replay_reason: WalletReason, id_field: str, id_value: str,
+    ) -> tuple[PostedTransfer, Balance]:
+        """`post_transfer`, and the balance of `key` after it: the one it wrote, read again only
+        when the transfer was already posted (a Deposit answers with it; reading back a row
+        this transaction just wrote was a statement, and a span, for nothing)."""
+        posted, written = await self._post_transfer(session, transfer, entry_kinds, replay_reason=replay_reason,
+                                                    id_field=id_field, id_value=id_value)
+        if key in written:
+            return posted, written[key]
+        return posted, await self.balance(session, *key)
+
+    async def _post_transfer(
+        self, session: AsyncSession, transfer: Transfer, entry_kinds: Sequence[str],
+        *, replay_reason: WalletReason, id_field: str, id_value: str,
+    ) -> tuple[PostedTransfer, Mapping[BalanceKey, Balance]]:
+        """The posted transfer and the balances it wrote (none when it was already posted)."""
         requested = PostedTransfer(transfer, tuple(entry_kinds))
-        existing = await self.posted_transfer(session, transfer.transfer_id)
-        if existing is not None:
+        # The transfer row first, and in one statement with the replay check: inserted, the
+        # transfer is new (a concurrent replay waits on its key, then finds it); not inserted,
+        # it was posted before, and is read back to compare.
+        inserted = await session.execute(self._insert(tables.transfers).values(
+            transfer_id=transfer.transfer_id, kind=str(transfer.kind), create_time=transfer.create_time,
+        ).on_conflict_do_nothing())
+        if not inserted.rowcount:  # type: ignore[attr-defined]
+            existing = await self.posted_transfer(session, transfer.transfer_id)
+            if existing is None:  # pragma: no cover - the row that conflicted is committed, so read
+                raise AssertionError(f"transfer {transfer.transfer_id} conflicted but cannot be read")
             check_replay(replay_reason, id_field, id_value, _transfer_params(existing), _transfer_params(requested))
-            return existing
-        # The transfer row first: a concurrent replay waits on its key, then finds it.
-        await session.execute(tables.transfers.insert().values(
-            transfer_id=transfer.transfer_id, kind=str(transfer.kind), create_time=transfer.create_time))
+            return existing, {}
         hold_ids = list(consumed_by_hold(transfer.postings))
         statuses = await self._lock_holds(session, hold_ids) if hold_ids else {}
         found = await self.lock_balances(session, touched_balance_keys(transfer.postings))
@@ -272,7 +299,7 @@ class WalletStore:
         await self._write_holds(session, list(effects.holds.values()))
         await self._write_balances(session, effects.balances)
         await self._insert_entries(session, [requested])
-        return requested
+        return requested, effects.balances
 
     async def post_transfers(
         self, session: AsyncSession, batch: Sequence[PostedTransfer], *, names: Sequence[str],

@@ -135,3 +135,28 @@ async def test_transaction_control_makes_no_span(recorded_spans: InMemorySpanExp
         await engine.dispose()
 
     assert [span.name.split()[0] for span in _statements(recorded_spans)] == ["SELECT"]
+
+
+
+async def test_a_statement_run_again_after_failing_gets_a_span_of_its_own_without_the_failure(
+        recorded_spans: InMemorySpanExporter, database_url: str) -> None:
+    engine = create_engine(database_url)
+    statement = text("SELECT count(*) FROM telemetry_probe")
+    try:
+        with trace.get_tracer("test").start_as_current_span("call"):
+            async with engine.connect() as connection:
+                with pytest.raises(Exception):  # noqa: B017 - each driver names the error its own way
+                    await connection.execute(statement)
+                await connection.rollback()
+                await connection.execute(text("CREATE TEMPORARY TABLE telemetry_probe (n integer)"))
+                await connection.execute(statement)
+    finally:
+        await engine.dispose()
+
+    failed, again = [span for span in _statements(recorded_spans)
+                     if "telemetry_probe" in str((span.attributes or {}).get("db.query.text"))
+                     and span.name.startswith("SELECT")][-2:]
+    assert failed.status.status_code is trace.StatusCode.ERROR and "error.type" in (failed.attributes or {})
+    assert again.context.span_id != failed.context.span_id and again.name == failed.name
+    assert again.status.status_code is not trace.StatusCode.ERROR
+    assert "error.type" not in (again.attributes or {})

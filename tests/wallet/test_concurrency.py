@@ -34,6 +34,16 @@ async def test_100_concurrent_holds_against_funds_for_37_hold_exactly_37(wallet:
     assert (await wallet.consistency()).ok
 
 
+
+async def test_20_concurrent_retries_of_one_deposit_credit_once_and_all_answer_the_first(wallet: Any) -> None:
+    answers = await asyncio.gather(*(wallet.deposit(ALICE, "5", request_id="d1") for _ in range(20)))
+
+    assert all(answer == answers[0] for answer in answers)
+    assert answers[0].balance.total == "5.000000"
+    assert (await wallet.balances(ALICE))["USDC"][2] == "5.000000"
+    assert await wallet.entry_count(ALICE) == 1
+
+
 async def test_100_concurrent_withdrawals_against_funds_for_37_open_exactly_37(wallet: Any) -> None:
     await wallet.deposit(ALICE, str(COVERED * 2))
     calls = [wallet.stub.Withdraw(pb.WithdrawRequest(account=ALICE, asset="USDC", amount="2", destination="0xabc",

@@ -6,8 +6,11 @@ from typing import Any
 
 import grpc
 import pytest
+from sqlalchemy import delete
 
 from clearmesh.wallet.v1 import wallet_pb2, wallet_service_pb2 as pb
+from services.runtime.database import create_engine
+from services.runtime.idempotency import request_log
 
 ALICE = "accounts/alice"
 
@@ -81,3 +84,22 @@ async def test_only_an_operator_may_deposit(wallet: Any) -> None:
 
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert await wallet.balances(ALICE) == {}
+
+
+async def test_a_deposit_whose_request_log_entry_is_gone_is_answered_from_its_posted_transfer(wallet: Any) -> None:
+    # The transfer's id comes from the request_id, so the posted transfer still tells a retry
+    # apart, and the answer's balance is the account's as it stands: it is credited once.
+    first = await wallet.deposit(ALICE, "5", request_id="d1")
+    await wallet.deposit(ALICE, "2", request_id="d2")
+    engine = create_engine(wallet.database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(delete(request_log).where(request_log.c.request_id == "d1"))
+    finally:
+        await engine.dispose()
+
+    again = await wallet.deposit(ALICE, "5", request_id="d1")
+
+    assert again.transfer == first.transfer
+    assert again.balance.total == "7.000000"
+    assert await wallet.entry_count(ALICE) == 2
