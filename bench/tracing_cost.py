@@ -1,12 +1,13 @@
 """What tracing with export on costs: bench/edge.py and bench/order.py with spans exported and
 without, alternating, repeated; best and median of each figure, and the throughput lost.
 
-    python bench/tracing_cost.py [--rounds 3] [--only edge|order] [--full]
+    python bench/tracing_cost.py [--rounds 3] [--only edge|order] [--full] [--ratio 0.1]
 
 "off" is the default configuration with no OTLP endpoint (OTEL_TRACES_EXPORTER=none): with no
 span processor the services build no gRPC, edge or SQL span and only pass the trace context on
 (services/runtime/unheard.py); other instrumentation (Redis, Solana) still makes its spans. "on" exports every
-span (OTEL_TRACES_SAMPLER=parentbased_always_on, the heaviest setting) over OTLP/gRPC to an
+span (OTEL_TRACES_SAMPLER=parentbased_always_on, the heaviest setting; with --ratio R, the share R
+of traces, parentbased_traceidratio as deployed) over OTLP/gRPC to an
 in-process sink (bench/otlp_sink.py) that counts the export requests and does not decode them,
 so the figures are the services' cost, not a collector's. Both benches run with --quick unless
 --full. Rounds alternate off, on, off, on, ... so both see the same machine.
@@ -76,12 +77,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", choices=sorted(BENCHES))
     parser.add_argument("--full", action="store_true", help="the benches' full runs, not --quick")
+    parser.add_argument("--ratio", type=float, help="\"on\" samples this share of traces "
+                        "(parentbased_traceidratio, as k8s/base/settings.yaml deploys with 0.1) "
+                        "instead of every one")
     arguments = parser.parse_args()
+    sampler = ({"OTEL_TRACES_SAMPLER": "parentbased_always_on"} if arguments.ratio is None else
+               {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": str(arguments.ratio)})
     server, sink, port = serve(0)
     base = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
     modes = {"off": {**base, "OTEL_TRACES_EXPORTER": "none"},
              "on": {**base, "OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
-                    "OTEL_TRACES_SAMPLER": "parentbased_always_on"}}
+                    **sampler}}
     report: dict[str, float] = {"rounds": arguments.rounds, "quick": not arguments.full}
     try:
         for name, script in BENCHES.items():
