@@ -128,6 +128,11 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.keepalive_time_ms", 60_000),
         ("grpc.keepalive_timeout_ms", 20_000),
+        # gRPC sets SO_REUSEPORT by default: a second server bound to a port already served
+        # would then share it, and the kernel would split the connections between the two —
+        # a call answered "Method not found!" by whatever other service holds the port. Off,
+        # the second one fails to start, saying the address is in use.
+        ("grpc.so_reuseport", 0),
     ]
 
 
@@ -170,7 +175,11 @@ async def start(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = 
         [spec.descriptor.full_name, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
     for name in ("", spec.descriptor.full_name):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-    bound = server.add_insecure_port(f"{settings.grpc_host}:{settings.port_for(spec.name) if port is None else port}")
+    try:
+        bound = server.add_insecure_port(f"{settings.grpc_host}:{settings.port_for(spec.name) if port is None else port}")
+    except RuntimeError:  # the port is taken: nothing of this service is left running
+        await runtime.close()
+        raise
     await server.start()
     for name in ("", spec.descriptor.full_name):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

@@ -385,3 +385,12 @@ async def test_a_method_the_server_does_not_have_is_looked_up_every_time(issuer:
         assert await interceptor.intercept_service(lookup, _Details("/made.Up/Name")) is None
 
     assert looked_up == ["/made.Up/Name"] * 2
+
+
+async def test_a_second_server_on_a_port_already_served_fails_to_start_instead_of_sharing_it(serve: Any) -> None:
+    # Shared (gRPC's default SO_REUSEPORT), the kernel would split the connections between the
+    # two, and some calls would be answered "Method not found!" by the other service.
+    async with serve(probe_spec(ProbeServicer())) as first:
+        with pytest.raises(RuntimeError, match="bind"):
+            async with serve(load_spec("wallet"), port=first.port):
+                pass
