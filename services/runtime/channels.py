@@ -109,10 +109,9 @@ def _stream_done(span: Any, call: Any) -> None:
     end_client_span(span, *_status_of(call))
 
 
-class _PeerUnary(grpc.aio.UnaryUnaryMultiCallable):
-    """A unary method of a PeerChannel: grpc.aio's own callable, called with the complete
-    metadata; the call counted and timed (services/runtime/metrics.py) and its span ended when
-    it ends. The caller gets grpc.aio's call object itself."""
+class _PeerMethod:
+    """A method of a PeerChannel: grpc.aio's own callable, called with the complete metadata.
+    The caller gets grpc.aio's call object itself; `_follow` hooks its end."""
 
     def __init__(self, inner: Any, method: str, outgoing: _Outgoing) -> None:
         self._inner = inner
@@ -126,28 +125,28 @@ class _PeerUnary(grpc.aio.UnaryUnaryMultiCallable):
         sent, span = self._outgoing.start(self._method, metadata)
         call = self._inner(request, timeout=timeout, metadata=sent, credentials=credentials,
                            wait_for_ready=wait_for_ready, compression=compression)
-        call.add_done_callback(partial(_unary_done, self._method, started, span))
+        self._follow(call, started, span)
         return call
 
+    def _follow(self, call: Any, started: float, span: Any) -> None:
+        raise NotImplementedError
 
-class _PeerStream(grpc.aio.UnaryStreamMultiCallable):
-    """A server-streaming method of a PeerChannel: the metadata and span of a unary one; no
-    metrics (streams a service follows live for hours: their duration says nothing)."""
 
-    def __init__(self, inner: Any, method: str, outgoing: _Outgoing) -> None:
-        self._inner = inner
-        self._method = method
-        self._outgoing = outgoing
+class _PeerUnary(_PeerMethod, grpc.aio.UnaryUnaryMultiCallable):
+    """A unary method: the call counted and timed (services/runtime/metrics.py) and its span
+    ended when it ends."""
 
-    def __call__(self, request: Any, *, timeout: float | None = None, metadata: Any = None,
-                 credentials: grpc.CallCredentials | None = None, wait_for_ready: bool | None = None,
-                 compression: grpc.Compression | None = None) -> Any:
-        sent, span = self._outgoing.start(self._method, metadata)
-        call = self._inner(request, timeout=timeout, metadata=sent, credentials=credentials,
-                           wait_for_ready=wait_for_ready, compression=compression)
+    def _follow(self, call: Any, started: float, span: Any) -> None:
+        call.add_done_callback(partial(_unary_done, self._method, started, span))
+
+
+class _PeerStream(_PeerMethod, grpc.aio.UnaryStreamMultiCallable):
+    """A server-streaming method: the metadata and span of a unary one; no metrics (streams a
+    service follows live for hours: their duration says nothing)."""
+
+    def _follow(self, call: Any, started: float, span: Any) -> None:
         if span is not None:
             call.add_done_callback(partial(_stream_done, span))
-        return call
 
 
 class PeerChannel(grpc.aio.Channel):
