@@ -23,6 +23,7 @@ from google.protobuf import descriptor, descriptor_pb2
 
 from services.runtime.assets import ASSET_CODE
 from services.runtime.validation import ANY_ID, COLLECTION_IDS, REQUEST_ID
+from services.runtime.steps import MAX_DECIMAL_TEXT
 
 FieldDescriptor = descriptor.FieldDescriptor
 Schema = dict[str, Any]
@@ -121,7 +122,10 @@ class Enforced:
         if field.type == FieldDescriptor.TYPE_STRING:
             regex = self._string_regex(field)
             if regex is not None:
-                return {"pattern": f"^{regex}$" if required else f"^({regex})?$"}
+                keywords: Schema = {"pattern": f"^{regex}$" if required else f"^({regex})?$"}
+                if regex in (POSITIVE_DECIMAL, SIGNED_DECIMAL):
+                    keywords["maxLength"] = MAX_DECIMAL_TEXT  # every service refuses a longer one
+                return keywords
             return {"minLength": 1} if required else {}
         if field.type in (FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_SINT64, FieldDescriptor.TYPE_SFIXED64):
             return {"pattern": INT64}

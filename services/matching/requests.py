@@ -24,6 +24,7 @@ from services.matching.domain import (
 from services.matching.domain.market import require_fitting_assets
 from services.matching.domain.reasons import MatchingReason
 from services.runtime.errors import InvalidArgument
+from services.runtime.steps import MAX_STEPS, count_steps
 from services.runtime.timestamps import nanos_of
 from services.runtime.validation import Violations
 
@@ -150,12 +151,16 @@ def parse_create_market(request: pb.CreateMarketRequest, precisions: Mapping[str
     reference = _decimal(violations, "market.reference_price", definition.reference_price)
     if minimum is not None and maximum is not None and minimum > maximum:
         violations.add("market.max_quantity", "must not be below min_quantity")
-    if lot is not None:
-        for field, value in (("market.min_quantity", minimum), ("market.max_quantity", maximum)):
-            if value is not None and value % lot:
-                violations.add(field, "must be a multiple of lot_size")
-    if tick is not None and reference is not None and reference % tick:
-        violations.add("market.reference_price", "must be a multiple of tick_size")
+    for field, value, step, step_name in (("market.min_quantity", minimum, lot, "lot_size"),
+                                          ("market.max_quantity", maximum, lot, "lot_size"),
+                                          ("market.reference_price", reference, tick, "tick_size")):
+        if value is None or step is None:
+            continue
+        steps = count_steps(value, step)
+        if steps is None:
+            violations.add(field, f"is too large: at most {MAX_STEPS} times {step_name}")
+        elif not steps[1]:
+            violations.add(field, f"must be a multiple of {step_name}")
     interval_ms: int | None = None
     if definition.mode == MarketMode.PERIODIC_AUCTION:
         interval = definition.auction_interval

@@ -7,6 +7,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from services.runtime.errors import InvalidArgument
+from services.runtime.steps import MAX_DECIMAL_TEXT
 
 _DECIMAL = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$")
 # The one rule for an AIP-155 request_id, in every service: ids may name resources
@@ -67,6 +68,9 @@ class Violations:
         """A plain decimal string ("12.50"): no exponent, no sign games, never a float."""
         if not _DECIMAL.match(text):
             self.add(field, "must be a decimal string such as \"12.5\"")
+            return None
+        if len(text) > MAX_DECIMAL_TEXT:
+            self.add(field, f"must be at most {MAX_DECIMAL_TEXT} characters long")
             return None
         try:
             value = Decimal(text)

@@ -86,6 +86,12 @@ BAD_MARKETS = {
     "continuous with interval": ("ETH-USDC", eth_market(auction_interval=duration_pb2.Duration(seconds=1)),
                                  "market.auction_interval"),
     "missing base asset": ("ETH-USDC", eth_market(base_asset=""), "market.base_asset"),
+    "reference price beyond the engine's ticks": (
+        "ETH-USDC", eth_market(reference_price="489457123092403025620053072282003753540813204312.05"),
+        "market.reference_price"),
+    "max quantity beyond the engine's lots": ("ETH-USDC", eth_market(max_quantity="1" + "0" * 40),
+                                              "market.max_quantity"),
+    "a decimal longer than any amount": ("ETH-USDC", eth_market(reference_price="1" * 65), "market.reference_price"),
 }
 
 

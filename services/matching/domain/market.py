@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.runtime.errors import InvalidArgument
+from services.runtime.steps import EXACT, is_whole
 
 from .enums import MarketMode, MarketState, SelfTradePrevention
 from .reasons import MatchingReason
@@ -114,18 +115,13 @@ def require_fitting_assets(market: Market, precisions: Mapping[str, int]) -> Non
             ("market.min_quantity", market.min_quantity, market.base_asset, base),
             ("market.max_quantity", market.max_quantity, market.base_asset, base),
             ("market.tick_size", market.tick_size, market.quote_asset, quote),
-        ) if value is not None and not _whole(value, decimals)]
-    if not _whole(market.tick_size * market.lot_size, quote):
+        ) if value is not None and not is_whole(value, decimals)]
+    if not is_whole(EXACT.multiply(market.tick_size, market.lot_size), quote):
         violations.append(("market.tick_size", (f"times lot_size must be a whole number of {market.quote_asset} "
                                                 f"units (at most {quote} decimals)")))
     if violations:
         raise InvalidArgument(MatchingReason.PRECISION_MISMATCH, "the market's sizes do not fit its assets' precision",
                               violations=violations)
-
-
-def _whole(value: Decimal, decimals: int) -> bool:
-    """Whether `value` is a whole number of units of 10^-decimals."""
-    return value.scaleb(decimals) % 1 == 0
 
 
 def default_markets(auction_interval_ms: int = 1000) -> list[Market]:

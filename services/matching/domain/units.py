@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from services.runtime.errors import InvalidArgument
+from services.runtime.steps import EXACT, MAX_STEPS, count_steps
 
 from .market import Market
 from .reasons import MatchingReason
@@ -36,11 +37,15 @@ def _steps(
     if number <= 0:
         violations.append((field, "must be greater than 0"))
         return None
-    count, rest = divmod(number, step)
-    if rest != 0:
+    steps = count_steps(number, step)
+    if steps is None:
+        violations.append((field, f"is too large: at most {MAX_STEPS} times the {step_name} {step}"))
+        return None
+    count, exact = steps
+    if not exact:
         violations.append((field, f"must be a multiple of {step_name} {step}"))
         return None
-    return int(count)
+    return count
 
 
 def price_to_ticks(market: Market, price: str | Decimal, violations: list[tuple[str, str]], field: str = "price") -> int | None:
@@ -74,7 +79,11 @@ def notional_to_units(
     if number <= 0:
         violations.append((field, "must be greater than 0"))
         return None
-    return int(number // (market.tick_size * market.lot_size))
+    steps = count_steps(number, EXACT.multiply(market.tick_size, market.lot_size))
+    if steps is None:
+        violations.append((field, f"is too large: at most {MAX_STEPS} lots at one tick"))
+        return None
+    return steps[0]
 
 
 def ticks_to_price(market: Market, ticks: int) -> Decimal:

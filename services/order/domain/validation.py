@@ -11,6 +11,7 @@ from services.order.domain.enums import OrderType, Side, TimeInForce
 from services.order.domain.market import MarketRules
 from services.order.domain.reasons import OrderReason
 from services.runtime.errors import FailedPrecondition, InvalidArgument
+from services.runtime.steps import MAX_STEPS, count_steps, is_whole
 from services.runtime.validation import Violations
 
 MAX_CLIENT_ORDER_ID = 128
@@ -53,7 +54,10 @@ class OrderSpec:
 
 
 def _multiple(violations: Violations, field: str, value: Decimal, step: Decimal, step_name: str) -> None:
-    if value % step:
+    steps = count_steps(value, step)
+    if steps is None:
+        violations.add(field, f"is too large: at most {MAX_STEPS} times the {step_name} {step}")
+    elif not steps[1]:
         violations.add(field, f"must be a multiple of the {step_name} {step}")
 
 
@@ -108,7 +112,7 @@ def check_order(draft: OrderDraft, market: MarketRules, now: datetime, violation
             violations.add("order.max_notional", "only market buy orders carry a budget")
         elif draft.max_notional < market.step_notional:
             violations.add("order.max_notional", f"must be at least one lot at one tick ({market.step_notional})")
-        elif draft.max_notional.scaleb(market.quote_decimals) % 1:
+        elif not is_whole(draft.max_notional, market.quote_decimals):
             violations.add("order.max_notional", f"must have at most {market.quote_decimals} decimals")
     elif is_market and side is Side.BUY:
         violations.add("order.max_notional", "is required for a market buy")

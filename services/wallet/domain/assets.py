@@ -9,7 +9,7 @@ never rounded.
 from __future__ import annotations
 
 import re
-from decimal import Context, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 # The asset list is the platform's (Matching reads it too); re-exported for the Wallet's modules.
 from services.runtime.assets import (
@@ -20,6 +20,7 @@ from services.runtime.assets import (
     parse_asset_config,
 )
 from services.runtime.errors import InvalidArgument
+from services.runtime.steps import EXACT, MAX_DECIMAL_TEXT
 from services.wallet.domain.reasons import WalletReason
 
 __all__ = [
@@ -29,13 +30,9 @@ __all__ = [
 
 # The store keeps minor units in BIGINT columns; an amount must fit one.
 MAX_UNITS = 2**63 - 1
-# Generous enough that scaling a BIGINT-sized amount never rounds.
-_EXACT = Context(prec=80)
 # ASCII digits only: Decimal() would also accept exponents, "_" separators, "+", spaces,
 # NaN/Infinity and non-ASCII digits, none of which belong on the wire.
 _PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
-# Longer than any BIGINT amount at any precision; bounds the work spent on hostile input.
-_MAX_AMOUNT_TEXT = 64
 
 
 DEFAULT_ASSETS = parse_asset_config(DEFAULT_ASSET_CONFIG)
@@ -45,8 +42,8 @@ def to_units(asset: Asset, amount: Decimal, *, field: str = "amount") -> int:
     """Exact signed minor units of `amount`; refuses NaN/Inf, excess decimals, overflow."""
     if not isinstance(amount, Decimal) or not amount.is_finite():
         raise _invalid(WalletReason.INVALID_AMOUNT, field, f"{amount!r} is not a finite decimal")
-    scaled = amount.scaleb(asset.precision, context=_EXACT)
-    if scaled != scaled.to_integral_value(context=_EXACT):
+    scaled = amount.scaleb(asset.precision, context=EXACT)
+    if scaled != scaled.to_integral_value(context=EXACT):
         raise _invalid(
             WalletReason.AMOUNT_TOO_PRECISE, field,
             f"{asset.code} allows at most {asset.precision} decimals, got {amount}",
@@ -59,7 +56,7 @@ def to_units(asset: Asset, amount: Decimal, *, field: str = "amount") -> int:
 
 def from_units(asset: Asset, units: int) -> Decimal:
     """The Decimal for `units` minor units, at the asset's full precision (1 → 0.000001)."""
-    return Decimal(units).scaleb(-asset.precision, context=_EXACT)
+    return Decimal(units).scaleb(-asset.precision, context=EXACT)
 
 
 def format_units(asset: Asset, units: int) -> str:
@@ -78,7 +75,7 @@ def parse_amount(
     """
     if (
         not isinstance(text, str)
-        or len(text) > _MAX_AMOUNT_TEXT
+        or len(text) > MAX_DECIMAL_TEXT
         or not _PLAIN_DECIMAL.fullmatch(text)
     ):
         raise _invalid(

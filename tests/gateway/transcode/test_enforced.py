@@ -15,6 +15,7 @@ from gateway.descriptor import load_descriptor_set
 from gateway.transcode import Transcoder, build_openapi
 from services.matching.requests import MARKET_ID as MATCHING_MARKET_ID
 from services.order.requests import _is_uuid
+from services.runtime.steps import MAX_DECIMAL_TEXT
 from services.runtime.validation import COLLECTION_IDS, REQUEST_ID, Violations
 from services.wallet.domain.accounts import _USER_ID
 
@@ -76,6 +77,15 @@ def test_what_the_service_refuses_as_an_amount_the_document_refuses(text: str) -
     violations.decimal("amount", text)
     assert violations.items
     assert not _matches(_body("WalletService_Withdraw")["properties"]["amount"], text)
+
+
+def test_a_decimal_longer_than_the_services_take_is_refused_by_the_document_too() -> None:
+    amount = _body("WalletService_Withdraw")["properties"]["amount"]
+    violations = Violations()
+    violations.decimal("amount", "1" * MAX_DECIMAL_TEXT)
+    violations.decimal("amount", "1" * (MAX_DECIMAL_TEXT + 1))
+    assert [field for field, _ in violations.items] == ["amount"]
+    assert amount["maxLength"] == MAX_DECIMAL_TEXT
 
 
 def test_an_optional_decimal_may_be_empty_and_a_required_one_may_not() -> None:

@@ -63,3 +63,15 @@ def test_default_markets_are_an_energy_auction_and_a_continuous_asset_book() -> 
     grid, btc = default_markets()
     assert (grid.name, grid.mode.name, grid.base_asset) == ("GRID-USDC", "PERIODIC_AUCTION", "GRID")
     assert (btc.name, btc.mode.name) == ("BTC-USDC", "CONTINUOUS")
+
+
+def test_a_price_too_large_for_the_engine_is_refused_by_name() -> None:
+    with pytest.raises(InvalidArgument) as error:
+        order_amounts(BTC, price="489457123092403025620053072282003753540813204312.05", quantity="1")
+    assert [field for field, _ in error.value.violations] == ["price"]
+
+
+def test_a_budget_too_large_for_the_engine_is_refused_by_name() -> None:
+    with pytest.raises(InvalidArgument) as error:
+        order_amounts(BTC, price=None, quantity=None, max_notional="1" + "0" * 40)
+    assert [field for field, _ in error.value.violations] == ["max_notional"]

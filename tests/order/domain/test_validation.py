@@ -90,3 +90,8 @@ def test_a_halted_market_takes_no_orders() -> None:
     with pytest.raises(FailedPrecondition) as refused:
         check_order(LIMIT_BUY, replace(BTC_USDC, halted=True), NOW, Violations())
     assert refused.value.reason == "MARKET_HALTED"
+
+
+def test_a_price_too_large_for_the_engine_is_invalid_not_an_internal_error() -> None:
+    huge = Decimal("489457123092403025620053072282003753540813204312.05")
+    assert _fields(replace(LIMIT_BUY, price=huge)) == {"order.price"}
