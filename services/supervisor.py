@@ -91,6 +91,9 @@ async def run(children: list[Child], settings: Settings) -> int:
         for child in children:
             log_file = (logs / f"{child.name}.log").open("ab")
             # Own session: a Ctrl-C reaches `up` only, which then stops the children in order.
+            # Every child is started before the first health check opens a gRPC channel: on
+            # uvloop this is a fork(), and once gRPC runs threads here its fork handlers restart
+            # them in the child, which can crash before its exec.
             processes[child.name] = await asyncio.create_subprocess_exec(
                 *child.argv, stdout=log_file, stderr=log_file, env={**os.environ, **child.env},
                 start_new_session=True)

@@ -4,6 +4,7 @@ sequences: the journal is the truth of the book."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from clearmesh.matching.v1 import matching_service_pb2 as pb
@@ -19,27 +20,35 @@ async def some_trading(matching: Any, prefix: str) -> None:
                                     metadata=matching.order_service)
 
 
-async def drain(stream: Any) -> list[Any]:
-    """Everything a stream delivers until it has nothing more for a moment (then it is cancelled)."""
-    items = []
+QUIET_SECS = 0.5  # a stream that says nothing for this long has nothing more to say
+WAIT_SECS = 20.0  # the most an item that must come may take
+
+
+async def drain(stream: Any, through: int = 0, sequence: Callable[[Any], int] = lambda item: 0) -> list[Any]:
+    """Everything a stream delivers until it has nothing more for a moment (then it is cancelled).
+    The items up to sequence `through` are waited for as long as they take: on a loaded machine
+    the first can take longer than that moment, and a stream cut short would read as a gap."""
+    items: list[Any] = []
     while True:
+        expected = through > (sequence(items[-1]) if items else 0)
         try:
-            items.append(await asyncio.wait_for(stream.read(), 0.5))
+            items.append(await asyncio.wait_for(stream.read(), WAIT_SECS if expected else QUIET_SECS))
         except TimeoutError:
             break
     stream.cancel()
     return items
 
 
-async def all_trades(matching: Any) -> list[Any]:
+async def all_trades(matching: Any, through: int = 0) -> list[Any]:
     request = pb.StreamTradesRequest(market="markets/BTC-USDC")
-    return [item.trade for item in await drain(matching.stub.StreamTrades(request, metadata=matching.trader))]
+    stream = matching.stub.StreamTrades(request, metadata=matching.trader)
+    return [item.trade for item in await drain(stream, through, lambda item: item.trade.sequence)]
 
 
-async def all_events(matching: Any) -> list[Any]:
+async def all_events(matching: Any, through: int = 0) -> list[Any]:
     request = pb.StreamOrderEventsRequest(market="markets/BTC-USDC")
-    return [item.event for item in await drain(
-        matching.stub.StreamOrderEvents(request, metadata=matching.order_service))]
+    stream = matching.stub.StreamOrderEvents(request, metadata=matching.order_service)
+    return [item.event for item in await drain(stream, through, lambda item: item.event.sequence)]
 
 
 async def test_a_restarted_service_has_the_identical_book(open_matching: Any, matching_settings: Any) -> None:
@@ -59,8 +68,8 @@ async def test_sequences_continue_after_a_restart_without_a_gap(open_matching: A
         first = await matching.submit("x1", BUY, "200.00", "0.1")
     async with open_matching(matching_settings) as matching:
         second = await matching.submit("x2", BUY, "200.00", "0.1")
-        trades = await all_trades(matching)
-        events = await all_events(matching)
+        trades = await all_trades(matching, through=second.trades[-1].sequence)
+        events = await all_events(matching, through=second.sequence)
 
     assert second.trades[0].sequence == first.trades[-1].sequence + 1
     assert [trade.sequence for trade in trades] == list(range(1, len(trades) + 1))

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from typing import Any
 
 import grpc
 import pytest
 from sqlalchemy import delete, update
+from tests.testkit.processes import run_cli
 
 from clearmesh.settlement.v1 import settlement_pb2, settlement_service_pb2 as pb
 from services.runtime.settings import ensure_jwt_secret
@@ -75,19 +75,14 @@ async def test_the_cli_prints_each_mismatch_and_fails(settled: Any, two_settled:
     tx, _ = settled.store()
     await tx.write(lambda session: session.execute(update(tables.settlements).where(
         tables.settlements.c.trade == two_settled[0]).values(seller_fee_units=0)))
-    # PYTHONFAULTHANDLER: the child has crashed with SIGSEGV about once in 25 runs here, with no
-    # word on stderr and its buffered output lost; a stack the next time, if Python can print one.
     env = {**os.environ, "JWT_SECRET": ensure_jwt_secret(settled.settings),
-           "CLEARMESH_SETTLEMENT_ADDR": f"127.0.0.1:{settled.settlement_running.port}", "PYTHONFAULTHANDLER": "1"}
+           "CLEARMESH_SETTLEMENT_ADDR": f"127.0.0.1:{settled.settlement_running.port}"}
 
-    # close_fds=False lets Python posix_spawn the child: a fork() would run gRPC's fork
-    # handlers while this process's gRPC threads are busy serving (the child can crash).
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.cli", "reconcile", env=env, close_fds=False,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    output, errors = await process.communicate()
+    # In a thread, not asyncio.create_subprocess_exec: this loop is uvloop, which fork()s while
+    # this process's gRPC threads serve, and the child can crash before its exec (run_cli).
+    done = await asyncio.to_thread(run_cli, ["reconcile"], env)
 
-    lines = output.decode().splitlines()
-    assert process.returncode == 1, (output + errors).decode()[-3000:]
+    lines = done.stdout.splitlines()
+    assert done.returncode == 1, (done.stdout + done.stderr)[-3000:]
     assert lines[0] == f"MISMATCH {two_settled[0]}: the fee account received 20000 USDC units in its transfer, the fees are 10000"
     assert lines[-1] == "checked 2 trades, 3 mismatches"

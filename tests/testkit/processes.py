@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -39,6 +39,20 @@ def eventually(read: Callable[[], T], done: Callable[[T], bool], what: str, wait
         if time.monotonic() > deadline:
             raise AssertionError(f"waited {wait_secs} s for {what}; last seen {value!r}")
         time.sleep(0.05)
+
+
+def run_cli(args: Iterable[str], env: Mapping[str, str], timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+    """`clearmesh ARGS` run to its end in a child process, its output captured.
+
+    Started with subprocess, which spawns with vfork() (or posix_spawn), never fork(): a test
+    process whose gRPC runs threads (a server, a channel) must not fork, since gRPC's fork
+    handlers restart those threads in the child, and there, between fork and exec, they crash
+    it now and then (SIGSEGV, or `Check failed` in ev_epoll1_linux.cc) before the CLI's first
+    line runs. An async test calls this through asyncio.to_thread, never
+    asyncio.create_subprocess_exec: on uvloop (tests/conftest.py) that is libuv's uv_spawn,
+    a plain fork() whatever close_fds says."""
+    return subprocess.run([sys.executable, "-m", "services.cli", *args], cwd=ROOT, env=dict(env),
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 class Processes:
@@ -169,8 +183,7 @@ class Processes:
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """`clearmesh ARGS` with the services' environment (their addresses, the JWT secret)."""
-        return subprocess.run([sys.executable, "-m", "services.cli", *args], cwd=ROOT, env=self.env,
-                              capture_output=True, text=True, timeout=120, check=False)
+        return run_cli(args, self.env)
 
     def stop_all(self) -> None:
         for channel in self._channels.values():

@@ -115,7 +115,19 @@ def test_the_edge_holds_up_statefully(edge: str, fuzzer: dict[str, str]) -> None
     read them. The creates of orders and withdrawals are pinned to ones the fuzzer can afford on
     a real market (the stateless test fuzzes them), and account paths name the fuzzer's own
     account, so the chains reach the services' logic; everything else is generated. A step that
-    follows a link never finds nothing (404): what a create answered, its reads know."""
+    follows a link never finds nothing (404): what a create answered, its reads know.
+
+    Each scenario meets the services as the last one left them, yet which steps it may take
+    next depends on the answers (a link is followed only from a 200), and Hypothesis replays
+    the choices of one scenario in later ones: the same choices must get the same answers, or
+    it stops with FlakyStrategyDefinition. So no id the services remember is drawn: a request
+    id (which keys a placement's or a cancel's replay, and names a withdrawal) is fresh on every
+    call, and a drawn withdrawal name that no call here created is replaced by one nobody has.
+    Else a drawn `0` is 404 until a scenario withdraws with request id `0`, and 200 after; and
+    a placement with a drawn request id that an earlier scenario used answers that scenario's
+    order, already cancelled, so the cancel that followed with 200 now gets 400."""
+    withdrawals: set[str] = set()  # the ones this test created
+
     class Scenario(STATEFUL.as_state_machine()):  # type: ignore[misc]  # a class built at run time
         def before_call(self, case: Any) -> None:
             if case.operation.path == "/v1/orders" and case.method == "POST":
@@ -123,8 +135,16 @@ def test_the_edge_holds_up_statefully(edge: str, fuzzer: dict[str, str]) -> None
                              "price": "100.00", "quantity": "0.0100"}
             if case.operation.path == "/v1/accounts/{account}:withdraw":
                 case.body = {**(case.body or {}), "asset": "USDC", "amount": "1"}
+            for fields in (case.body, case.query):  # a create's requestId is in its query
+                if isinstance(fields, dict) and fields.get("requestId"):
+                    fields["requestId"] = uuid.uuid4().hex
+                    if case.operation.path == "/v1/accounts/{account}:withdraw":
+                        withdrawals.add(fields["requestId"])
             if case.path_parameters and "account" in case.path_parameters:
                 case.path_parameters["account"] = FUZZER
+            drawn = (case.path_parameters or {}).get("withdrawal")
+            if drawn is not None and drawn not in withdrawals:
+                case.path_parameters["withdrawal"] = uuid.uuid4().hex
 
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
             return {"base_url": edge, "headers": fuzzer, "timeout": 10}
