@@ -7,8 +7,14 @@ remember (`idempotency.remember_at_commit`) are one INSERT at the group's end.
 On PostgreSQL, where writers of different rows do not wait for each other, up to LANES groups
 commit at once: one group's statements are round trips to the server, and a single lane left
 32 placements queued behind one group's round trips (bench/order.py, PostgreSQL, 32 clients).
-Each unit touches only its own order's rows, so concurrent groups do not conflict; a deadlock
-with the event follower is retried by `Transactions.write` like any other."""
+Each unit touches only its own order's row, so concurrent groups do not conflict. The event
+follower's transaction, though, locks many orders at once (`OrderStore.many`, in order id
+order), and a group that locked its orders in arrival order deadlocked with it: each held an
+order the other wanted next. PostgreSQL only looks for a deadlock after `deadlock_timeout`
+(1 s by default), so each one held a whole group (and the follower) for a second before one
+side was rolled back and retried: the ~1 s p99 of bench/order.py on PostgreSQL, 10 to 12
+times a run (issue #12). A group therefore runs its units in order id order, the lock order
+of every writer of orders, and a cycle cannot form."""
 
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ from services.runtime.transactions import Transactions
 
 T = TypeVar("T")
 Work = Callable[[AsyncSession], Awaitable[Any]]
+Unit = tuple[str, Work, "asyncio.Future[Any]"]  # the order id whose row it locks, the work, its caller's future
 MAX_BATCH = 256
 LANES = 4
 
@@ -31,13 +38,14 @@ class GroupWriter:
         self._tx = tx
         self._max_batch = max_batch
         self._lanes = lanes if lanes is not None else (1 if tx.is_sqlite else LANES)
-        self._queue: list[tuple[Work, asyncio.Future[Any]]] = []
+        self._queue: list[Unit] = []
         self._flushers: set[asyncio.Task[None]] = set()
 
-    async def write(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        """`work` in a write transaction it may share with others; its own answer or error."""
+    async def write(self, work: Callable[[AsyncSession], Awaitable[T]], *, order_id: str) -> T:
+        """`work` in a write transaction it may share with others; its own answer or error.
+        `work` writes (and so locks) the row of the order `order_id` and no other existing row."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append((work, future))
+        self._queue.append((order_id, work, future))
         if len(self._flushers) < self._lanes:
             flusher = asyncio.create_task(self._flush(), name="order-group-commit")
             self._flushers.add(flusher)
@@ -47,6 +55,10 @@ class GroupWriter:
         try:
             while self._queue:
                 batch, self._queue = self._queue[:self._max_batch], self._queue[self._max_batch:]
+                # Locked in the one order every writer of orders takes them in (see the module).
+                # Python's order of ids is the database's: they are lower-case UUIDs, hyphens in
+                # the same places, so byte order and a locale's collation sort them alike.
+                batch.sort(key=lambda unit: unit[0])
                 await self._commit(batch)
         finally:
             # Off the books in the same turn as it finds the queue empty. A done callback runs a
@@ -55,16 +67,16 @@ class GroupWriter:
             # the repair sweep, releasing one order after another, could stall until then.
             self._flushers.discard(asyncio.current_task())
 
-    async def _commit(self, batch: list[tuple[Work, asyncio.Future[Any]]]) -> None:
+    async def _commit(self, batch: list[Unit]) -> None:
         async def together(session: AsyncSession) -> list[Any]:
-            return [await work(session) for work, _ in batch]
+            return [await work(session) for _, work, _ in batch]
 
         try:
             answers = await self._tx.write(together)
         except Exception:  # noqa: BLE001 - whatever it was, each unit is tried alone below
             # One unit's error rolled the whole batch back: each runs alone, so each caller gets
             # its own answer or its own error.
-            for work, future in batch:
+            for _, work, future in batch:
                 try:
                     answer = await self._tx.write(work)
                 except Exception as error:  # noqa: BLE001 - handed to its caller, who raises it
@@ -72,7 +84,7 @@ class GroupWriter:
                 else:
                     _settle(future, answer=answer)
             return
-        for (_, future), answer in zip(batch, answers):
+        for (_, _, future), answer in zip(batch, answers):
             _settle(future, answer=answer)
 
 

@@ -129,7 +129,8 @@ class Lifecycle:
                     self._in_flight.add(order.order_id)
                     try:
                         with timed("store"):
-                            existing = await self.writes.write(lambda session: self._insert(session, order))
+                            existing = await self.writes.write(lambda session: self._insert(session, order),
+                                                             order_id=order.order_id)
                     finally:
                         if existing is not order:  # not stored, or a concurrent call with this request_id stored first
                             self._in_flight.discard(order.order_id)
@@ -262,7 +263,7 @@ class Lifecycle:
             return message
 
         with timed("store"):
-            return await self.writes.write(record)
+            return await self.writes.write(record, order_id=order.order_id)
 
     async def _record_answer(self, session: AsyncSession, order: Order, state: OrderState, filled_quantity: str,
                              average_price: str, reason: str, sequence: int, at: datetime) -> Order:
@@ -296,7 +297,7 @@ class Lifecycle:
             if current is not None and current.state is OrderState.PENDING:
                 await self.store.save(session, current.unanswered(at))
 
-        await self.writes.write(mark)
+        await self.writes.write(mark, order_id=order.order_id)
 
     async def resolve(self, order: Order) -> None:
         """An unresolved order (`Order.unresolved`) settled with Matching. A withdraw alone (a
@@ -322,7 +323,7 @@ class Lifecycle:
             reason = OrderReason.MATCHING_UNAVAILABLE if state is OrderState.CANCELLED else ""
         at = self.clock.now()
         await self.writes.write(lambda session: self._record_answer(
-            session, order, state, filled, "", reason, sequence, at))
+            session, order, state, filled, "", reason, sequence, at), order_id=order.order_id)
 
     async def withdraw(self, order: Order) -> bool:
         """After SubmitOrder went unanswered: True if Matching had the order after all (a deadline
@@ -346,7 +347,7 @@ class Lifecycle:
             await self.store.save(session, rejected)
             return rejected
 
-        rejected = await self.writes.write(reject)
+        rejected = await self.writes.write(reject, order_id=order.order_id)
         if rejected is not None:
             await self.release(rejected)
 
@@ -409,7 +410,7 @@ class Lifecycle:
             if current is not None and current.release is Release.DUE:
                 await self.store.save(session, replace(current, release=Release.DONE))
 
-        await self.writes.write(done)
+        await self.writes.write(done, order_id=order.order_id)
 
     # --------------------------------------------------------------- repair
 

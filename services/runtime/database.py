@@ -20,6 +20,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from services.runtime.pool_ping import ping_idle_connections
 from services.runtime.sql_spans import trace_statements
 from services.runtime.sqlite_inline import inline_connector
 
@@ -94,8 +95,9 @@ def create_engine(url: str, *, sqlite_synchronous: SqliteSynchronous = DEFAULT_S
     On PostgreSQL, `timeout_secs` bounds connecting, each statement and the wait for a pooled
     connection, so a database that is gone (refusing, or a partition that answers nothing)
     fails the call in that time instead of holding it; None waits as long as the driver does
-    (migrations, whose statements may run long). Every connection is pinged when taken from
-    the pool, so one that died while the database was away is replaced, not used."""
+    (migrations, whose statements may run long). A connection taken from the pool after a
+    while unused is pinged first, so one that died while the database was away is replaced,
+    not used (runtime/pool_ping.py)."""
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
         # An in-memory database lives in one connection (SQLAlchemy's StaticPool): kept as it was.
@@ -116,7 +118,8 @@ def create_engine(url: str, *, sqlite_synchronous: SqliteSynchronous = DEFAULT_S
     if timeout_secs is not None:
         kwargs.setdefault("connect_args", {}).update(timeout=timeout_secs, command_timeout=timeout_secs)
         kwargs.setdefault("pool_timeout", timeout_secs)
-    engine = create_async_engine(parsed, pool_pre_ping=True, **_pooled(kwargs, POSTGRES_POOL))
+    engine = create_async_engine(parsed, **_pooled(kwargs, POSTGRES_POOL))
+    ping_idle_connections(engine)
     trace_statements(engine)
     return engine
 

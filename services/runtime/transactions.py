@@ -22,6 +22,7 @@ run outside a transaction (`read_alone`), on a bare connection.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -33,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from services.runtime.sqlite_inline import InlineConnection
 
 T = TypeVar("T")
+log = logging.getLogger("clearmesh.db")
 
 _WRITE_OPTION = "clearmesh_write"
 _ALONE_OPTION = "clearmesh_alone"
@@ -117,8 +119,13 @@ class Transactions:
                 if attempt == MAX_ATTEMPTS:
                     raise
             except DBAPIError as error:
-                if attempt == MAX_ATTEMPTS or getattr(error.orig, "sqlstate", None) not in _RETRYABLE_SQLSTATES:
+                sqlstate = getattr(error.orig, "sqlstate", None)
+                if attempt == MAX_ATTEMPTS or sqlstate not in _RETRYABLE_SQLSTATES:
                     raise
+                # Said out loud: a deadlock is a lock order broken somewhere, and PostgreSQL finds
+                # it only after deadlock_timeout (1 s), which every writer in it waited (issue #12).
+                log.warning("a write transaction was rolled back by the database and runs again",
+                            extra={"fields": {"db.sqlstate": sqlstate, "attempt": attempt}})
         raise AssertionError("unreachable")  # pragma: no cover
 
     @asynccontextmanager

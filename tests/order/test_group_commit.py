@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, event, select
+from sqlalchemy import Column, Integer, MetaData, Table, event, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.order import tables as order_tables
+from services.order.domain.enums import OrderState, OrderType, Side, TimeInForce
+from services.order.domain.orders import Order
+from services.order.domain.validation import OrderSpec
 from services.order.group import LANES, GroupWriter
+from services.order.store import OrderStore
 from services.runtime.database import create_engine
 from services.runtime.errors import NotFound
 from services.runtime.transactions import Transactions, insert_at_commit
@@ -52,7 +59,7 @@ def _insert(value: int):
 
 async def test_concurrent_writes_share_commits_and_each_gets_its_answer(tmp_path: Path) -> None:
     writer, tx, commits = await _writer(tmp_path)
-    answers = await asyncio.gather(*(writer.write(_insert(value)) for value in range(50)))
+    answers = await asyncio.gather(*(writer.write(_insert(value), order_id=str(value)) for value in range(50)))
     assert answers == list(range(50))
     assert len(commits) < 50
     stored = await tx.read(lambda session: session.execute(select(rows.c.value)))
@@ -61,13 +68,13 @@ async def test_concurrent_writes_share_commits_and_each_gets_its_answer(tmp_path
 
 async def test_one_units_error_is_its_own_and_the_others_commit(tmp_path: Path) -> None:
     writer, tx, _ = await _writer(tmp_path)
-    outcomes = await asyncio.gather(*(writer.write(_insert(value)) for value in (1, -1, 2)), return_exceptions=True)
+    outcomes = await asyncio.gather(*(writer.write(_insert(value), order_id=str(value)) for value in (1, -1, 2)), return_exceptions=True)
     assert outcomes[0] == 1 and outcomes[2] == 2
     assert isinstance(outcomes[1], NotFound)
     stored = await tx.read(lambda session: session.execute(select(rows.c.value)))
     assert sorted(row.value for row in stored) == [1, 2]
     with pytest.raises(NotFound):
-        await writer.write(_insert(-2))
+        await writer.write(_insert(-2), order_id="-2")
 
 
 def _insert_at_commit(value: int):
@@ -81,7 +88,7 @@ def _insert_at_commit(value: int):
 async def test_rows_a_groups_units_defer_to_the_commit_are_one_insert_per_group(tmp_path: Path) -> None:
     statements: list[str] = []
     writer, tx, commits = await _writer(tmp_path, statements)
-    answers = await asyncio.gather(*(writer.write(_insert_at_commit(value)) for value in range(50)))
+    answers = await asyncio.gather(*(writer.write(_insert_at_commit(value), order_id=str(value)) for value in range(50)))
     assert answers == list(range(50))
     assert len([statement for statement in statements if statement.startswith("INSERT")]) == len(commits) < 50
     stored = await tx.read(lambda session: session.execute(select(rows.c.value)))
@@ -90,8 +97,8 @@ async def test_rows_a_groups_units_defer_to_the_commit_are_one_insert_per_group(
 
 async def test_a_deferred_row_that_fails_fails_only_its_own_unit(tmp_path: Path) -> None:
     writer, tx, _ = await _writer(tmp_path)
-    await writer.write(_insert(7))
-    outcomes = await asyncio.gather(*(writer.write(_insert_at_commit(value)) for value in (1, 7, 2)),
+    await writer.write(_insert(7), order_id="7")
+    outcomes = await asyncio.gather(*(writer.write(_insert_at_commit(value), order_id=str(value)) for value in (1, 7, 2)),
                                     return_exceptions=True)
     assert outcomes[0] == 1 and outcomes[2] == 2
     assert isinstance(outcomes[1], IntegrityError)
@@ -121,7 +128,7 @@ async def test_groups_commit_side_by_side_only_where_the_database_allows(databas
     # One unit per group, so only the lanes can let groups overlap.
     writer = GroupWriter(tx, max_batch=1)
     try:
-        answers = await asyncio.gather(*(writer.write(_insert(value)) for value in range(40)))
+        answers = await asyncio.gather(*(writer.write(_insert(value), order_id=str(value)) for value in range(40)))
     finally:
         await engine.dispose()
     assert answers == list(range(40))
@@ -133,6 +140,66 @@ async def test_a_write_made_as_soon_as_the_previous_one_is_answered_is_committed
     """The caller of the last write is woken before the flusher that answered it has left the
     writer's books: its next write must get a flusher of its own, not wait for a later write."""
     writer, _, _ = await _writer(tmp_path)
-    assert await writer.write(_insert(1)) == 1
+    assert await writer.write(_insert(1), order_id="1") == 1
     async with asyncio.timeout(5):  # the next write starts in this very turn (no new task)
-        assert await writer.write(_insert(2)) == 2
+        assert await writer.write(_insert(2), order_id="2") == 2
+
+
+def _order(order_id: str) -> Order:
+    spec = OrderSpec(Side.BUY, OrderType.LIMIT, TimeInForce.GTC, Decimal("1.00"), Decimal("0.001"), None, False,
+                     None, "")
+    now = datetime.now(UTC)
+    return Order(order_id, "accounts/alice", "BTC-USDC", spec, f"request-{order_id}", "f", "USDC", 1000, 0,
+                 OrderState.PENDING, Decimal(0), "", "", now, now)
+
+
+async def test_a_group_locks_its_orders_in_the_order_the_event_follower_locks_them(postgres_url: str) -> None:
+    """The event follower locks a batch's orders in id order (`OrderStore.many`). A group that
+    locked its orders in the order its units arrived deadlocked with it, and PostgreSQL only
+    noticed after deadlock_timeout (1 s), then rolled one side back to run again."""
+    engine = create_engine(postgres_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(order_tables.metadata.create_all)
+    tx, store = Transactions(engine), OrderStore()
+    low, high = "00000000-0000-4000-8000-000000000001", "ffffffff-0000-4000-8000-000000000002"
+    async def stored(session: AsyncSession) -> None:
+        for order_id in (low, high):
+            await store.insert(session, _order(order_id))
+
+    await tx.write(stored)
+    runs: list[str] = []  # each transaction's work, each time it runs
+    first_locked = asyncio.Event()
+
+    async def follower_waits_for_a_lock() -> None:
+        waiting = text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND wait_event_type = 'Lock'")
+        async with asyncio.timeout(5):
+            while not await tx.read_alone(lambda connection: connection.scalar(waiting)):
+                await asyncio.sleep(0.01)
+
+    def lock(order_id: str):
+        async def work(session: AsyncSession) -> None:
+            runs.append(order_id)
+            await store.get(session, order_id, lock=True)
+            if not first_locked.is_set():  # the group's first order locked: the follower comes in now
+                first_locked.set()
+                await follower_waits_for_a_lock()
+
+        return work
+
+    async def follower() -> None:
+        async def apply(session: AsyncSession) -> None:
+            runs.append("follower")
+            await store.many(session, [low, high])
+
+        await first_locked.wait()
+        await tx.write(apply)
+
+    writer = GroupWriter(tx)
+    try:
+        # One group, its units arriving in the opposite of id order.
+        await asyncio.gather(writer.write(lock(high), order_id=high), writer.write(lock(low), order_id=low),
+                             follower())
+    finally:
+        await engine.dispose()
+    assert sorted(runs) == sorted([low, high, "follower"]), "a deadlock rolled a transaction back"

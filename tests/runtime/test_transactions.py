@@ -3,6 +3,7 @@ may be deferred to one INSERT at the end of a write."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -93,3 +94,24 @@ async def test_on_sqlite_a_write_takes_the_files_write_lock_before_its_first_sta
         assert await tx.read(another_writer_starts) is True  # a read leaves writers alone
     finally:
         await engine.dispose()
+
+
+async def test_a_write_the_database_rolls_back_as_a_deadlock_runs_again_and_is_logged(
+        postgres_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    engine = create_engine(postgres_url)
+    attempts = 0
+
+    async def work(session: AsyncSession) -> int:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:  # PostgreSQL's own error, as its deadlock detector raises it
+            await session.execute(text("DO $$ BEGIN RAISE EXCEPTION 'deadlock' USING ERRCODE = '40P01'; END $$"))
+        return attempts
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="clearmesh.db"):
+            assert await Transactions(engine).write(work) == 2
+    finally:
+        await engine.dispose()
+    [record] = caplog.records
+    assert record.fields == {"db.sqlstate": "40P01", "attempt": 1}  # type: ignore[attr-defined]
