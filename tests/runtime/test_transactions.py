@@ -3,10 +3,11 @@ may be deferred to one INSERT at the end of a write."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, text
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.runtime.database import create_engine
 from services.runtime.errors import FailedPrecondition
+from services.runtime.sqlite_inline import inline_connector
 from services.runtime.transactions import Transactions, insert_at_commit
 
 ITEMS = Table("items", MetaData(), Column("id", Integer, primary_key=True))
@@ -93,3 +95,36 @@ async def test_on_sqlite_a_write_takes_the_files_write_lock_before_its_first_sta
         assert await tx.read(another_writer_starts) is True  # a read leaves writers alone
     finally:
         await engine.dispose()
+
+
+class _NotedCommits(sqlite3.Connection):
+    """A connection that notes each commit in `_NotedCommits.seen`."""
+
+    seen: ClassVar[list[str]] = []
+
+    def commit(self) -> None:
+        _NotedCommits.seen.append("commit")
+        super().commit()
+
+
+async def test_on_sqlite_a_write_commits_before_the_loop_runs_anything_else(tmp_path: Path) -> None:
+    # The writer is held until the commit: a turn of the event loop in between (SQLAlchemy ends
+    # its async sessions in a task of their own) would hold it while the loop serves others.
+    path = tmp_path / "turns.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}", sqlite_synchronous="NORMAL",
+                           async_creator=inline_connector(str(path), factory=_NotedCommits))
+    try:
+        tx = Transactions(engine)
+        await tx.write(lambda session: session.execute(text("CREATE TABLE items (id INTEGER PRIMARY KEY)")))
+        _NotedCommits.seen = []
+
+        async def work(session: AsyncSession) -> None:
+            await session.execute(text("INSERT INTO items (id) VALUES (1)"))
+            asyncio.get_running_loop().call_soon(_NotedCommits.seen.append, "the loop's next turn")
+
+        await tx.write(work)
+        await asyncio.sleep(0)
+    finally:
+        await engine.dispose()
+
+    assert _NotedCommits.seen == ["commit", "the loop's next turn"]
