@@ -51,6 +51,15 @@ class GroupWriter:
             self._flushers.add(flusher)
         return await future
 
+    async def write_alongside(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """`work`, which may lock many orders (the event follower's batch), in the group being
+        formed when groups commit one at a time (SQLite: one writer, so no lock order to keep,
+        and the batch shares the group's commit and fsync); in a transaction of its own when
+        they commit side by side (PostgreSQL), where it would break the groups' lock order."""
+        if self._lanes == 1:
+            return await self.write(work, order_id="")
+        return await self._tx.write(work)
+
     async def _flush(self) -> None:
         try:
             while self._queue:

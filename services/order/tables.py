@@ -60,7 +60,8 @@ orders = Table(
     Column("release", String(8), nullable=False),
     Column("release_units", BigInteger, nullable=False),
     Index("order_orders_account_seq", "account", "seq"),
-    Index("order_orders_account_create_time", "account", "create_time"),
+    # The account's notional of the window (store._notional_since) summed from the index alone.
+    Index("order_orders_account_notional", "account", "create_time", "state", "kyc_notional_units"),
     Index("order_orders_state", "state"),
     Index("order_orders_release", "release"),
 )

@@ -144,10 +144,16 @@ class InlineConnection:
 
     async def commit(self) -> None:
         if self._commit_off_loop and self._conn.total_changes != self._changes_committed:
-            # A caller cancelled meanwhile is not answered before the commit ends: SQLAlchemy
-            # waits for it (tests/runtime/test_sqlite_inline.py), so the connection is never
-            # rolled back or closed while the thread still commits on it.
-            await asyncio.get_running_loop().run_in_executor(COMMITS, self._conn.commit)
+            # A caller cancelled meanwhile is not answered before the commit ends (its
+            # cancellation is raised then), so the connection is never rolled back or closed
+            # while the thread still commits on it (tests/runtime/test_sqlite_inline.py). The
+            # one place a transaction on this connection suspends: see `Transactions`.
+            committing = asyncio.get_running_loop().run_in_executor(COMMITS, self._conn.commit)
+            try:
+                await asyncio.shield(committing)
+            except asyncio.CancelledError:
+                await _until_done(committing)
+                raise
         else:
             self._conn.commit()  # a read's, or a commit that does not sync: microseconds
         self._changes_committed = self._conn.total_changes
@@ -176,6 +182,17 @@ class InlineConnection:
     @property
     def in_transaction(self) -> bool:
         return self._conn.in_transaction
+
+
+async def _until_done(future: asyncio.Future[Any]) -> None:
+    """Waits for `future` to end, whatever cancels the waiter meanwhile."""
+    while not future.done():
+        try:
+            await asyncio.shield(future)
+        except asyncio.CancelledError:
+            continue
+        except Exception:  # noqa: BLE001 - the commit's own error is raised by the caller's future
+            return
 
 
 def inline_connector(path: str, *, commit_off_loop: bool = False,

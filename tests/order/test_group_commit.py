@@ -203,3 +203,19 @@ async def test_a_group_locks_its_orders_in_the_order_the_event_follower_locks_th
     finally:
         await engine.dispose()
     assert sorted(runs) == sorted([low, high, "follower"]), "a deadlock rolled a transaction back"
+
+
+async def test_on_one_lane_the_followers_batch_joins_the_group_being_formed(tmp_path: Path) -> None:
+    writer, _, commits = await _writer(tmp_path)
+    assert await asyncio.gather(writer.write(_insert(1), order_id="1"), writer.write_alongside(_insert(2)),
+                                writer.write(_insert(3), order_id="3")) == [1, 2, 3]
+    assert len(commits) == 1
+
+
+async def test_with_lanes_side_by_side_the_followers_batch_commits_alone(tmp_path: Path) -> None:
+    # Groups on lanes side by side keep one lock order; a batch locking many orders would break it.
+    _, tx, commits = await _writer(tmp_path)
+    writer = GroupWriter(tx, lanes=2)
+    assert await asyncio.gather(writer.write(_insert(1), order_id="1"), writer.write_alongside(_insert(2)),
+                                writer.write(_insert(3), order_id="3")) == [1, 2, 3]
+    assert len(commits) == 2

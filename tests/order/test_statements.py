@@ -3,10 +3,17 @@ a span (when traced) on every order, and they were most of its time (bench/order
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
+
+from services.order import store
+from services.order.service import SPEC
+from services.runtime import migrate
 
 # The lookup (request log, order and notional in one), the insert, the answer, the remembered
 # answer; and one more when Matching's event moved the order before its answer was recorded.
@@ -25,3 +32,17 @@ async def test_placing_an_order_runs_at_most_five_statements_on_orders_database(
     statements = [span.name for span in recorded_spans.get_finished_spans()
                   if (span.attributes or {}).get("db.namespace") == namespace]
     assert statements and len(statements) <= MOST_STATEMENTS, statements
+
+
+async def test_the_accounts_notional_of_the_window_is_read_from_an_index_alone(tmp_path: Path) -> None:
+    # Every placement sums the account's orders of the last 24 h: read from the table, that is
+    # a row per order of the window, on pages a SQLite reader's cache has usually dropped.
+    path = tmp_path / "order.db"
+    await migrate.upgrade(f"sqlite+aiosqlite:///{path}", SPEC.migrations)
+    statement = store._placement().compile(dialect=sqlite.dialect())
+    with sqlite3.connect(path) as connection:
+        plan = [row[-1] for row in connection.execute(
+            f"EXPLAIN QUERY PLAN {statement.string}", (0, "accounts/a", "2026-12-06", "REJECTED", "r", "r"))]
+
+    window = [step for step in plan if "order_orders" in step and "request_id" not in step]
+    assert window and all("COVERING INDEX" in step for step in window), plan

@@ -3,11 +3,12 @@ may be deferred to one INSERT at the end of a write."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, text
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.runtime.database import create_engine
 from services.runtime.errors import FailedPrecondition
+from services.runtime.sqlite_inline import inline_connector
 from services.runtime.transactions import Transactions, insert_at_commit
 
 ITEMS = Table("items", MetaData(), Column("id", Integer, primary_key=True))
@@ -115,3 +117,36 @@ async def test_a_write_the_database_rolls_back_as_a_deadlock_runs_again_and_is_l
         await engine.dispose()
     [record] = caplog.records
     assert record.fields == {"db.sqlstate": "40P01", "attempt": 1}  # type: ignore[attr-defined]
+
+
+class _NotedCommits(sqlite3.Connection):
+    """A connection that notes each commit in `_NotedCommits.seen`."""
+
+    seen: ClassVar[list[str]] = []
+
+    def commit(self) -> None:
+        _NotedCommits.seen.append("commit")
+        super().commit()
+
+
+async def test_on_sqlite_a_write_commits_before_the_loop_runs_anything_else(tmp_path: Path) -> None:
+    # The writer is held until the commit: a turn of the event loop in between (SQLAlchemy ends
+    # its async sessions in a task of their own) would hold it while the loop serves others.
+    path = tmp_path / "turns.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}", sqlite_synchronous="NORMAL",
+                           async_creator=inline_connector(str(path), factory=_NotedCommits))
+    try:
+        tx = Transactions(engine)
+        await tx.write(lambda session: session.execute(text("CREATE TABLE items (id INTEGER PRIMARY KEY)")))
+        _NotedCommits.seen = []
+
+        async def work(session: AsyncSession) -> None:
+            await session.execute(text("INSERT INTO items (id) VALUES (1)"))
+            asyncio.get_running_loop().call_soon(_NotedCommits.seen.append, "the loop's next turn")
+
+        await tx.write(work)
+        await asyncio.sleep(0)
+    finally:
+        await engine.dispose()
+
+    assert _NotedCommits.seen == ["commit", "the loop's next turn"]
