@@ -81,11 +81,8 @@ def _install_tracing(tracing: str) -> Any:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    from services.runtime.telemetry import RpcSpanNames
-
     provider = TracerProvider()
     if tracing != "unheard":
-        provider.add_span_processor(RpcSpanNames())
         provider.add_span_processor(BatchSpanProcessor(_Dropped()))  # type: ignore[arg-type]  # duck-typed exporter
     trace.set_tracer_provider(provider)
     return provider

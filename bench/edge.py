@@ -67,11 +67,16 @@ FIGURE_PREFIX = {"GetOrderBook": "orderbook", "ListBalances": "balances", "GetAp
 
 async def run_services() -> None:
     from services.registry import SERVICE_NAMES, load_spec
+    from services.runtime.collector import tune_collector
     from services.runtime.server import start
     from services.runtime.settings import Settings
 
     settings = Settings()
     running = [await start(load_spec(name), settings, port=0) for name in SERVICE_NAMES]
+    # As a service's `serve` does once it has started: without it, spans waiting in the export
+    # queue outlive young collections and make full ones walk the whole start-up heap, which no
+    # service pays in production (~90 µs of collection per Deposit's 7 spans, measured).
+    tune_collector()
     print(json.dumps({r.spec.name: r.port for r in running}), flush=True)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

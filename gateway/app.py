@@ -21,6 +21,7 @@ from gateway.edge.ratelimit import RateLimiter
 from gateway.edge.transport import CoalescingHttpToolsProtocol
 from gateway.edge.upstream import Upstreams
 from gateway.transcode import Transcoder, build_openapi
+from services.runtime.collector import tune_collector
 from services.runtime.logs import configure_logging
 from services.runtime.loop import run as run_loop
 from services.runtime.settings import Settings
@@ -64,6 +65,11 @@ async def serve(settings: Settings) -> None:
         # every service; /metrics on the edge's own port serves the same registry.
         start_http_server(settings.metrics_port, registry=app.metrics.registry)
     server = uvicorn.Server(server_config(app, settings))
+    # What start-up built (modules, routes, the transcoder's messages) out of the collector's
+    # sight, as every service does (services/runtime/collector.py): with tracing on, each
+    # request's span waits in the export queue long enough to be promoted, and the full
+    # collections that follow would walk all of it again and again.
+    tune_collector()
     await server.serve()
     shutdown_tracing()
 

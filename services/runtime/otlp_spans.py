@@ -29,7 +29,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import SpanContext, SpanKind
+from opentelemetry.trace import SpanContext, SpanKind, StatusCode
 
 # Span.SpanKind in OTLP counts from SPAN_KIND_UNSPECIFIED = 0; the API's from INTERNAL = 0.
 _KIND = {SpanKind.INTERNAL: 1, SpanKind.SERVER: 2, SpanKind.CLIENT: 3, SpanKind.PRODUCER: 4, SpanKind.CONSUMER: 5}
@@ -93,6 +93,12 @@ def _span_flags(parent: SpanContext | None) -> bytes:
     return struct.pack("<I", flags)
 
 
+# A span's flags field (number 16), whether its parent is remote or not (or it has none).
+_REMOTE_PARENT, _LOCAL_PARENT = b"\x85\x01" + _span_flags(SpanContext(0, 0, is_remote=True)), b"\x85\x01" + _span_flags(None)
+# Start and end time, two fixed64 fields with their tags, in one call.
+_TIMES = struct.Struct("<BQBQ").pack
+
+
 class SpanEncoder:
     """Writes ExportTraceServiceRequests; keeps what recurs from one batch to the next."""
 
@@ -101,6 +107,7 @@ class SpanEncoder:
         # By identity: a Resource hashes by a JSON dump of its attributes, on every lookup.
         self._resources: dict[int, tuple[Resource, bytes]] = {}
         self._scopes: dict[InstrumentationScope | None, bytes] = {}
+        self._heads: dict[tuple[str, SpanKind], bytes] = {}  # a span's name and kind fields
 
     def request(self, spans: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
         try:
@@ -169,7 +176,9 @@ class SpanEncoder:
         return encoded
 
     def _span(self, span: ReadableSpan) -> bytes:
-        """trace.v1.Span, field by field in number order, zero values left out as proto3 does."""
+        """trace.v1.Span, field by field in number order, zero values left out as proto3 does.
+        Per span this is the exporting thread's main work, beside the loop and holding the GIL
+        it waits for: what recurs (the name and kind, the flags, an unset status) is written once."""
         context = span.get_span_context()
         if context is None:
             raise Unencodable("a span without a context")
@@ -179,13 +188,22 @@ class SpanEncoder:
             parts.append(_field(b"\x1a", ",".join(f"{k}={v}" for k, v in context.trace_state.items()).encode()))
         if parent:
             parts += (b"\x22\x08", parent.span_id.to_bytes(8, "big"))
-        if span.name:
-            parts.append(_field(b"\x2a", span.name.encode()))
-        parts += (b"\x30", _varint(_KIND[span.kind]))
-        if span.start_time:
-            parts += (b"\x39", struct.pack("<Q", span.start_time))
-        if span.end_time:
-            parts += (b"\x41", struct.pack("<Q", span.end_time))
+        named = (span.name, span.kind)
+        head = self._heads.get(named)
+        if head is None:
+            if len(self._heads) >= CACHED_ATTRIBUTES:
+                self._heads.clear()
+            head = self._heads[named] = (_field(b"\x2a", span.name.encode()) if span.name else b"") \
+                + b"\x30" + _varint(_KIND[span.kind])
+        parts.append(head)
+        start, end = span.start_time, span.end_time
+        if start and end:
+            parts.append(_TIMES(0x39, start, 0x41, end))
+        else:
+            if start:
+                parts += (b"\x39", struct.pack("<Q", start))
+            if end:
+                parts += (b"\x41", struct.pack("<Q", end))
         parts += self._attributes_of(span.attributes, b"\x4a")
         if span.dropped_attributes:
             parts += (b"\x50", _varint(span.dropped_attributes))
@@ -203,10 +221,13 @@ class SpanEncoder:
         if span.dropped_links:
             parts += (b"\x70", _varint(span.dropped_links))
         if (status := span.status) is not None:
-            parts.append(_field(b"\x7a", b"".join((
-                _field(b"\x12", status.description.encode()) if status.description else b"",
-                b"\x18" + _varint(status.status_code.value) if status.status_code.value else b""))))
-        parts += (b"\x85\x01", _span_flags(parent))
+            if status.status_code is StatusCode.UNSET and not status.description:
+                parts.append(b"\x7a\x00")
+            else:
+                parts.append(_field(b"\x7a", b"".join((
+                    _field(b"\x12", status.description.encode()) if status.description else b"",
+                    b"\x18" + _varint(status.status_code.value) if status.status_code.value else b""))))
+        parts.append(_REMOTE_PARENT if parent is not None and parent.is_remote else _LOCAL_PARENT)
         return b"".join(parts)
 
     def _event(self, event: Event) -> bytes:

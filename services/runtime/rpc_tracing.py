@@ -79,8 +79,8 @@ class ServerSpans:
 
 
 class MethodSpans:
-    """One method's SERVER spans, named and labelled once: `package.Service/Method` (what
-    telemetry.RpcSpanNames makes of OpenTelemetry's names) with the RPC conventions'
+    """One method's SERVER spans, named and labelled once: `package.Service/Method` (the RPC
+    conventions' name, not the path OpenTelemetry's aio interceptor used) with the RPC conventions'
     rpc.system, rpc.service, rpc.method and rpc.grpc.status_code, plus the caller's address
     (net.peer.*) and user agent, as OpenTelemetry's server interceptor records them."""
 

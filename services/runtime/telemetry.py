@@ -27,8 +27,7 @@ from importlib import metadata
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
-from opentelemetry.context import Context
-from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
@@ -43,7 +42,6 @@ from services.runtime.settings import Settings
 # The resource attribute naming where a process runs (semantic conventions' deployment.*).
 DEPLOYMENT_ENVIRONMENT = "deployment.environment"
 
-_GRPC_SCOPE = "opentelemetry.instrumentation.grpc"
 _configured = False
 
 
@@ -82,16 +80,6 @@ def _processor(settings: Settings) -> SpanProcessor | None:
     return None
 
 
-class RpcSpanNames(SpanProcessor):
-    """Names gRPC spans as the RPC conventions do, `package.Service/Method`: OpenTelemetry's
-    aio interceptors use the call's path, which starts with a slash."""
-
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        if span.name.startswith("/") and span.instrumentation_scope is not None \
-                and span.instrumentation_scope.name == _GRPC_SCOPE:
-            span.update_name(span.name[1:])
-
-
 def configure_tracing(service: str, settings: Settings) -> TracerProvider:
     """Installs the process's tracer provider once, with the resource every span carries
     (service.name, service.version, deployment.environment), and instruments Redis.
@@ -108,8 +96,8 @@ def configure_tracing(service: str, settings: Settings) -> TracerProvider:
                                 DEPLOYMENT_ENVIRONMENT: settings.deployment_environment})
     provider = TracerProvider(resource=resource, sampler=sampler_of(settings))
     if (processor := _processor(settings)) is not None:
-        # Only beside an exporter: with no processor at all, the edge skips building spans.
-        provider.add_span_processor(RpcSpanNames())
+        # Only with an exporter: with no processor at all, the edge and the services skip
+        # building spans (unheard.py).
         provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)
     _instrument_redis()

@@ -1,10 +1,11 @@
 """A fixed statement run on SQLite's driver directly (services/runtime/sqlite_direct.py) gives
-what SQLAlchemy gives, inside the caller's transaction, and steps aside wherever the direct
-way would change what is seen (PostgreSQL, a recording span)."""
+what SQLAlchemy gives, inside the caller's transaction, steps aside on PostgreSQL, and under a
+recording span makes the SQL span SQLAlchemy's hooks would (services/runtime/sql_spans.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ SINCE = select(items.c.name).where(items.c.at >= bindparam("since"))
 INSERT = DirectStatement(
     sqlite.insert(items).on_conflict_do_nothing(index_elements=[items.c.name]),
     elsewhere={"postgresql": postgresql.insert(items).on_conflict_do_nothing(index_elements=[items.c.name])})
+RENAME = DirectStatement(items.update().where(items.c.id == bindparam("target_id")))
 
 
 @pytest.fixture
@@ -136,13 +138,87 @@ async def test_on_sqlite_nothing_goes_through_sqlalchemys_execution_when_nobody_
     assert seen == []  # not even the write's BEGIN IMMEDIATE (runtime/transactions.py issues it on the driver)
 
 
-async def test_under_a_recording_span_it_runs_through_sqlalchemy_and_gets_its_sql_span(
-        sqlite_engine: AsyncEngine, recorded_spans: InMemorySpanExporter) -> None:
+def _sql_spans(recorded: InMemorySpanExporter) -> list[tuple[Any, ...]]:
+    """Each SQL span as compared: all but its ids and times; whether its parent is the caller's."""
+    finished = recorded.get_finished_spans()
+    callers = {span.context.span_id for span in finished if span.name == "caller"}
+    return [(span.name, span.kind, dict(span.attributes or {}), span.status.status_code, span.status.description,
+             span.parent is not None and span.parent.span_id in callers, span.instrumentation_scope)
+            for span in finished if (span.attributes or {}).get("db.system.name")]
+
+
+async def _spans_of(recorded: InMemorySpanExporter, work: Callable[[], Awaitable[Any]]) -> list[tuple[Any, ...]]:
+    """The SQL spans `work` makes under a recording span (an error it raises is expected)."""
+    recorded.clear()
+    with trace.get_tracer("test").start_as_current_span("caller"), contextlib.suppress(IntegrityError):
+        await work()
+    return _sql_spans(recorded)
+
+
+async def _through_sqlalchemy(connection: AsyncSession | AsyncConnection, statement: Any, params: Any) -> None:
+    await connection.execute(statement, params)
+
+
+async def test_under_a_recording_span_it_still_runs_directly(sqlite_engine: AsyncEngine,
+                                                            recorded_spans: InMemorySpanExporter) -> None:
     tx = Transactions(sqlite_engine)
+    seen = _statements_through_sqlalchemy(sqlite_engine)
     with trace.get_tracer("test").start_as_current_span("caller"):
         await tx.write(lambda session: INSERT.run(session, ROW))
-    assert [finished.name for finished in recorded_spans.get_finished_spans()
-            if finished.name.startswith("INSERT")] == ["INSERT direct.db"]
+        await tx.read_alone(lambda c: DirectStatement(BY_NAME).run(c, {"name": "a"}))
+    assert seen == []
+
+
+async def test_its_sql_span_is_the_one_sqlalchemys_hooks_give_the_statement(
+        sqlite_engine: AsyncEngine, recorded_spans: InMemorySpanExporter) -> None:
+    tx = Transactions(sqlite_engine)
+    insert = sqlite.insert(items).on_conflict_do_nothing(index_elements=[items.c.name])
+
+    async def direct() -> None:
+        await tx.write(lambda session: INSERT.run(session, ROW))
+        await tx.read_alone(lambda c: DirectStatement(BY_NAME).run(c, {"name": "a"}))
+
+    async def through_sqlalchemy() -> None:
+        await tx.write(lambda session: _through_sqlalchemy(session, insert, ROW))
+        await tx.read_alone(lambda c: _through_sqlalchemy(c, BY_NAME, {"name": "a"}))
+
+    spans = await _spans_of(recorded_spans, direct)
+    assert [(name, under_caller) for name, *_, under_caller, _scope in spans] == [
+        ("INSERT direct.db", True), ("SELECT direct.db", True)]
+    assert spans == await _spans_of(recorded_spans, through_sqlalchemy)
+
+
+async def test_a_failed_statements_span_is_the_one_sqlalchemys_hooks_give_it(
+        sqlite_engine: AsyncEngine, recorded_spans: InMemorySpanExporter) -> None:
+    tx = Transactions(sqlite_engine)
+    await tx.write(lambda session: INSERT.run(session, ROW))
+    plain, same_id = DirectStatement(items.insert()), {**ROW, "name": "b"}
+
+    spans = await _spans_of(recorded_spans, lambda: tx.write(lambda session: plain.run(session, same_id)))
+    assert spans and {(span[3], span[2]["error.type"]) for span in spans} == {(trace.StatusCode.ERROR, "IntegrityError")}
+    assert spans == await _spans_of(recorded_spans, lambda: tx.write(
+        lambda session: _through_sqlalchemy(session, items.insert(), same_id)))
+
+
+async def test_many_parameter_sets_make_one_span_as_sqlalchemys_executemany_does(
+        sqlite_engine: AsyncEngine, recorded_spans: InMemorySpanExporter) -> None:
+    tx = Transactions(sqlite_engine)
+    await _insert_through_sqlalchemy(tx, ROW)
+    await _insert_through_sqlalchemy(tx, {**ROW, "id": 2, "name": "b"})
+    rows = [{"target_id": 1, "name": "x"}, {"target_id": 2, "name": "y"}]
+
+    spans = await _spans_of(recorded_spans, lambda: tx.write(lambda session: RENAME.run_many(session, rows)))
+    assert [span[0] for span in spans] == ["UPDATE direct.db"]
+    assert spans == await _spans_of(recorded_spans, lambda: tx.write(
+        lambda session: _through_sqlalchemy(session, RENAME.statement, rows)))
+
+
+async def test_outside_a_recording_span_it_makes_no_span(sqlite_engine: AsyncEngine,
+                                                         recorded_spans: InMemorySpanExporter) -> None:
+    tx = Transactions(sqlite_engine)
+    await tx.write(lambda session: INSERT.run(session, ROW))
+    await tx.read_alone(lambda c: DirectStatement(BY_NAME).run(c, {"name": "a"}))
+    assert _sql_spans(recorded_spans) == []
 
 
 async def test_a_driver_error_is_raised_as_sqlalchemys(sqlite_engine: AsyncEngine) -> None:
@@ -151,9 +227,6 @@ async def test_a_driver_error_is_raised_as_sqlalchemys(sqlite_engine: AsyncEngin
     plain = DirectStatement(items.insert())
     with pytest.raises(IntegrityError):
         await tx.write(lambda session: plain.run(session, {**ROW, "name": "b"}))  # the same id
-
-
-RENAME = DirectStatement(items.update().where(items.c.id == bindparam("target_id")))
 
 
 async def test_many_parameter_sets_run_as_one_executemany(engine: AsyncEngine) -> None:

@@ -1,12 +1,11 @@
 """Tracing's settings and helpers: parent-based sampling only, the traceparent a record keeps
-and the link made from it, gRPC span names, a span per SQL statement inside a traced call."""
+and the link made from it, a span per SQL statement inside a traced call."""
 
 from __future__ import annotations
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from pydantic import ValidationError
@@ -14,7 +13,7 @@ from sqlalchemy import text
 
 from services.runtime.database import create_engine
 from services.runtime.settings import Settings
-from services.runtime.telemetry import RpcSpanNames, current_traceparent, link_to, sampler_of
+from services.runtime.telemetry import current_traceparent, link_to, sampler_of
 
 TRACE, SPAN = 0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x00F067AA0BA902B7
 
@@ -71,17 +70,6 @@ def test_nothing_is_kept_of_a_sampled_out_or_missing_span() -> None:
 @pytest.mark.parametrize("kept", ["", "00-xyz-00f067aa0ba902b7-01", f"00-{'0' * 32}-{'1' * 16}-01", "00-abc"])
 def test_no_link_is_made_from_an_empty_or_malformed_traceparent(kept: str) -> None:
     assert link_to(kept) is None
-
-
-def test_grpc_spans_are_named_without_the_paths_leading_slash() -> None:
-    provider = TracerProvider()
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(RpcSpanNames())
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    provider.get_tracer("opentelemetry.instrumentation.grpc").start_span("/pkg.Service/Method").end()
-    provider.get_tracer("clearmesh.edge").start_span("/not/grpc").end()
-
-    assert [span.name for span in exporter.get_finished_spans()] == ["pkg.Service/Method", "/not/grpc"]
 
 
 def _statements(recorded: InMemorySpanExporter) -> list[ReadableSpan]:
