@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry.trace import Span
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -114,20 +114,11 @@ class DirectStatement:
             return Ran(result.all() if result.returns_rows else [], result.rowcount)  # type: ignore[attr-defined]
         compiled = self._compiled_for(engine, params)
         values = compiled.values(params)
-        span = _span(engine, compiled.sql)
-        cursor = driver.cursor()
-        try:
+        # The span ends after the fetch, unlike SQLAlchemy's hook: SQLite steps through the rows there.
+        with _statement(driver, engine, compiled.sql, values) as cursor:
             cursor.execute(compiled.sql, values)
             fetched = cursor.fetchall()
             rowcount = cursor.rowcount
-        except sqlite3.Error as error:
-            _failed(span, error)
-            raise DBAPIError.instance(compiled.sql, values, error, sqlite3.Error) from error
-        finally:
-            cursor.close()
-        if span is not None:
-            # After the fetch, unlike SQLAlchemy's hook: SQLite steps through the rows there.
-            span.end()
         if compiled.row is None:
             return Ran([], rowcount)
         make = compiled.row
@@ -147,17 +138,8 @@ class DirectStatement:
             return
         compiled = self._compiled_for(engine, rows[0])
         values = [compiled.values(row) for row in rows]
-        span = _span(engine, compiled.sql)
-        cursor = driver.cursor()
-        try:
+        with _statement(driver, engine, compiled.sql, values) as cursor:
             cursor.executemany(compiled.sql, values)
-        except sqlite3.Error as error:
-            _failed(span, error)
-            raise DBAPIError.instance(compiled.sql, values, error, sqlite3.Error) from error
-        finally:
-            cursor.close()
-        if span is not None:
-            span.end()
 
     def _compiled_for(self, engine: Engine, params: Mapping[str, Any]) -> _Compiled:
         names = frozenset(params)
@@ -184,13 +166,21 @@ class DirectStatement:
         return _Compiled(compiled.string, tuple(binds), row, results)
 
 
-def _span(engine: Engine, sql: str) -> Span | None:
-    """The statement's SQL span, as the engine's SQLAlchemy hooks would start it."""
+@contextmanager
+def _statement(driver: sqlite3.Connection, engine: Engine, sql: str, values: Any) -> Iterator[sqlite3.Cursor]:
+    """A cursor of the driver's for one statement, closed after: its SQL span as the engine's
+    SQLAlchemy hooks would make it (when one records), ended after the block, or with the
+    driver's error, which is raised as SQLAlchemy raises it."""
     spans = statement_spans(engine)
-    return spans.start(sql) if spans is not None else None
-
-
-def _failed(span: Span | None, error: sqlite3.Error) -> None:
-    """The statement's span ended with the driver's error, as SQLAlchemy's error hook ends it."""
+    span = spans.start(sql) if spans is not None else None
+    cursor = driver.cursor()
+    try:
+        yield cursor
+    except sqlite3.Error as error:
+        if span is not None:
+            end_failed(span, error)
+        raise DBAPIError.instance(sql, values, error, sqlite3.Error) from error
+    finally:
+        cursor.close()
     if span is not None:
-        end_failed(span, error)
+        span.end()
