@@ -219,7 +219,7 @@ class Transactions:
         checked out per transaction the direct path saved less, and a work of SQLAlchemy
         statements, which then gets a session bound to that connection, cost ~5 % more than
         the plain ORM session (as the Wallet's store would, with its own Transactions)."""
-        connection = self._kept_writer or await self._alone.connect().start()
+        connection = self._kept_writer = self._kept_writer or await self._alone.connect().start()
         inline = _inline_driver(connection)
         assert inline is not None, "an inline engine's connection"
         driver = inline.sqlite_connection
@@ -239,9 +239,7 @@ class Transactions:
         finally:
             if unit.orm is not None:
                 await unit.orm.close()
-            if healthy:
-                self._kept_writer = connection
-            else:
+            if not healthy:  # kept otherwise, for the next write
                 self._kept_writer = None
                 await connection.close()
 
