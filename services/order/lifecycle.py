@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 import weakref
 from collections.abc import Iterable
 from dataclasses import replace
@@ -44,7 +43,7 @@ from services.order.metrics import ERROR, OUTCOME_OF_STATE, REFUSED, UNAVAILABLE
 from services.order.peers import Peers
 from services.order.requests import PlaceCommand
 from services.order.store import OrderStore
-from services.runtime import idempotency
+from services.runtime import idempotency, random_ids
 from services.runtime.clock import Clock
 from services.runtime.errors import (
     Aborted,
@@ -163,7 +162,7 @@ class Lifecycle:
         lots = market.lots(spec.quantity) if spec.quantity is not None else None
         plan = hold_plan(market, spec.side, spec.notional(), lots, self.fee_rate)
         return Order(
-            order_id=str(uuid.uuid4()), account=account, market_id=market.market_id, spec=spec,
+            order_id=str(random_ids.uuid4()), account=account, market_id=market.market_id, spec=spec,
             request_id=command.request_id, fingerprint=fingerprint, hold_asset=plan.asset, hold_units=plan.units,
             kyc_notional_units=notional_units(_kyc_notional(spec, market), market.quote_decimals),
             state=OrderState.PENDING, filled_quantity=Decimal(0), average_price="", reject_reason="",

@@ -22,14 +22,13 @@ import asyncio
 import inspect
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 import grpc
 from grpc_status import rpc_status
 
-from services.runtime import metrics
+from services.runtime import metrics, random_ids
 from services.runtime.auth import AccessRule, TokenIssuer, authenticate, authorize, bind_principal
 from services.runtime.errors import DomainError, Unimplemented
 from services.runtime.logs import correlation_id_var
@@ -209,7 +208,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         issuer, rules, trust_mesh = self._issuer, self._rules, self._trust_mesh
 
         def admit(metadata: Mapping[str, str]) -> None:
-            correlation_id_var.set(metadata.get("x-request-id") or uuid.uuid4().hex)
+            correlation_id_var.set(metadata.get("x-request-id") or random_ids.uuid4().hex)
             principal = authenticate(metadata, issuer, trust_mesh=trust_mesh)
             authorize(method, principal, rules)
             bind_principal(principal)

@@ -71,8 +71,9 @@ class ServiceRuntime:
 
     @cached_property
     def transactions(self) -> Transactions:
-        """The service's read and write transactions (built once: it hooks the engine)."""
-        return Transactions(self.engine)
+        """The service's read and write transactions (built once: it hooks the engine), keeping
+        their SQLite connections between calls until `close`."""
+        return Transactions(self.engine, keep_connections=True)
 
     def channel(self, service: str, address: str | None = None) -> grpc.aio.Channel:
         """A shared channel to another clearmesh service (at `address`, else its configured
@@ -115,6 +116,8 @@ class ServiceRuntime:
             await closer()
         for channel in self._channels.values():
             await channel.close()
+        if "transactions" in self.__dict__:  # built (cached_property): its kept connections go back first
+            await self.transactions.close()
         await self.engine.dispose()
 
 

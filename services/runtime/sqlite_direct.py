@@ -7,8 +7,9 @@ themselves take microseconds: at 32 concurrent PlaceOrders that was a fifth of O
 (docs/order-path.md, "The hot path"). A `DirectStatement` is compiled once, with SQLAlchemy's
 own compiler and its own type conversions (the SQLite dialect's bind and result processors:
 times as text, booleans as integers), and executed with the sqlite3 cursor of the very
-connection SQLAlchemy holds: inside the same transaction (a write's BEGIN IMMEDIATE, which
-SQLAlchemy issued when the connection was taken) or, from `Transactions.read_alone`, alone.
+connection the caller's transaction is on: a write's (`DirectSession`: its BEGIN IMMEDIATE and
+COMMIT are the driver's too, no ORM session in between), an ORM session's (SQLAlchemy issued
+its BEGIN), or, from `Transactions.read_alone`, a connection's alone.
 
 It runs the SQLAlchemy way, unchanged, on PostgreSQL (each statement is a round trip to the
 server there, not CPU of ours), and on a SQLite engine that is not on the loop's thread
@@ -79,6 +80,41 @@ class _Compiled:
         return values
 
 
+class DirectSession:
+    """A write transaction on SQLite begun and ended on the driver (`Transactions.write`), given
+    to a unit of work in place of the AsyncSession it is typed to get.
+
+    SQLAlchemy's session cost ~200 µs of CPU per write transaction (made, begun, committed and
+    closed through its greenlet bridge, its connection checked out of the pool and back) where
+    BEGIN IMMEDIATE, the statements and the COMMIT take ~70 on the driver: Order runs about one
+    such transaction per placement. A DirectStatement runs here on the driver; whatever else the
+    work asks of a session (`execute`, `scalar`, `connection()`, ...) is answered by a real
+    AsyncSession on the same connection, made at the first such use, inside the same
+    transaction: SQLAlchemy begins its own transaction there without a BEGIN (the connection is
+    `Transactions`' statement-alone kind), and its commit or rollback is the driver's."""
+
+    # Named apart from every AsyncSession attribute (`connection()` is one), which the work may use.
+    __slots__ = ("_connection", "_orm", "direct_driver", "direct_engine", "info")
+
+    def __init__(self, connection: AsyncConnection, driver: sqlite3.Connection) -> None:
+        self._connection = connection
+        self.direct_driver = driver
+        self.direct_engine = connection.sync_engine
+        # What `insert_at_commit` defers to the end of the transaction, as a session's `info`.
+        self.info: dict[Any, Any] = {}
+        self._orm: AsyncSession | None = None
+
+    @property
+    def orm(self) -> AsyncSession | None:
+        """The real session, if the work needed one."""
+        return self._orm
+
+    def __getattr__(self, name: str) -> Any:
+        if self._orm is None:
+            self._orm = AsyncSession(bind=self._connection, expire_on_commit=False)
+        return getattr(self._orm, name)
+
+
 def _engine_of(connection: AsyncSession | AsyncConnection) -> Engine:
     bind = connection.get_bind() if isinstance(connection, AsyncSession) else connection.sync_engine
     return bind if isinstance(bind, Engine) else bind.engine
@@ -94,6 +130,14 @@ async def _direct_driver(connection: AsyncSession | AsyncConnection, dialect: st
     return driver.sqlite_connection if isinstance(driver, InlineConnection) else None
 
 
+async def _target(connection: AsyncSession | AsyncConnection | DirectSession) -> tuple[Engine, sqlite3.Connection | None]:
+    """The engine, and the driver to run on directly (None: through SQLAlchemy)."""
+    if isinstance(connection, DirectSession):
+        return connection.direct_engine, connection.direct_driver
+    engine = _engine_of(connection)
+    return engine, await _direct_driver(connection, engine.dialect.name)
+
+
 class DirectStatement:
     def __init__(self, statement: Executable, *, elsewhere: Mapping[str, Executable] | None = None) -> None:
         """`statement` with bind parameters; `elsewhere` the dialect's own form of it by dialect
@@ -106,11 +150,9 @@ class DirectStatement:
 
     async def run(self, connection: AsyncSession | AsyncConnection, params: Mapping[str, Any]) -> Ran:
         """The statement with `params`, on `connection`'s transaction (or alone, outside one)."""
-        engine = _engine_of(connection)
-        dialect = engine.dialect.name
-        driver = await _direct_driver(connection, dialect)
+        engine, driver = await _target(connection)
         if driver is None:
-            result = await connection.execute(self._elsewhere.get(dialect, self.statement), dict(params))
+            result = await connection.execute(self._elsewhere.get(engine.dialect.name, self.statement), dict(params))
             return Ran(result.all() if result.returns_rows else [], result.rowcount)  # type: ignore[attr-defined]
         compiled = self._compiled_for(engine, params)
         values = compiled.values(params)
@@ -130,11 +172,9 @@ class DirectStatement:
         which PostgreSQL's driver does not give for one)."""
         if not rows:
             return
-        engine = _engine_of(connection)
-        dialect = engine.dialect.name
-        driver = await _direct_driver(connection, dialect)
+        engine, driver = await _target(connection)
         if driver is None:
-            await connection.execute(self._elsewhere.get(dialect, self.statement), [dict(row) for row in rows])
+            await connection.execute(self._elsewhere.get(engine.dialect.name, self.statement), [dict(row) for row in rows])
             return
         compiled = self._compiled_for(engine, rows[0])
         values = [compiled.values(row) for row in rows]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, ClassVar, Self
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, event, select, text
+from sqlalchemy import Column, Integer, MetaData, Table, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,21 +22,44 @@ from services.order.group import LANES, GroupWriter
 from services.order.store import OrderStore
 from services.runtime.database import create_engine
 from services.runtime.errors import NotFound
+from services.runtime.sqlite_inline import inline_connector
 from services.runtime.transactions import Transactions, insert_at_commit
 
 metadata = MetaData()
 rows = Table("rows", metadata, Column("value", Integer, primary_key=True))
 
 
+class _NotedCursor(sqlite3.Cursor):
+    """A cursor that notes each statement it is asked to run (once for an executemany) in
+    `_NotedCursor.seen`, whether SQLAlchemy or a direct statement (runtime/sqlite_direct.py) runs it."""
+
+    seen: ClassVar[list[str] | None] = None
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Self:
+        if _NotedCursor.seen is not None:
+            _NotedCursor.seen.append(sql)
+        return super().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> Self:
+        if _NotedCursor.seen is not None:
+            _NotedCursor.seen.append(sql)
+        return super().executemany(sql, parameters)
+
+
+class _NotingConnection(sqlite3.Connection):
+    def cursor(self, factory: Any = _NotedCursor) -> Any:
+        return super().cursor(factory)
+
+
 async def _writer(tmp_path: Path, statements: list[str] | None = None) -> tuple[GroupWriter, Transactions, list[int]]:
     """The writer, its transactions, and a list that gets a 1 per write transaction (and
     `statements` each statement run after the table is made)."""
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'group.db'}")
+    path = tmp_path / "group.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}",
+                           async_creator=inline_connector(str(path), commit_off_loop=True, factory=_NotingConnection))
     async with engine.begin() as connection:
         await connection.run_sync(metadata.create_all)
-    if statements is not None:
-        event.listen(engine.sync_engine, "before_cursor_execute",
-                     lambda _connection, _cursor, statement, *_: statements.append(statement))
+    _NotedCursor.seen = statements
     tx = Transactions(engine)
     commits: list[int] = []
     original = tx.write

@@ -4,16 +4,25 @@ a span (when traced) on every order, and they were most of its time (bench/order
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.order import store
+from services.order.domain.enums import OrderState, OrderType, Side, TimeInForce
+from services.order.domain.orders import Order
+from services.order.domain.validation import OrderSpec
 from services.order.service import SPEC
 from services.runtime import migrate
+from services.runtime.database import create_engine
+from services.runtime.transactions import Transactions
 
 # The lookup (request log, order and notional in one), the insert, the answer, the remembered
 # answer; and one more when Matching's event moved the order before its answer was recorded.
@@ -46,3 +55,32 @@ async def test_the_accounts_notional_of_the_window_is_read_from_an_index_alone(t
 
     window = [step for step in plan if "order_orders" in step and "request_id" not in step]
     assert window and all("COVERING INDEX" in step for step in window), plan
+
+
+@pytest.mark.parametrize("stored", [1, 3, 5])
+async def test_the_followers_read_of_a_batch_finds_each_stored_order_once(tmp_path: Path, stored: int) -> None:
+    # One fixed statement per power of two of ids, run on the driver on SQLite (the follower's
+    # write then needs no ORM session): the ids are padded by repeating the last.
+    url = f"sqlite+aiosqlite:///{tmp_path / 'order.db'}"
+    await migrate.upgrade(url, SPEC.migrations)
+    engine = create_engine(url)
+    tx, orders = Transactions(engine), store.OrderStore()
+    ids = [f"00000000-0000-4000-8000-00000000000{index}" for index in range(stored)]
+    try:
+        async def insert(session: AsyncSession) -> None:
+            for order_id in ids:
+                await orders.insert(session, _order(order_id))
+
+        await tx.write(insert)
+        found = await tx.write(lambda session: orders.many(session, [*reversed(ids), ids[0], "not-an-order"]))
+    finally:
+        await engine.dispose()
+    assert list(found) == ids and all(found[order_id].order_id == order_id for order_id in ids)
+
+
+def _order(order_id: str) -> Order:
+    spec = OrderSpec(Side.BUY, OrderType.LIMIT, TimeInForce.GTC, Decimal("1.00"), Decimal("0.001"), None, False,
+                     None, "")
+    now = datetime.now(UTC)
+    return Order(order_id, "accounts/alice", "BTC-USDC", spec, f"request-{order_id}", "f", "USDC", 1000, 0,
+                 OrderState.PENDING, Decimal(0), "", "", now, now)

@@ -113,20 +113,22 @@ class _SeenCommits(sqlite3.Connection):
         super().commit()
 
 
-@pytest.fixture
-async def durable(tmp_path: Path) -> AsyncIterator[Transactions]:
-    """A synchronous=FULL file whose commits are seen (and can be held) by `_SeenCommits`."""
+@pytest.fixture(params=[False, True], ids=["orm-session", "kept-connections"])
+async def durable(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Transactions]:
+    """A synchronous=FULL file whose commits are seen (and can be held) by `_SeenCommits`; its
+    writes through an ORM session, or begun and committed on the driver (kept connections)."""
     _SeenCommits.threads, _SeenCommits.gate = [], threading.Event()
     _SeenCommits.loop_thread = threading.get_ident()
     _SeenCommits.gate.set()
     path = tmp_path / "durable.db"
     engine = create_engine(f"sqlite+aiosqlite:///{path}", sqlite_synchronous="FULL",
                            async_creator=inline_connector(str(path), commit_off_loop=True, factory=_SeenCommits))
-    tx = Transactions(engine)
+    tx = Transactions(engine, keep_connections=request.param)
     await tx.write(lambda session: session.execute(text("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)")))
     _SeenCommits.threads.clear()
     yield tx
     _SeenCommits.gate.set()
+    await tx.close()
     await engine.dispose()
 
 
