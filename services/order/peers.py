@@ -39,10 +39,10 @@ from services.runtime.telemetry import current_traceparent
 # A peer that has not answered within this long is treated as unavailable.
 CALL_TIMEOUT_SECS = 5.0
 # Under load (the last KYC batch carried several orders), a KYC batch goes no sooner than this
-# after the one before. bench/order.py, 32 clients on SQLite: at 20 ms every step's batches
-# carried ~6.5 orders (2–3.5 without) and the mesh's CPU per order fell by about a third; at
-# 10 ms the convoys broke up again on the way, 25–30 ms were no better. A lone placement's call
-# goes at once.
+# after the one before; a lone placement's call goes at once. bench/order.py, 32 clients on
+# SQLite: at 20 ms every step's batches carried ~6.5 orders (2–3.5 without) and the mesh's CPU
+# per order fell by about a third; at 10 ms they grew only to 3–4, and 15 or 30 ms did no
+# better than 20 (two runs each, in turns).
 KYC_LINGER_SECS = 0.02
 
 class Peers:

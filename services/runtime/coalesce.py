@@ -16,18 +16,18 @@ server's side: services/runtime/batches.py.
 
 A coalescer may linger, like a group commit with a timer: once a batch has gone out carrying
 more than one call (callers are concurrent), the next goes no sooner than `linger` after it, or
-when it is full, so the calls of that while go together. A lone call (the last batch carried
-one) or the first after a quiet while is sent at once, so one client's latency does not grow.
-Why: the gaps between calls, not the peer's answer time, decided the batches. Order's
-placements reach KYC one by one, spread by the steps before (the read, the account's lock);
-with 32 clients in flight at ~450/s, KYC.CheckEligibilities carried ~2.0–2.4 orders a call,
-Wallet.PlaceHolds and Matching.SubmitOrders ~2.7–3.5, and every call costs its whole RPC on
-both sides. Lingering at the pipeline's entry (KYC, services/order/peers.py) gathers a
-convoy that the later steps keep: the group commit, the holds and the submissions then carry
-the same orders in one call each (~6.5 an RPC at 20 ms, every step's batches equal in
-number), and the CPU per order over the mesh fell by about a third (bench/order.py; figures in
-services/order/README.md). The later steps do not linger: their convoys arrive together
-already, and a linger there would only hold them."""
+as soon as it is full. A lone call (the last batch carried one) or the first after a quiet while
+is sent at once, so one client's latency does not grow. Why: without it, a batch held what
+happened to arrive while the one before was on its way. Order's placements reach KYC one by
+one, spread by the steps before (the read, the account's lock), and the 32 placements in flight
+of bench/order.py were spread over every step: KYC.CheckEligibilities carried ~2–2.4 orders a
+call, Wallet.PlaceHolds and Matching.SubmitOrders ~2.7–3.5, each call a whole RPC on both sides
+(and a transaction in the Wallet). Lingering at the pipeline's first call (KYC, in
+services/order/peers.py) gathers a convoy that the later steps keep, each free again by the time
+the next convoy comes: the group commit, the holds and the submissions then carry the same
+orders, one call each (~6.2–6.5 orders at 20 ms; as many batches at every step), and the CPU per
+order over the mesh fell by about a third (figures in services/order/README.md). The later
+steps do not linger: their convoys arrive together already."""
 
 from __future__ import annotations
 
