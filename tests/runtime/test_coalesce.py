@@ -161,8 +161,11 @@ async def test_a_lingering_coalescer_sends_its_first_call_at_once() -> None:
     peer = Peer()
     coalescer = Coalescer(peer.send, linger=HOUR)
 
-    assert await coalescer.call(1) == 10
+    call = asyncio.ensure_future(coalescer.call(1))
+    await _turns()
+
     assert peer.batches == [[1]]
+    assert await call == 10
 
 
 async def test_after_a_lone_call_the_next_is_sent_at_once() -> None:
@@ -170,8 +173,11 @@ async def test_after_a_lone_call_the_next_is_sent_at_once() -> None:
     coalescer = Coalescer(peer.send, linger=HOUR)
     assert await coalescer.call(1) == 10
 
-    assert await coalescer.call(2) == 20
+    call = asyncio.ensure_future(coalescer.call(2))
+    await _turns()
+
     assert peer.batches == [[1], [2]]
+    assert await call == 20
 
 
 async def test_after_a_shared_batch_calls_made_in_different_turns_linger_together() -> None:
