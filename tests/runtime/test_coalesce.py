@@ -139,3 +139,112 @@ async def test_each_batch_is_sent_in_the_context_of_its_first_caller() -> None:
 
     assert [await first, *[await call for call in later]] == [10, 20, 30]
     assert seen == ["first", "second"]
+
+
+# Lingering: under load a batch waits for the calls of its while; a lone call never waits.
+HOUR = 3600.0  # a linger no test waits out by the clock
+SHORT = 0.01  # a linger a test waits out (the loop's clock: uvloop's, not to be patched)
+
+
+async def _sent_shared(coalescer: Coalescer[int, int]) -> None:
+    """A batch of two calls has gone out and been answered: callers are concurrent."""
+    assert await asyncio.gather(coalescer.call(1), coalescer.call(2)) == [10, 20]
+
+
+async def _turns(count: int = 5) -> None:
+    """A few turns of the loop: enough for a call to be sent if it is not lingering."""
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
+async def test_a_lingering_coalescer_sends_its_first_call_at_once() -> None:
+    peer = Peer()
+    coalescer = Coalescer(peer.send, linger=HOUR)
+
+    call = asyncio.ensure_future(coalescer.call(1))
+    await _turns()
+
+    assert peer.batches == [[1]]
+    assert await call == 10
+
+
+async def test_after_a_lone_call_the_next_is_sent_at_once() -> None:
+    peer = Peer()
+    coalescer = Coalescer(peer.send, linger=HOUR)
+    assert await coalescer.call(1) == 10
+
+    call = asyncio.ensure_future(coalescer.call(2))
+    await _turns()
+
+    assert peer.batches == [[1], [2]]
+    assert await call == 20
+
+
+async def test_after_a_shared_batch_calls_made_in_different_turns_linger_together() -> None:
+    peer = Peer()
+    coalescer = Coalescer(peer.send, linger=HOUR)
+    await _sent_shared(coalescer)
+
+    third = asyncio.ensure_future(coalescer.call(3))
+    await _turns()
+    fourth = asyncio.ensure_future(coalescer.call(4))
+    await _turns()
+
+    assert peer.batches == [[1, 2]]
+    assert not third.done() and not fourth.done()
+    for call in (third, fourth):
+        call.cancel()
+
+
+async def test_a_lingering_batch_goes_when_the_linger_is_over() -> None:
+    peer = Peer()
+    coalescer = Coalescer(peer.send, linger=SHORT)
+    await _sent_shared(coalescer)
+
+    third = asyncio.ensure_future(coalescer.call(3))
+    await _turns()
+    fourth = asyncio.ensure_future(coalescer.call(4))
+
+    assert (await third, await fourth) == (30, 40)
+
+
+async def test_a_lingering_batch_goes_as_soon_as_it_is_full() -> None:
+    peer = Peer()
+    coalescer = Coalescer(peer.send, max_batch=2, linger=HOUR)
+    await _sent_shared(coalescer)
+
+    third = asyncio.ensure_future(coalescer.call(3))
+    await _turns()
+    assert peer.batches == [[1, 2]]
+    fourth = asyncio.ensure_future(coalescer.call(4))
+
+    assert (await third, await fourth) == (30, 40)
+    assert peer.batches == [[1, 2], [3, 4]]
+
+
+async def test_a_call_long_after_a_shared_batch_goes_at_once() -> None:
+    peer = Peer()
+    coalescer = Coalescer(peer.send, linger=SHORT)
+    await _sent_shared(coalescer)
+    await asyncio.sleep(3 * SHORT)
+
+    call = asyncio.ensure_future(coalescer.call(3))
+    await _turns()
+
+    assert peer.batches == [[1, 2], [3]]
+    assert await call == 30
+
+
+async def test_a_caller_that_gave_up_while_lingering_is_left_out_of_the_batch() -> None:
+    peer = Peer()
+    coalescer = Coalescer(peer.send, max_batch=4, linger=HOUR)
+    await _sent_shared(coalescer)
+    gave_up = asyncio.ensure_future(coalescer.call(3))
+    stays = [asyncio.ensure_future(coalescer.call(item)) for item in (4, 5)]
+    await _turns()
+
+    gave_up.cancel()
+    stays.append(asyncio.ensure_future(coalescer.call(6)))  # the fourth call: the batch is full
+
+    assert [await call for call in stays] == [40, 50, 60]
+    assert peer.batches == [[1, 2], [4, 5, 6]]
