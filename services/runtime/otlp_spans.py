@@ -99,6 +99,14 @@ _REMOTE_PARENT, _LOCAL_PARENT = b"\x85\x01" + _span_flags(SpanContext(0, 0, is_r
 _TIMES = struct.Struct("<BQBQ").pack
 
 
+def _attributes(span: ReadableSpan) -> Mapping[str, Any] | None:
+    """The span's attributes: the SDK's own dict behind them when there is one. The public
+    `attributes` wraps them in a read-only proxy whose items() walks them key by key through
+    two more layers, a third of this encoder's time per span; the events and links above are
+    likewise copied into a tuple only when there are any."""
+    return getattr(getattr(span, "_attributes", None), "_dict", None) or span.attributes
+
+
 class SpanEncoder:
     """Writes ExportTraceServiceRequests; keeps what recurs from one batch to the next."""
 
@@ -204,14 +212,14 @@ class SpanEncoder:
                 parts += (b"\x39", struct.pack("<Q", start))
             if end:
                 parts += (b"\x41", struct.pack("<Q", end))
-        parts += self._attributes_of(span.attributes, b"\x4a")
+        parts += self._attributes_of(_attributes(span), b"\x4a")
         if span.dropped_attributes:
             parts += (b"\x50", _varint(span.dropped_attributes))
-        for event in span.events:
+        for event in (span.events if getattr(span, "_events", True) else ()):
             parts.append(_field(b"\x5a", self._event(event)))
         if span.dropped_events:
             parts += (b"\x60", _varint(span.dropped_events))
-        for link in span.links:
+        for link in (span.links if getattr(span, "_links", True) else ()):
             parts.append(_field(b"\x6a", b"".join((
                 b"\x0a\x10", link.context.trace_id.to_bytes(16, "big"),
                 b"\x12\x08", link.context.span_id.to_bytes(8, "big"),
