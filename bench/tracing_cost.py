@@ -17,8 +17,15 @@ one client and 32 at once); the edge bench calls one at a time, so its throughpu
 1000 / p50 latency, per operation and transport. On a machine others share, these swing by a
 quarter from run to run; so each run's CPU (user + system seconds of the bench and all the
 processes it started, which do the same work every run) is reported too, as runs_per_cpu_s:
-the cost tracing adds where the CPU is the limit. `cost_pct` is 1 - median(on) / median(off),
-in percent. The last output line is one JSON object.
+the cost tracing adds where the CPU is the limit. That figure includes every process's start-up,
+the traders' set-up and the phases not reported, which tracing barely touches, so it understates
+the cost per order: the order bench's own "CPU ms per order" of each process in its 32-client
+phase (every repeat of every round) is reported too, as `order_cpu_ms_32_<process>` (less is
+better there; its `cost_pct` is the CPU added, in percent of off's). Order's is the figure that
+matters most: its one event loop is the placement's limit. The sink runs in this process, beside
+the benches, on the same two cores; its CPU over the "on" runs is reported as `sink_cpu_s` (a
+few hundred export requests a run: small beside a bench's). `cost_pct` is
+1 - median(on) / median(off), in percent. The last output line is one JSON object.
 """
 
 from __future__ import annotations
@@ -26,11 +33,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -41,6 +50,8 @@ BENCHES = {"edge": ROOT / "bench" / "edge.py", "order": ROOT / "bench" / "order.
 # The order bench on SQLite only: its figures here are SQLite's (place_per_sec_*), and its
 # PostgreSQL half, run but not reported, was about half of every order round's time.
 BENCH_ARGS = {"edge": [], "order": ["--db", "sqlite"]}
+# bench/order.py's per-process CPU of a phase, printed after the phase's line.
+PHASE_32 = re.compile(r"^\s+32 client\(s\), closed loop.*\n.*\n\s+CPU ms per order: (.*);", re.MULTILINE)
 
 
 def cpu_of_children() -> float:
@@ -50,18 +61,29 @@ def cpu_of_children() -> float:
     return used.ru_utime + used.ru_stime
 
 
-def run_bench(script: Path, env: dict[str, str], full: bool) -> dict[str, float]:
+def run_bench(script: Path, env: dict[str, str], full: bool) -> dict[str, Any]:
     cpu_before = cpu_of_children()
     done = subprocess.run([sys.executable, str(script), *BENCH_ARGS[script.stem], *([] if full else ["--quick"])],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{script.name} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     figures["cpu_s"] = round(cpu_of_children() - cpu_before, 2)
+    figures["cpu_ms_32"] = cpu_per_order(done.stdout)
     return figures
 
 
-def throughputs(name: str, figures: dict[str, float]) -> dict[str, float]:
+def cpu_per_order(output: str) -> dict[str, list[float]]:
+    """Each process's CPU ms per order in every 32-client phase of an order bench's output."""
+    per: dict[str, list[float]] = {}
+    for line in PHASE_32.findall(output):
+        for item in line.split(", "):
+            name, _, value = item.rpartition(" ")
+            per.setdefault(name.replace(" ", "_"), []).append(float(value))
+    return per
+
+
+def throughputs(name: str, figures: dict[str, Any]) -> dict[str, float]:
     """Calls per second: the order bench's own; the edge bench's from its one-at-a-time p50s."""
     if name == "order":
         chosen = {key: value for key, value in figures.items() if key.startswith("place_per_sec_")}
@@ -97,11 +119,20 @@ def main() -> None:
             if arguments.only and name != arguments.only:
                 continue
             seen: dict[str, dict[str, list[float]]] = {"off": {}, "on": {}}
+            cpu: dict[str, dict[str, list[float]]] = {"off": {}, "on": {}}
             exports_before = sink.exports
             for round_ in range(arguments.rounds):
                 for mode, env in modes.items():
-                    for key, value in throughputs(name, run_bench(script, env, arguments.full)).items():
+                    own_before = resource.getrusage(resource.RUSAGE_SELF)
+                    figures = run_bench(script, env, arguments.full)
+                    own = resource.getrusage(resource.RUSAGE_SELF)
+                    if mode == "on":
+                        report["sink_cpu_s"] = round(report.get("sink_cpu_s", 0.0) + own.ru_utime + own.ru_stime
+                                                     - own_before.ru_utime - own_before.ru_stime, 2)
+                    for key, value in throughputs(name, figures).items():
                         seen[mode].setdefault(key, []).append(value)
+                    for process, values in figures.get("cpu_ms_32", {}).items():
+                        cpu[mode].setdefault(process, []).extend(values)
                     print(f"{name} round {round_ + 1} {mode}: "
                           + ", ".join(f"{k} {v[-1]}" for k, v in sorted(seen[mode].items())), flush=True)
             for key in sorted(seen["off"]):
@@ -111,6 +142,14 @@ def main() -> None:
                 report[f"{name}_{key}_off_best"], report[f"{name}_{key}_off_median"] = max(off), statistics.median(off)
                 report[f"{name}_{key}_on_best"], report[f"{name}_{key}_on_median"] = max(on), statistics.median(on)
                 report[f"{name}_{key}_cost_pct"] = round(100 * (1 - statistics.median(on) / statistics.median(off)), 1)
+            for process in sorted(cpu["off"]):
+                off, on = cpu["off"][process], cpu["on"].get(process, [])
+                if not on:
+                    continue
+                stem = f"{name}_cpu_ms_32_{process}"
+                report[f"{stem}_off_best"], report[f"{stem}_off_median"] = min(off), round(statistics.median(off), 3)
+                report[f"{stem}_on_best"], report[f"{stem}_on_median"] = min(on), round(statistics.median(on), 3)
+                report[f"{stem}_cost_pct"] = round(100 * (statistics.median(on) / statistics.median(off) - 1), 1)
             report[f"{name}_exports_received"] = sink.exports - exports_before
     finally:
         server.stop(grace=None)
