@@ -24,7 +24,9 @@ phase (every repeat of every round) is reported too, as `order_cpu_ms_32_<proces
 better there; its `cost_pct` is the CPU added, in percent of off's). Order's is the figure that
 matters most: its one event loop is the placement's limit. The sink runs in this process, beside
 the benches, on the same two cores; its CPU over the "on" runs is reported as `sink_cpu_s` (a
-few hundred export requests a run: small beside a bench's). `cost_pct` is
+few hundred export requests a run: small beside a bench's). Each round also says how many cores
+the rest of the machine kept busy meanwhile (`others_cores_max`, the most of any round): on a
+shared machine a round beside other work is not comparable with a quiet one. `cost_pct` is
 1 - median(on) / median(off), in percent. The last output line is one JSON object.
 """
 
@@ -38,6 +40,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -61,14 +64,26 @@ def cpu_of_children() -> float:
     return used.ru_utime + used.ru_stime
 
 
+def machine_busy() -> float:
+    """CPU seconds the whole machine has been busy (every core, every process: /proc/stat)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # less idle and iowait
+
+
 def run_bench(script: Path, env: dict[str, str], full: bool) -> dict[str, Any]:
-    cpu_before = cpu_of_children()
+    cpu_before, busy_before, began = cpu_of_children(), machine_busy(), time.monotonic()
+    own = resource.getrusage(resource.RUSAGE_SELF)
     done = subprocess.run([sys.executable, str(script), *BENCH_ARGS[script.stem], *([] if full else ["--quick"])],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{script.name} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     figures["cpu_s"] = round(cpu_of_children() - cpu_before, 2)
+    # What the rest of the machine ran meanwhile, in cores: a round beside other work is not
+    # comparable with one on a quiet machine (the throughput of either mode falls by a third).
+    ours = figures["cpu_s"] + resource.getrusage(resource.RUSAGE_SELF).ru_utime - own.ru_utime \
+        + resource.getrusage(resource.RUSAGE_SELF).ru_stime - own.ru_stime
+    figures["others_cores"] = round((machine_busy() - busy_before - ours) / (time.monotonic() - began), 2)
     figures["cpu_ms_32"] = cpu_per_order(done.stdout)
     return figures
 
@@ -134,7 +149,9 @@ def main() -> None:
                     for process, values in figures.get("cpu_ms_32", {}).items():
                         cpu[mode].setdefault(process, []).extend(values)
                     print(f"{name} round {round_ + 1} {mode}: "
-                          + ", ".join(f"{k} {v[-1]}" for k, v in sorted(seen[mode].items())), flush=True)
+                          + ", ".join(f"{k} {v[-1]}" for k, v in sorted(seen[mode].items()))
+                          + f"; others ran {figures['others_cores']} cores beside it", flush=True)
+                    report["others_cores_max"] = max(report.get("others_cores_max", 0.0), figures["others_cores"])
             for key in sorted(seen["off"]):
                 off, on = seen["off"][key], seen["on"].get(key, [])
                 if not on:
