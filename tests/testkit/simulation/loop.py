@@ -35,6 +35,8 @@ from typing import Any
 
 import aiosqlite.core
 
+from services.runtime import random_ids
+
 # The simulated process a task belongs to; every task a node starts inherits it.
 NODE: contextvars.ContextVar[str | None] = contextvars.ContextVar("simulated_node", default=None)
 
@@ -260,7 +262,7 @@ def deterministic_io(random: Random, connections: Connections) -> Iterator[None]
     patches: dict[str, Callable[..., Any]] = {"_execute": _execute, "_connect": _connect, "__await__": _await,
                                               "stop": _stop}
     saved = {name: getattr(aiosqlite.core.Connection, name) for name in patches}
-    real_connect, real_uuid4 = sqlite3.connect, uuid.uuid4
+    real_connect, real_uuid4, real_ids_uuid4 = sqlite3.connect, uuid.uuid4, random_ids.uuid4
 
     def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
         return connections.opened(real_connect(*args, **kwargs))
@@ -272,6 +274,9 @@ def deterministic_io(random: Random, connections: Connections) -> Iterator[None]
         setattr(aiosqlite.core.Connection, name, _on_this_thread(patch, saved[name]))
     sqlite3.connect = _on_this_thread(connect, real_connect)
     uuid.uuid4 = _on_this_thread(uuid4, real_uuid4)
+    # The services' own ids (order ids, correlation ids) come from the runtime's buffer of
+    # randomness, not uuid.uuid4: drawn from the seed as well.
+    random_ids.uuid4 = _on_this_thread(uuid4, real_ids_uuid4)
     try:
         yield
     finally:
@@ -279,3 +284,4 @@ def deterministic_io(random: Random, connections: Connections) -> Iterator[None]
             setattr(aiosqlite.core.Connection, name, method)
         sqlite3.connect = real_connect
         uuid.uuid4 = real_uuid4
+        random_ids.uuid4 = real_ids_uuid4
