@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -15,15 +13,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.order import tables as order_tables
-from services.order.domain.enums import OrderState, OrderType, Side, TimeInForce
-from services.order.domain.orders import Order
-from services.order.domain.validation import OrderSpec
 from services.order.group import LANES, GroupWriter
 from services.order.store import OrderStore
 from services.runtime.database import create_engine
 from services.runtime.errors import NotFound
 from services.runtime.sqlite_inline import inline_connector
 from services.runtime.transactions import Transactions, insert_at_commit
+from tests.testkit.orders import pending_order
 
 metadata = MetaData()
 rows = Table("rows", metadata, Column("value", Integer, primary_key=True))
@@ -170,14 +166,6 @@ async def test_a_write_made_as_soon_as_the_previous_one_is_answered_is_committed
         assert await writer.write(_insert(2), order_id="2") == 2
 
 
-def _order(order_id: str) -> Order:
-    spec = OrderSpec(Side.BUY, OrderType.LIMIT, TimeInForce.GTC, Decimal("1.00"), Decimal("0.001"), None, False,
-                     None, "")
-    now = datetime.now(UTC)
-    return Order(order_id, "accounts/alice", "BTC-USDC", spec, f"request-{order_id}", "f", "USDC", 1000, 0,
-                 OrderState.PENDING, Decimal(0), "", "", now, now)
-
-
 async def test_a_group_locks_its_orders_in_the_order_the_event_follower_locks_them(postgres_url: str) -> None:
     """The event follower locks a batch's orders in id order (`OrderStore.many`). A group that
     locked its orders in the order its units arrived deadlocked with it, and PostgreSQL only
@@ -189,7 +177,7 @@ async def test_a_group_locks_its_orders_in_the_order_the_event_follower_locks_th
     low, high = "00000000-0000-4000-8000-000000000001", "ffffffff-0000-4000-8000-000000000002"
     async def stored(session: AsyncSession) -> None:
         for order_id in (low, high):
-            await store.insert(session, _order(order_id))
+            await store.insert(session, pending_order(order_id))
 
     await tx.write(stored)
     runs: list[str] = []  # each transaction's work, each time it runs

@@ -4,8 +4,6 @@ a span (when traced) on every order, and they were most of its time (bench/order
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +14,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.order import store
-from services.order.domain.enums import OrderState, OrderType, Side, TimeInForce
-from services.order.domain.orders import Order
-from services.order.domain.validation import OrderSpec
 from services.order.service import SPEC
 from services.runtime import migrate
 from services.runtime.database import create_engine
 from services.runtime.transactions import Transactions
+from tests.testkit.orders import pending_order
 
 # The lookup (request log, order and notional in one), the insert, the answer, the remembered
 # answer; and one more when Matching's event moved the order before its answer was recorded.
@@ -69,18 +65,10 @@ async def test_the_followers_read_of_a_batch_finds_each_stored_order_once(tmp_pa
     try:
         async def insert(session: AsyncSession) -> None:
             for order_id in ids:
-                await orders.insert(session, _order(order_id))
+                await orders.insert(session, pending_order(order_id))
 
         await tx.write(insert)
         found = await tx.write(lambda session: orders.many(session, [*reversed(ids), ids[0], "not-an-order"]))
     finally:
         await engine.dispose()
     assert list(found) == ids and all(found[order_id].order_id == order_id for order_id in ids)
-
-
-def _order(order_id: str) -> Order:
-    spec = OrderSpec(Side.BUY, OrderType.LIMIT, TimeInForce.GTC, Decimal("1.00"), Decimal("0.001"), None, False,
-                     None, "")
-    now = datetime.now(UTC)
-    return Order(order_id, "accounts/alice", "BTC-USDC", spec, f"request-{order_id}", "f", "USDC", 1000, 0,
-                 OrderState.PENDING, Decimal(0), "", "", now, now)
