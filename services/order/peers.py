@@ -40,10 +40,11 @@ from services.runtime.telemetry import current_traceparent
 CALL_TIMEOUT_SECS = 5.0
 # Under load (the last KYC batch carried several orders), a KYC batch goes no sooner than this
 # after the one before; a lone placement's call goes at once. bench/order.py, 32 clients on
-# SQLite, with the per-placement CPU cuts of the same day: at 20 ms every step's batches carried
-# ~6.5 orders (2–3.5 without) and the mesh's CPU per order fell by about a third; at 10 ms the
-# CPU per order is ~15 % above 20 ms's, but the wait is half: p99 at 500/s offered 37–54 ms
-# (median 43) against 44–82 (median 56) at 20 ms and 62–74 with no linger (runs in turns).
+# SQLite: at 20 ms every step's batches carried ~6.5 orders (2–3.5 without) and the mesh's CPU
+# per order fell by about a third. With the session-less writes (runtime/transactions.py) in as
+# well, 10 ms costs ~20 % more CPU per order at 500/s than 20 ms (2.8–3.0 against 2.3–2.5 ms,
+# quick runs), but waits half as long: p99 at 500/s offered 37–54 ms (median 43) against 44–82
+# (median 56) at 20 ms and 62–74 with no linger (runs in turns).
 # The price: under load one account's placements (which ask KYC one at a time) go at most one
 # per batch, ~100/s.
 KYC_LINGER_SECS = 0.01
