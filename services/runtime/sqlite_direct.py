@@ -32,11 +32,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.expression import Executable
 
+from services.runtime.asyncpg_direct import AsyncpgDriver
 from services.runtime.sql_spans import end_failed, statement_spans
 from services.runtime.sqlite_inline import InlineConnection
 
@@ -80,26 +82,69 @@ class _Compiled:
         return values
 
 
-class DirectSession:
-    """A write transaction on SQLite begun and ended on the driver (`Transactions.write`), given
-    to a unit of work in place of the AsyncSession it is typed to get.
+class SqliteDriver:
+    """One sqlite3 connection (an inline one's), as `DirectStatement` and `Transactions` run on it."""
 
-    SQLAlchemy's session cost ~200 µs of CPU per write transaction (made, begun, committed and
-    closed through its greenlet bridge, its connection checked out of the pool and back) where
-    BEGIN IMMEDIATE, the statements and the COMMIT take ~70 on the driver: Order runs about one
-    such transaction per placement. A DirectStatement runs here on the driver; whatever else the
-    work asks of a session (`execute`, `scalar`, `connection()`, ...) is answered by a real
-    AsyncSession on the same connection, made at the first such use, inside the same
-    transaction: SQLAlchemy begins its own transaction there without a BEGIN (the connection is
-    `Transactions`' statement-alone kind), and its commit or rollback is the driver's."""
+    __slots__ = ("connection", "engine", "inline")
+
+    def __init__(self, inline: InlineConnection, engine: Engine) -> None:
+        self.inline = inline
+        self.connection = inline.sqlite_connection
+        self.engine = engine
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.connection.in_transaction
+
+    @property
+    def alive(self) -> bool:
+        return True  # a file: no connection to lose
+
+    async def begin(self) -> None:
+        # IMMEDIATE: the file's write lock from the start (runtime/transactions.py).
+        self.connection.execute("BEGIN IMMEDIATE")
+
+    async def commit(self) -> None:
+        await self.inline.commit()  # off the loop's thread when it syncs (sqlite_inline.py)
+
+    async def rollback(self) -> None:
+        await self.inline.rollback()
+
+    async def run(self, sql: str, values: Sequence[Any], returns_rows: bool) -> tuple[Sequence[Any], int]:
+        # The span ends after the fetch, unlike SQLAlchemy's hook: SQLite steps through the rows there.
+        with _statement(self.connection, self.engine, sql, values) as cursor:
+            cursor.execute(sql, values)
+            fetched = cursor.fetchall()
+            return fetched, cursor.rowcount
+
+    async def run_many(self, sql: str, values: Sequence[Sequence[Any]]) -> None:
+        with _statement(self.connection, self.engine, sql, values) as cursor:
+            cursor.executemany(sql, values)
+
+
+Driver = SqliteDriver | AsyncpgDriver
+
+
+class DirectSession:
+    """A write transaction begun and ended on the driver (`Transactions.write`), given to a
+    unit of work in place of the AsyncSession it is typed to get.
+
+    SQLAlchemy's session cost ~200 µs of CPU per write transaction on SQLite (made, begun,
+    committed and closed through its greenlet bridge, its connection checked out of the pool and
+    back) where BEGIN IMMEDIATE, the statements and the COMMIT take ~70 on the driver; on
+    PostgreSQL TODO. Order runs about one such transaction per placement. A DirectStatement
+    runs here on the driver; whatever else the work asks of a session (`execute`, `scalar`,
+    `connection()`, ...) is answered by a real AsyncSession on the same connection, made at the
+    first such use, inside the same transaction: SQLAlchemy begins its own transaction there
+    without a BEGIN (the connection is `Transactions`' statement-alone kind: SQLite's without
+    one, PostgreSQL's in autocommit), and its commit or rollback is the driver's."""
 
     # Named apart from every AsyncSession attribute (`connection()` is one), which the work may use.
-    __slots__ = ("_connection", "_orm", "direct_driver", "direct_engine", "info")
+    __slots__ = ("_connection", "_orm", "direct_driver", "info")
 
-    def __init__(self, connection: AsyncConnection, driver: sqlite3.Connection) -> None:
+    def __init__(self, connection: AsyncConnection, driver: Driver) -> None:
         self._connection = connection
         self.direct_driver = driver
-        self.direct_engine = connection.sync_engine
         # What `insert_at_commit` defers to the end of the transaction, as a session's `info`.
         self.info: dict[Any, Any] = {}
         self._orm: AsyncSession | None = None
@@ -120,22 +165,44 @@ def _engine_of(connection: AsyncSession | AsyncConnection) -> Engine:
     return bind if isinstance(bind, Engine) else bind.engine
 
 
-async def _direct_driver(connection: AsyncSession | AsyncConnection, dialect: str) -> sqlite3.Connection | None:
-    """The sqlite3 connection underneath, if the statement may run on it directly."""
-    if dialect != "sqlite":
-        return None
+def driver_of(connection: AsyncConnection) -> Driver | None:
+    """The driver beneath `connection` if statements may run on it directly: SQLite's on the
+    loop's thread (sqlite_inline.py), asyncpg's; None for any other (aiosqlite's)."""
+    fairy = connection.sync_connection.connection  # type: ignore[union-attr]
+    driver = fairy.driver_connection
+    if isinstance(driver, InlineConnection):
+        return SqliteDriver(driver, connection.sync_engine)
+    if isinstance(driver, asyncpg.Connection):
+        return AsyncpgDriver(driver, connection.sync_engine)
+    return None
+
+
+async def _direct_driver(connection: AsyncSession | AsyncConnection) -> Driver | None:
+    """The driver underneath, if the statement may run on it directly. On PostgreSQL only where
+    it runs where SQLAlchemy would run it: on a connection in autocommit (`read_alone`), or in
+    a transaction already begun on the server (SQLAlchemy's adapter sends its BEGIN only with
+    the first statement it runs itself)."""
     if isinstance(connection, AsyncSession):
         connection = await connection.connection()
-    driver = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
-    return driver.sqlite_connection if isinstance(driver, InlineConnection) else None
+    driver = driver_of(connection)
+    if isinstance(driver, AsyncpgDriver) and not (
+            driver.in_transaction or getattr(connection.sync_connection.connection.dbapi_connection,  # type: ignore[union-attr]
+                                             "autocommit", False)):
+        return None
+    return driver
 
 
-async def _target(connection: AsyncSession | AsyncConnection | DirectSession) -> tuple[Engine, sqlite3.Connection | None]:
+async def _target(connection: AsyncSession | AsyncConnection | DirectSession) -> tuple[Engine, Driver | None]:
     """The engine, and the driver to run on directly (None: through SQLAlchemy)."""
     if isinstance(connection, DirectSession):
-        return connection.direct_engine, connection.direct_driver
+        return connection.direct_driver.engine, connection.direct_driver
     engine = _engine_of(connection)
-    return engine, await _direct_driver(connection, engine.dialect.name)
+    if engine.dialect.name not in _DIRECT_DIALECTS:
+        return engine, None
+    return engine, await _direct_driver(connection)
+
+
+_DIRECT_DIALECTS = frozenset({"sqlite", "postgresql"})
 
 
 class DirectStatement:
@@ -144,9 +211,9 @@ class DirectStatement:
         name, where it needs one (an INSERT ... ON CONFLICT is a dialect's construct)."""
         self.statement = statement
         self._elsewhere = dict(elsewhere or {})
-        # Compiled per set of parameter names, as SQLAlchemy compiles it: an INSERT or UPDATE
-        # without values sets the columns its parameters name.
-        self._compiled: dict[frozenset[str], _Compiled] = {}
+        # Compiled per dialect and set of parameter names, as SQLAlchemy compiles it: an INSERT
+        # or UPDATE without values sets the columns its parameters name.
+        self._compiled: dict[tuple[str, frozenset[str]], _Compiled] = {}
 
     async def run(self, connection: AsyncSession | AsyncConnection, params: Mapping[str, Any]) -> Ran:
         """The statement with `params`, on `connection`'s transaction (or alone, outside one)."""
@@ -155,12 +222,7 @@ class DirectStatement:
             result = await connection.execute(self._elsewhere.get(engine.dialect.name, self.statement), dict(params))
             return Ran(result.all() if result.returns_rows else [], result.rowcount)  # type: ignore[attr-defined]
         compiled = self._compiled_for(engine, params)
-        values = compiled.values(params)
-        # The span ends after the fetch, unlike SQLAlchemy's hook: SQLite steps through the rows there.
-        with _statement(driver, engine, compiled.sql, values) as cursor:
-            cursor.execute(compiled.sql, values)
-            fetched = cursor.fetchall()
-            rowcount = cursor.rowcount
+        fetched, rowcount = await driver.run(compiled.sql, compiled.values(params), compiled.row is not None)
         if compiled.row is None:
             return Ran([], rowcount)
         make = compiled.row
@@ -177,27 +239,27 @@ class DirectStatement:
             await connection.execute(self._elsewhere.get(engine.dialect.name, self.statement), [dict(row) for row in rows])
             return
         compiled = self._compiled_for(engine, rows[0])
-        values = [compiled.values(row) for row in rows]
-        with _statement(driver, engine, compiled.sql, values) as cursor:
-            cursor.executemany(compiled.sql, values)
+        await driver.run_many(compiled.sql, [compiled.values(row) for row in rows])
 
     def _compiled_for(self, engine: Engine, params: Mapping[str, Any]) -> _Compiled:
-        names = frozenset(params)
-        compiled = self._compiled.get(names)
+        key = (engine.dialect.name, frozenset(params))
+        compiled = self._compiled.get(key)
         if compiled is None:
-            compiled = self._compiled[names] = self._compile(engine.dialect, sorted(names))
+            compiled = self._compiled[key] = self._compile(engine.dialect, sorted(key[1]))
         return compiled
 
     def _compile(self, dialect: Dialect, column_keys: list[str]) -> _Compiled:
-        compiled = self.statement.compile(dialect=dialect, column_keys=column_keys)  # type: ignore[attr-defined]
+        statement = self._elsewhere.get(dialect.name, self.statement)
+        compiled = statement.compile(dialect=dialect, column_keys=column_keys)  # type: ignore[attr-defined]
         if not compiled.positional:
-            raise ValueError("a direct statement needs a positional paramstyle (SQLite's qmark)")
+            raise ValueError("a direct statement needs a positional paramstyle (SQLite's qmark, asyncpg's $n)")
         binds = []
+        # One per placeholder, in order: `positiontup` names each ($n's once, though used twice).
         for name in compiled.positiontup:
             bind = compiled.binds[name]
             default = _MISSING if bind.required else bind.effective_value
             binds.append((name, default, bind.type.dialect_impl(dialect).bind_processor(dialect)))
-        columns = list(getattr(self.statement, "exported_columns", []))
+        columns = list(getattr(statement, "exported_columns", []))
         row: Callable[[Sequence[Any]], Any] | None = None
         if columns:
             # A named tuple: rows read by attribute, as SQLAlchemy's are.
