@@ -1,12 +1,13 @@
 """PostgreSQL's side of the direct statements (sqlite_direct.py): a transaction and its
 statements run on asyncpg's own connection, the one beneath SQLAlchemy's adapter.
 
-Through SQLAlchemy a write transaction on PostgreSQL cost Order ~0.9 ms of CPU beside the
-server's round trips (an ORM session made, begun, committed and closed; the pool's checkout and
-reset; per statement an execution context, the adapter's cursor and its own prepared-statement
-cache, a greenlet switch each way: py-spy at 32 clients, bench/order.py). Here a statement is
-asyncpg's `fetch` (rows) or `execute` (a count, from its status), both on asyncpg's own cache
-of prepared statements, and BEGIN, COMMIT and ROLLBACK are plain statements on the same
+Through SQLAlchemy a write transaction of one statement cost ~1.1–1.6 ms of CPU beside the
+server's work, ~0.4 here (sqlite_direct.py): an ORM session made, begun, committed and closed;
+the pool's checkout and reset; per statement an execution context, the adapter's cursor and
+its own cache of prepared statements, a greenlet switch each way (py-spy of Order at 32 clients,
+bench/order.py: 41 % of Order's samples had SQLAlchemy on the stack). Here a statement is
+asyncpg's `fetch` (rows) or `execute` (a count, from its status), both on asyncpg's own cache of
+prepared statements, and BEGIN, COMMIT and ROLLBACK are plain statements on the same
 connection (`is_in_transaction` is the server's own word on where it stands).
 
 A driver error is raised as SQLAlchemy's asyncpg adapter raises it: the adapter's DB-API error

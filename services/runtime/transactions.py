@@ -18,13 +18,18 @@ A write may defer rows nothing in it reads back (`insert_at_commit`): they are o
 its end, however many units of a group commit added them. A read of a single statement may
 run outside a transaction (`read_alone`), on a bare connection.
 
-A service's runtime keeps its SQLite connections between calls (`keep_connections`; SQLite
-run on the loop's thread, sqlite_inline.py): checking one out of SQLAlchemy's pool and back
-cost ~80 µs of CPU per write and ~60 per `read_alone`, which Order pays on every placement.
-Its writes are then begun and committed on the driver, the work given a `DirectSession` rather
-than an ORM session (see there: ~200 µs of CPU less per write transaction of direct statements,
-as Order's placements and event follower run; a work that asks for more still gets a real
-session, in the same transaction, for ~20 % less than before).
+A service's runtime keeps its connections between calls (`keep_connections`; on SQLite where
+it runs on the loop's thread, sqlite_inline.py, and on PostgreSQL): checking one out of
+SQLAlchemy's pool and back cost ~80 µs of CPU per write and ~60 per `read_alone` on SQLite,
+which Order pays on every placement (on PostgreSQL a `read_alone` cost ~340 µs checked out
+and ~130 kept, its statement on the driver either way). Its writes are then begun and committed
+on the driver, the work given a `DirectSession` rather than an ORM session (see there and
+sqlite_direct.py: per write transaction of direct statements, as Order's placements and event
+follower run, ~200 µs of CPU less on SQLite, and on PostgreSQL ~0.4 ms instead of ~1.1–1.6; a
+work that asks for more still gets a real session, in the same transaction, for ~20 % less
+than before on SQLite). On PostgreSQL as many writers are kept as write at once (Order's group
+commit runs in lanes, `MAX_KEPT_WRITERS`); a connection the server dropped is given up, not
+kept, and the call on it fails as on any lost connection.
 """
 
 from __future__ import annotations
@@ -83,9 +88,9 @@ def _sqlite_begin(connection: Connection) -> None:
 class Transactions:
     """Read and write transactions on one service's database, with the locking described above.
 
-    `keep_connections`: on SQLite on the loop's thread, the connection of the writes and those
-    of `read_alone` stay checked out between calls (see the module); `close` gives them back,
-    before the engine is disposed (ServiceRuntime.close)."""
+    `keep_connections`: on SQLite on the loop's thread and on PostgreSQL, the connections of the
+    writes and those of `read_alone` stay checked out between calls (see the module); `close`
+    gives them back, before the engine is disposed (ServiceRuntime.close)."""
 
     def __init__(self, engine: AsyncEngine, *, keep_connections: bool = False) -> None:
         self.dialect = engine.dialect.name
