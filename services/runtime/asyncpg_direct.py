@@ -29,8 +29,8 @@ from sqlalchemy.exc import DBAPIError
 
 from services.runtime.sql_spans import end_failed, statement_spans
 
-# asyncpg's errors by the adapter's DB-API class they become, most specific first (as the
-# adapter's own translation, which walks the error's classes for the first it knows).
+# asyncpg's errors by the name of the adapter's DB-API class they become: the first of an
+# error's classes (its MRO) found here, as in the adapter's own translation.
 _DBAPI_CLASS = {
     exceptions.UniqueViolationError: "UniqueViolationError",
     exceptions.ForeignKeyViolationError: "ForeignKeyViolationError",
