@@ -1,24 +1,34 @@
-"""A fixed Core statement run on SQLite's own driver, beneath SQLAlchemy, on the hot path.
+"""A fixed Core statement run on the database's own driver, beneath SQLAlchemy, on the hot
+path: SQLite's sqlite3, or asyncpg (its part in asyncpg_direct.py). The module keeps its name
+from when it was SQLite's alone.
 
 SQLAlchemy's execution of a prebuilt statement (an execution context, the cache lookup of its
 compiled form, the parameters processed, a cursor result built and its rows) costs ~100 µs of
 CPU per statement where the sqlite3 driver alone takes ~15 µs, and on SQLite the statements
 themselves take microseconds: at 32 concurrent PlaceOrders that was a fifth of Order's CPU
-(docs/order-path.md, "The hot path"). A `DirectStatement` is compiled once, with SQLAlchemy's
-own compiler and its own type conversions (the SQLite dialect's bind and result processors:
-times as text, booleans as integers), and executed with the sqlite3 cursor of the very
-connection the caller's transaction is on: a write's (`DirectSession`: its BEGIN IMMEDIATE and
-COMMIT are the driver's too, no ORM session in between), an ORM session's (SQLAlchemy issued
-its BEGIN), or, from `Transactions.read_alone`, a connection's alone.
+(docs/order-path.md, "The hot path"). On PostgreSQL each statement is a round trip, but the
+CPU around it was ours all the same: SQLAlchemy's execution, its asyncpg adapter (a greenlet
+switch each way, its own cache of prepared statements) and the ORM session of a write; there
+a write transaction of one statement cost ~1.1–1.6 ms of CPU through SQLAlchemy and ~0.4
+direct, a `read_alone` ~0.6 and ~0.13 (medians of 5 × 300, 2026-12-07, a busy machine).
 
-It runs the SQLAlchemy way, unchanged, on PostgreSQL (each statement is a round trip to the
-server there, not CPU of ours), and on a SQLite engine that is not on the loop's thread
-(`sqlite_inline`: an in-memory database keeps aiosqlite). Under a recording span a statement
-gets the SQL span SQLAlchemy's hooks would give it (runtime/sql_spans.py: same name,
-attributes and parent), made here, so tracing does not send it the slow way (which cost
-~50 µs more per statement, four statements a PlaceOrder).
-A driver error is raised as SQLAlchemy would raise it (`DBAPIError.instance`: an
-IntegrityError is SQLAlchemy's IntegrityError), so `Transactions.write` treats it the same.
+A `DirectStatement` is compiled once per dialect, with SQLAlchemy's own compiler and its own
+type conversions (the dialect's bind and result processors: on SQLite times as text, booleans
+as integers), and executed on the driver of the very connection the caller's transaction is
+on: a write's (`DirectSession`: its BEGIN and COMMIT are the driver's too, no ORM session in
+between), an ORM session's (SQLAlchemy issued its BEGIN: on PostgreSQL only once it has, as
+its adapter sends it with its first statement), or, from `Transactions.read_alone`, a
+connection's alone (PostgreSQL's in autocommit). On asyncpg a statement is `fetch` or
+`execute`, on asyncpg's own cache of prepared statements.
+
+It runs the SQLAlchemy way on a SQLite engine that is not on the loop's thread (`sqlite_inline`:
+an in-memory database keeps aiosqlite), and in a PostgreSQL session whose transaction has not
+begun on the server yet. Under a recording span a statement gets the SQL span SQLAlchemy's
+hooks would give it (runtime/sql_spans.py: same name, attributes and parent), made here, so
+tracing does not send it the slow way (which cost ~50 µs more per statement on SQLite, four
+statements a PlaceOrder). A driver error is raised as SQLAlchemy would raise it
+(`DBAPIError.instance`: an IntegrityError is SQLAlchemy's IntegrityError; on PostgreSQL with
+the server's sqlstate), so `Transactions.write` treats it the same.
 
 Only for a few statements run on every order: every other statement goes through SQLAlchemy.
 """
@@ -32,11 +42,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.expression import Executable
 
+from services.runtime.asyncpg_direct import AsyncpgDriver
 from services.runtime.sql_spans import end_failed, statement_spans
 from services.runtime.sqlite_inline import InlineConnection
 
@@ -80,26 +92,70 @@ class _Compiled:
         return values
 
 
-class DirectSession:
-    """A write transaction on SQLite begun and ended on the driver (`Transactions.write`), given
-    to a unit of work in place of the AsyncSession it is typed to get.
+class SqliteDriver:
+    """One sqlite3 connection (an inline one's), as `DirectStatement` and `Transactions` run on it."""
 
-    SQLAlchemy's session cost ~200 µs of CPU per write transaction (made, begun, committed and
-    closed through its greenlet bridge, its connection checked out of the pool and back) where
-    BEGIN IMMEDIATE, the statements and the COMMIT take ~70 on the driver: Order runs about one
-    such transaction per placement. A DirectStatement runs here on the driver; whatever else the
-    work asks of a session (`execute`, `scalar`, `connection()`, ...) is answered by a real
-    AsyncSession on the same connection, made at the first such use, inside the same
-    transaction: SQLAlchemy begins its own transaction there without a BEGIN (the connection is
-    `Transactions`' statement-alone kind), and its commit or rollback is the driver's."""
+    __slots__ = ("connection", "engine", "inline")
+
+    def __init__(self, inline: InlineConnection, engine: Engine) -> None:
+        self.inline = inline
+        self.connection = inline.sqlite_connection
+        self.engine = engine
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.connection.in_transaction
+
+    @property
+    def alive(self) -> bool:
+        return True  # a file: no connection to lose
+
+    async def begin(self) -> None:
+        # IMMEDIATE: the file's write lock from the start (runtime/transactions.py).
+        self.connection.execute("BEGIN IMMEDIATE")
+
+    async def commit(self) -> None:
+        await self.inline.commit()  # off the loop's thread when it syncs (sqlite_inline.py)
+
+    async def rollback(self) -> None:
+        await self.inline.rollback()
+
+    async def run(self, sql: str, values: Sequence[Any], returns_rows: bool) -> tuple[Sequence[Any], int]:
+        # The span ends after the fetch, unlike SQLAlchemy's hook: SQLite steps through the rows there.
+        with _statement(self.connection, self.engine, sql, values) as cursor:
+            cursor.execute(sql, values)
+            fetched = cursor.fetchall()
+            return fetched, cursor.rowcount
+
+    async def run_many(self, sql: str, values: Sequence[Sequence[Any]]) -> None:
+        with _statement(self.connection, self.engine, sql, values) as cursor:
+            cursor.executemany(sql, values)
+
+
+Driver = SqliteDriver | AsyncpgDriver
+
+
+class DirectSession:
+    """A write transaction begun and ended on the driver (`Transactions.write`), given to a
+    unit of work in place of the AsyncSession it is typed to get.
+
+    SQLAlchemy's session cost ~200 µs of CPU per write transaction on SQLite (made, begun,
+    committed and closed through its greenlet bridge, its connection checked out of the pool and
+    back) where BEGIN IMMEDIATE, the statements and the COMMIT take ~70 on the driver; on
+    PostgreSQL ~0.7–1.2 ms more than the ~0.4 of BEGIN, a statement and COMMIT on asyncpg
+    (see the module). Order runs about one such transaction per placement. A DirectStatement
+    runs here on the driver; whatever else the work asks of a session (`execute`, `scalar`,
+    `connection()`, ...) is answered by a real AsyncSession on the same connection, made at the
+    first such use, inside the same transaction: SQLAlchemy begins its own transaction there
+    without a BEGIN (the connection is `Transactions`' statement-alone kind: SQLite's without
+    one, PostgreSQL's in autocommit), and its commit or rollback is the driver's."""
 
     # Named apart from every AsyncSession attribute (`connection()` is one), which the work may use.
-    __slots__ = ("_connection", "_orm", "direct_driver", "direct_engine", "info")
+    __slots__ = ("_connection", "_orm", "direct_driver", "info")
 
-    def __init__(self, connection: AsyncConnection, driver: sqlite3.Connection) -> None:
+    def __init__(self, connection: AsyncConnection, driver: Driver) -> None:
         self._connection = connection
         self.direct_driver = driver
-        self.direct_engine = connection.sync_engine
         # What `insert_at_commit` defers to the end of the transaction, as a session's `info`.
         self.info: dict[Any, Any] = {}
         self._orm: AsyncSession | None = None
@@ -120,22 +176,44 @@ def _engine_of(connection: AsyncSession | AsyncConnection) -> Engine:
     return bind if isinstance(bind, Engine) else bind.engine
 
 
-async def _direct_driver(connection: AsyncSession | AsyncConnection, dialect: str) -> sqlite3.Connection | None:
-    """The sqlite3 connection underneath, if the statement may run on it directly."""
-    if dialect != "sqlite":
-        return None
+def driver_of(connection: AsyncConnection) -> Driver | None:
+    """The driver beneath `connection` if statements may run on it directly: SQLite's on the
+    loop's thread (sqlite_inline.py), asyncpg's; None for any other (aiosqlite's)."""
+    fairy = connection.sync_connection.connection  # type: ignore[union-attr]
+    driver = fairy.driver_connection
+    if isinstance(driver, InlineConnection):
+        return SqliteDriver(driver, connection.sync_engine)
+    if isinstance(driver, asyncpg.Connection):
+        return AsyncpgDriver(driver, connection.sync_engine)
+    return None
+
+
+async def _direct_driver(connection: AsyncSession | AsyncConnection) -> Driver | None:
+    """The driver underneath, if the statement may run on it directly. On PostgreSQL only where
+    it runs where SQLAlchemy would run it: on a connection in autocommit (`read_alone`), or in
+    a transaction already begun on the server (SQLAlchemy's adapter sends its BEGIN only with
+    the first statement it runs itself)."""
     if isinstance(connection, AsyncSession):
         connection = await connection.connection()
-    driver = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
-    return driver.sqlite_connection if isinstance(driver, InlineConnection) else None
+    driver = driver_of(connection)
+    if isinstance(driver, AsyncpgDriver) and not (
+            driver.in_transaction or getattr(connection.sync_connection.connection.dbapi_connection,  # type: ignore[union-attr]
+                                             "autocommit", False)):
+        return None
+    return driver
 
 
-async def _target(connection: AsyncSession | AsyncConnection | DirectSession) -> tuple[Engine, sqlite3.Connection | None]:
+async def _target(connection: AsyncSession | AsyncConnection | DirectSession) -> tuple[Engine, Driver | None]:
     """The engine, and the driver to run on directly (None: through SQLAlchemy)."""
     if isinstance(connection, DirectSession):
-        return connection.direct_engine, connection.direct_driver
+        return connection.direct_driver.engine, connection.direct_driver
     engine = _engine_of(connection)
-    return engine, await _direct_driver(connection, engine.dialect.name)
+    if engine.dialect.name not in _DIRECT_DIALECTS:
+        return engine, None
+    return engine, await _direct_driver(connection)
+
+
+_DIRECT_DIALECTS = frozenset({"sqlite", "postgresql"})
 
 
 class DirectStatement:
@@ -144,9 +222,9 @@ class DirectStatement:
         name, where it needs one (an INSERT ... ON CONFLICT is a dialect's construct)."""
         self.statement = statement
         self._elsewhere = dict(elsewhere or {})
-        # Compiled per set of parameter names, as SQLAlchemy compiles it: an INSERT or UPDATE
-        # without values sets the columns its parameters name.
-        self._compiled: dict[frozenset[str], _Compiled] = {}
+        # Compiled per dialect and set of parameter names, as SQLAlchemy compiles it: an INSERT
+        # or UPDATE without values sets the columns its parameters name.
+        self._compiled: dict[tuple[str, frozenset[str]], _Compiled] = {}
 
     async def run(self, connection: AsyncSession | AsyncConnection, params: Mapping[str, Any]) -> Ran:
         """The statement with `params`, on `connection`'s transaction (or alone, outside one)."""
@@ -155,12 +233,7 @@ class DirectStatement:
             result = await connection.execute(self._elsewhere.get(engine.dialect.name, self.statement), dict(params))
             return Ran(result.all() if result.returns_rows else [], result.rowcount)  # type: ignore[attr-defined]
         compiled = self._compiled_for(engine, params)
-        values = compiled.values(params)
-        # The span ends after the fetch, unlike SQLAlchemy's hook: SQLite steps through the rows there.
-        with _statement(driver, engine, compiled.sql, values) as cursor:
-            cursor.execute(compiled.sql, values)
-            fetched = cursor.fetchall()
-            rowcount = cursor.rowcount
+        fetched, rowcount = await driver.run(compiled.sql, compiled.values(params), compiled.row is not None)
         if compiled.row is None:
             return Ran([], rowcount)
         make = compiled.row
@@ -177,27 +250,27 @@ class DirectStatement:
             await connection.execute(self._elsewhere.get(engine.dialect.name, self.statement), [dict(row) for row in rows])
             return
         compiled = self._compiled_for(engine, rows[0])
-        values = [compiled.values(row) for row in rows]
-        with _statement(driver, engine, compiled.sql, values) as cursor:
-            cursor.executemany(compiled.sql, values)
+        await driver.run_many(compiled.sql, [compiled.values(row) for row in rows])
 
     def _compiled_for(self, engine: Engine, params: Mapping[str, Any]) -> _Compiled:
-        names = frozenset(params)
-        compiled = self._compiled.get(names)
+        key = (engine.dialect.name, frozenset(params))
+        compiled = self._compiled.get(key)
         if compiled is None:
-            compiled = self._compiled[names] = self._compile(engine.dialect, sorted(names))
+            compiled = self._compiled[key] = self._compile(engine.dialect, sorted(key[1]))
         return compiled
 
     def _compile(self, dialect: Dialect, column_keys: list[str]) -> _Compiled:
-        compiled = self.statement.compile(dialect=dialect, column_keys=column_keys)  # type: ignore[attr-defined]
+        statement = self._elsewhere.get(dialect.name, self.statement)
+        compiled = statement.compile(dialect=dialect, column_keys=column_keys)  # type: ignore[attr-defined]
         if not compiled.positional:
-            raise ValueError("a direct statement needs a positional paramstyle (SQLite's qmark)")
+            raise ValueError("a direct statement needs a positional paramstyle (SQLite's qmark, asyncpg's $n)")
         binds = []
+        # One per placeholder, in order: `positiontup` names each ($n's once, though used twice).
         for name in compiled.positiontup:
             bind = compiled.binds[name]
             default = _MISSING if bind.required else bind.effective_value
             binds.append((name, default, bind.type.dialect_impl(dialect).bind_processor(dialect)))
-        columns = list(getattr(self.statement, "exported_columns", []))
+        columns = list(getattr(statement, "exported_columns", []))
         row: Callable[[Sequence[Any]], Any] | None = None
         if columns:
             # A named tuple: rows read by attribute, as SQLAlchemy's are.

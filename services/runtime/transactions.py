@@ -18,13 +18,18 @@ A write may defer rows nothing in it reads back (`insert_at_commit`): they are o
 its end, however many units of a group commit added them. A read of a single statement may
 run outside a transaction (`read_alone`), on a bare connection.
 
-A service's runtime keeps its SQLite connections between calls (`keep_connections`; SQLite
-run on the loop's thread, sqlite_inline.py): checking one out of SQLAlchemy's pool and back
-cost ~80 µs of CPU per write and ~60 per `read_alone`, which Order pays on every placement.
-Its writes are then begun and committed on the driver, the work given a `DirectSession` rather
-than an ORM session (see there: ~200 µs of CPU less per write transaction of direct statements,
-as Order's placements and event follower run; a work that asks for more still gets a real
-session, in the same transaction, for ~20 % less than before).
+A service's runtime keeps its connections between calls (`keep_connections`; on SQLite where
+it runs on the loop's thread, sqlite_inline.py, and on PostgreSQL): checking one out of
+SQLAlchemy's pool and back cost ~80 µs of CPU per write and ~60 per `read_alone` on SQLite,
+which Order pays on every placement (on PostgreSQL a `read_alone` cost ~340 µs checked out
+and ~130 kept, its statement on the driver either way). Its writes are then begun and committed
+on the driver, the work given a `DirectSession` rather than an ORM session (see there and
+sqlite_direct.py: per write transaction of direct statements, as Order's placements and event
+follower run, ~200 µs of CPU less on SQLite, and on PostgreSQL ~0.4 ms instead of ~1.1–1.6; a
+work that asks for more still gets a real session, in the same transaction, for ~20 % less
+than before on SQLite). On PostgreSQL as many writers are kept as write at once (Order's group
+commit runs in lanes, `MAX_KEPT_WRITERS`); a connection the server dropped is given up, not
+kept, and the call on it fails as on any lost connection.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from sqlalchemy import Connection, Table, event
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from services.runtime.sqlite_direct import DirectSession, DirectStatement
+from services.runtime.sqlite_direct import DirectSession, DirectStatement, driver_of
 from services.runtime.sqlite_inline import InlineConnection
 
 T = TypeVar("T")
@@ -54,6 +59,11 @@ MAX_ATTEMPTS = 5
 # Statement-alone connections kept for `read_alone` (with `keep_connections`): as many as run at
 # once, which on the loop's thread is one unless a work awaits something else in between.
 MAX_KEPT_ALONE = 4
+# Write connections kept (with `keep_connections`): SQLite has one writer; on PostgreSQL Order's
+# group commit runs up to four groups at once (order/group.py) beside its event follower's
+# write. With MAX_KEPT_ALONE that is the engine's whole pool (database.POSTGRES_POOL), so a
+# burst beyond it takes the pool's overflow connections and gives them back.
+MAX_KEPT_WRITERS = {True: 1, False: 6}
 
 
 def _sqlite_driver_transactions(dbapi_connection: Any, _record: Any) -> None:
@@ -75,17 +85,12 @@ def _sqlite_begin(connection: Connection) -> None:
         connection.exec_driver_sql(begin)
 
 
-def _inline_driver(connection: AsyncConnection) -> InlineConnection | None:
-    driver = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
-    return driver if isinstance(driver, InlineConnection) else None
-
-
 class Transactions:
     """Read and write transactions on one service's database, with the locking described above.
 
-    `keep_connections`: on SQLite on the loop's thread, the connection of the writes and those
-    of `read_alone` stay checked out between calls (see the module); `close` gives them back,
-    before the engine is disposed (ServiceRuntime.close)."""
+    `keep_connections`: on SQLite on the loop's thread and on PostgreSQL, the connections of the
+    writes and those of `read_alone` stay checked out between calls (see the module); `close`
+    gives them back, before the engine is disposed (ServiceRuntime.close)."""
 
     def __init__(self, engine: AsyncEngine, *, keep_connections: bool = False) -> None:
         self.dialect = engine.dialect.name
@@ -106,8 +111,10 @@ class Transactions:
         self._alone = engine.execution_options(**alone)
         self._writer_lock = asyncio.Lock() if self.is_sqlite else None
         self._keep = keep_connections
-        self._kept_writer: AsyncConnection | None = None
+        self._kept_writers: list[AsyncConnection] = []
         self._kept_alone: list[AsyncConnection] = []
+        self._max_kept_writers = MAX_KEPT_WRITERS[self.is_sqlite]
+        self._closed = False
 
     @property
     def is_sqlite(self) -> bool:
@@ -115,6 +122,12 @@ class Transactions:
 
     def _connected(self, dbapi_connection: Any, _record: Any) -> None:
         self._inline = isinstance(dbapi_connection.driver_connection, InlineConnection)
+
+    @property
+    def _direct(self) -> bool:
+        """Whether connections are kept between calls and writes begun on the driver: with
+        `keep_connections`, on SQLite on the loop's thread and on PostgreSQL (asyncpg)."""
+        return self._keep and not self._closed and (self._inline or not self.is_sqlite)
 
     @asynccontextmanager
     async def _session(self, sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
@@ -171,7 +184,7 @@ class Transactions:
         On a Core connection, not an ORM session: the one statement needs nothing a session
         adds, and opening and closing one cost about 100 µs of CPU per call, a third of the
         whole read on SQLite (Order runs one per placement)."""
-        if not (self._keep and self._inline):
+        if not self._direct:
             async with self._connection() as connection:
                 return await work(connection)
         connection = self._kept_alone.pop() if self._kept_alone else await self._alone.connect().start()
@@ -182,8 +195,12 @@ class Transactions:
             # pool would end it on the connection's return.
             if connection.in_transaction():
                 await connection.rollback()
-            kept = len(self._kept_alone) < MAX_KEPT_ALONE
+            kept = self._direct and len(self._kept_alone) < MAX_KEPT_ALONE
             return answer
+        except DBAPIError as error:
+            if error.connection_invalidated:  # not given back to the pool for another to find dead
+                await connection.invalidate()
+            raise
         finally:
             if kept:
                 self._kept_alone.append(connection)
@@ -194,7 +211,7 @@ class Transactions:
         """Run `work` in one write transaction; domain errors roll it back and propagate."""
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                session_of = self._direct_write() if self._inline and self._keep else self._session(self._writes)
+                session_of = self._direct_write() if self._direct else self._session(self._writes)
                 async with self._serialized(), session_of as session:
                     answer = await work(session)
                     await _insert_deferred(session)
@@ -214,41 +231,45 @@ class Transactions:
 
     @asynccontextmanager
     async def _direct_write(self) -> AsyncIterator[AsyncSession]:
-        """A write transaction on the kept SQLite connection (under the writer lock), begun and
-        committed on the driver: a `DirectSession`. Only with the connection kept: on one
-        checked out per transaction the direct path saved less, and a work of SQLAlchemy
-        statements, which then gets a session bound to that connection, cost ~5 % more than
-        the plain ORM session (as the Wallet's store would, with its own Transactions)."""
-        connection = self._kept_writer = self._kept_writer or await self._alone.connect().start()
-        inline = _inline_driver(connection)
-        assert inline is not None, "an inline engine's connection"
-        driver = inline.sqlite_connection
-        driver.execute("BEGIN IMMEDIATE")
+        """A write transaction on a kept connection (on SQLite the one writer's, under the
+        writer lock), begun and committed on the driver: a `DirectSession`. Only with the
+        connections kept: on SQLite, on one checked out per transaction the direct path saved
+        less, and a work of SQLAlchemy statements, which then gets a session bound to that
+        connection, cost ~5 % more than the plain ORM session (as the Wallet's store would,
+        with its own Transactions)."""
+        connection = self._kept_writers.pop() if self._kept_writers else await self._alone.connect().start()
+        driver = driver_of(connection)
+        assert driver is not None, "an inline SQLite or an asyncpg engine's connection"
         unit = DirectSession(connection, driver)
         healthy = False
         try:
+            await driver.begin()
             yield cast(AsyncSession, unit)
             if unit.orm is not None:
                 await unit.orm.commit()  # SQLAlchemy's transaction on it is ours: its commit is the driver's
             if driver.in_transaction:
-                await inline.commit()
+                await driver.commit()
             healthy = True
         except BaseException:
-            healthy = await _rolled_back(unit, inline)
+            healthy = await _rolled_back(unit) and driver.alive
             raise
         finally:
             if unit.orm is not None:
                 await unit.orm.close()
-            if not healthy:  # kept otherwise, for the next write
-                self._kept_writer = None
+            if healthy and self._direct and len(self._kept_writers) < self._max_kept_writers:
+                self._kept_writers.append(connection)  # for the next write
+            elif healthy:
                 await connection.close()
+            else:
+                await connection.invalidate()
 
     async def close(self) -> None:
-        """Gives the connections kept between calls back to the pool (`keep_connections`)."""
+        """Gives the connections kept between calls back to the pool (`keep_connections`); a
+        write still running then gives its own back when it ends."""
+        self._closed = True
         async with self._serialized():
-            writer, self._kept_writer = self._kept_writer, None
-            if writer is not None:
-                await writer.close()
+            while self._kept_writers:
+                await self._kept_writers.pop().close()
         while self._kept_alone:
             await self._kept_alone.pop().close()
 
@@ -281,14 +302,14 @@ async def _insert_deferred(session: AsyncSession) -> None:
         await insert.run_many(session, rows)
 
 
-async def _rolled_back(unit: DirectSession, inline: InlineConnection) -> bool:
+async def _rolled_back(unit: DirectSession) -> bool:
     """`unit`'s transaction rolled back; False if that failed (the connection is then dropped)."""
     try:
         if unit.orm is not None:
             await unit.orm.rollback()
         if unit.direct_driver.in_transaction:
-            await inline.rollback()
-    except Exception:  # the work's own error is the one raised; this connection is closed
-        log.warning("a write transaction could not be rolled back; its connection is closed", exc_info=True)
+            await unit.direct_driver.rollback()
+    except Exception:  # the work's own error is the one raised; this connection is dropped
+        log.warning("a write transaction could not be rolled back; its connection is dropped", exc_info=True)
         return False
     return True

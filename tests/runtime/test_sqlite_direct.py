@@ -1,6 +1,7 @@
-"""A fixed statement run on SQLite's driver directly (services/runtime/sqlite_direct.py) gives
-what SQLAlchemy gives, inside the caller's transaction, steps aside on PostgreSQL, and under a
-recording span makes the SQL span SQLAlchemy's hooks would (services/runtime/sql_spans.py)."""
+"""A fixed statement run on the driver directly (SQLite's or asyncpg's: services/runtime/
+sqlite_direct.py, asyncpg_direct.py) gives what SQLAlchemy gives, inside the caller's
+transaction, raises what SQLAlchemy raises, and under a recording span makes the SQL span
+SQLAlchemy's hooks would (services/runtime/sql_spans.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import Boolean, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, bindparam, event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from services.runtime.database import create_engine
@@ -53,6 +54,23 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
+async def tx(engine: AsyncEngine) -> AsyncIterator[Transactions]:
+    """Keeping its connections, as a service's runtime does: its writes run on the driver too."""
+    transactions = Transactions(engine, keep_connections=True)
+    yield transactions
+    await transactions.close()
+
+
+def _namespace(engine: AsyncEngine) -> str:
+    return (engine.url.database or "").rsplit("/", 1)[-1]
+
+
+def _insert_ignoring_a_taken_name(engine: AsyncEngine) -> Any:
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    return dialect.insert(items).on_conflict_do_nothing(index_elements=[items.c.name])
+
+
+@pytest.fixture
 async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'direct.db'}")
     async with engine.begin() as connection:
@@ -72,8 +90,7 @@ async def _insert_through_sqlalchemy(tx: Transactions, row: dict[str, Any]) -> N
     await tx.write(lambda session: session.execute(items.insert(), row))
 
 
-async def test_a_row_is_stored_as_sqlalchemy_stores_it(engine: AsyncEngine) -> None:
-    tx = Transactions(engine)
+async def test_a_row_is_stored_as_sqlalchemy_stores_it(tx: Transactions) -> None:
     await tx.write(lambda session: INSERT.run(session, ROW))
     await _insert_through_sqlalchemy(tx, {**ROW, "id": 2, "name": "b"})
     stored = await tx.read(lambda session: session.execute(
@@ -82,8 +99,7 @@ async def test_a_row_is_stored_as_sqlalchemy_stores_it(engine: AsyncEngine) -> N
     assert tuple(direct) == tuple(through_sqlalchemy)
 
 
-async def test_a_row_reads_back_as_sqlalchemy_reads_it(engine: AsyncEngine) -> None:
-    tx = Transactions(engine)
+async def test_a_row_reads_back_as_sqlalchemy_reads_it(tx: Transactions) -> None:
     await _insert_through_sqlalchemy(tx, ROW)
 
     async def direct(connection: AsyncConnection) -> Any:
@@ -97,8 +113,7 @@ async def test_a_row_reads_back_as_sqlalchemy_reads_it(engine: AsyncEngine) -> N
     assert (row.active, row.at.replace(tzinfo=UTC), bytes(row.blob)) == (True, AT, b"\x00\x01")
 
 
-async def test_a_time_parameter_compares_as_the_stored_times_do(engine: AsyncEngine) -> None:
-    tx = Transactions(engine)
+async def test_a_time_parameter_compares_as_the_stored_times_do(tx: Transactions) -> None:
     await _insert_through_sqlalchemy(tx, ROW)
     statement = DirectStatement(SINCE)
 
@@ -109,8 +124,7 @@ async def test_a_time_parameter_compares_as_the_stored_times_do(engine: AsyncEng
     assert await names_since(AT.replace(microsecond=123457)) == []
 
 
-async def test_an_insert_tells_whether_it_stored_the_row(engine: AsyncEngine) -> None:
-    tx = Transactions(engine)
+async def test_an_insert_tells_whether_it_stored_the_row(tx: Transactions) -> None:
     first = await tx.write(lambda session: INSERT.run(session, ROW))
     again = await tx.write(lambda session: INSERT.run(session, {**ROW, "id": 2}))
     assert (first.rowcount, again.rowcount) == (1, 0)
@@ -129,13 +143,13 @@ async def test_it_writes_in_the_callers_transaction_and_rolls_back_with_it(sqlit
     assert found.rows == []
 
 
-async def test_on_sqlite_nothing_goes_through_sqlalchemys_execution_when_nobody_records(
-        sqlite_engine: AsyncEngine) -> None:
-    tx = Transactions(sqlite_engine)
-    seen = _statements_through_sqlalchemy(sqlite_engine)
+async def test_nothing_goes_through_sqlalchemys_execution_when_nobody_records(
+        engine: AsyncEngine, tx: Transactions) -> None:
+    await tx.write(lambda session: session.execute(text("SELECT 1")))  # SQLite's first connection is made
+    seen = _statements_through_sqlalchemy(engine)
     await tx.write(lambda session: INSERT.run(session, ROW))
     await tx.read_alone(lambda c: DirectStatement(BY_NAME).run(c, {"name": "a"}))
-    assert seen == []  # not even the write's BEGIN IMMEDIATE (runtime/transactions.py issues it on the driver)
+    assert seen == []  # not even the write's BEGIN (runtime/transactions.py issues it on the driver)
 
 
 def _sql_spans(recorded: InMemorySpanExporter) -> list[tuple[Any, ...]]:
@@ -170,9 +184,8 @@ async def test_under_a_recording_span_it_still_runs_directly(sqlite_engine: Asyn
 
 
 async def test_its_sql_span_is_the_one_sqlalchemys_hooks_give_the_statement(
-        sqlite_engine: AsyncEngine, recorded_spans: InMemorySpanExporter) -> None:
-    tx = Transactions(sqlite_engine)
-    insert = sqlite.insert(items).on_conflict_do_nothing(index_elements=[items.c.name])
+        engine: AsyncEngine, tx: Transactions, recorded_spans: InMemorySpanExporter) -> None:
+    insert = _insert_ignoring_a_taken_name(engine)
 
     async def direct() -> None:
         await tx.write(lambda session: INSERT.run(session, ROW))
@@ -184,31 +197,29 @@ async def test_its_sql_span_is_the_one_sqlalchemys_hooks_give_the_statement(
 
     spans = await _spans_of(recorded_spans, direct)
     assert [(name, under_caller) for name, *_, under_caller, _scope in spans] == [
-        ("INSERT direct.db", True), ("SELECT direct.db", True)]
+        (f"INSERT {_namespace(engine)}", True), (f"SELECT {_namespace(engine)}", True)]
     assert spans == await _spans_of(recorded_spans, through_sqlalchemy)
 
 
 async def test_a_failed_statements_span_is_the_one_sqlalchemys_hooks_give_it(
-        sqlite_engine: AsyncEngine, recorded_spans: InMemorySpanExporter) -> None:
-    tx = Transactions(sqlite_engine)
+        tx: Transactions, recorded_spans: InMemorySpanExporter) -> None:
     await tx.write(lambda session: INSERT.run(session, ROW))
     plain, same_id = DirectStatement(items.insert()), {**ROW, "name": "b"}
 
     spans = await _spans_of(recorded_spans, lambda: tx.write(lambda session: plain.run(session, same_id)))
-    assert spans and {(span[3], span[2]["error.type"]) for span in spans} == {(trace.StatusCode.ERROR, "IntegrityError")}
+    assert spans and {span[3] for span in spans} == {trace.StatusCode.ERROR}
     assert spans == await _spans_of(recorded_spans, lambda: tx.write(
         lambda session: _through_sqlalchemy(session, items.insert(), same_id)))
 
 
 async def test_many_parameter_sets_make_one_span_as_sqlalchemys_executemany_does(
-        sqlite_engine: AsyncEngine, recorded_spans: InMemorySpanExporter) -> None:
-    tx = Transactions(sqlite_engine)
+        engine: AsyncEngine, tx: Transactions, recorded_spans: InMemorySpanExporter) -> None:
     await _insert_through_sqlalchemy(tx, ROW)
     await _insert_through_sqlalchemy(tx, {**ROW, "id": 2, "name": "b"})
     rows = [{"target_id": 1, "name": "x"}, {"target_id": 2, "name": "y"}]
 
     spans = await _spans_of(recorded_spans, lambda: tx.write(lambda session: RENAME.run_many(session, rows)))
-    assert [span[0] for span in spans] == ["UPDATE direct.db"]
+    assert [span[0] for span in spans] == [f"UPDATE {_namespace(engine)}"]
     assert spans == await _spans_of(recorded_spans, lambda: tx.write(
         lambda session: _through_sqlalchemy(session, RENAME.statement, rows)))
 
@@ -221,16 +232,42 @@ async def test_outside_a_recording_span_it_makes_no_span(sqlite_engine: AsyncEng
     assert _sql_spans(recorded_spans) == []
 
 
-async def test_a_driver_error_is_raised_as_sqlalchemys(sqlite_engine: AsyncEngine) -> None:
-    tx = Transactions(sqlite_engine)
+async def _error_of(work: Awaitable[Any]) -> DBAPIError:
+    with pytest.raises(DBAPIError) as raised:
+        await work
+    return raised.value
+
+
+def _as_compared(error: DBAPIError) -> tuple[Any, ...]:
+    return type(error), type(error.orig), getattr(error.orig, "sqlstate", None), error.connection_invalidated
+
+
+async def test_a_driver_error_is_raised_as_sqlalchemys(tx: Transactions) -> None:
     await tx.write(lambda session: INSERT.run(session, ROW))
-    plain = DirectStatement(items.insert())
-    with pytest.raises(IntegrityError):
-        await tx.write(lambda session: plain.run(session, {**ROW, "name": "b"}))  # the same id
+    plain, same_id = DirectStatement(items.insert()), {**ROW, "name": "b"}
+
+    direct = await _error_of(tx.write(lambda session: plain.run(session, same_id)))
+    through_sqlalchemy = await _error_of(tx.write(lambda session: session.execute(items.insert(), same_id)))
+    assert isinstance(direct, IntegrityError)
+    assert _as_compared(direct) == _as_compared(through_sqlalchemy)
 
 
-async def test_many_parameter_sets_run_as_one_executemany(engine: AsyncEngine) -> None:
-    tx = Transactions(engine)
+async def test_on_postgresql_a_server_error_keeps_its_sqlstate_as_through_sqlalchemy(postgres_url: str) -> None:
+    # What `Transactions.write` retries by (40P01, 40001) and what an IntegrityError is.
+    engine = create_engine(postgres_url)
+    tx = Transactions(engine, keep_connections=True)
+    raises = text("DO $$ BEGIN RAISE EXCEPTION 'no' USING ERRCODE = '40001'; END $$")
+    try:
+        direct = await _error_of(tx.write(lambda session: DirectStatement(raises).run(session, {})))
+        through_sqlalchemy = await _error_of(tx.write(lambda session: session.execute(raises)))
+    finally:
+        await tx.close()
+        await engine.dispose()
+    assert getattr(direct.orig, "sqlstate", None) == "40001"
+    assert _as_compared(direct) == _as_compared(through_sqlalchemy)
+
+
+async def test_many_parameter_sets_run_as_one_executemany(tx: Transactions) -> None:
     await _insert_through_sqlalchemy(tx, ROW)
     await _insert_through_sqlalchemy(tx, {**ROW, "id": 2, "name": "b"})
     await tx.write(lambda session: RENAME.run_many(
@@ -239,8 +276,7 @@ async def test_many_parameter_sets_run_as_one_executemany(engine: AsyncEngine) -
     assert names.scalars().all() == ["x", "y"]
 
 
-async def test_an_update_sets_the_columns_its_parameters_name_and_no_others(engine: AsyncEngine) -> None:
-    tx = Transactions(engine)
+async def test_an_update_sets_the_columns_its_parameters_name_and_no_others(tx: Transactions) -> None:
     await _insert_through_sqlalchemy(tx, ROW)
     await tx.write(lambda session: RENAME.run(session, {"target_id": 1, "name": "x"}))
     await tx.write(lambda session: RENAME.run(session, {"target_id": 1, "kind": "other"}))

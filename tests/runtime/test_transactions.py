@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, event, func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 
@@ -156,10 +157,10 @@ async def test_on_sqlite_a_write_commits_before_the_loop_runs_anything_else(tmp_
 
 
 @pytest.fixture
-async def sqlite_tx(tmp_path: Path) -> AsyncIterator[Transactions]:
-    """Transactions on a SQLite file on the loop's thread, keeping its connections (as a
-    service's runtime does): its writes are begun and committed on the driver."""
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'direct.db'}")
+async def kept_tx(database_url: str) -> AsyncIterator[Transactions]:
+    """Transactions keeping their connections, as a service's runtime does: on SQLite on the
+    loop's thread and on PostgreSQL its writes are begun and committed on the driver."""
+    engine = create_engine(database_url)
     transactions = Transactions(engine, keep_connections=True)
     await transactions.write(lambda session: session.execute(text("CREATE TABLE items (id INTEGER PRIMARY KEY)")))
     await transactions.write(lambda session: session.execute(text("INSERT INTO items (id) VALUES (1), (2)")))
@@ -172,9 +173,10 @@ INSERT_ITEM = DirectStatement(ITEMS.insert())
 COUNT_ITEMS = DirectStatement(select(func.count().label("n")).select_from(ITEMS))
 
 
-async def test_on_sqlite_a_write_of_direct_statements_opens_no_orm_session(sqlite_tx: Transactions) -> None:
-    # SQLAlchemy's session cost ~200 µs of CPU per write transaction, the driver's BEGIN, statement
-    # and COMMIT ~70 (runtime/sqlite_direct.py, DirectSession).
+async def test_a_write_of_direct_statements_opens_no_orm_session(kept_tx: Transactions) -> None:
+    # SQLAlchemy's session cost ~200 µs of CPU per write transaction on SQLite, the driver's
+    # BEGIN, statement and COMMIT ~70 (runtime/sqlite_direct.py, DirectSession); on PostgreSQL
+    # the session and the adapter's execution were most of Order's CPU of a write.
     begun: list[object] = []
 
     def noted(*args: object) -> None:
@@ -182,39 +184,38 @@ async def test_on_sqlite_a_write_of_direct_statements_opens_no_orm_session(sqlit
 
     event.listen(Session, "after_begin", noted)
     try:
-        await sqlite_tx.write(lambda session: INSERT_ITEM.run(session, {"id": 3}))
+        await kept_tx.write(lambda session: INSERT_ITEM.run(session, {"id": 3}))
     finally:
         event.remove(Session, "after_begin", noted)
     assert begun == []
-    assert (await sqlite_tx.read_alone(lambda c: COUNT_ITEMS.run(c, {}))).one().n == 3
+    assert (await kept_tx.read_alone(lambda c: COUNT_ITEMS.run(c, {}))).one().n == 3
 
 
-async def test_on_sqlite_sqlalchemys_statements_share_the_direct_writes_transaction(sqlite_tx: Transactions) -> None:
+async def test_sqlalchemys_statements_share_the_direct_writes_transaction(kept_tx: Transactions) -> None:
     async def work(session: AsyncSession) -> tuple[int, bool]:
         await INSERT_ITEM.run(session, {"id": 3})
         seen = (await session.execute(text("SELECT count(*) FROM items"))).scalar_one()
         await session.execute(text("INSERT INTO items (id) VALUES (4)"))
         return seen, (await _count_in_transaction(session))[1]
 
-    assert await sqlite_tx.write(work) == (3, True)
-    assert await sqlite_tx.read(_count_in_transaction) == (4, True)
+    assert await kept_tx.write(work) == (3, True)
+    assert await kept_tx.read(_count_in_transaction) == (4, True)
 
 
-async def test_on_sqlite_a_failed_write_rolls_back_its_direct_and_sqlalchemy_statements_alike(
-        sqlite_tx: Transactions) -> None:
+async def test_a_failed_write_rolls_back_its_direct_and_sqlalchemy_statements_alike(kept_tx: Transactions) -> None:
     async def work(session: AsyncSession) -> None:
         await INSERT_ITEM.run(session, {"id": 3})
         await session.execute(text("INSERT INTO items (id) VALUES (4)"))
         raise FailedPrecondition("NO", "refused")
 
     with pytest.raises(FailedPrecondition):
-        await sqlite_tx.write(work)
-    assert await sqlite_tx.read(_count_in_transaction) == (2, True)
-    await sqlite_tx.write(lambda session: INSERT_ITEM.run(session, {"id": 3}))  # and the connection writes on
-    assert await sqlite_tx.read(_count_in_transaction) == (3, True)
+        await kept_tx.write(work)
+    assert await kept_tx.read(_count_in_transaction) == (2, True)
+    await kept_tx.write(lambda session: INSERT_ITEM.run(session, {"id": 3}))  # and the connection writes on
+    assert await kept_tx.read(_count_in_transaction) == (3, True)
 
 
-async def test_a_unique_key_violation_of_a_direct_statement_runs_the_write_again(sqlite_tx: Transactions) -> None:
+async def test_a_unique_key_violation_of_a_direct_statement_runs_the_write_again(kept_tx: Transactions) -> None:
     attempts = 0
 
     async def work(session: AsyncSession) -> int:
@@ -222,26 +223,104 @@ async def test_a_unique_key_violation_of_a_direct_statement_runs_the_write_again
         attempts += 1
         if attempts == 1:
             await INSERT_ITEM.run(session, {"id": 1})  # taken: a concurrent call got there first
+        await INSERT_ITEM.run(session, {"id": 10 + attempts})
         return attempts
 
-    assert await sqlite_tx.write(work) == 2
+    assert await kept_tx.write(work) == 2
+    assert (await kept_tx.read_alone(lambda c: COUNT_ITEMS.run(c, {}))).one().n == 3  # the second run's row alone
 
 
-async def test_kept_connections_serve_every_call_and_go_back_to_the_pool_on_close(tmp_path: Path) -> None:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'kept.db'}")
+async def test_a_deadlock_under_a_direct_statement_runs_the_write_again(postgres_url: str) -> None:
+    # The server's error, as its deadlock detector raises it, on the driver beneath SQLAlchemy:
+    # raised as SQLAlchemy raises it (a DBAPIError with the sqlstate), so retried the same.
+    engine = create_engine(postgres_url)
+    tx = Transactions(engine, keep_connections=True)
+    deadlock = DirectStatement(text("DO $$ BEGIN RAISE EXCEPTION 'deadlock' USING ERRCODE = '40P01'; END $$"))
+    attempts = 0
+
+    async def work(session: AsyncSession) -> int:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:
+            await deadlock.run(session, {})
+        return attempts
+
+    try:
+        assert await tx.write(work) == 2
+        with pytest.raises(DBAPIError) as raised:
+            await tx.write(lambda session: deadlock.run(session, {}))
+    finally:
+        await tx.close()
+        await engine.dispose()
+    assert raised.value.orig.sqlstate == "40P01"  # type: ignore[union-attr]
+
+
+async def test_on_postgresql_a_kept_connection_the_server_dropped_is_replaced(postgres_url: str) -> None:
+    engine = create_engine(postgres_url)
+    tx = Transactions(engine, keep_connections=True)
+    backend = text("SELECT pg_backend_pid()")
+    try:
+        writer = await tx.write(lambda session: session.scalar(backend))
+        alone = await tx.read_alone(lambda c: c.scalar(backend))
+        await tx.read(lambda session: session.execute(
+            text("SELECT pg_terminate_backend(pid) FROM unnest(CAST(:pids AS int[])) AS pid"), {"pids": [writer, alone]}))
+        for kept in (partial(tx.write, lambda session: session.scalar(backend)),
+                     partial(tx.read_alone, lambda c: COUNT_ITEMS.run(c, {}))):
+            with pytest.raises(DBAPIError) as lost:
+                await kept()  # the call on it fails, as on any connection lost...
+            assert lost.value.connection_invalidated
+        # ... and the next is served by another
+        assert await tx.write(lambda session: session.scalar(backend)) not in (writer, alone)
+        assert await tx.read_alone(lambda c: c.scalar(backend)) not in (writer, alone)
+    finally:
+        await tx.close()
+        await engine.dispose()
+
+
+async def test_kept_connections_serve_every_call_and_go_back_to_the_pool_on_close(database_url: str) -> None:
+    engine = create_engine(database_url)
     checkouts: list[object] = []
     event.listen(engine.sync_engine, "checkout", lambda *args: checkouts.append(args))
     tx = Transactions(engine, keep_connections=True)
     try:
         await tx.write(lambda session: session.execute(text("CREATE TABLE items (id INTEGER PRIMARY KEY)")))
+        await tx.write(partial(INSERT_ITEM.run, params={"id": 5}))
         checkouts.clear()
         for value in range(5):
             await tx.write(partial(INSERT_ITEM.run, params={"id": value}))
             await tx.read_alone(lambda c: COUNT_ITEMS.run(c, {}))
             await tx.read_alone(_count_in_transaction)  # SQLAlchemy's statement on a kept connection
-        assert len(checkouts) == 2  # one writer, one statement-alone connection
-        assert await tx.read_alone(_count_in_transaction) == (5, False)
+        assert len(checkouts) == 1  # one statement-alone connection; the writer was kept before
+        assert await tx.read_alone(_count_in_transaction) == (6, False)
         await tx.close()
         assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     finally:
+        await engine.dispose()
+
+
+async def test_writes_at_once_each_keep_a_connection_of_their_own(postgres_url: str) -> None:
+    # On PostgreSQL writers of different rows do not wait for each other (Order's group commit
+    # runs several groups at once): each concurrent write has a kept connection of its own.
+    engine = create_engine(postgres_url)
+    tx = Transactions(engine, keep_connections=True)
+    backend = text("SELECT pg_backend_pid()")
+    started = asyncio.Event()
+    waiting = 0
+
+    async def work(session: AsyncSession) -> int:
+        nonlocal waiting
+        waiting += 1
+        if waiting == 3:
+            started.set()
+        await started.wait()
+        return int(await session.scalar(backend))
+
+    try:
+        first = await asyncio.gather(*(tx.write(work) for _ in range(3)))
+        started.clear()
+        waiting = 0
+        again = await asyncio.gather(*(tx.write(work) for _ in range(3)))
+        assert len(set(first)) == 3 and set(again) == set(first)
+    finally:
+        await tx.close()
         await engine.dispose()
