@@ -90,8 +90,8 @@ async def update_rows(session: AsyncSession, table: Table, keys: Sequence[str],
     names = list(rows[0])
     values = [name for name in names if name not in keys]
     if not _is_postgresql(session):
-        statement = _direct_keyed_update(table, tuple(keys), tuple(values), where)
-        await statement.run_many(session, [{**{f"key_{key}": row[key] for key in keys},
+        direct = _direct_keyed_update(table, tuple(keys), tuple(values), where)
+        await direct.run_many(session, [{**{f"key_{key}": row[key] for key in keys},
                                             **{f"new_{name}": row[name] for name in values}} for row in rows])
         return
     source = _rows_as_columns(table, names, rows)

@@ -46,10 +46,10 @@ class PaddedIn:
         statement, every_name = built
         params: dict[str, Any] = {}
         last = len(values) - 1
-        for index, names in enumerate(every_name):
+        for index, value_names in enumerate(every_name):
             value = values[min(index, last)]
             if self._width == 1:
-                params[names[0]] = value
+                params[value_names[0]] = value
             else:
-                params.update(zip(names, value, strict=True))
+                params.update(zip(value_names, value, strict=True))
         return statement, params
