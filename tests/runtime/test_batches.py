@@ -14,12 +14,15 @@ from services.runtime.errors import FailedPrecondition
 
 async def test_each_item_is_answered_in_order_with_its_result_or_its_status() -> None:
     loop = asyncio.get_running_loop()
-    first, failed, last = loop.create_future(), loop.create_future(), loop.create_future()
+    first: asyncio.Future[str] = loop.create_future()
+    failed: asyncio.Future[str] = loop.create_future()
+    last: asyncio.Future[str] = loop.create_future()
     loop.call_soon(last.set_result, "c")
     loop.call_soon(failed.set_exception, FailedPrecondition("SHORT", "not enough"))
     loop.call_soon(first.set_result, "a")
 
-    answers = await settle_each([first, failed, FailedPrecondition("REFUSED", "refused at once"), last])
+    items: list[asyncio.Future[str] | Exception] = [first, failed, FailedPrecondition("REFUSED", "refused at once"), last]
+    answers = await settle_each(items)
 
     assert answers[0] == "a" and answers[3] == "c"
     assert isinstance(answers[1], status_pb2.Status) and answers[1].code == code_pb2.FAILED_PRECONDITION
@@ -38,9 +41,11 @@ async def test_an_unexpected_error_is_internal_and_says_nothing_of_itself() -> N
 
 async def test_cancelling_the_call_cancels_the_futures_still_pending() -> None:
     loop = asyncio.get_running_loop()
-    done, pending = loop.create_future(), loop.create_future()
+    done: asyncio.Future[str] = loop.create_future()
+    pending: asyncio.Future[str] = loop.create_future()
     done.set_result("a")
-    waiting = asyncio.ensure_future(settle_each([done, pending]))
+    items: list[asyncio.Future[str] | Exception] = [done, pending]
+    waiting = asyncio.ensure_future(settle_each(items))
     await asyncio.sleep(0)
 
     waiting.cancel()
