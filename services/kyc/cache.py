@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -33,7 +34,9 @@ class Cached:
 
 class StandingCache(Protocol):
     async def get(self, account: str) -> Cached | None: ...
+    async def get_many(self, accounts: Sequence[str]) -> dict[str, Cached]: ...
     async def put(self, account: str, standing: KycStanding | None) -> None: ...
+    async def put_many(self, standings: Mapping[str, KycStanding | None]) -> None: ...
     async def invalidate(self, account: str) -> None: ...
     async def close(self) -> None: ...
 
@@ -44,8 +47,21 @@ class NoCache:
     async def get(self, account: str) -> Cached | None:
         return None
 
+    async def get_many(self, accounts: Sequence[str]) -> dict[str, Cached]:
+        """The hits among `accounts` (each asked with `get`: a subclass's answers count)."""
+        found = {}
+        for account in accounts:
+            cached = await self.get(account)
+            if cached is not None:
+                found[account] = cached
+        return found
+
     async def put(self, account: str, standing: KycStanding | None) -> None:
         return None
+
+    async def put_many(self, standings: Mapping[str, KycStanding | None]) -> None:
+        for account, standing in standings.items():
+            await self.put(account, standing)
 
     async def invalidate(self, account: str) -> None:
         return None
@@ -89,9 +105,30 @@ class RedisStandingCache:
             return None
         return Cached(_decode(value.decode() if isinstance(value, bytes) else value))
 
+    async def get_many(self, accounts: Sequence[str]) -> dict[str, Cached]:
+        """The hits among `accounts`, in one round trip (MGET)."""
+        unique = sorted(set(accounts))
+        try:
+            values = await self._redis.mget([self.key(account) for account in unique])
+        except RedisError as error:
+            log.warning("kyc cache unavailable; reading the database", extra={"fields": {"error": type(error).__name__}})
+            return {}
+        return {account: Cached(_decode(value.decode() if isinstance(value, bytes) else value))
+                for account, value in zip(unique, values, strict=True) if value is not None}
+
     async def put(self, account: str, standing: KycStanding | None) -> None:
         try:
             await self._redis.set(self.key(account), _encode(standing), ex=self._ttl)
+        except RedisError as error:
+            log.warning("kyc cache unavailable; not cached", extra={"fields": {"error": type(error).__name__}})
+
+    async def put_many(self, standings: Mapping[str, KycStanding | None]) -> None:
+        """Every standing cached, in one round trip (a pipeline, not a transaction)."""
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for account, standing in standings.items():
+                    pipe.set(self.key(account), _encode(standing), ex=self._ttl)
+                await pipe.execute()
         except RedisError as error:
             log.warning("kyc cache unavailable; not cached", extra={"fields": {"error": type(error).__name__}})
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.kyc import tables
 from services.kyc.domain import (
@@ -38,11 +38,14 @@ from services.kyc.domain import (
 from services.kyc.domain.reasons import KycReason
 from services.runtime.database import stored_utc
 from services.runtime.errors import Aborted, AlreadyExists
+from services.runtime.padded_in import PaddedIn
 
 
-# Built once, executed with its accounts: asked before every order (no statement built per call).
-_STANDINGS = (select(tables.applicants.c.account, tables.applicants.c.state, tables.applicants.c.tier)
-              .where(tables.applicants.c.account.in_(bindparam("accounts", expanding=True))))
+# Built once per length of its list (runtime/padded_in.py), executed with its accounts: asked
+# before every order, and on SQLite run on the driver (runtime/sqlite_direct.py).
+_A = tables.applicants
+_STANDINGS = PaddedIn(lambda names: select(_A.c.account, _A.c.state, _A.c.tier)
+                      .where(_A.c.account.in_([bindparam(name) for name, in names])))
 
 
 class KycStore:
@@ -66,11 +69,15 @@ class KycStore:
             select(tables.applicants.c.applicant_id).where(tables.applicants.c.applicant_id == applicant_id))).first()
         return found is not None
 
-    async def standings(self, session: AsyncSession, accounts: Iterable[str]) -> dict[str, KycStanding]:
+    async def standings(self, session: AsyncSession | AsyncConnection, accounts: Iterable[str]) -> dict[str, KycStanding]:
         """Each account's state and tier, in one statement; those with no applicant are absent.
         No PII is read, so nothing needs decrypting."""
-        rows = await session.execute(_STANDINGS, {"accounts": sorted(set(accounts))})
-        return {row.account: KycStanding(ApplicantState(row.state), Tier(row.tier)) for row in rows}
+        asked = sorted(set(accounts))
+        if not asked:
+            return {}
+        statement, params = _STANDINGS.of(asked)
+        return {row.account: KycStanding(ApplicantState(row.state), Tier(row.tier))
+                for row in (await statement.run(session, params)).rows}
 
     async def audit_events(self, session: AsyncSession, applicant_id: str, *, after_revision: int,
                            limit: int) -> list[AuditEvent]:

@@ -5,15 +5,15 @@ A user's call of a market another shard owns is answered by that shard (relay.py
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, TypeVar, cast
 
 from google.rpc import status_pb2
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clearmesh.matching.v1 import matching_pb2, matching_service_pb2 as pb, matching_service_pb2_grpc as pb_grpc
 from services.matching import wire
-from services.matching.domain import CancelOrder, Market, SubmitResult
+from services.matching.domain import CancelOrder, SubmitResult
 from services.matching.domain import SubmitOrder as SubmitCommand  # the servicer has a SubmitOrder
 from services.matching.domain.reasons import MatchingReason
 from services.matching.exchange import Exchange
@@ -31,7 +31,7 @@ from services.matching.requests import (
 from services.matching.visibility import trade_as_seen_by
 from services.runtime import idempotency
 from services.runtime.auth import current_principal
-from services.runtime.batches import answer_each, check_batch
+from services.runtime.batches import check_batch, settle_each
 from services.runtime.errors import DomainError, NotFound
 from services.runtime.paging import read_page
 from services.runtime.shards import market_id
@@ -41,6 +41,7 @@ from services.runtime.transactions import Transactions
 T = TypeVar("T")
 U = TypeVar("U")
 STREAM_CHUNK = 500  # items read per step when a stream catches up
+Parsed = tuple[MarketWriter, SubmitCommand]  # a submission's market writer and its command
 CREATE_MARKET = idempotency.method_name(pb.DESCRIPTOR.services_by_name["MatchingService"], "CreateMarket")
 
 
@@ -152,37 +153,42 @@ class MatchingServicer(pb_grpc.MatchingServiceServicer):
     async def SubmitOrders(self, request: pb.SubmitOrdersRequest, context: Any) -> pb.SubmitOrdersResponse:
         """Each order as SubmitOrder would take it, applied in the order of the request (time
         priority among them is theirs): the index lookups of orders memory does not know run
-        first, together, then every other order reaches its market's writer in the same turn, so
-        they share journal batches; each answers once its batch is durable. An order placed in
-        another trace than the batch call's keeps its own (`_trade_trace`)."""
+        first (one per market), then every other order reaches its market's writer in the same
+        turn, so they share journal batches; each answers once its batch is durable. An order
+        placed in another trace than the batch call's keeps its own (`_trade_trace`).
+
+        The orders go to the writers as futures (runtime/batches.settle_each), not a task per
+        order: at Order's batch sizes the tasks cost more CPU than applying the orders."""
         check_batch("orders", request.orders)
         trace = current_traceparent()
         parsed = [_attempt(self._parse_submission, order) for order in request.orders]
-        earlier = await asyncio.gather(*(self._finished_before(item) for item in parsed), return_exceptions=True)
-        calls: list[Awaitable[pb.SubmitOrderResponse]] = []
-        for order, item, before in zip(request.orders, parsed, earlier):
-            if isinstance(item, BaseException) or isinstance(before, BaseException):
-                calls.append(_raise(item if isinstance(item, BaseException) else before))  # type: ignore[arg-type]
+        earlier = await _finished_before(parsed)
+        loop = asyncio.get_running_loop()
+        submitted: list[asyncio.Future[SubmitResult] | Exception] = []
+        for order, item, before in zip(request.orders, parsed, earlier, strict=True):
+            if isinstance(item, Exception):
+                submitted.append(item)
+            elif isinstance(before, Exception):
+                submitted.append(before)
             elif before is not None:
-                calls.append(_answered(item[0].market, before))
+                known: asyncio.Future[SubmitResult] = loop.create_future()
+                known.set_result(before)
+                submitted.append(known)
             else:
                 writer, command = item
-                calls.append(_answered(writer.market, writer.enqueue(command, _trade_trace(order.trace_parent, trace))))
-        answers = await answer_each(calls)
-        return pb.SubmitOrdersResponse(results=[
-            pb.SubmitOrderResult(error=answer) if isinstance(answer, status_pb2.Status)
-            else pb.SubmitOrderResult(order=answer) for answer in answers])
+                submitted.append(writer.enqueue(command, _trade_trace(order.trace_parent, trace)))
+        answers = await settle_each(submitted)
+        results = []
+        for item, answer in zip(parsed, answers, strict=True):
+            if isinstance(answer, status_pb2.Status):
+                results.append(pb.SubmitOrderResult(error=answer))
+            else:  # answered: it was parsed
+                results.append(pb.SubmitOrderResult(order=wire.submit_response(cast(Parsed, item)[0].market, answer)))
+        return pb.SubmitOrdersResponse(results=results)
 
-    def _parse_submission(self, request: pb.SubmitOrderRequest) -> tuple[MarketWriter, SubmitCommand]:
+    def _parse_submission(self, request: pb.SubmitOrderRequest) -> Parsed:
         writer = self.exchange.writer(parse_submit_market(request))
         return writer, parse_submit_order(writer.market, request, self.exchange.now())
-
-    @staticmethod
-    async def _finished_before(item: tuple[MarketWriter, SubmitCommand] | BaseException) -> SubmitResult | None:
-        if isinstance(item, BaseException):
-            return None
-        writer, command = item
-        return await writer.finished_before(command)
 
     async def CancelOrder(self, request: pb.CancelOrderRequest, context: Any) -> pb.CancelOrderResponse:
         writer = self.exchange.writer(parse_cancel_request(request))
@@ -229,16 +235,27 @@ async def _follow_chunks(feed: Any, read: Any, market: str, cursor: int) -> Asyn
             cursor = items[-1].sequence
 
 
-def _attempt(parse: Callable[[T], U], item: T) -> U | BaseException:
+def _attempt(parse: Callable[[T], U], item: T) -> U | DomainError:
     try:
         return parse(item)
     except DomainError as error:
         return error
 
 
-async def _raise(error: BaseException) -> pb.SubmitOrderResponse:
-    raise error
-
-
-async def _answered(market: Market, result: SubmitResult | Awaitable[SubmitResult]) -> pb.SubmitOrderResponse:
-    return wire.submit_response(market, result if isinstance(result, SubmitResult) else await result)
+async def _finished_before(parsed: list[Parsed | DomainError]) -> list[SubmitResult | Exception | None]:
+    """Per parsed order, what its writer's `finished_before` answers (its error returned; None
+    for an order refused at parsing): each market's orders looked up together."""
+    by_writer: dict[MarketWriter, list[int]] = {}
+    for index, item in enumerate(parsed):
+        if not isinstance(item, DomainError):
+            by_writer.setdefault(item[0], []).append(index)
+    answers: list[SubmitResult | Exception | None] = [None] * len(parsed)
+    for writer, indexes in by_writer.items():
+        found: Sequence[SubmitResult | Exception | None]
+        try:
+            found = await writer.finished_before_many([cast(Parsed, parsed[index])[1] for index in indexes])
+        except Exception as error:  # noqa: BLE001 - each of these orders is answered with it
+            found = [error] * len(indexes)
+        for index, answer in zip(indexes, found, strict=True):
+            answers[index] = answer
+    return answers

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Sequence
 from typing import Protocol
 
 import orjson
@@ -41,6 +42,9 @@ _SQLITE_INSERT = ("INSERT INTO matching_finished_orders (market, order_id, seque
                   "SELECT ?, json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?) "
                   "WHERE true ORDER BY 2 ON CONFLICT DO NOTHING")  # sorted: B-tree pages in order
 _LOOKUP = "SELECT sequence FROM matching_finished_orders WHERE market = ? AND order_id = ?"
+# A batch's orders at once (a JSON array of ids): one statement instead of one per order.
+_LOOKUP_MANY = ("SELECT order_id, sequence FROM matching_finished_orders "
+                "WHERE market = ? AND order_id IN (SELECT value FROM json_each(?))")
 
 
 def _closed() -> Unavailable:
@@ -51,6 +55,8 @@ class FinishedIndex(Protocol):
     async def add(self, market: str, finished: Finished) -> None: ...
 
     async def sequence_of(self, market: str, order_id: str) -> int | None: ...
+
+    async def sequences_of(self, market: str, order_ids: Sequence[str]) -> dict[str, int]: ...
 
     async def close(self) -> None: ...
 
@@ -82,6 +88,14 @@ class DatabaseIndex:
             return (await connection.execute(
                 select(table.c.sequence).where(table.c.market == market, table.c.order_id == order_id)
             )).scalar_one_or_none()
+
+    async def sequences_of(self, market: str, order_ids: Sequence[str]) -> dict[str, int]:
+        """The indexed ones among `order_ids`: order id -> sequence."""
+        table = tables.finished_orders
+        async with self.engine.connect() as connection:
+            rows = await connection.execute(select(table.c.order_id, table.c.sequence).where(
+                table.c.market == market, table.c.order_id.in_(sorted(set(order_ids)))))
+            return {order_id: int(sequence) for order_id, sequence in rows}
 
     async def close(self) -> None:
         pass
@@ -153,6 +167,16 @@ class SqliteFileIndex:
             raise _closed()
         row = reader.execute(_LOOKUP, (market, order_id)).fetchone()
         return None if row is None else int(row[0])
+
+    async def sequences_of(self, market: str, order_ids: Sequence[str]) -> dict[str, int]:
+        """The indexed ones among `order_ids`: order id -> sequence (one statement, inline)."""
+        if self._reader is None:
+            await self._open()
+        reader = self._reader
+        if reader is None:
+            raise _closed()
+        rows = reader.execute(_LOOKUP_MANY, (market, orjson.dumps(list(order_ids)).decode())).fetchall()
+        return {order_id: int(sequence) for order_id, sequence in rows}
 
     async def close(self) -> None:
         async with self._turn:

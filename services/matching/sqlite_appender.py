@@ -98,7 +98,10 @@ class SqliteAppender:
         async with self._patient_turn:  # one transaction at a time on that connection
             if self._patient is None:
                 self._patient = _connect(self.path, PATIENT_BUSY_MS, self.synchronous)
-            await asyncio.to_thread(_transaction, self._patient, statements)
+            # Not asyncio.to_thread: its context copy and partial cost the loop's thread more
+            # than the hand-off (uvloop inspects the partial for a coroutine function on every
+            # call: ~3 % of Matching's samples at 32 clients); nothing here reads the context.
+            await asyncio.get_running_loop().run_in_executor(None, _transaction, self._patient, statements)
 
     def _checkpoint_now(self) -> None:
         connection = _connect(self.path, 0, self.synchronous)

@@ -9,7 +9,7 @@ PostgreSQL through asyncpg.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -221,8 +221,16 @@ class MatchingStore:
     async def last_event_of(self, market: str, order_id: str) -> OrderEvent | None:
         """The last event of an order that left the book, or None if it never finished here."""
         sequence = await self.finished_index.sequence_of(market, order_id)
-        if sequence is None:
-            return None
+        return None if sequence is None else await self._event_at(market, sequence)
+
+    async def last_events_of(self, market: str, order_ids: Sequence[str]) -> dict[str, OrderEvent]:
+        """`last_event_of` for many orders, by order id (those that never finished here are
+        absent): one look in the index for all of them."""
+        found = await self.finished_index.sequences_of(market, order_ids) if order_ids else {}
+        return {order_id: await self._event_at(market, sequence) for order_id, sequence in found.items()}
+
+    async def _event_at(self, market: str, sequence: int) -> OrderEvent:
+        """The market's event numbered `sequence` (journaled)."""
         blocks = tables.event_blocks
         async with self.engine.connect() as connection:
             payload = (await connection.execute(

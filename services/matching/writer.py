@@ -412,15 +412,25 @@ class MarketWriter:
     async def finished_before(self, command: SubmitOrder) -> SubmitResult | None:
         """The answer to a resubmission of an order that finished before memory's window (the
         index knows it; ALREADY_EXISTS if it asks for something else), or None: `enqueue` it."""
-        if self._remembers(command.order_id):
-            return None
-        event = await self.store.last_event_of(self.name, command.order_id)
-        if event is None:
-            return None
-        differing = differing_fields({"account": event.account}, command)
-        if differing:
-            raise _order_id_reused(command.order_id, differing)
-        return self._finished_result(event)
+        answer = (await self.finished_before_many([command]))[0]
+        if isinstance(answer, DomainError):
+            raise answer
+        return answer
+
+    async def finished_before_many(self, commands: Sequence[SubmitOrder]) -> list[SubmitResult | DomainError | None]:
+        """`finished_before` for each of `commands`, its error returned: the orders memory does
+        not know looked up in the index together (one statement for a batch, not one each)."""
+        unknown = [command.order_id for command in commands if not self._remembers(command.order_id)]
+        events = await self.store.last_events_of(self.name, unknown) if unknown else {}
+        answers: list[SubmitResult | DomainError | None] = []
+        for command in commands:
+            event = events.get(command.order_id)
+            if event is None:
+                answers.append(None)
+                continue
+            differing = differing_fields({"account": event.account}, command)
+            answers.append(_order_id_reused(command.order_id, differing) if differing else self._finished_result(event))
+        return answers
 
     def enqueue(self, command: SubmitOrder, trace: str = "") -> asyncio.Future[Any]:
         """`execute` for a submission (after `finished_before`): applied in the order enqueued."""

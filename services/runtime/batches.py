@@ -2,13 +2,18 @@
 Wallet.PlaceHolds): the items run concurrently, as many unary calls would, so whatever the
 service already groups (Matching's journal batch, the Wallet's hold group commit) takes them
 together; each item's answer is its result, or the google.rpc.Status its own unary call would
-have ended with (the interceptor's mapping). The caller's side: services/runtime/coalesce.py."""
+have ended with (the interceptor's mapping). The caller's side: services/runtime/coalesce.py.
+
+`settle_each` answers a batch whose items are already under way as futures (each handed to the
+service's grouping by a plain function), or refused: no task per item. `answer_each` wraps every
+item in a task of its own (`asyncio.gather` of coroutines), and at the Order service's batch
+sizes the tasks, their coroutines and their wake-ups cost more CPU than the items' own work."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Iterable, Sized
+from collections.abc import Awaitable, Iterable, Sequence, Sized
 from typing import TypeVar
 
 from google.rpc import status_pb2
@@ -59,4 +64,28 @@ async def answer_each(calls: Iterable[Awaitable[T]]) -> list[T | status_pb2.Stat
             raise outcome
         else:
             answers.append(outcome)
+    return answers
+
+
+async def settle_each(items: Sequence[asyncio.Future[T] | Exception]) -> list[T | status_pb2.Status]:
+    """Every item's answer, in order, as `answer_each` gives it: a future's result once it is
+    settled, or the status of its error; an exception (the item refused before it was under
+    way) as its status. Cancelled (the call ended), the futures not yet settled are cancelled,
+    as `answer_each` cancels its tasks."""
+    futures = [item for item in items if isinstance(item, asyncio.Future)]
+    if futures:
+        await asyncio.gather(*futures, return_exceptions=True)
+    answers: list[T | status_pb2.Status] = []
+    for item in items:
+        error: BaseException | None = item if isinstance(item, Exception) else None
+        if isinstance(item, asyncio.Future):
+            if item.cancelled():  # not an answer to give
+                raise asyncio.CancelledError()
+            error = item.exception()
+            if error is None:
+                answers.append(item.result())
+                continue
+        if not isinstance(error, Exception):  # the process stopping, say: not an item's answer
+            raise error if error is not None else AssertionError("neither a future nor an error")
+        answers.append(item_status(error))
     return answers

@@ -7,7 +7,9 @@ journal (six entries per trade) that was most of a PostTransfers batch's time. H
 go as one array per column, `unnest`ed into one INSERT ... SELECT (or UPDATE ... FROM), so the
 statement text is the same for any number of rows and stays prepared. The rows are inserted
 in the order given (WITH ORDINALITY), so identity columns number them as an executemany
-would. SQLite, in process, keeps the executemany: there it is already one loop in C.
+would. SQLite, in process, keeps the executemany: there it is already one loop in C, and on
+the loop's thread it runs on the driver directly (runtime/sqlite_direct.py: SQLAlchemy's own
+execution cost more CPU than the statement; the Wallet runs two for every hold group).
 
 Both run inside the caller's transaction: all the rows or none, as before.
 """
@@ -24,11 +26,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.elements import ColumnElement
 
+from services.runtime.sqlite_direct import DirectSession, DirectStatement
+
 _ORDER = "bulk_ordinality"
 
 
 def _is_postgresql(session: AsyncSession) -> bool:
+    if isinstance(session, DirectSession):  # SQLite's; asking it for a bind would make it an ORM session
+        return False
     return bool(session.get_bind().dialect.name == "postgresql")
+
+
+@lru_cache(maxsize=64)
+def _insert(table: Table) -> DirectStatement:
+    return DirectStatement(table.insert())
 
 
 def _rows_as_columns(table: Table, names: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> Any:
@@ -43,7 +54,7 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mappin
     if not rows:
         return
     if not _is_postgresql(session):
-        await session.execute(table.insert(), list(rows))
+        await _insert(table).run_many(session, rows)
         return
     names = list(rows[0])
     source = _rows_as_columns(table, names, rows)
@@ -63,6 +74,12 @@ def _keyed_update(table: Table, keys: tuple[str, ...], values: tuple[str, ...],
     return statement if where is None else statement.where(where)
 
 
+@lru_cache(maxsize=256)
+def _direct_keyed_update(table: Table, keys: tuple[str, ...], values: tuple[str, ...],
+                         where: ColumnElement[bool] | None) -> DirectStatement:
+    return DirectStatement(_keyed_update(table, keys, values, where))
+
+
 async def update_rows(session: AsyncSession, table: Table, keys: Sequence[str],
                       rows: Sequence[Mapping[str, Any]], *, where: ColumnElement[bool] | None = None) -> None:
     """For each row of `rows`, UPDATE the row of `table` whose `keys` columns equal its own
@@ -73,9 +90,9 @@ async def update_rows(session: AsyncSession, table: Table, keys: Sequence[str],
     names = list(rows[0])
     values = [name for name in names if name not in keys]
     if not _is_postgresql(session):
-        statement = _keyed_update(table, tuple(keys), tuple(values), where)
-        await session.execute(statement, [{**{f"key_{key}": row[key] for key in keys},
-                                           **{f"new_{name}": row[name] for name in values}} for row in rows])
+        direct = _direct_keyed_update(table, tuple(keys), tuple(values), where)
+        await direct.run_many(session, [{**{f"key_{key}": row[key] for key in keys},
+                                            **{f"new_{name}": row[name] for name in values}} for row in rows])
         return
     source = _rows_as_columns(table, names, rows)
     statement = (update(table)

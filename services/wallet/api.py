@@ -22,7 +22,9 @@ PostTransfers posts its batch in one transaction (`domain/batches.py`).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from google.protobuf.message import Message
@@ -32,12 +34,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clearmesh.wallet.v1 import wallet_pb2, wallet_service_pb2 as pb, wallet_service_pb2_grpc as pb_grpc
 from services.runtime import idempotency
 from services.runtime.auth import current_principal
-from services.runtime.batches import answer_each, check_batch
+from services.runtime.batches import check_batch, settle_each
 from services.runtime.clock import Clock
 from services.runtime.errors import NotFound, PermissionDenied
 from services.runtime.paging import read_page
 from services.wallet.domain import (
     Hold,
+    HoldStatus,
     Transfer,
     TransferKind,
     WalletReason,
@@ -45,7 +48,7 @@ from services.wallet.domain import (
     from_units,
     legs_to_postings,
 )
-from services.wallet.domain.hold_groups import PlaceHold, ReleaseHold
+from services.wallet.domain.hold_groups import HoldCommand, PlaceHold, ReleaseHold
 from services.wallet.domain.identifiers import deposit_transfer_id
 from services.wallet.hold_writer import HoldWriter
 from services.wallet.kyc import WithdrawalLimits
@@ -160,18 +163,28 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
 
     async def PlaceHolds(self, request: pb.PlaceHoldsRequest, context: Any) -> pb.PlaceHoldsResponse:
         """Each hold as PlaceHold would place it, all at once: they reach the hold writer in the
-        same turn, so they share its group's transaction; each refusal is that hold's alone."""
+        same turn, so they share its group's transaction; each refusal is that hold's alone.
+        Handed to the writer as futures (`settle_each`), not a task per hold."""
         check_batch("holds", request.holds)
-        answers = await answer_each(self._place_hold(hold) for hold in request.holds)
+        now = self.clock.now()
+        placing: list[asyncio.Future[HoldStatus] | Exception] = []
+        for hold in request.holds:
+            try:
+                placing.append(self.holds.submit(self._place_hold_command(hold, now)))
+            except Exception as error:  # noqa: BLE001 - that hold's own refusal (runtime/batches.py)
+                placing.append(error)
+        answers = await settle_each(placing)
         return pb.PlaceHoldsResponse(results=[
             pb.PlaceHoldResult(error=answer) if isinstance(answer, status_pb2.Status)
-            else pb.PlaceHoldResult(hold=answer) for answer in answers])
+            else pb.PlaceHoldResult(hold=self.wire.hold(answer)) for answer in answers])
 
     async def _place_hold(self, request: pb.PlaceHoldRequest) -> wallet_pb2.Hold:
+        return self.wire.hold(await self.holds.apply(self._place_hold_command(request, self.clock.now())))
+
+    def _place_hold_command(self, request: pb.PlaceHoldRequest, now: datetime) -> HoldCommand:
         command = parse_place_hold(request, self.assets)
         funds = command.funds
-        hold = Hold(command.hold_id, funds.account, funds.asset.code, funds.units, self.clock.now())
-        return self.wire.hold(await self.holds.apply(PlaceHold(hold)))
+        return PlaceHold(Hold(command.hold_id, funds.account, funds.asset.code, funds.units, now))
 
     async def ReleaseHold(self, request: pb.ReleaseHoldRequest, context: Any) -> wallet_pb2.Hold:
         command = parse_release_hold(request)

@@ -34,10 +34,15 @@ class HoldWriter:
 
     async def apply(self, command: HoldCommand) -> HoldStatus:
         """The hold as `command` leaves it, once its group has committed; or the command's error."""
+        return await self.submit(command)
+
+    def submit(self, command: HoldCommand) -> asyncio.Future[HoldStatus]:
+        """`apply`'s future, for a caller with many commands to wait for together (PlaceHolds):
+        a plain function, so a batch needs no coroutine or task per command."""
         future: asyncio.Future[HoldStatus] = asyncio.get_running_loop().create_future()
         self._pending.append((command, future))
         self._arrived.set()
-        return await future
+        return future
 
     async def run(self) -> None:
         """Commit groups until cancelled (the runtime's shutdown); then fail whatever still waits."""

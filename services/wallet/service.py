@@ -17,7 +17,9 @@ from services.wallet.store import WalletStore
 
 async def build(runtime: ServiceRuntime) -> WalletServicer:
     assets = parse_asset_config(runtime.settings.assets)
-    store = WalletStore(runtime.engine, assets)
+    # The runtime's transactions: on SQLite they keep their connections, and a hold group runs
+    # on the driver (store.py); the runtime gives the connections back when it closes.
+    store = WalletStore(runtime.engine, assets, runtime.transactions)
     await store.pin_assets()
     holds = HoldWriter(store)
     runtime.spawn(holds.run(), "wallet:holds")

@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from services.runtime.bulk import insert_rows, update_rows
 from services.runtime.database import stored_utc
 from services.runtime.errors import DomainError
+from services.runtime.padded_in import Names, PaddedIn
+from services.runtime.sqlite_direct import DirectStatement
 from services.runtime.transactions import Transactions
 from services.wallet import tables
 from services.wallet.domain import (
@@ -59,16 +61,31 @@ from services.wallet.domain.identifiers import withdrawal_name
 
 # The statements every hold group runs (each PlaceHold and ReleaseHold), built once with bind
 # parameters: built per call with literal lists, their construction and cache key cost more
-# CPU than executing them, on the serial path of every placement (docs/order-path.md).
-_BALANCES = (select(tables.balances)
-             .where(tuple_(tables.balances.c.account, tables.balances.c.asset).in_(bindparam("keys", expanding=True)))
-             .order_by(tables.balances.c.account, tables.balances.c.asset))
-_BALANCES_LOCKED = _BALANCES.with_for_update()
-_LOCK_HOLDS = (select(tables.holds).where(tables.holds.c.hold_id.in_(bindparam("hold_ids", expanding=True)))
-               .order_by(tables.holds.c.hold_id).with_for_update())
-_RELEASED = (select(tables.released_hold_ids.c.hold_id)
-             .where(tables.released_hold_ids.c.hold_id.in_(bindparam("hold_ids", expanding=True))))
-_INSERT_HOLDS = tables.holds.insert()
+# CPU than executing them, on the serial path of every placement (docs/order-path.md). Their
+# IN lists are padded to a power of two (runtime/padded_in.py), so that each is compiled once
+# and, on SQLite on the loop's thread, runs on the driver (runtime/sqlite_direct.py): through
+# SQLAlchemy's execution and its ORM session, the statements of a hold group cost more CPU
+# than the rest of the Wallet's work for it.
+H, B = tables.holds, tables.balances
+
+
+def _ids(names: Names) -> list[Any]:
+    return [bindparam(name) for name, in names]
+
+
+def _balances(names: Names) -> Any:
+    keys = [tuple_(bindparam(account), bindparam(asset)) for account, asset in names]
+    return select(B).where(tuple_(B.c.account, B.c.asset).in_(keys)).order_by(B.c.account, B.c.asset)
+
+
+_BALANCES = PaddedIn(_balances, width=2)
+_BALANCES_LOCKED = PaddedIn(lambda names: _balances(names).with_for_update(), width=2)
+_LOCK_HOLDS = PaddedIn(lambda names: select(H).where(H.c.hold_id.in_(_ids(names))).order_by(H.c.hold_id)
+                       .with_for_update())
+_RELEASED = PaddedIn(lambda names: select(tables.released_hold_ids.c.hold_id)
+                     .where(tables.released_hold_ids.c.hold_id.in_(_ids(names))))
+_INSERT_HOLDS = DirectStatement(H.insert())
+_INSERT_TOMBSTONES = DirectStatement(tables.released_hold_ids.insert())
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +111,11 @@ class AssetPrecisionChanged(RuntimeError):
 
 
 class WalletStore:
-    def __init__(self, engine: AsyncEngine, assets: AssetCatalog) -> None:
-        self.tx = Transactions(engine)
+    def __init__(self, engine: AsyncEngine, assets: AssetCatalog, tx: Transactions | None = None) -> None:
+        """`tx`: the service runtime's transactions on `engine` (which keep SQLite's connections
+        between calls, so that a hold group runs on the driver: see the statements above); by
+        default a `Transactions` of its own (a reader of the store, as tests and tools are)."""
+        self.tx = tx if tx is not None else Transactions(engine)
         self.assets = assets
         self._insert: Callable[[Any], Any] = sqlite_insert if self.tx.is_sqlite else postgresql_insert
 
@@ -122,9 +142,11 @@ class WalletStore:
     async def _select_balances(
         self, session: AsyncSession, keys: Sequence[BalanceKey], *, lock: bool
     ) -> dict[BalanceKey, Balance]:
-        query = _BALANCES_LOCKED if lock else _BALANCES
+        if not keys:
+            return {}
+        statement, params = (_BALANCES_LOCKED if lock else _BALANCES).of(keys)
         return {(row.account, row.asset): Balance(row.total, row.held)
-                for row in await session.execute(query, {"keys": list(keys)})}
+                for row in (await statement.run(session, params)).rows}
 
     async def lock_balances(self, session: AsyncSession, keys: Sequence[BalanceKey]) -> dict[BalanceKey, Balance]:
         """Lock the balance rows of `keys` in sorted order, creating missing ones (and accounts) at zero."""
@@ -163,12 +185,17 @@ class WalletStore:
     # ---------------------------------------------------------------- holds
 
     async def _lock_holds(self, session: AsyncSession, hold_ids: Sequence[str]) -> dict[str, HoldStatus]:
-        return {row.hold_id: _hold_status(row)
-                for row in await session.execute(_LOCK_HOLDS, {"hold_ids": sorted(set(hold_ids))})}
+        if not hold_ids:
+            return {}
+        statement, params = _LOCK_HOLDS.of(sorted(set(hold_ids)))
+        return {row.hold_id: _hold_status(row) for row in (await statement.run(session, params)).rows}
 
     async def _released_hold_ids(self, session: AsyncSession, hold_ids: Sequence[str]) -> set[str]:
         """The tombstones among `hold_ids`: ids released before any hold was placed under them."""
-        return set((await session.execute(_RELEASED, {"hold_ids": sorted(set(hold_ids))})).scalars())
+        if not hold_ids:
+            return set()
+        statement, params = _RELEASED.of(sorted(set(hold_ids)))
+        return {row.hold_id for row in (await statement.run(session, params)).rows}
 
     async def release_unplaced(self, session: AsyncSession, hold_id: str) -> bool:
         """Tombstone `hold_id` if no hold was placed under it (False); True if one has been since,
@@ -178,7 +205,7 @@ class WalletStore:
         effects = apply_hold_group([ReleaseHold(hold_id, None)], {}, {}, self.assets,
                                    await self._released_hold_ids(session, [hold_id]))
         if effects.tombstones:
-            await session.execute(tables.released_hold_ids.insert(), [{"hold_id": hold_id}])
+            await _INSERT_TOMBSTONES.run_many(session, [{"hold_id": hold_id}])
         return False
 
     async def hold(self, session: AsyncSession, hold_id: str) -> HoldStatus | None:
@@ -199,10 +226,9 @@ class WalletStore:
         found = await self._select_balances(session, sorted(keys), lock=True) if keys else {}
         effects = apply_hold_group(commands, statuses, found, self.assets, released)
         if effects.tombstones:
-            await session.execute(tables.released_hold_ids.insert(),
-                                  [{"hold_id": hold_id} for hold_id in effects.tombstones])
+            await _INSERT_TOMBSTONES.run_many(session, [{"hold_id": hold_id} for hold_id in effects.tombstones])
         if effects.placed:
-            await session.execute(_INSERT_HOLDS, [
+            await _INSERT_HOLDS.run_many(session, [
                 {"hold_id": s.hold.hold_id, "account": s.hold.account, "asset": s.hold.asset, "units": s.hold.units,
                  "consumed_units": s.consumed_units, "released_units": s.released_units,
                  "create_time": s.hold.create_time}

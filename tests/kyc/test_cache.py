@@ -87,3 +87,34 @@ async def test_with_redis_unreachable_checks_read_the_database(kyc_service: Any,
         await kyc.approved("alice", tier=2)
         check = await kyc.check("alice", ORDER, "20000")
     assert (check.allowed, check.tier) == (True, 2)
+
+
+async def _check_batch(kyc: Kyc, *accounts: str) -> list[pb.CheckEligibilityResponse]:
+    answer = await kyc.stub.CheckEligibilities(pb.CheckEligibilitiesRequest(checks=[
+        pb.CheckEligibilityRequest(account=f"accounts/{account}", action=ORDER, asset="USDC", amount="20000")
+        for account in accounts]), metadata=kyc.bearer(service="order"))
+    return [result.eligibility for result in answer.results]
+
+
+async def test_a_batch_caches_every_standing_it_read(cached_kyc: Kyc, redis: Redis, account: str) -> None:
+    await cached_kyc.approved(account, tier=1)
+    stranger = f"{account}-stranger"
+    await _check_batch(cached_kyc, account, stranger)
+    assert await redis.get(_key(account)) == "APPROVED:1"
+    assert await redis.get(_key(stranger)) == "NONE"
+
+
+async def test_a_batch_answers_from_the_cached_standings(cached_kyc: Kyc, redis: Redis, account: str) -> None:
+    # No applicants exist; only the cache says tier 2, so allowed answers prove it was read.
+    await redis.set(_key(account), "APPROVED:2", ex=60)
+    await redis.set(_key(f"{account}-b"), "APPROVED:2", ex=60)
+    answers = await _check_batch(cached_kyc, account, f"{account}-b", f"{account}-none")
+    assert [(answer.allowed, answer.tier) for answer in answers] == [(True, 2), (True, 2), (False, 0)]
+
+
+async def test_with_redis_unreachable_a_batch_reads_the_database(kyc_service: Any, settings: Any) -> None:
+    unreachable = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+    async with kyc_service(unreachable) as kyc:
+        await kyc.approved("alice", tier=2)
+        answers = await _check_batch(kyc, "alice")
+    assert [(answer.allowed, answer.tier) for answer in answers] == [(True, 2)]

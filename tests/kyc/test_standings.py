@@ -4,8 +4,7 @@ where the misses of concurrent checks are read in one statement."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, cast
 
 from services.kyc.cache import Cached, NoCache
@@ -30,9 +29,8 @@ class Store:
 
 
 class Transactions:
-    @asynccontextmanager
-    async def reading(self) -> AsyncIterator[None]:
-        yield None
+    async def read_alone(self, work: Callable[[Any], Awaitable[Any]]) -> Any:
+        return await work(None)
 
 
 class Cache(NoCache):
@@ -72,3 +70,24 @@ async def test_a_cached_standing_is_not_read_and_a_read_one_is_cached() -> None:
     assert answers == [APPROVED, None, PENDING]
     assert store.reads == [["accounts/bob"]]
     assert cache.held["accounts/bob"] == PENDING
+
+
+async def test_a_batch_of_accounts_is_read_once_for_its_misses_and_answered_by_account() -> None:
+    store = Store({"accounts/alice": APPROVED, "accounts/bob": PENDING})
+    cache = Cache({"accounts/alice": APPROVED})
+    reader = standings(store, cache)
+
+    answers = await reader.get_many(["accounts/bob", "accounts/alice", "accounts/nobody", "accounts/bob"])
+
+    assert answers == {"accounts/alice": APPROVED, "accounts/bob": PENDING, "accounts/nobody": None}
+    assert store.reads == [["accounts/bob", "accounts/nobody"]]
+    assert cache.held == {"accounts/alice": APPROVED, "accounts/bob": PENDING, "accounts/nobody": None}
+
+
+async def test_a_batch_all_in_the_cache_reads_nothing() -> None:
+    store = Store({})
+    reader = standings(store, Cache({"accounts/alice": APPROVED, "accounts/nobody": None}))
+
+    assert await reader.get_many(["accounts/alice", "accounts/nobody"]) == {
+        "accounts/alice": APPROVED, "accounts/nobody": None}
+    assert store.reads == []
