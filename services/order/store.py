@@ -28,6 +28,7 @@ from services.order.domain.enums import OrderState, OrderType, Side, TimeInForce
 from services.order.domain.orders import ANSWER_READS, ANSWER_WRITES, Order, Release
 from services.order.domain.validation import OrderSpec
 from services.runtime import idempotency
+from services.runtime.padded_in import PaddedIn
 from services.runtime.sqlite_direct import DirectStatement
 
 T = tables.orders
@@ -124,17 +125,11 @@ _GET = select(T).where(T.c.order_id == bindparam("order_id"))
 _GET_LOCKED = _GET.with_for_update()
 
 
-def _many_locked(count: int) -> DirectStatement:
-    """The orders whose ids are the parameters `id0` ... `id{count - 1}`, locked, in id order."""
-    ids = T.c.order_id.in_([bindparam(f"id{index}") for index in range(count)])
-    return DirectStatement(select(T).where(ids).order_by(T.c.order_id).with_for_update())
-
-
-# The event follower's read of a batch's orders, run in every group it joins: direct, like the
-# statements above. A fixed statement per size (an expanding IN is compiled again per call, and
-# the direct path compiles once): the ids are padded to the next power of two by repeating the
-# last, which the IN does not mind, so a follower of up to BATCH events uses ten statements.
-_MANY_LOCKED = {1 << power: _many_locked(1 << power) for power in range(10)}
+# The event follower's read of a batch's orders, locked, in id order, run in every group it
+# joins: direct, like the statements above, one fixed statement per power-of-two batch size
+# (runtime/padded_in.py).
+_MANY_LOCKED = PaddedIn(lambda names: select(T).where(T.c.order_id.in_([bindparam(name) for name, in names]))
+                        .order_by(T.c.order_id).with_for_update(), prefix="id")
 _BY_REQUEST_ID = select(T).where(T.c.request_id == bindparam("request_id"))
 _CURSOR = select(tables.cursors.c.sequence).where(tables.cursors.c.market == bindparam("target_market"))
 _SET_CURSOR = DirectStatement(tables.cursors.update().where(tables.cursors.c.market == bindparam("target_market")))
@@ -201,11 +196,8 @@ class OrderStore:
         ids = sorted(set(order_ids))
         if not ids:
             return {}
-        size = 1 << (len(ids) - 1).bit_length()
-        if size not in _MANY_LOCKED:  # beyond the follower's batches: a statement of its own
-            _MANY_LOCKED[size] = _many_locked(size)
-        padded = ids + ids[-1:] * (size - len(ids))
-        ran = await _MANY_LOCKED[size].run(session, {f"id{index}": order_id for index, order_id in enumerate(padded)})
+        statement, params = _MANY_LOCKED.of(ids)
+        ran = await statement.run(session, params)
         return {row.order_id: _order(row) for row in ran.rows}
 
     async def by_request_id(self, session: AsyncSession, request_id: str) -> Order | None:

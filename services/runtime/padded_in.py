@@ -5,7 +5,7 @@ An expanding IN (`bindparam(..., expanding=True)`) is rendered again on every ex
 the direct path cannot do: it compiles a statement once and runs its SQL on the driver. So the
 list is `size` plain parameters, the values padded to the next power of two by repeating the
 last one (an IN does not mind a repeat): a list of up to 1024 values takes eleven statements.
-Order's event follower reads its batches the same way (services/order/store.py).
+Order's event follower reads its batches with one too (services/order/store.py).
 
 `build(names)` makes the statement for one length: `names` holds, per place in the list, the
 parameter names of one value (one name for a scalar, one per element for a tuple).
