@@ -27,7 +27,7 @@ from asyncpg import exceptions
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from services.runtime.sql_spans import end_failed, statement_spans
+from services.runtime.sql_spans import Statement, statement_spans
 
 # asyncpg's errors by the name of the adapter's DB-API class they become: the first of an
 # error's classes (its MRO) found here, as in the adapter's own translation.
@@ -99,8 +99,7 @@ class AsyncpgDriver:
 
     async def run(self, sql: str, values: Sequence[Any], returns_rows: bool) -> tuple[Sequence[Any], int]:
         """The statement's rows (if it returns any) and how many rows it changed or gave."""
-        spans = statement_spans(self.engine)
-        span = spans.start(sql) if spans is not None else None
+        timed = self._timed(sql)
         try:
             if returns_rows:
                 rows: Sequence[Any] = await self.connection.fetch(sql, *values)
@@ -110,24 +109,29 @@ class AsyncpgDriver:
                 found = _COUNT.match(status or "")
                 count = int(found.group(1)) if found else -1
         except DRIVER_ERRORS as error:
-            raise self._failed(span, sql, values, error) from error
-        if span is not None:
-            span.end()
+            raise self._failed(timed, sql, values, error) from error
+        if timed is not None:
+            timed.end()
         return rows, count
 
     async def run_many(self, sql: str, values: Sequence[Sequence[Any]]) -> None:
         """The statement once per set of values (asyncpg's executemany: one pipeline of them)."""
-        spans = statement_spans(self.engine)
-        span = spans.start(sql) if spans is not None else None
+        timed = self._timed(sql)
         try:
             await self.connection.executemany(sql, values)
         except DRIVER_ERRORS as error:
-            raise self._failed(span, sql, values, error) from error
-        if span is not None:
-            span.end()
+            raise self._failed(timed, sql, values, error) from error
+        if timed is not None:
+            timed.end()
 
-    def _failed(self, span: Any, sql: str, values: Any, error: BaseException) -> DBAPIError:
+    def _timed(self, sql: str) -> Statement | None:
+        """The statement timed for its SQL span (sql_spans.py: made if slow or failed), as the
+        engine's SQLAlchemy hooks would time it; None when it would get none."""
+        spans = statement_spans(self.engine)
+        return spans.start(sql) if spans is not None else None
+
+    def _failed(self, timed: Statement | None, sql: str, values: Any, error: BaseException) -> DBAPIError:
         raised = dbapi_error(self.engine, sql, values, error, closed=self.connection.is_closed())
-        if span is not None:
-            end_failed(span, raised.orig or error)
+        if timed is not None:
+            timed.end(raised.orig or error)
         return raised

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from services.runtime.pool_ping import ping_idle_connections
-from services.runtime.sql_spans import trace_statements
+from services.runtime.sql_spans import DEFAULT_MIN_MS, trace_statements
 from services.runtime.sqlite_inline import inline_connector
 
 
@@ -89,8 +89,11 @@ def schema_of(url: str) -> str | None:
 
 
 def create_engine(url: str, *, sqlite_synchronous: SqliteSynchronous = DEFAULT_SQLITE_SYNCHRONOUS,
-                  timeout_secs: float | None = None, **kwargs: Any) -> AsyncEngine:
+                  timeout_secs: float | None = None, sql_span_min_ms: float = DEFAULT_MIN_MS,
+                  **kwargs: Any) -> AsyncEngine:
     """An engine for `url`; on SQLite every connection commits with `sqlite_synchronous`.
+    A statement run in a traced call that takes `sql_span_min_ms` or more (or fails) gets a
+    span (sql_spans.py).
 
     On PostgreSQL, `timeout_secs` bounds connecting, each statement and the wait for a pooled
     connection, so a database that is gone (refusing, or a partition that answers nothing)
@@ -108,7 +111,7 @@ def create_engine(url: str, *, sqlite_synchronous: SqliteSynchronous = DEFAULT_S
             kwargs = _pooled({"async_creator": connector, **kwargs}, SQLITE_POOL)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", sqlite_pragmas(sqlite_synchronous))
-        trace_statements(engine)
+        trace_statements(engine, sql_span_min_ms)
         return engine
     parsed = make_url(url)
     if (schema := schema_of(url)) is not None:
@@ -120,7 +123,7 @@ def create_engine(url: str, *, sqlite_synchronous: SqliteSynchronous = DEFAULT_S
         kwargs.setdefault("pool_timeout", timeout_secs)
     engine = create_async_engine(parsed, **_pooled(kwargs, POSTGRES_POOL))
     ping_idle_connections(engine)
-    trace_statements(engine)
+    trace_statements(engine, sql_span_min_ms)
     return engine
 
 

@@ -102,6 +102,10 @@ class MethodSpans:
             span = unrecorded_span(tracer, self.name, parent, SpanKind.SERVER)
         else:
             span = tracer.start_span(self.name, parent, SpanKind.SERVER)
+            # Set once the sampler has decided, not given to start_span: recorded, both ways cost
+            # the same (~40 µs with the span's start and end, 5 × 5000 in one process, 2026-12-07:
+            # the SDK checks each attribute either way), and under a ratio sampler most spans
+            # are not recorded and would have built them for nothing.
             if span.is_recording():
                 span.set_attributes(self._of_call(metadata, context.peer()))
         return span, context_api.attach(trace.set_span_in_context(span, parent))

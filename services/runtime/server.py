@@ -63,7 +63,8 @@ class ServiceRuntime:
         self.issuer = token_issuer(settings, jwks=self.jwks)
         self.database_url = settings.database_url_for(spec.name)
         self.engine: AsyncEngine = create_engine(self.database_url, sqlite_synchronous=settings.sqlite_synchronous,
-                                                   timeout_secs=settings.database_timeout_secs)
+                                                   timeout_secs=settings.database_timeout_secs,
+                                                   sql_span_min_ms=settings.sql_span_min_ms)
         self._token = ServiceToken(self.issuer, spec.name, settings.jwt_expiration_hours * 3600)
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._tasks: set[asyncio.Task[Any]] = set()

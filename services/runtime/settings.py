@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from services.runtime.database import DEFAULT_SQLITE_SYNCHRONOUS, SqliteSynchronous, with_schema
 from services.runtime.shards import ShardMap, shard_ordinal
+from services.runtime.sql_spans import DEFAULT_MIN_MS as DEFAULT_SQL_SPAN_MIN_MS
 
 # Default gRPC port per service when all run on one machine (`clearmesh up`); in Kubernetes
 # every service listens on 50051 in its own pod.
@@ -141,6 +142,9 @@ class Settings(BaseSettings):
     otel_traces_sampler: Literal["parentbased_always_on", "parentbased_always_off",
                                  "parentbased_traceidratio"] = "parentbased_always_on"
     otel_traces_sampler_arg: float = Field(1.0, ge=0.0, le=1.0)
+    # A SQL statement in a traced call gets a span only when it took this long (milliseconds)
+    # or failed; 0: every statement (services/runtime/sql_spans.py says why).
+    sql_span_min_ms: float = Field(DEFAULT_SQL_SPAN_MIN_MS, ge=0.0, validation_alias="CLEARMESH_SQL_SPAN_MIN_MS")
     # The resource's deployment.environment: which of dev, staging, prod a span comes from.
     deployment_environment: str = Field("local", validation_alias="CLEARMESH_ENVIRONMENT")
 

@@ -24,9 +24,9 @@ connection's alone (PostgreSQL's in autocommit). On asyncpg a statement is `fetc
 It runs the SQLAlchemy way on a SQLite engine that is not on the loop's thread (`sqlite_inline`:
 an in-memory database keeps aiosqlite), and in a PostgreSQL session whose transaction has not
 begun on the server yet. Under a recording span a statement gets the SQL span SQLAlchemy's
-hooks would give it (runtime/sql_spans.py: same name, attributes and parent), made here, so
-tracing does not send it the slow way (which cost ~50 µs more per statement on SQLite, four
-statements a PlaceOrder). A driver error is raised as SQLAlchemy would raise it
+hooks would give it (runtime/sql_spans.py: same name, attributes and parent, and only when
+it took long enough or failed), made here, so tracing does not send it the slow way (which
+cost ~50 µs more per statement on SQLite, four statements a PlaceOrder). A driver error is raised as SQLAlchemy would raise it
 (`DBAPIError.instance`: an IntegrityError is SQLAlchemy's IntegrityError; on PostgreSQL with
 the server's sqlstate), so `Transactions.write` treats it the same.
 
@@ -49,7 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.expression import Executable
 
 from services.runtime.asyncpg_direct import AsyncpgDriver
-from services.runtime.sql_spans import end_failed, statement_spans
+from services.runtime.sql_spans import statement_spans
 from services.runtime.sqlite_inline import InlineConnection
 
 _MISSING = object()
@@ -281,19 +281,20 @@ class DirectStatement:
 
 @contextmanager
 def _statement(driver: sqlite3.Connection, engine: Engine, sql: str, values: Any) -> Iterator[sqlite3.Cursor]:
-    """A cursor of the driver's for one statement, closed after: its SQL span as the engine's
-    SQLAlchemy hooks would make it (when one records), ended after the block, or with the
-    driver's error, which is raised as SQLAlchemy raises it."""
+    """A cursor of the driver's for one statement, closed after: timed for its SQL span as the
+    engine's SQLAlchemy hooks would time it (under a recording span; the span made when it
+    took long enough or failed, sql_spans.py), or with the driver's error, which is raised as
+    SQLAlchemy raises it."""
     spans = statement_spans(engine)
-    span = spans.start(sql) if spans is not None else None
+    timed = spans.start(sql) if spans is not None else None
     cursor = driver.cursor()
     try:
         yield cursor
     except sqlite3.Error as error:
-        if span is not None:
-            end_failed(span, error)
+        if timed is not None:
+            timed.end(error)
         raise DBAPIError.instance(sql, values, error, sqlite3.Error) from error
     finally:
         cursor.close()
-    if span is not None:
-        span.end()
+    if timed is not None:
+        timed.end()

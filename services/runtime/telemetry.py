@@ -12,7 +12,7 @@ interface, and copying each variable into Settings only to hand it back would re
 Spans, and who makes them: the edge its HTTP SERVER span (gateway/edge/tracing.py); every
 service a SERVER span per RPC (services/runtime/interceptors.py with rpc_tracing.py) and a
 CLIENT span per call it makes (services/runtime/channels.py), health checks and reflection left
-out on both sides; SQLAlchemy statements
+out on both sides; SQL statements of 1 ms or more (CLEARMESH_SQL_SPAN_MIN_MS) or that failed
 (services/runtime/sql_spans.py) and Redis commands (OpenTelemetry's Redis instrumentation)
 inside a traced call; the Solana calls (services/settlement/chain/traced.py).
 

@@ -62,7 +62,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         platform = Platform(tmp_path_factory.mktemp("traced"), {
             "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_TRACES_EXPORTER": "otlp",
             "OTEL_TRACES_SAMPLER": "parentbased_always_on", "CLEARMESH_ENVIRONMENT": "e2e",
-            "OTEL_BSP_SCHEDULE_DELAY": "50"})  # export every 50 ms, not every 5 s
+            "OTEL_BSP_SCHEDULE_DELAY": "50",  # export every 50 ms, not every 5 s
+            # Every SQL statement a span, however fast (by default only those of 1 ms or more:
+            # services/runtime/sql_spans.py), so the trace shows where each one runs.
+            "CLEARMESH_SQL_SPAN_MIN_MS": "0"})
         try:
             platform.start()
             edge = platform.processes.start_edge()

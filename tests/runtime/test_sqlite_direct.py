@@ -6,6 +6,7 @@ SQLAlchemy's hooks would (services/runtime/sql_spans.py)."""
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from sqlalchemy import Boolean, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, bindparam, event, select, text
+from sqlalchemy import Boolean, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, bindparam, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
@@ -46,7 +47,8 @@ RENAME = DirectStatement(items.update().where(items.c.id == bindparam("target_id
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
+    # Every statement under a recording span gets its span here (the threshold's tests below set their own).
+    engine = create_engine(database_url, sql_span_min_ms=0)
     async with engine.begin() as connection:
         await connection.run_sync(metadata.create_all)
     yield engine
@@ -72,7 +74,8 @@ def _insert_ignoring_a_taken_name(engine: AsyncEngine) -> Any:
 
 @pytest.fixture
 async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'direct.db'}")
+    # Every statement under a recording span gets its span here (the threshold's tests below set their own).
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'direct.db'}", sql_span_min_ms=0)
     async with engine.begin() as connection:
         await connection.run_sync(metadata.create_all)
     yield engine
@@ -230,6 +233,63 @@ async def test_outside_a_recording_span_it_makes_no_span(sqlite_engine: AsyncEng
     await tx.write(lambda session: INSERT.run(session, ROW))
     await tx.read_alone(lambda c: DirectStatement(BY_NAME).run(c, {"name": "a"}))
     assert _sql_spans(recorded_spans) == []
+
+
+async def test_a_statement_faster_than_the_threshold_makes_no_span(
+        tmp_path: Path, recorded_spans: InMemorySpanExporter) -> None:
+    engine = await _engine_with_threshold(tmp_path, 3_600_000)  # an hour
+    try:
+        spans = await _spans_of(recorded_spans, lambda: _insert_and_find(Transactions(engine)))
+    finally:
+        await engine.dispose()
+    assert spans == []
+
+
+async def test_a_statement_that_took_the_threshold_gets_its_span_on_the_direct_path(
+        tmp_path: Path, recorded_spans: InMemorySpanExporter) -> None:
+    engine = await _engine_with_threshold(tmp_path, 20)
+    tx = Transactions(engine)
+    slow = DirectStatement(select(func.pause(bindparam("seconds"))))
+
+    async def fast_then_slow() -> None:
+        await _insert_and_find(tx)
+        await tx.read_alone(lambda c: slow.run(c, {"seconds": 0.05}))
+
+    try:
+        spans = await _spans_of(recorded_spans, fast_then_slow)
+    finally:
+        await engine.dispose()
+    assert [(name, attributes["db.query.text"], under_caller) for name, _, attributes, *_, under_caller, _ in spans] == [
+        ("SELECT threshold.db", "SELECT pause(?) AS pause_1", True)]
+
+
+async def test_a_failed_statement_gets_its_span_however_fast(tmp_path: Path,
+                                                            recorded_spans: InMemorySpanExporter) -> None:
+    engine = await _engine_with_threshold(tmp_path, 3_600_000)
+    tx = Transactions(engine)
+    await tx.write(lambda session: INSERT.run(session, ROW))
+    plain = DirectStatement(items.insert())
+    try:
+        spans = await _spans_of(recorded_spans, lambda: tx.write(lambda session: plain.run(session, {**ROW, "name": "b"})))
+    finally:
+        await engine.dispose()
+    # Transactions.write runs a unit that hit a unique key again (the replay path): each try failed.
+    assert spans and {(span[0], span[3]) for span in spans} == {("INSERT threshold.db", trace.StatusCode.ERROR)}
+
+
+async def _engine_with_threshold(tmp_path: Path, min_ms: float) -> AsyncEngine:
+    """A SQLite engine whose statements get a span from `min_ms`; `pause(seconds)` in SQL sleeps."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'threshold.db'}", sql_span_min_ms=min_ms)
+    event.listen(engine.sync_engine, "connect", lambda dbapi_connection, _record: (
+        dbapi_connection.driver_connection.sqlite_connection.create_function("pause", 1, time.sleep)))
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    return engine
+
+
+async def _insert_and_find(tx: Transactions) -> None:
+    await tx.write(lambda session: INSERT.run(session, ROW))
+    await tx.read_alone(lambda c: DirectStatement(BY_NAME).run(c, {"name": "a"}))
 
 
 async def _error_of(work: Awaitable[Any]) -> DBAPIError:

@@ -1,7 +1,11 @@
 """Tracing's settings and helpers: parent-based sampling only, the traceparent a record keeps
-and the link made from it, a span per SQL statement inside a traced call."""
+and the link made from it, a span per SQL statement inside a traced call (every statement
+with a threshold of 0; with one, those that took at least that long, and every failed one)."""
 
 from __future__ import annotations
+
+import time
+from typing import Any
 
 import pytest
 from opentelemetry import trace
@@ -81,7 +85,7 @@ def _statements(recorded: InMemorySpanExporter) -> list[ReadableSpan]:
 
 async def test_a_statement_inside_a_traced_call_is_a_client_span_with_the_database_conventions(
         recorded_spans: InMemorySpanExporter, database_url: str) -> None:
-    engine = create_engine(database_url)
+    engine = create_engine(database_url, sql_span_min_ms=0)  # every statement
     try:
         with trace.get_tracer("test").start_as_current_span("call") as call:
             async with engine.connect() as connection:
@@ -101,7 +105,7 @@ async def test_a_statement_inside_a_traced_call_is_a_client_span_with_the_databa
 
 async def test_a_statement_outside_any_traced_call_makes_no_span(recorded_spans: InMemorySpanExporter,
                                                                 database_url: str) -> None:
-    engine = create_engine(database_url)
+    engine = create_engine(database_url, sql_span_min_ms=0)  # every statement
     try:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
@@ -112,7 +116,7 @@ async def test_a_statement_outside_any_traced_call_makes_no_span(recorded_spans:
 
 
 async def test_transaction_control_makes_no_span(recorded_spans: InMemorySpanExporter, database_url: str) -> None:
-    engine = create_engine(database_url)
+    engine = create_engine(database_url, sql_span_min_ms=0)  # every statement
     try:
         with trace.get_tracer("test").start_as_current_span("call"):
             async with engine.connect() as connection:
@@ -128,7 +132,7 @@ async def test_transaction_control_makes_no_span(recorded_spans: InMemorySpanExp
 
 async def test_a_statement_run_again_after_failing_gets_a_span_of_its_own_without_the_failure(
         recorded_spans: InMemorySpanExporter, database_url: str) -> None:
-    engine = create_engine(database_url)
+    engine = create_engine(database_url, sql_span_min_ms=0)  # every statement
     statement = text("SELECT count(*) FROM telemetry_probe")
     try:
         with trace.get_tracer("test").start_as_current_span("call"):
@@ -148,3 +152,74 @@ async def test_a_statement_run_again_after_failing_gets_a_span_of_its_own_withou
     assert again.context.span_id != failed.context.span_id and again.name == failed.name
     assert again.status.status_code is not trace.StatusCode.ERROR
     assert "error.type" not in (again.attributes or {})
+
+
+def _query(span: ReadableSpan) -> str:
+    return str((span.attributes or {}).get("db.query.text"))
+
+
+async def _slow_statement(connection: Any, database_url: str, seconds: float) -> None:
+    """A statement that takes `seconds`: PostgreSQL's pg_sleep, or a function SQLite calls."""
+    if database_url.startswith("postgresql"):
+        await connection.execute(text("SELECT pg_sleep(:seconds)"), {"seconds": seconds})
+        return
+    raw = await connection.get_raw_connection()
+    raw.driver_connection.sqlite_connection.create_function("pause", 1, time.sleep)
+    await connection.execute(text("SELECT pause(:seconds)"), {"seconds": seconds})
+
+
+async def test_a_statement_faster_than_the_threshold_makes_no_span(
+        recorded_spans: InMemorySpanExporter, database_url: str) -> None:
+    engine = create_engine(database_url, sql_span_min_ms=3_600_000)  # an hour
+    try:
+        with trace.get_tracer("test").start_as_current_span("call"):
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
+
+    assert _statements(recorded_spans) == []
+
+
+async def test_a_statement_that_took_the_threshold_is_a_span_of_the_time_it_ran(
+        recorded_spans: InMemorySpanExporter, database_url: str) -> None:
+    engine = create_engine(database_url, sql_span_min_ms=20)
+    try:
+        with trace.get_tracer("test").start_as_current_span("call") as call:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+                began = time.time_ns()
+                await _slow_statement(connection, database_url, 0.05)
+                ended = time.time_ns()
+    finally:
+        await engine.dispose()
+
+    spans = _statements(recorded_spans)
+    [slow] = [span for span in spans if "sleep(" in _query(span) or "pause(" in _query(span)]
+    assert [span for span in spans if _query(span) == "SELECT 1"] == []
+    assert slow.name.startswith("SELECT") and slow.kind is trace.SpanKind.CLIENT
+    assert slow.parent is not None and slow.parent.span_id == call.get_span_context().span_id
+    assert slow.start_time is not None and slow.end_time is not None
+    assert began <= slow.start_time and slow.end_time <= ended and slow.end_time - slow.start_time >= 50_000_000
+
+
+async def test_a_failed_statement_is_a_span_however_fast(recorded_spans: InMemorySpanExporter,
+                                                          database_url: str) -> None:
+    engine = create_engine(database_url, sql_span_min_ms=3_600_000)
+    try:
+        with trace.get_tracer("test").start_as_current_span("call"):
+            async with engine.connect() as connection:
+                with pytest.raises(Exception):  # noqa: B017 - each driver names the error its own way
+                    await connection.execute(text("SELECT count(*) FROM no_such_table"))
+    finally:
+        await engine.dispose()
+
+    [failed] = _statements(recorded_spans)
+    assert failed.status.status_code is trace.StatusCode.ERROR and "error.type" in (failed.attributes or {})
+
+
+def test_statements_of_a_millisecond_or_more_get_a_span_unless_configured_otherwise() -> None:
+    assert Settings().sql_span_min_ms == 1.0
+    assert Settings(CLEARMESH_SQL_SPAN_MIN_MS="0").sql_span_min_ms == 0
+    with pytest.raises(ValidationError):
+        Settings(CLEARMESH_SQL_SPAN_MIN_MS="-1")
