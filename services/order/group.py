@@ -14,21 +14,30 @@ order the other wanted next. PostgreSQL only looks for a deadlock after `deadloc
 (1 s by default), so each one held a whole group (and the follower) for a second before one
 side was rolled back and retried: the ~1 s p99 of bench/order.py on PostgreSQL, 10 to 12
 times a run (issue #12). A group therefore runs its units in order id order, the lock order
-of every writer of orders, and a cycle cannot form."""
+of every writer of orders, and a cycle cannot form.
+
+Each unit runs in its caller's context (OpenTelemetry's): a group's statements run in the
+flusher's task, whose context is that of the placement that started it, so a unit's SQL span
+(a slow or failed statement, runtime/sql_spans.py) would otherwise join that placement's
+trace, or none once its call had ended."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from opentelemetry import context as context_api
+from opentelemetry.context import Context
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.runtime.transactions import Transactions
 
 T = TypeVar("T")
 Work = Callable[[AsyncSession], Awaitable[Any]]
-Unit = tuple[str, Work, "asyncio.Future[Any]"]  # the order id whose row it locks, the work, its caller's future
+# The order id whose row it locks, the work, its caller's future and context.
+Unit = tuple[str, Work, "asyncio.Future[Any]", Context]
 MAX_BATCH = 256
 LANES = 4
 
@@ -45,7 +54,7 @@ class GroupWriter:
         """`work` in a write transaction it may share with others; its own answer or error.
         `work` writes (and so locks) the row of the order `order_id` and no other existing row."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append((order_id, work, future))
+        self._queue.append((order_id, work, future, context_api.get_current()))
         if len(self._flushers) < self._lanes:
             flusher = asyncio.create_task(self._flush(), name="order-group-commit")
             self._flushers.add(flusher)
@@ -78,23 +87,31 @@ class GroupWriter:
 
     async def _commit(self, batch: list[Unit]) -> None:
         async def together(session: AsyncSession) -> list[Any]:
-            return [await work(session) for _, work, _ in batch]
+            return [await _in_context(caller, work, session) for _, work, _, caller in batch]
 
         try:
             answers = await self._tx.write(together)
         except Exception:  # noqa: BLE001 - whatever it was, each unit is tried alone below
             # One unit's error rolled the whole batch back: each runs alone, so each caller gets
             # its own answer or its own error.
-            for _, work, future in batch:
+            for _, work, future, caller in batch:
                 try:
-                    answer = await self._tx.write(work)
+                    answer = await self._tx.write(functools.partial(_in_context, caller, work))
                 except Exception as error:  # noqa: BLE001 - handed to its caller, who raises it
                     _settle(future, error=error)
                 else:
                     _settle(future, answer=answer)
             return
-        for (_, _, future), answer in zip(batch, answers):
+        for (_, _, future, _), answer in zip(batch, answers):
             _settle(future, answer=answer)
+
+
+async def _in_context(caller: Context, work: Work, session: AsyncSession) -> Any:
+    token = context_api.attach(caller)
+    try:
+        return await work(session)
+    finally:
+        context_api.detach(token)
 
 
 def _settle(future: asyncio.Future[Any], *, answer: Any = None, error: BaseException | None = None) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import pytest
+from opentelemetry import trace
 from sqlalchemy import Column, Integer, MetaData, Table, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -96,6 +97,27 @@ async def test_one_units_error_is_its_own_and_the_others_commit(tmp_path: Path) 
     assert sorted(row.value for row in stored) == [1, 2]
     with pytest.raises(NotFound):
         await writer.write(_insert(-2), order_id="-2")
+
+
+async def test_each_unit_runs_in_its_callers_trace_context(tmp_path: Path) -> None:
+    writer, _, commits = await _writer(tmp_path)
+    seen: dict[int, int] = {}
+
+    def noting(value: int):
+        async def work(session: AsyncSession) -> int:
+            seen[value] = trace.get_current_span().get_span_context().trace_id
+            return await _insert(value)(session)
+
+        return work
+
+    async def traced(value: int) -> int:
+        caller = trace.NonRecordingSpan(trace.SpanContext(trace_id=value, span_id=value, is_remote=False))
+        with trace.use_span(caller):
+            return await writer.write(noting(value), order_id=str(value))
+
+    await asyncio.gather(*(traced(value) for value in range(1, 21)))
+    assert len(commits) < 20  # units of several callers shared a transaction
+    assert seen == {value: value for value in range(1, 21)}
 
 
 def _insert_at_commit(value: int):
