@@ -32,8 +32,8 @@ _ORDER = "bulk_ordinality"
 
 
 def _is_postgresql(session: AsyncSession) -> bool:
-    if isinstance(session, DirectSession):  # SQLite's; asking it for a bind would make it an ORM session
-        return False
+    if isinstance(session, DirectSession):  # asking it for a bind would make it an ORM session
+        return bool(session.direct_driver.engine.dialect.name == "postgresql")
     return bool(session.get_bind().dialect.name == "postgresql")
 
 

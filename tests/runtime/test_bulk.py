@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, select
+from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.runtime.bulk import insert_rows, update_rows
@@ -27,12 +27,16 @@ journal = Table(
 AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
-@pytest.fixture
-async def tx(database_url: str) -> AsyncIterator[Transactions]:
+@pytest.fixture(params=[False, True], ids=["session", "kept"])
+async def tx(database_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Transactions]:
+    """Both ways a write runs: an ORM session, and a service runtime's (its connections kept,
+    the write a DirectSession on the driver)."""
     engine: AsyncEngine = create_engine(database_url)
     async with engine.begin() as connection:
         await connection.run_sync(metadata.create_all)
-    yield Transactions(engine)
+    transactions = Transactions(engine, keep_connections=request.param)
+    yield transactions
+    await transactions.close()
     await engine.dispose()
 
 
@@ -97,3 +101,19 @@ async def test_no_rows_are_no_error(tx: Transactions) -> None:
     await tx.write(lambda session: update_rows(session, journal, ("name",), []))
 
     assert await _rows(tx) == []
+
+
+async def test_on_postgresql_a_direct_write_sends_the_rows_as_one_unnest(postgres_url: str) -> None:
+    engine = create_engine(postgres_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    tx = Transactions(engine, keep_connections=True)
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    try:
+        await tx.write(lambda session: insert_rows(session, journal, [
+            {"name": name, "units": 1, "note": None, "at": AT} for name in "abc"]))
+    finally:
+        await tx.close()
+        await engine.dispose()
+    assert [statement for statement in statements if "INSERT" in statement and "unnest" in statement]
