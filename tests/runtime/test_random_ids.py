@@ -4,6 +4,8 @@ UUID4s `uuid.uuid4()` makes, never repeated, not even by a forked child."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 
 from services.runtime import random_ids
@@ -19,17 +21,28 @@ def test_ids_do_not_repeat_across_many_reads_of_the_source() -> None:
     assert len(set(made)) == len(made)
 
 
+# Forked in a fresh interpreter: this test process runs gRPC's and the span exporter's threads,
+# and a child forked from it runs their libraries' at-fork hooks (OpenTelemetry's re-reads its
+# resource), which crashed the child once in CI before it could answer.
+_FORK = """
+import os, sys
+from services.runtime import random_ids
+random_ids.uuid4()  # the buffer is filled, and the child inherits it
+reader, writer = os.pipe()
+child = os.fork()
+if child == 0:
+    os.write(writer, random_ids.uuid4().bytes)
+    os._exit(0)
+os.close(writer)
+childs = os.read(reader, 16)
+os.waitpid(child, 0)
+sys.stdout.write(childs.hex() + " " + random_ids.uuid4().bytes.hex())
+"""
+
+
 def test_a_forked_child_does_not_repeat_its_parents_ids() -> None:
-    random_ids.uuid4()  # the buffer is filled, and the child inherits it
-    reader, writer = os.pipe()
-    child = os.fork()
-    if child == 0:  # pragma: no cover - the child reports through the pipe and exits at once
-        os.write(writer, random_ids.uuid4().bytes)
-        os._exit(0)
-    os.close(writer)
-    try:
-        childs = uuid.UUID(bytes=os.read(reader, 16))
-    finally:
-        os.close(reader)
-        os.waitpid(child, 0)
-    assert childs != random_ids.uuid4()
+    ran = subprocess.run([sys.executable, "-c", _FORK], capture_output=True, text=True, check=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    childs, parents = ran.stdout.split()
+    assert len(bytes.fromhex(childs)) == 16
+    assert childs != parents
