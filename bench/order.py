@@ -26,7 +26,7 @@ answer stored. Each of `--repeats` runs on the same mesh has three phases:
 Per phase it also prints the share of Order's PlaceOrder time spent in each step (KYC,
 Wallet, Matching, Order's own store; read from Order's `order_place_step_seconds` histogram on
 its METRICS_PORT, so measured where the time is spent) and the CPU each process burnt per
-order (from /proc). `--profile DIR` runs every service under cProfile and writes
+order (from /proc; on PostgreSQL, the server's processes too). `--profile DIR` runs every service under cProfile and writes
 DIR/{service}-{db}.prof at shutdown.
 
 The last output line is one JSON object, best of the repeats (highest rate, lowest latency)
@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -65,6 +66,7 @@ from clearmesh.order.v1 import order_service_pb2 as pb
 from clearmesh.order.v1 import order_service_pb2_grpc as pb_grpc
 from clearmesh.type.v1 import trading_pb2
 
+from bench.cpu import cpu_seconds
 from bench.processes import PYTHONPATH, SECRET, free_port, stop_all
 from services.load.accounts import Metadata, prepare_traders
 from services.load.pacing import Schedule, kept_up
@@ -92,6 +94,7 @@ class Mesh:
     def __init__(self, data_dir: Path, database_url: str | None, profile: Path | None, label: str,
                  spy_binary: str | None) -> None:
         self.profile, self.label, self.spy_binary = profile, label, spy_binary
+        self.on_postgres = database_url is not None
         self.ports = {name: free_port() for name in SERVICES}
         self.metrics_port = free_port()
         env = {**os.environ, "JWT_SECRET": SECRET, "CLEARMESH_DATA_DIR": str(data_dir),
@@ -117,6 +120,19 @@ class Mesh:
         for name, process in self.processes.items():
             fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
             used[name] = (int(fields[11]) + int(fields[12])) / tick
+        return used
+
+    def postgres_cpu_seconds(self) -> dict[int, float]:
+        """On PostgreSQL, the CPU each of the server's processes on this machine has used so far
+        (every backend, whatever its database, and the WAL writer and checkpointer): the database's
+        share of a placement, which the services' own figures leave out."""
+        if not self.on_postgres:
+            return {}
+        used = {}
+        for comm in Path("/proc").glob("[0-9]*/comm"):
+            with contextlib.suppress(OSError):
+                if comm.read_text().strip() == "postgres" and (seconds := cpu_seconds(int(comm.parent.name))) is not None:
+                    used[int(comm.parent.name)] = seconds
         return used
 
     def step_sums(self) -> dict[str, tuple[float, float]]:
@@ -189,6 +205,7 @@ class Window:
         self.mesh = mesh
         self.spies = mesh.spy(tag) if spy else []
         self.cpu, self.steps = mesh.cpu_seconds(), mesh.step_sums()
+        self.postgres = mesh.postgres_cpu_seconds()
         self.client = time.process_time()
 
     def close(self, count: int) -> None:
@@ -201,6 +218,9 @@ class Window:
         shares = {step: (steps_after[step][0] - self.steps[step][0]) / total for step in STEPS}
         cpu = {name: (cpu_after[name] - self.cpu[name]) * 1000 / count for name in SERVICES}
         cpu["bench client"] = client_cpu * 1000 / count
+        if self.mesh.on_postgres:  # a server process that began within the phase counts whole
+            cpu["postgres"] = sum(seconds - self.postgres.get(pid, 0.0)
+                                  for pid, seconds in self.mesh.postgres_cpu_seconds().items()) * 1000 / count
         print("      Order's PlaceOrder time: " + ", ".join(f"{step} {share:.0%}" for step, share in shares.items())
               + f", the rest {1 - sum(shares.values()):.0%} (mean {total * 1000 / count:.1f} ms)", flush=True)
         print("      CPU ms per order: " + ", ".join(f"{name} {ms:.2f}" for name, ms in cpu.items())
