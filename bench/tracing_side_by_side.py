@@ -20,8 +20,9 @@ turn of the event loop serves more), so what slows a mesh also raises its CPU pe
 the two meshes share the machine's cores.
 
 A mesh is `ROOT:MODE`: the services run from the source tree ROOT (a worktree; "." is this one)
-with MODE `off` (no exporter: OTEL_TRACES_EXPORTER=none) or `on` (every trace sampled,
-parentbased_always_on, exported over OTLP/gRPC to bench/otlp_sink.py in this process). Default:
+with MODE `off` (no exporter: OTEL_TRACES_EXPORTER=none), `on` (every trace sampled,
+parentbased_always_on, exported over OTLP/gRPC to bench/otlp_sink.py in this process) or
+`on=R` (the share R of traces sampled, parentbased_traceidratio, as deployed with R 0.1). Default:
 this tree off against this tree on, tracing's cost; `--a BASE:on --b .:on` compares two trees
 with tracing on. Swap A and B as well: B's processes start second.
 The last line is one JSON object: per mesh the median of each process's CPU ms per order (and
@@ -62,10 +63,12 @@ def mode_env(mode: str, sink_port: int) -> dict[str, str]:
     base = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
     if mode == "off":
         return {**base, "OTEL_TRACES_EXPORTER": "none"}
+    exporting = {**base, "OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink_port}"}
     if mode == "on":
-        return {**base, "OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink_port}",
-                "OTEL_TRACES_SAMPLER": "parentbased_always_on"}
-    raise ValueError(f"unknown mode {mode!r} (off or on)")
+        return {**exporting, "OTEL_TRACES_SAMPLER": "parentbased_always_on"}
+    if mode.startswith("on="):  # the share of traces sampled, as deployed (k8s/base/settings.yaml: 0.1)
+        return {**exporting, "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": mode[3:]}
+    raise ValueError(f"unknown mode {mode!r} (off, on or on=RATIO)")
 
 
 class Mesh:
