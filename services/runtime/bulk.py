@@ -20,11 +20,12 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, func, select, update
+from sqlalchemy import Enum, String, Table, and_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeEngine
 
 from services.runtime.sqlite_direct import DirectSession, DirectStatement
 
@@ -42,9 +43,18 @@ def _insert(table: Table) -> DirectStatement:
     return DirectStatement(table.insert())
 
 
+def _element_type(column_type: TypeEngine[Any]) -> TypeEngine[Any]:
+    """The type of a column's array: its own, but a VARCHAR(n) without its n. The array is cast
+    to it, and an explicit cast to VARCHAR(n) cuts a longer value to n characters without a word,
+    where the INSERT or UPDATE itself refuses it ("value too long"), as it must."""
+    if isinstance(column_type, String) and not isinstance(column_type, Enum) and column_type.length is not None:
+        return String(collation=column_type.collation)
+    return column_type
+
+
 def _rows_as_columns(table: Table, names: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> Any:
     """`rows` as a table-valued `unnest` of one typed array per column, with an ordinality."""
-    arrays = [bindparam(f"bulk_{name}", [row[name] for row in rows], type_=ARRAY(table.c[name].type))
+    arrays = [bindparam(f"bulk_{name}", [row[name] for row in rows], type_=ARRAY(_element_type(table.c[name].type)))
               for name in names]
     return func.unnest(*arrays).table_valued(*names, with_ordinality=_ORDER).render_derived(name="bulk")
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, event, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.runtime.bulk import insert_rows, update_rows
@@ -117,3 +118,27 @@ async def test_on_postgresql_a_direct_write_sends_the_rows_as_one_unnest(postgre
         await tx.close()
         await engine.dispose()
     assert [statement for statement in statements if "INSERT" in statement and "unnest" in statement]
+
+
+@pytest.mark.parametrize("write", ["insert", "update"])
+async def test_on_postgresql_a_value_longer_than_its_column_is_refused_not_cut(postgres_url: str, write: str) -> None:
+    # As a plain INSERT or UPDATE refuses it: cast to the column's own VARCHAR(40)[], the
+    # array's values would be cut to 40 characters without a word.
+    engine = create_engine(postgres_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    tx = Transactions(engine)
+    try:
+        await tx.write(lambda session: insert_rows(session, journal, [{"name": "a", "units": 1, "note": None, "at": AT}]))
+        too_long = "x" * 41
+        with pytest.raises(DBAPIError, match="too long"):
+            if write == "insert":
+                await tx.write(lambda session: insert_rows(session, journal, [
+                    {"name": too_long, "units": 1, "note": None, "at": AT}]))
+            else:
+                await tx.write(lambda session: update_rows(session, journal, ("name",), [
+                    {"name": "a", "units": 1, "note": too_long}]))
+        assert [(name, note) for _, name, _, note in await _rows(tx)] == [("a", None)]
+    finally:
+        await tx.close()
+        await engine.dispose()
