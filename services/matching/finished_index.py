@@ -71,6 +71,10 @@ class DatabaseIndex:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        # A lookup is one statement: on PostgreSQL in autocommit, without the BEGIN and the
+        # ROLLBACK round trips around it (SubmitOrders waits for one on every batch).
+        self._alone = engine.execution_options(isolation_level="AUTOCOMMIT") \
+            if engine.dialect.name == "postgresql" else engine
 
     async def add(self, market: str, finished: Finished) -> None:
         if not finished:
@@ -84,7 +88,7 @@ class DatabaseIndex:
 
     async def sequence_of(self, market: str, order_id: str) -> int | None:
         table = tables.finished_orders
-        async with self.engine.connect() as connection:
+        async with self._alone.connect() as connection:
             return (await connection.execute(
                 select(table.c.sequence).where(table.c.market == market, table.c.order_id == order_id)
             )).scalar_one_or_none()
@@ -92,7 +96,7 @@ class DatabaseIndex:
     async def sequences_of(self, market: str, order_ids: Sequence[str]) -> dict[str, int]:
         """The indexed ones among `order_ids`: order id -> sequence."""
         table = tables.finished_orders
-        async with self.engine.connect() as connection:
+        async with self._alone.connect() as connection:
             rows = await connection.execute(select(table.c.order_id, table.c.sequence).where(
                 table.c.market == market, table.c.order_id.in_(sorted(set(order_ids)))))
             return {order_id: int(sequence) for order_id, sequence in rows}

@@ -9,6 +9,7 @@ PostgreSQL through asyncpg.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -71,6 +72,24 @@ def _marks(count: int, paramstyle: str) -> str:
     return ", ".join(("%s" if paramstyle == "format" else "?") for _ in range(count))
 
 
+def _one_statement(statements: list[Statement]) -> tuple[str, tuple[Any, ...]]:
+    """PostgreSQL: single-row INSERTs (numbered $n parameters) as one statement, every one but
+    the last a data-modifying WITH, which runs whether or not anything reads it: all of them
+    or none, as in one transaction. Each statement's parameters are numbered on from the last's."""
+    parts: list[str] = []
+    values: list[Any] = []
+    for sql, rows in statements:
+        offset = len(values)
+        parts.append(_PARAMETER.sub(lambda found: f"${int(found.group(1)) + offset}", sql))  # noqa: B023
+        values.extend(rows[0])
+    *first, last = parts
+    if not first:
+        return last, tuple(values)
+    return "WITH " + ", ".join(f"block{index} AS ({part})" for index, part in enumerate(first)) + " " + last, \
+        tuple(values)
+
+
+_PARAMETER = re.compile(r"\$(\d+)")
 BLOCKS_PER_READ = 4
 
 
@@ -80,6 +99,9 @@ class MatchingStore:
         self._sqlite_synchronous = sqlite_synchronous  # what the appender's commits wait for
         style = engine.dialect.paramstyle
         self._insert = {table.name: _insert_sql(table, style) for table in tables.metadata.sorted_tables}
+        # PostgreSQL's connections in autocommit, for a batch journaled in one statement (`append`).
+        self._alone = engine.execution_options(isolation_level="AUTOCOMMIT") \
+            if engine.dialect.name == "postgresql" else None
         self.finished_index = finished_index(engine)
         marks = _marks(2, style).split(", ")
         self._prune_snapshots = (  # keeps the newest SNAPSHOTS_KEPT
@@ -142,7 +164,16 @@ class MatchingStore:
     # ------------------------------------------------------------------ writes
     async def append(self, batch: Batch) -> None:
         """Journal a batch and its results in one transaction: all of it is durable, or none."""
-        await self._write(self._statements(batch))
+        statements = self._statements(batch)
+        if self._alone is not None and all(len(rows) == 1 for _, rows in statements):
+            # PostgreSQL: the blocks in ONE statement, outside a transaction (it is its own):
+            # one round trip instead of BEGIN, an INSERT per block and COMMIT, each waited for
+            # on a busy machine while the batch's SubmitOrders wait (bench/order.py).
+            sql, values = _one_statement(statements)
+            async with self._alone.connect() as connection:
+                await connection.exec_driver_sql(sql, values)
+            return
+        await self._write(statements)
 
     async def index_finished(self, market: str, finished: Finished) -> None:
         """Add orders that left the book to the finished-orders index (they are journaled already)."""

@@ -7,12 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
 
 from services.matching import tables
 from services.matching.blocks import encode_snapshot
 from services.matching.domain import (
-    CancelOrder, Command, MarketMode, MatchingEngine, OrderType, Side, SubmitOrder, apply, default_markets,
+    CancelOrder, Command, MarketMode, MatchingEngine, OrderType, Side, SubmitOrder, SubmitResult, apply,
+    default_markets,
 )
 from services.matching.service import SPEC
 from services.matching.store import Batch, MatchingStore
@@ -129,3 +132,70 @@ async def test_orders_indexed_in_the_journal_file_move_to_the_index_file(tmp_pat
 
     assert found == cancelled
     assert left_behind == []
+
+
+def _crossing_batch() -> tuple[Batch, list[Any]]:
+    """A batch of a resting buy and a sell that fills it: commands, a trade and events."""
+    book = MatchingEngine(MARKET)
+    commands: list[Command] = [SubmitOrder("maker", "a", Side.BUY, OrderType.LIMIT, 1, 1, price=100),
+                               SubmitOrder("taker", "b", Side.SELL, OrderType.LIMIT, 1, 2, price=100)]
+    trades: list[Any] = []
+    for command in commands:
+        outcome = apply(book, command)
+        assert isinstance(outcome, SubmitResult)
+        trades += outcome.trades
+    return Batch(MARKET.name, 1, commands, trades, book.drain_events(), []), trades
+
+
+async def test_a_batchs_commands_trades_and_events_are_all_journaled(database_url: str) -> None:
+    await migrate.upgrade(database_url, SPEC.migrations)
+    engine = create_engine(database_url)
+    store = MatchingStore(engine)
+    await store.add_market(MARKET, 0)
+    batch, trades = _crossing_batch()
+    try:
+        await store.append(batch)
+        loaded = await store.load(MARKET)
+        assert loaded.commands == batch.commands
+        assert await store.trades_after(MARKET.name, 0, 100) == trades
+        assert await store.events_after(MARKET.name, 0, 100) == batch.events
+    finally:
+        await store.close()
+        await engine.dispose()
+
+
+async def test_on_postgresql_a_batch_is_journaled_in_one_statement(postgres_url: str) -> None:
+    # One round trip: no BEGIN, no statement per block, no COMMIT.
+    await migrate.upgrade(postgres_url, SPEC.migrations)
+    engine = create_engine(postgres_url)
+    store = MatchingStore(engine)
+    await store.add_market(MARKET, 0)
+    batch, _ = _crossing_batch()
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    try:
+        await store.append(batch)
+    finally:
+        await store.close()
+        await engine.dispose()
+    assert len(statements) == 1
+
+
+async def test_on_postgresql_a_batch_whose_last_block_fails_journals_none_of_it(postgres_url: str) -> None:
+    await migrate.upgrade(postgres_url, SPEC.migrations)
+    engine = create_engine(postgres_url)
+    store = MatchingStore(engine)
+    await store.add_market(MARKET, 0)
+    batch, _ = _crossing_batch()
+    last = batch.events[-1].sequence
+    try:
+        async with engine.begin() as connection:  # the events block's key taken
+            await connection.execute(tables.event_blocks.insert().values(
+                market=MARKET.name, last_sequence=last, first_sequence=last, events="[]"))
+        with pytest.raises(IntegrityError):
+            await store.append(batch)
+        assert await store.journal_length(MARKET.name) == 0
+        assert await store.trades_after(MARKET.name, 0, 100) == []
+    finally:
+        await store.close()
+        await engine.dispose()
