@@ -11,8 +11,9 @@ import asyncio
 import bisect
 import contextlib
 import os
+import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -76,3 +77,15 @@ class CpuSampler:
             label = self._labels[pid]
             used[label] = used.get(label, 0.0) + seconds - before.get(pid, 0.0)
         return used
+
+
+def cpu_seconds_of(processes: Mapping[str, subprocess.Popen[bytes]]) -> dict[str, float]:
+    """User + system CPU each named process has used so far (every thread); an error if one
+    has gone (its figures would be missing, not small)."""
+    used = {}
+    for name, process in processes.items():
+        seconds = cpu_seconds(process.pid) if process.poll() is None else None
+        if seconds is None:
+            raise RuntimeError(f"{name} (pid {process.pid}) has exited")
+        used[name] = seconds
+    return used

@@ -66,7 +66,7 @@ from clearmesh.order.v1 import order_service_pb2 as pb
 from clearmesh.order.v1 import order_service_pb2_grpc as pb_grpc
 from clearmesh.type.v1 import trading_pb2
 
-from bench.cpu import cpu_seconds
+from bench.cpu import cpu_seconds, cpu_seconds_of
 from bench.processes import PYTHONPATH, SECRET, free_port, stop_all
 from services.load.accounts import Metadata, prepare_traders
 from services.load.pacing import Schedule, kept_up
@@ -115,12 +115,7 @@ class Mesh:
 
     def cpu_seconds(self) -> dict[str, float]:
         """User + system CPU each process has used so far (every thread)."""
-        tick = os.sysconf("SC_CLK_TCK")
-        used = {}
-        for name, process in self.processes.items():
-            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            used[name] = (int(fields[11]) + int(fields[12])) / tick
-        return used
+        return cpu_seconds_of(self.processes)
 
     def postgres_cpu_seconds(self) -> dict[int, float]:
         """On PostgreSQL, the CPU each of the server's processes on this machine has used so far

@@ -49,6 +49,7 @@ sys.path.insert(1, str(ROOT / "protos" / "gen" / "python"))
 import grpc
 from clearmesh.order.v1 import order_service_pb2_grpc as pb_grpc
 
+from bench.cpu import cpu_seconds_of
 from bench.order import SERVICES, place_paced, place_request, wait_started, warm_up
 from bench.otlp_sink import serve
 from bench.processes import SECRET, free_port, stop_all
@@ -88,12 +89,8 @@ class Mesh:
                 env={**common, "CLEARMESH_GRPC_PORT": str(self.ports[name]), "METRICS_PORT": str(free_port())})
 
     def cpu_seconds(self) -> dict[str, float]:
-        tick = os.sysconf("SC_CLK_TCK")
-        used = {}
-        for name, process in self.processes.items():
-            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            used[name] = (int(fields[11]) + int(fields[12])) / tick
-        return used
+        """User + system CPU each process has used so far (every thread)."""
+        return cpu_seconds_of(self.processes)
 
 
 async def paced(order: pb_grpc.OrderServiceStub, traders: list[Metadata], rate: float, seconds: float,

@@ -4,12 +4,15 @@ answers for orders once they are added to it."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.matching import tables
 from services.matching.blocks import encode_snapshot
@@ -147,55 +150,52 @@ def _crossing_batch() -> tuple[Batch, list[Any]]:
     return Batch(MARKET.name, 1, commands, trades, book.drain_events(), []), trades
 
 
-async def test_a_batchs_commands_trades_and_events_are_all_journaled(database_url: str) -> None:
-    await migrate.upgrade(database_url, SPEC.migrations)
-    engine = create_engine(database_url)
+@asynccontextmanager
+async def _market_store(url: str) -> AsyncIterator[tuple[AsyncEngine, MatchingStore]]:
+    """A migrated database with MARKET added, its engine and store closed afterwards."""
+    await migrate.upgrade(url, SPEC.migrations)
+    engine = create_engine(url)
     store = MatchingStore(engine)
-    await store.add_market(MARKET, 0)
-    batch, trades = _crossing_batch()
     try:
+        await store.add_market(MARKET, 0)
+        yield engine, store
+    finally:
+        await store.close()
+        await engine.dispose()
+
+
+async def test_a_batchs_commands_trades_and_events_are_all_journaled(database_url: str) -> None:
+    batch, trades = _crossing_batch()
+    async with _market_store(database_url) as (_, store):
         await store.append(batch)
+
         loaded = await store.load(MARKET)
         assert loaded.commands == batch.commands
         assert await store.trades_after(MARKET.name, 0, 100) == trades
         assert await store.events_after(MARKET.name, 0, 100) == batch.events
-    finally:
-        await store.close()
-        await engine.dispose()
 
 
 async def test_on_postgresql_a_batch_is_journaled_in_one_statement(postgres_url: str) -> None:
     # One round trip: no BEGIN, no statement per block, no COMMIT.
-    await migrate.upgrade(postgres_url, SPEC.migrations)
-    engine = create_engine(postgres_url)
-    store = MatchingStore(engine)
-    await store.add_market(MARKET, 0)
     batch, _ = _crossing_batch()
     statements: list[str] = []
-    event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
-    try:
+    async with _market_store(postgres_url) as (engine, store):
+        event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
         await store.append(batch)
-    finally:
-        await store.close()
-        await engine.dispose()
+
     assert len(statements) == 1
 
 
 async def test_on_postgresql_a_batch_whose_last_block_fails_journals_none_of_it(postgres_url: str) -> None:
-    await migrate.upgrade(postgres_url, SPEC.migrations)
-    engine = create_engine(postgres_url)
-    store = MatchingStore(engine)
-    await store.add_market(MARKET, 0)
     batch, _ = _crossing_batch()
     last = batch.events[-1].sequence
-    try:
+    async with _market_store(postgres_url) as (engine, store):
         async with engine.begin() as connection:  # the events block's key taken
             await connection.execute(tables.event_blocks.insert().values(
                 market=MARKET.name, last_sequence=last, first_sequence=last, events="[]"))
+
         with pytest.raises(IntegrityError):
             await store.append(batch)
+
         assert await store.journal_length(MARKET.name) == 0
         assert await store.trades_after(MARKET.name, 0, 100) == []
-    finally:
-        await store.close()
-        await engine.dispose()
