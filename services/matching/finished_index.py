@@ -30,6 +30,7 @@ from sqlalchemy.schema import CreateTable
 from services.matching import tables
 from services.matching.domain.reasons import MatchingReason
 from services.matching.sqlite_appender import file_path
+from services.runtime.database import statements_alone
 from services.runtime.errors import Unavailable
 
 Finished = list[tuple[str, int]]  # (order id, its last event's sequence)
@@ -71,10 +72,9 @@ class DatabaseIndex:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        # A lookup is one statement: on PostgreSQL in autocommit, without the BEGIN and the
-        # ROLLBACK round trips around it (SubmitOrders waits for one on every batch).
-        self._alone = engine.execution_options(isolation_level="AUTOCOMMIT") \
-            if engine.dialect.name == "postgresql" else engine
+        # A lookup is one statement: on PostgreSQL without the BEGIN and ROLLBACK round trips
+        # around it (SubmitOrders waits for one on every batch).
+        self._alone = statements_alone(engine)
 
     async def add(self, market: str, finished: Finished) -> None:
         if not finished:

@@ -29,7 +29,7 @@ from services.matching.blocks import (
 from services.matching.domain import Auction, Command, Market, OrderEvent, Trade
 from services.matching.finished_index import Finished, finished_index
 from services.matching.sqlite_appender import SqliteAppender, Statement, file_path
-from services.runtime.database import DEFAULT_SQLITE_SYNCHRONOUS
+from services.runtime.database import DEFAULT_SQLITE_SYNCHRONOUS, statements_alone
 
 SNAPSHOTS_KEPT = 2
 
@@ -100,8 +100,7 @@ class MatchingStore:
         style = engine.dialect.paramstyle
         self._insert = {table.name: _insert_sql(table, style) for table in tables.metadata.sorted_tables}
         # PostgreSQL's connections in autocommit, for a batch journaled in one statement (`append`).
-        self._alone = engine.execution_options(isolation_level="AUTOCOMMIT") \
-            if engine.dialect.name == "postgresql" else None
+        self._alone = statements_alone(engine) if engine.dialect.name == "postgresql" else None
         self.finished_index = finished_index(engine)
         marks = _marks(2, style).split(", ")
         self._prune_snapshots = (  # keeps the newest SNAPSHOTS_KEPT

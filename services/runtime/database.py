@@ -127,6 +127,15 @@ def create_engine(url: str, *, sqlite_synchronous: SqliteSynchronous = DEFAULT_S
     return engine
 
 
+def statements_alone(engine: AsyncEngine) -> AsyncEngine:
+    """`engine` whose connections, on PostgreSQL, run each statement outside a transaction
+    (autocommit): a single statement is its own transaction there, and the BEGIN and
+    COMMIT/ROLLBACK round trips around it cost as much as the statement. SQLite's engine as it
+    is (its driver's autocommit would change how its transactions begin). Only for work of ONE
+    statement: several would each commit, and see, on their own."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT") if engine.dialect.name == "postgresql" else engine
+
+
 def _pooled(kwargs: dict[str, Any], pool: dict[str, int]) -> dict[str, Any]:
     """`kwargs` with the pool's size, unless the caller chose its own pool."""
     if "poolclass" in kwargs or "pool_size" in kwargs:

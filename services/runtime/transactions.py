@@ -44,6 +44,7 @@ from sqlalchemy import Connection, Table, event
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from services.runtime.database import statements_alone
 from services.runtime.sqlite_direct import DirectSession, DirectStatement, driver_of
 from services.runtime.sqlite_inline import InlineConnection
 
@@ -107,8 +108,7 @@ class Transactions:
         # SQLite: no BEGIN (above); PostgreSQL: the driver's autocommit, which also skips it and
         # the COMMIT (AUTOCOMMIT on SQLite would instead switch the driver's isolation_level on
         # every checkout and back, undoing `_sqlite_driver_transactions` in between).
-        alone = {_ALONE_OPTION: True} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"}
-        self._alone = engine.execution_options(**alone)
+        self._alone = engine.execution_options(**{_ALONE_OPTION: True}) if self.is_sqlite else statements_alone(engine)
         self._writer_lock = asyncio.Lock() if self.is_sqlite else None
         self._keep = keep_connections
         self._kept_writers: list[AsyncConnection] = []

@@ -1,0 +1,33 @@
+"""The runtime's engines (services/runtime/database.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import text
+
+from services.runtime.database import create_engine, statements_alone
+
+
+async def test_on_postgresql_a_statement_alone_commits_by_itself(postgres_url: str) -> None:
+    engine = create_engine(postgres_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE alone (n integer)"))
+        async with statements_alone(engine).connect() as alone:
+            await alone.execute(text("INSERT INTO alone VALUES (1)"))
+            # not committed by this connection, and yet another one sees it
+            async with engine.connect() as other:
+                seen = (await other.execute(text("SELECT count(*) FROM alone"))).scalar_one()
+        assert seen == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_on_sqlite_statements_alone_is_the_engine_itself(tmp_path: Path) -> None:
+    # SQLite's transactions begin as the runtime makes them (transactions.py), not by autocommit.
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'alone.db'}")
+    try:
+        assert statements_alone(engine) is engine
+    finally:
+        await engine.dispose()
