@@ -72,6 +72,14 @@ def _marks(count: int, paramstyle: str) -> str:
     return ", ".join(("%s" if paramstyle == "format" else "?") for _ in range(count))
 
 
+_PARAMETER = re.compile(r"\$(\d+)")  # asyncpg's numbered placeholder
+
+
+def _renumbered(sql: str, offset: int) -> str:
+    """`sql` with each $n placeholder numbered `offset` further on."""
+    return _PARAMETER.sub(lambda found: f"${int(found.group(1)) + offset}", sql)
+
+
 def _one_statement(statements: list[Statement]) -> tuple[str, tuple[Any, ...]]:
     """PostgreSQL: single-row INSERTs (numbered $n parameters) as one statement, every one but
     the last a data-modifying WITH, which runs whether or not anything reads it: all of them
@@ -79,8 +87,7 @@ def _one_statement(statements: list[Statement]) -> tuple[str, tuple[Any, ...]]:
     parts: list[str] = []
     values: list[Any] = []
     for sql, rows in statements:
-        offset = len(values)
-        parts.append(_PARAMETER.sub(lambda found: f"${int(found.group(1)) + offset}", sql))  # noqa: B023
+        parts.append(_renumbered(sql, len(values)))
         values.extend(rows[0])
     *first, last = parts
     if not first:
@@ -89,7 +96,6 @@ def _one_statement(statements: list[Statement]) -> tuple[str, tuple[Any, ...]]:
         tuple(values)
 
 
-_PARAMETER = re.compile(r"\$(\d+)")
 BLOCKS_PER_READ = 4
 
 

@@ -203,6 +203,10 @@ async def _direct_driver(connection: AsyncSession | AsyncConnection) -> Driver |
     return driver
 
 
+# The dialects whose drivers run direct statements (SqliteDriver, AsyncpgDriver).
+_DIRECT_DIALECTS = frozenset({"sqlite", "postgresql"})
+
+
 async def _target(connection: AsyncSession | AsyncConnection | DirectSession) -> tuple[Engine, Driver | None]:
     """The engine, and the driver to run on directly (None: through SQLAlchemy)."""
     if isinstance(connection, DirectSession):
@@ -211,9 +215,6 @@ async def _target(connection: AsyncSession | AsyncConnection | DirectSession) ->
     if engine.dialect.name not in _DIRECT_DIALECTS:
         return engine, None
     return engine, await _direct_driver(connection)
-
-
-_DIRECT_DIALECTS = frozenset({"sqlite", "postgresql"})
 
 
 class DirectStatement:

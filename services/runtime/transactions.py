@@ -60,11 +60,11 @@ MAX_ATTEMPTS = 5
 # Statement-alone connections kept for `read_alone` (with `keep_connections`): as many as run at
 # once, which on the loop's thread is one unless a work awaits something else in between.
 MAX_KEPT_ALONE = 4
-# Write connections kept (with `keep_connections`): SQLite has one writer; on PostgreSQL Order's
+# Write connections kept on PostgreSQL (with `keep_connections`; SQLite has one writer): Order's
 # group commit runs up to four groups at once (order/group.py) beside its event follower's
 # write. With MAX_KEPT_ALONE that is the engine's whole pool (database.POSTGRES_POOL), so a
 # burst beyond it takes the pool's overflow connections and gives them back.
-MAX_KEPT_WRITERS = {True: 1, False: 6}
+MAX_KEPT_WRITERS = 6
 
 
 def _sqlite_driver_transactions(dbapi_connection: Any, _record: Any) -> None:
@@ -113,7 +113,7 @@ class Transactions:
         self._keep = keep_connections
         self._kept_writers: list[AsyncConnection] = []
         self._kept_alone: list[AsyncConnection] = []
-        self._max_kept_writers = MAX_KEPT_WRITERS[self.is_sqlite]
+        self._max_kept_writers = 1 if self.is_sqlite else MAX_KEPT_WRITERS
         self._closed = False
 
     @property
