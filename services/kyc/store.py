@@ -42,7 +42,7 @@ from services.runtime.padded_in import PaddedIn
 
 
 # Built once per length of its list (runtime/padded_in.py), executed with its accounts: asked
-# before every order, and on SQLite run on the driver (runtime/sqlite_direct.py).
+# before every order, and on SQLite run on the driver (runtime/direct_statements.py).
 _A = tables.applicants
 _STANDINGS = PaddedIn(lambda names: select(_A.c.account, _A.c.state, _A.c.tier)
                       .where(_A.c.account.in_([bindparam(name) for name, in names])))

@@ -6,7 +6,7 @@ The statements a placement and the event follower run are built once, at import,
 parameters, and executed with their values: building a Core statement with literal values and
 computing its cache key again on every call (SQLAlchemy then finds the compiled form in its
 cache) cost more of Order's CPU per order than the database did (bench/order.py --profile). Those
-run for every order go, on SQLite, to the driver directly (services/runtime/sqlite_direct.py:
+run for every order go, on SQLite, to the driver directly (services/runtime/direct_statements.py:
 SQLAlchemy's execution of a prebuilt statement still cost ~100 µs of CPU, the driver's ~15);
 so do all of those the placement's and the follower's write transactions run, so that these
 transactions need no ORM session at all (`DirectSession`, ~200 µs of CPU each)."""
@@ -29,7 +29,7 @@ from services.order.domain.orders import ANSWER_READS, ANSWER_WRITES, Order, Rel
 from services.order.domain.validation import OrderSpec
 from services.runtime import idempotency
 from services.runtime.padded_in import PaddedIn
-from services.runtime.sqlite_direct import DirectStatement
+from services.runtime.direct_statements import DirectStatement
 
 T = tables.orders
 LOG = idempotency.request_log
@@ -112,7 +112,7 @@ def _answer() -> Any:
 
 # Built once (see the module's docstring); the parameters each takes are named where it is used.
 # Those run for every order (the placement's three, the event follower's saves and cursor) go
-# to SQLite's driver directly (runtime/sqlite_direct.py).
+# to SQLite's driver directly (runtime/direct_statements.py).
 _PLACEMENT = DirectStatement(_placement())
 _ANSWER = DirectStatement(_answer())
 # `_progress(order)` and `target_order_id`; a list of those updates many orders in one statement.

@@ -1,8 +1,8 @@
-"""PostgreSQL's side of the direct statements (sqlite_direct.py): a transaction and its
+"""PostgreSQL's side of the direct statements (direct_statements.py): a transaction and its
 statements run on asyncpg's own connection, the one beneath SQLAlchemy's adapter.
 
 Through SQLAlchemy a write transaction of one statement cost ~1.1–1.6 ms of CPU beside the
-server's work, ~0.4 here (sqlite_direct.py): an ORM session made, begun, committed and closed;
+server's work, ~0.4 here (direct_statements.py): an ORM session made, begun, committed and closed;
 the pool's checkout and reset; per statement an execution context, the adapter's cursor and
 its own cache of prepared statements, a greenlet switch each way (py-spy of Order at 32 clients,
 bench/order.py: 41 % of Order's samples had SQLAlchemy on the stack). Here a statement is

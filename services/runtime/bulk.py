@@ -8,7 +8,7 @@ go as one array per column, `unnest`ed into one INSERT ... SELECT (or UPDATE ...
 statement text is the same for any number of rows and stays prepared. The rows are inserted
 in the order given (WITH ORDINALITY), so identity columns number them as an executemany
 would. SQLite, in process, keeps the executemany: there it is already one loop in C, and on
-the loop's thread it runs on the driver directly (runtime/sqlite_direct.py: SQLAlchemy's own
+the loop's thread it runs on the driver directly (runtime/direct_statements.py: SQLAlchemy's own
 execution cost more CPU than the statement; the Wallet runs two for every hold group).
 
 Both run inside the caller's transaction: all the rows or none, as before.
@@ -27,7 +27,7 @@ from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
-from services.runtime.sqlite_direct import DirectSession, DirectStatement
+from services.runtime.direct_statements import DirectSession, DirectStatement
 
 _ORDER = "bulk_ordinality"
 

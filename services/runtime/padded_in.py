@@ -1,5 +1,5 @@
 """A statement with an IN list of bind parameters, built and compiled once per power-of-two
-length, for the direct path (`sqlite_direct.DirectStatement`).
+length, for the direct path (`direct_statements.DirectStatement`).
 
 An expanding IN (`bindparam(..., expanding=True)`) is rendered again on every execution, which
 the direct path cannot do: it compiles a statement once and runs its SQL on the driver. So the
@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.sql.expression import Executable
 
-from services.runtime.sqlite_direct import DirectStatement
+from services.runtime.direct_statements import DirectStatement
 
 Names = list[tuple[str, ...]]
 

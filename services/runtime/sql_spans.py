@@ -27,7 +27,7 @@ a table it should not or crossed a slow network still shows, in the trace it slo
 precedent is Elastic APM's `exit_span_min_duration` (1 ms by default in its Python agent):
 exit spans shorter than it are dropped. Ours keeps failed statements whatever they took.
 
-A statement run on the driver directly (SQLite's or asyncpg's, sqlite_direct.py), beneath
+A statement run on the driver directly (SQLite's or asyncpg's, direct_statements.py), beneath
 SQLAlchemy and its hooks, gets the same span from the engine's `StatementSpans`
 (`statement_spans`).
 """

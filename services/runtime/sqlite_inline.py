@@ -136,7 +136,7 @@ class InlineConnection:
 
     @property
     def sqlite_connection(self) -> sqlite3.Connection:
-        """The driver's connection, for a statement run on it directly (`sqlite_direct.py`)."""
+        """The driver's connection, for a statement run on it directly (`direct_statements.py`)."""
         return self._conn
 
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:

@@ -24,7 +24,7 @@ SQLAlchemy's pool and back cost ~80 µs of CPU per write and ~60 per `read_alone
 which Order pays on every placement (on PostgreSQL a `read_alone` cost ~340 µs checked out
 and ~130 kept, its statement on the driver either way). Its writes are then begun and committed
 on the driver, the work given a `DirectSession` rather than an ORM session (see there and
-sqlite_direct.py: per write transaction of direct statements, as Order's placements and event
+direct_statements.py: per write transaction of direct statements, as Order's placements and event
 follower run, ~200 µs of CPU less on SQLite, and on PostgreSQL ~0.4 ms instead of ~1.1–1.6; a
 work that asks for more still gets a real session, in the same transaction, for ~20 % less
 than before on SQLite). On PostgreSQL as many writers are kept as write at once (Order's group
@@ -45,7 +45,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.runtime.database import statements_alone
-from services.runtime.sqlite_direct import DirectSession, DirectStatement, driver_of
+from services.runtime.direct_statements import DirectSession, DirectStatement, driver_of
 from services.runtime.sqlite_inline import InlineConnection
 
 T = TypeVar("T")

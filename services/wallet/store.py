@@ -23,7 +23,7 @@ from services.runtime.bulk import insert_rows, update_rows
 from services.runtime.database import stored_utc
 from services.runtime.errors import DomainError
 from services.runtime.padded_in import Names, PaddedIn
-from services.runtime.sqlite_direct import DirectStatement
+from services.runtime.direct_statements import DirectStatement
 from services.runtime.transactions import Transactions
 from services.wallet import tables
 from services.wallet.domain import (
@@ -63,7 +63,7 @@ from services.wallet.domain.identifiers import withdrawal_name
 # parameters: built per call with literal lists, their construction and cache key cost more
 # CPU than executing them, on the serial path of every placement (docs/order-path.md). Their
 # IN lists are padded to a power of two (runtime/padded_in.py), so that each is compiled once
-# and, on SQLite on the loop's thread, runs on the driver (runtime/sqlite_direct.py): through
+# and, on SQLite on the loop's thread, runs on the driver (runtime/direct_statements.py): through
 # SQLAlchemy's execution and its ORM session, the statements of a hold group cost more CPU
 # than the rest of the Wallet's work for it.
 H, B = tables.holds, tables.balances

@@ -28,7 +28,7 @@ rows = Table("rows", metadata, Column("value", Integer, primary_key=True))
 
 class _NotedCursor(sqlite3.Cursor):
     """A cursor that notes each statement it is asked to run (once for an executemany) in
-    `_NotedCursor.seen`, whether SQLAlchemy or a direct statement (runtime/sqlite_direct.py) runs it."""
+    `_NotedCursor.seen`, whether SQLAlchemy or a direct statement (runtime/direct_statements.py) runs it."""
 
     seen: ClassVar[list[str] | None] = None
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from services.runtime.database import create_engine
 from services.runtime.errors import FailedPrecondition
-from services.runtime.sqlite_direct import DirectStatement
+from services.runtime.direct_statements import DirectStatement
 from services.runtime.sqlite_inline import inline_connector
 from services.runtime.transactions import Transactions, insert_at_commit
 
@@ -175,7 +175,7 @@ COUNT_ITEMS = DirectStatement(select(func.count().label("n")).select_from(ITEMS)
 
 async def test_a_write_of_direct_statements_opens_no_orm_session(kept_tx: Transactions) -> None:
     # SQLAlchemy's session cost ~200 µs of CPU per write transaction on SQLite, the driver's
-    # BEGIN, statement and COMMIT ~70 (runtime/sqlite_direct.py, DirectSession); on PostgreSQL
+    # BEGIN, statement and COMMIT ~70 (runtime/direct_statements.py, DirectSession); on PostgreSQL
     # the session and the adapter's execution were most of Order's CPU of a write.
     begun: list[object] = []
 

@@ -1,6 +1,5 @@
 """A fixed Core statement run on the database's own driver, beneath SQLAlchemy, on the hot
-path: SQLite's sqlite3, or asyncpg (its part in asyncpg_direct.py). The module keeps its name
-from when it was SQLite's alone.
+path: SQLite's sqlite3, or asyncpg (its part in asyncpg_direct.py).
 
 SQLAlchemy's execution of a prebuilt statement (an execution context, the cache lookup of its
 compiled form, the parameters processed, a cursor result built and its rows) costs ~100 µs of

@@ -1,5 +1,5 @@
 """A fixed statement run on the driver directly (SQLite's or asyncpg's: services/runtime/
-sqlite_direct.py, asyncpg_direct.py) gives what SQLAlchemy gives, inside the caller's
+direct_statements.py, asyncpg_direct.py) gives what SQLAlchemy gives, inside the caller's
 transaction, raises what SQLAlchemy raises, and under a recording span makes the SQL span
 SQLAlchemy's hooks would (services/runtime/sql_spans.py)."""
 
@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from services.runtime.database import create_engine
-from services.runtime.sqlite_direct import DirectStatement
+from services.runtime.direct_statements import DirectStatement
 from opentelemetry import trace
 from services.runtime.transactions import Transactions
 
