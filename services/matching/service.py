@@ -23,7 +23,8 @@ async def build(runtime: ServiceRuntime) -> MatchingServicer:
         raise ValueError(f"CLEARMESH_MATCHING_SHARD is {settings.matching_shard}, but "
                          f"CLEARMESH_MATCHING_SHARDS lists {shards.count} shard(s)")
     placement = Placement(shards, settings.matching_shard)
-    exchange = Exchange(MatchingStore(runtime.engine, sqlite_synchronous=settings.sqlite_synchronous), runtime.clock,
+    store = MatchingStore(runtime.engine, sqlite_synchronous=settings.sqlite_synchronous, tx=runtime.transactions)
+    exchange = Exchange(store, runtime.clock,
                         runtime.spawn, order_expiration_hours=settings.order_expiration_hours,
                         max_book_size=settings.max_order_book_size, placement=placement)
     await exchange.open(default_markets(settings.matching_interval_ms))

@@ -29,7 +29,9 @@ from services.matching.blocks import (
 from services.matching.domain import Auction, Command, Market, OrderEvent, Trade
 from services.matching.finished_index import Finished, finished_index
 from services.matching.sqlite_appender import SqliteAppender, Statement, file_path
-from services.runtime.database import DEFAULT_SQLITE_SYNCHRONOUS, statements_alone
+from services.runtime.database import DEFAULT_SQLITE_SYNCHRONOUS
+from services.runtime.direct_statements import run_text
+from services.runtime.transactions import Transactions
 
 SNAPSHOTS_KEPT = 2
 
@@ -100,14 +102,18 @@ BLOCKS_PER_READ = 4
 
 
 class MatchingStore:
-    def __init__(self, engine: AsyncEngine, *, sqlite_synchronous: str = DEFAULT_SQLITE_SYNCHRONOUS) -> None:
+    def __init__(self, engine: AsyncEngine, *, sqlite_synchronous: str = DEFAULT_SQLITE_SYNCHRONOUS,
+                 tx: Transactions | None = None) -> None:
+        """`tx`: the service's transactions (ServiceRuntime.transactions, which keeps connections
+        between calls); on PostgreSQL a batch journaled in one statement and the finished-orders
+        look-ups run on its statement-alone connections, on the driver (`append`). Without it
+        (tests), a Transactions of the engine's own on PostgreSQL; SQLite does not use it."""
         self.engine = engine
         self._sqlite_synchronous = sqlite_synchronous  # what the appender's commits wait for
         style = engine.dialect.paramstyle
         self._insert = {table.name: _insert_sql(table, style) for table in tables.metadata.sorted_tables}
-        # PostgreSQL's connections in autocommit, for a batch journaled in one statement (`append`).
-        self._alone = statements_alone(engine) if engine.dialect.name == "postgresql" else None
-        self.finished_index = finished_index(engine)
+        self._tx = (tx or Transactions(engine)) if engine.dialect.name == "postgresql" else None
+        self.finished_index = finished_index(engine, self._tx)
         marks = _marks(2, style).split(", ")
         self._prune_snapshots = (  # keeps the newest SNAPSHOTS_KEPT
             f"DELETE FROM matching_snapshots WHERE market = {marks[0]} AND sequence < (SELECT sequence "
@@ -170,13 +176,14 @@ class MatchingStore:
     async def append(self, batch: Batch) -> None:
         """Journal a batch and its results in one transaction: all of it is durable, or none."""
         statements = self._statements(batch)
-        if self._alone is not None and all(len(rows) == 1 for _, rows in statements):
+        if self._tx is not None and all(len(rows) == 1 for _, rows in statements):
             # PostgreSQL: the blocks in ONE statement, outside a transaction (it is its own):
             # one round trip instead of BEGIN, an INSERT per block and COMMIT, each waited for
-            # on a busy machine while the batch's SubmitOrders wait (bench/order.py).
+            # on a busy machine while the batch's SubmitOrders wait (bench/order.py). On a kept
+            # connection, on asyncpg directly: a connection checked out of SQLAlchemy's pool and
+            # a statement run through it cost as much CPU again as the statement.
             sql, values = _one_statement(statements)
-            async with self._alone.connect() as connection:
-                await connection.exec_driver_sql(sql, values)
+            await self._tx.write_alone(lambda connection: run_text(connection, sql, values))
             return
         await self._write(statements)
 

@@ -216,6 +216,18 @@ async def _target(connection: AsyncSession | AsyncConnection | DirectSession) ->
     return engine, await _direct_driver(connection)
 
 
+async def run_text(connection: AsyncConnection, sql: str, values: Sequence[Any]) -> None:
+    """A statement's text, in the driver's own paramstyle, run with `values`: on the driver
+    directly where a DirectStatement would run (`_direct_driver`), else through SQLAlchemy's
+    `exec_driver_sql`. For a statement written per call, which no fixed DirectStatement holds
+    (Matching's batch journaled in one statement, its number of blocks the batch's)."""
+    driver = await _direct_driver(connection)
+    if driver is None:
+        await connection.exec_driver_sql(sql, tuple(values))
+    else:
+        await driver.run(sql, values, False)
+
+
 class DirectStatement:
     def __init__(self, statement: Executable, *, elsewhere: Mapping[str, Executable] | None = None) -> None:
         """`statement` with bind parameters; `elsewhere` the dialect's own form of it by dialect

@@ -16,7 +16,8 @@ work is run again and then finds that first result (the idempotent replay path).
 
 A write may defer rows nothing in it reads back (`insert_at_commit`): they are one INSERT at
 its end, however many units of a group commit added them. A read of a single statement may
-run outside a transaction (`read_alone`), on a bare connection.
+run outside a transaction (`read_alone`), on a bare connection; on PostgreSQL so may a write of
+a single statement (`write_alone`), which is a transaction by itself.
 
 A service's runtime keeps its connections between calls (`keep_connections`; on SQLite where
 it runs on the loop's thread, sqlite_inline.py, and on PostgreSQL): checking one out of
@@ -206,6 +207,14 @@ class Transactions:
                 self._kept_alone.append(connection)
             else:
                 await connection.close()
+
+    async def write_alone(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """`work` that writes with ONE statement, its own transaction on PostgreSQL (autocommit):
+        all of it or none, without the BEGIN and COMMIT round trips (`read_alone`'s connections).
+        PostgreSQL only: on SQLite a write queues for the one writer (`write`)."""
+        if self.is_sqlite:
+            raise ValueError("write_alone is PostgreSQL's: on SQLite a write queues for the one writer (write)")
+        return await self.read_alone(work)
 
     async def write(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run `work` in one write transaction; domain errors roll it back and propagate."""

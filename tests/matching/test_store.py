@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -151,10 +153,10 @@ def _crossing_batch() -> tuple[Batch, list[Any]]:
 
 
 @asynccontextmanager
-async def _market_store(url: str) -> AsyncIterator[tuple[AsyncEngine, MatchingStore]]:
+async def _market_store(url: str, **engine_options: Any) -> AsyncIterator[tuple[AsyncEngine, MatchingStore]]:
     """A migrated database with MARKET added, its engine and store closed afterwards."""
     await migrate.upgrade(url, SPEC.migrations)
-    engine = create_engine(url)
+    engine = create_engine(url, **engine_options)
     store = MatchingStore(engine)
     try:
         await store.add_market(MARKET, 0)
@@ -175,15 +177,34 @@ async def test_a_batchs_commands_trades_and_events_are_all_journaled(database_ur
         assert await store.events_after(MARKET.name, 0, 100) == batch.events
 
 
-async def test_on_postgresql_a_batch_is_journaled_in_one_statement(postgres_url: str) -> None:
-    # One round trip: no BEGIN, no statement per block, no COMMIT.
+async def test_on_postgresql_a_batch_is_journaled_in_one_statement(
+        postgres_url: str, recorded_spans: InMemorySpanExporter) -> None:
+    # One round trip: no BEGIN, no statement per block, no COMMIT. Counted by their spans: with
+    # no minimum duration every statement gets one, whichever way it is run.
+    batch, _ = _crossing_batch()
+    async with _market_store(postgres_url, sql_span_min_ms=0) as (_, store):
+        recorded_spans.clear()
+        with trace.get_tracer("test").start_as_current_span("caller"):
+            await store.append(batch)
+
+    statements = [span.name for span in recorded_spans.get_finished_spans() if span.name != "caller"]
+    assert len(statements) == 1, statements
+
+
+async def test_on_postgresql_the_journal_and_the_finished_orders_look_up_run_beneath_sqlalchemy(
+        postgres_url: str) -> None:
+    # On the driver (asyncpg): SQLAlchemy's execution and a pool checkout per statement cost
+    # Matching as much CPU as the statements (bench/order.py).
     batch, _ = _crossing_batch()
     statements: list[str] = []
     async with _market_store(postgres_url) as (engine, store):
+        await store.index_finished(MARKET.name, [("o1", 3)])
         event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
         await store.append(batch)
+        found = await store.finished_index.sequences_of(MARKET.name, ["o1", "o2"])
 
-    assert len(statements) == 1
+    assert found == {"o1": 3}
+    assert statements == []
 
 
 async def test_on_postgresql_a_batch_whose_last_block_fails_journals_none_of_it(postgres_url: str) -> None:

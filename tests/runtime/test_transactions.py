@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from services.runtime.database import create_engine
 from services.runtime.errors import FailedPrecondition
-from services.runtime.direct_statements import DirectStatement
+from services.runtime.direct_statements import DirectStatement, run_text
 from services.runtime.sqlite_inline import inline_connector
 from services.runtime.transactions import Transactions, insert_at_commit
 
@@ -54,6 +54,38 @@ async def test_a_read_alone_runs_its_statement_outside_any_transaction(tx: Trans
     # And leaves the connection as writes expect it.
     await tx.write(lambda session: session.execute(text("INSERT INTO items (id) VALUES (3)")))
     assert await tx.read(_count_in_transaction) == (3, True)
+
+
+async def test_on_postgresql_a_write_alone_is_committed_by_its_own_statement(postgres_url: str) -> None:
+    engine = create_engine(postgres_url)
+    tx = Transactions(engine, keep_connections=True)
+    try:
+        await tx.write(lambda session: session.execute(text("CREATE TABLE items (id INTEGER PRIMARY KEY)")))
+        inside = await tx.write_alone(lambda connection: _insert_in_transaction(connection, 3))
+        # Another connection sees it at once: nothing was left open to commit.
+        async with engine.connect() as other:
+            seen = (await other.execute(text("SELECT id FROM items"))).scalars().all()
+    finally:
+        await tx.close()
+        await engine.dispose()
+    assert (inside, seen) == (False, [3])
+
+
+async def _insert_in_transaction(connection: AsyncConnection, item: int) -> bool:
+    """Inserts `item` (as run_text runs a statement written per call); whether a transaction is open after."""
+    await run_text(connection, "INSERT INTO items (id) VALUES ($1)", (item,))
+    driver: Any = (await connection.get_raw_connection()).driver_connection
+    return bool(driver.is_in_transaction())
+
+
+async def test_on_sqlite_a_write_alone_is_refused(tmp_path: Path) -> None:
+    # SQLite has one writer: a write outside `write` would not queue for it.
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    try:
+        with pytest.raises(ValueError, match="write_alone"):
+            await Transactions(engine).write_alone(lambda connection: run_text(connection, "SELECT 1", ()))
+    finally:
+        await engine.dispose()
 
 
 async def test_rows_deferred_to_the_commit_are_inserted_together_at_the_end(tx: Transactions) -> None:
