@@ -128,6 +128,8 @@ _GET_LOCKED = _GET.with_for_update()
 # The event follower's read of a batch's orders, locked, in id order, run in every group it
 # joins: direct, like the statements above, one fixed statement per power-of-two batch size
 # (runtime/padded_in.py).
+_MANY = PaddedIn(lambda names: select(T).where(T.c.order_id.in_([bindparam(name) for name, in names]))
+                 .order_by(T.c.order_id), prefix="id")
 _MANY_LOCKED = PaddedIn(lambda names: select(T).where(T.c.order_id.in_([bindparam(name) for name, in names]))
                         .order_by(T.c.order_id).with_for_update(), prefix="id")
 _BY_REQUEST_ID = select(T).where(T.c.request_id == bindparam("request_id"))
@@ -191,12 +193,14 @@ class OrderStore:
         row = (await session.execute(_GET_LOCKED if lock else _GET, {"order_id": order_id})).first()
         return None if row is None else _order(row)
 
-    async def many(self, session: AsyncSession, order_ids: Iterable[str]) -> dict[str, Order]:
-        """The stored ones among `order_ids`, locked, in id order (one lock order for every writer)."""
+    async def many(self, session: AsyncSession | AsyncConnection, order_ids: Iterable[str], *,
+                   lock: bool = True) -> dict[str, Order]:
+        """The stored ones among `order_ids`, locked (unless not `lock`), in id order (one lock
+        order for every writer)."""
         ids = sorted(set(order_ids))
         if not ids:
             return {}
-        statement, params = _MANY_LOCKED.of(ids)
+        statement, params = (_MANY_LOCKED if lock else _MANY).of(ids)
         ran = await statement.run(session, params)
         return {row.order_id: _order(row) for row in ran.rows}
 

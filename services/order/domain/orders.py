@@ -6,7 +6,11 @@ Two things are kept apart:
 - the fill accounting (`fill_sequence`, `filled_value`, `consumed_units`), moved ONLY by the
   event stream, the one complete and ordered record of fills: each event is counted once
   (sequence > fill_sequence), and a final event makes the release of what the order no longer
-  needs due (`release_units`), exactly once.
+  needs due (`release_units`), exactly once. An answer may say one thing of it: that a live
+  order with nothing filled at the answer's sequence has no fill to count up to there. Its
+  events up to there (its OPEN) then change nothing, and the event follower writes nothing
+  for them (services/order/follower.py): most orders rest, and that was a write transaction
+  for every batch of their OPEN events.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ MATCHING_UNANSWERED = OrderReason.MATCHING_UNAVAILABLE
 # What `Order.answered` looks at, and what it may change: an answer applied to an order that
 # agrees with the stored one on ANSWER_READS changes the stored one exactly as it changes that
 # order, so the store can apply it with a conditional UPDATE instead of reading the row first.
-ANSWER_READS = ("state", "state_sequence", "filled_quantity", "average_price")
+ANSWER_READS = ("state", "state_sequence", "filled_quantity", "average_price", "fill_sequence")
 ANSWER_WRITES = (*ANSWER_READS, "reject_reason", "update_time")
 
 
@@ -100,10 +104,15 @@ class Order:
         Reads only ANSWER_READS and changes only ANSWER_WRITES."""
         if sequence < self.state_sequence or not (state is self.state or may_move(self.state, state)):
             return self
+        # Live with nothing filled at `sequence`: no fill of it up to there (see the module). Not
+        # for a final state: its event makes the release due, and must still be counted.
+        fill_sequence = self.fill_sequence
+        if not state.is_final and not filled_quantity:
+            fill_sequence = max(fill_sequence, sequence)
         return replace(self, state=state, filled_quantity=max(filled_quantity, self.filled_quantity),
                        average_price=average_price or self.average_price,
                        reject_reason=reason if state.is_final else "",
-                       state_sequence=sequence, update_time=at)
+                       state_sequence=sequence, fill_sequence=fill_sequence, update_time=at)
 
     def with_event(self, market: MarketRules, event: FillEvent, fee_rate: Decimal) -> Order:
         """One of Matching's order events: counted once, in sequence order. A fill (one trade,

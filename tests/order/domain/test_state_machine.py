@@ -96,6 +96,38 @@ def test_each_event_counts_once_and_a_final_event_makes_the_release_due_once(eve
         assert releases == 0
 
 
+@given(event_histories(), st.data())
+def test_an_answer_anywhere_in_the_history_leaves_the_fill_accounting_to_the_events(
+        events: list[FillEvent], data: st.DataObject) -> None:
+    # Matching's answer at sequence s shows the order as its events up to s left it. One of a
+    # live order with nothing filled lets its events up to s pass uncounted (fill_sequence): the
+    # counts, the release and what is shown must come out as from the events alone.
+    shown = events[data.draw(st.integers(0, len(events) - 1))]
+    alone = answered = _order()
+    answered = answered.answered(shown.state, shown.filled_quantity, "", "", shown.sequence, START)
+    releases = 0
+    for event in events:
+        alone = alone.with_event(MARKET, event, RATE)
+        before, answered = answered, answered.with_event(MARKET, event, RATE)
+        releases += before.release is Release.NONE and answered.release is Release.DUE
+    accounting = ("state", "filled_quantity", "filled_value", "consumed_units", "release", "release_units",
+                  "fill_sequence", "state_sequence")
+    assert [getattr(answered, name) for name in accounting] == [getattr(alone, name) for name in accounting]
+    assert releases == (1 if events[-1].state.is_final else 0)
+
+
+def test_an_answer_of_a_resting_order_with_nothing_filled_leaves_its_open_event_nothing_to_change() -> None:
+    # What lets the event follower skip the write of such events (services/order/follower.py).
+    answered = _order().answered(OrderState.OPEN, Decimal(0), "", "", 4, START)
+    assert answered.with_event(MARKET, _event(4, OrderState.OPEN, 0), RATE) == answered
+
+
+def test_an_answer_that_shows_a_fill_or_a_final_state_leaves_the_events_to_count() -> None:
+    filled = _order().answered(OrderState.PARTIALLY_FILLED, Decimal("0.0001"), "100.00", "", 4, START)
+    cancelled = _order().answered(OrderState.CANCELLED, Decimal(0), "", "", 4, START)
+    assert (filled.fill_sequence, cancelled.fill_sequence) == (0, 0)
+
+
 def test_a_late_submit_answer_does_not_undo_what_a_later_event_showed() -> None:
     order = _order().with_event(MARKET, _event(5, OrderState.FILLED, 10, 10, 10_000), RATE)
     late = order.answered(OrderState.OPEN, Decimal(0), "", "", 3, START)
