@@ -152,6 +152,10 @@ class EventFollower:
                         ended = True
                         break
                     batch.append(item)
+                if self._answered is not None and len(batch) > 1:
+                    # The others' answers too: Matching answers a batch of SubmitOrders at once, and
+                    # an OPEN event read before its answer is recorded is one to write.
+                    await self._answered(_order_ids(batch))
                 if all(_opened(event) for event in batch) and await self.moves_nothing(market, batch):
                     # Nothing to write but the cursor, which may lag (see CURSOR_LAG_SECS).
                     if unsaved_since is None:
