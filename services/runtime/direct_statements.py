@@ -5,7 +5,7 @@ SQLAlchemy's execution of a prebuilt statement (an execution context, the cache 
 compiled form, the parameters processed, a cursor result built and its rows) costs ~100 µs of
 CPU per statement where the sqlite3 driver alone takes ~15 µs, and on SQLite the statements
 themselves take microseconds: at 32 concurrent PlaceOrders that was a fifth of Order's CPU
-(docs/order-path.md, "The hot path"). On PostgreSQL each statement is a round trip, but the
+(docs/performance-history.md, "What limits it"). On PostgreSQL each statement is a round trip, but the
 CPU around it was ours all the same: SQLAlchemy's execution, its asyncpg adapter (a greenlet
 switch each way, its own cache of prepared statements) and the ORM session of a write; there
 a write transaction of one statement cost ~1.1–1.6 ms of CPU through SQLAlchemy and ~0.4
