@@ -137,6 +137,22 @@ async def test_the_read_locks_the_named_holds_and_their_balances_before_anything
     assert locked == ["o1", "alice", "bob"]
 
 
+async def test_a_group_in_a_session_of_sqlalchemy_s_own_ends_the_same(store: WalletStore, database_url: str) -> None:
+    # A store with Transactions of its own (as tests and tools have): its writes are ORM
+    # sessions, whose first statement goes through SQLAlchemy (it sends the BEGIN with it).
+    await deposit(store, ALICE, 10, "d1")
+    engine = create_engine(database_url)
+    own = WalletStore(engine, DEFAULT_ASSETS)
+    try:
+        await group(own, [place("o1", 4)])
+        outcomes = await group(own, [place("o2", 3), ReleaseHold("o1", None), place("o3", 9)])
+    finally:
+        await engine.dispose()
+
+    assert [type(outcome).__name__ for outcome in outcomes] == ["HoldStatus", "HoldStatus", "FailedPrecondition"]
+    assert await balance(store) == Balance(10, 3)
+
+
 async def test_a_write_that_fails_in_any_part_writes_none_of_it(postgres_store: WalletStore) -> None:
     await deposit(postgres_store, ALICE, 10, "d1")
     await group(postgres_store, [ReleaseHold("gone", None)])  # its tombstone is stored
