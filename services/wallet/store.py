@@ -60,7 +60,8 @@ from services.wallet.domain.identifiers import withdrawal_name
 from services.wallet.hold_group_sql import changes_nothing, read_group, write_group
 
 
-# The statements every hold group runs (each PlaceHold and ReleaseHold), built once with bind
+# The statements every hold group runs on SQLite (each PlaceHold and ReleaseHold; on PostgreSQL
+# a group is two statements of its own, hold_group_sql.py), built once with bind
 # parameters: built per call with literal lists, their construction and cache key cost more
 # CPU than executing them, on the serial path of every placement (docs/order-path.md). Their
 # IN lists are padded to a power of two (runtime/padded_in.py), so that each is compiled once

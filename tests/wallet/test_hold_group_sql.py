@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from functools import partial
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -108,6 +109,25 @@ async def test_a_group_that_changes_nothing_sends_no_write(postgres_store: Walle
 
     assert sent == ["BEGIN", "WITH", "COMMIT"]
     assert type(outcomes[0]).__name__ == "FailedPrecondition"
+
+
+async def test_on_generic_plans_the_group_s_statements_are_planned_once_per_connection(
+        postgres_store: WalletStore) -> None:
+    # As the hold writer writes groups: PostgreSQL would otherwise plan both anew every time.
+    await deposit(postgres_store, ALICE, 100, "d1")
+    for n in range(8):
+        await postgres_store.tx.write(partial(postgres_store.apply_hold_group,
+                                              commands=[place(f"o{n}", 1), ReleaseHold(f"o{n}", None)]),
+                                      generic_plans=True)
+
+    async def plans(session: Any) -> list[Any]:  # on the writer's kept connection, where they ran
+        return list(await session.direct_driver.connection.fetch(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE (statement LIKE '%locked_holds AS MATERIALIZED%' OR statement LIKE '%WITH tombstones AS%')"
+            " AND statement NOT LIKE '%pg_prepared_statements%'"))
+
+    found = await postgres_store.tx.write(plans)
+    assert [(row["generic_plans"], row["custom_plans"]) for row in found] == [(8, 0), (8, 0)]
 
 
 async def test_the_read_locks_the_named_holds_and_their_balances_before_anything_is_written(

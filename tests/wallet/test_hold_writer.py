@@ -24,9 +24,11 @@ class FakeTransactions:
         self.count = 0
         self.failure = failure
         self.release = asyncio.Event()
+        self.generic_plans: list[bool] = []
 
-    async def write(self, work: Callable[[Any], Awaitable[Any]]) -> Any:
+    async def write(self, work: Callable[[Any], Awaitable[Any]], *, generic_plans: bool = False) -> Any:
         self.count += 1
+        self.generic_plans.append(generic_plans)
         await self.release.wait()
         if self.failure is not None:
             raise self.failure
@@ -102,3 +104,14 @@ async def test_callers_still_waiting_at_shutdown_are_told_to_retry() -> None:
     with pytest.raises(Unavailable) as caught:
         await waiting
     assert caught.value.reason == "WALLET_STOPPING"
+
+
+async def test_a_group_s_transaction_runs_on_generic_plans() -> None:
+    # Its statements on PostgreSQL take arrays, which PostgreSQL would otherwise plan anew each time.
+    store = FakeStore()
+    writer, task = await started(store)
+    store.tx.release.set()
+    await writer.apply(place(1, "o1"))
+    task.cancel()
+
+    assert store.tx.generic_plans == [True]
