@@ -8,6 +8,7 @@ import asyncio
 import itertools
 from functools import partial
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -35,22 +36,29 @@ USDC = DEFAULT_ASSETS["USDC"]
 ALICE, BOB = "accounts/alice", "accounts/bob"
 
 
+@asynccontextmanager
+async def _store_on(url: str) -> AsyncIterator[WalletStore]:
+    """Keeping its connections, as the service's runtime does: on PostgreSQL its writes run on asyncpg."""
+    await upgrade(url, MIGRATIONS)
+    engine = create_engine(url)
+    tx = Transactions(engine, keep_connections=True)
+    try:
+        yield WalletStore(engine, DEFAULT_ASSETS, tx)
+    finally:
+        await tx.close()
+        await engine.dispose()
+
+
 @pytest.fixture
 async def store(database_url: str) -> AsyncIterator[WalletStore]:
-    """Keeping its connections, as the service's runtime does: on PostgreSQL its writes run on asyncpg."""
-    await upgrade(database_url, MIGRATIONS)
-    engine = create_engine(database_url)
-    tx = Transactions(engine, keep_connections=True)
-    yield WalletStore(engine, DEFAULT_ASSETS, tx)
-    await tx.close()
-    await engine.dispose()
+    async with _store_on(database_url) as on_either:
+        yield on_either
 
 
 @pytest.fixture
-def postgres_store(store: WalletStore) -> WalletStore:
-    if store.tx.is_sqlite:
-        pytest.skip("PostgreSQL's statements")
-    return store
+async def postgres_store(postgres_url: str) -> AsyncIterator[WalletStore]:
+    async with _store_on(postgres_url) as on_postgresql:
+        yield on_postgresql
 
 
 async def deposit(store: WalletStore, account: str, units: int, transfer_id: str) -> None:
@@ -131,11 +139,11 @@ async def test_on_generic_plans_the_group_s_statements_are_planned_once_per_conn
 
 
 async def test_the_read_locks_the_named_holds_and_their_balances_before_anything_is_written(
-        postgres_store: WalletStore, database_url: str) -> None:
+        postgres_store: WalletStore, postgres_url: str) -> None:
     await deposit(postgres_store, ALICE, 10, "d1")
     await deposit(postgres_store, BOB, 10, "d2")
     await group(postgres_store, [place("o1", 4)])
-    other = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    other = await asyncpg.connect(postgres_url.replace("postgresql+asyncpg://", "postgresql://", 1))
     locked: list[str] = []
 
     async def read_then_probe(session: AsyncSession) -> None:
