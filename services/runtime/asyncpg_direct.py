@@ -80,9 +80,9 @@ class AsyncpgDriver:
         return not self.connection.is_closed()
 
     async def begin(self, *, generic_plans: bool = False) -> None:
-        """`generic_plans`: the transaction's statements run on their generic plans (see
-        `Transactions.write`), set in BEGIN's own round trip (the simple query protocol takes
-        several statements)."""
+        """`generic_plans`: the transaction's statements run on their generic plans
+        (`Transactions.write_on_generic_plans`), set in BEGIN's own round trip (the simple
+        query protocol takes several statements)."""
         await self._control(_BEGIN_GENERIC if generic_plans else "BEGIN")
 
     async def commit(self) -> None:

@@ -216,17 +216,22 @@ class Transactions:
             raise ValueError("write_alone is PostgreSQL's: on SQLite a write queues for the one writer (write)")
         return await self.read_alone(work)
 
-    async def write(self, work: Callable[[AsyncSession], Awaitable[T]], *, generic_plans: bool = False) -> T:
-        """Run `work` in one write transaction; domain errors roll it back and propagate.
+    async def write(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run `work` in one write transaction; domain errors roll it back and propagate."""
+        return await self._write(work, generic_plans=False)
 
-        `generic_plans`: on PostgreSQL, where the write begins on the driver (`_direct`), its
-        statements run on their generic plans, made once per connection and kept. PostgreSQL
+    async def write_on_generic_plans(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """`write`, its statements on PostgreSQL run on their generic plans (where the write
+        begins on the driver, `_direct`), made once per connection and kept. PostgreSQL
         otherwise plans a prepared statement again at every execution while that looks cheaper,
         and for one over arrays (`unnest`, `= ANY`) it may go on doing so: the generic plan
         assumes arrays of unknown length. For the Wallet's hold group (its two statements, index
         scans on their keys whatever the lengths) that planning was ~0.25–0.45 ms of the server's
         CPU in ~0.55–0.75 per group (2026-12-07, 400 groups of 4 holds on 200,000 balances, each
         way). Only for work whose statements have one good plan whatever their parameters."""
+        return await self._write(work, generic_plans=True)
+
+    async def _write(self, work: Callable[[AsyncSession], Awaitable[T]], *, generic_plans: bool) -> T:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 session_of = self._direct_write(generic_plans) if self._direct else self._session(self._writes)

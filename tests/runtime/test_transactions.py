@@ -364,7 +364,7 @@ async def test_a_write_on_generic_plans_runs_its_statements_on_them_and_the_next
     tx = Transactions(engine, keep_connections=True)
     mode = DirectStatement(select(func.current_setting("plan_cache_mode").label("mode")))
     try:
-        generic = await tx.write(lambda session: mode.run(session, {}), generic_plans=True)
+        generic = await tx.write_on_generic_plans(lambda session: mode.run(session, {}))
         after = await tx.write(lambda session: mode.run(session, {}))  # on the same kept connection
     finally:
         await tx.close()
@@ -374,6 +374,6 @@ async def test_a_write_on_generic_plans_runs_its_statements_on_them_and_the_next
 
 
 async def test_on_sqlite_a_write_on_generic_plans_is_a_write(kept_tx: Transactions) -> None:
-    await kept_tx.write(lambda session: INSERT_ITEM.run(session, {"id": 3}), generic_plans=True)
+    await kept_tx.write_on_generic_plans(lambda session: INSERT_ITEM.run(session, {"id": 3}))
 
     assert (await kept_tx.read(lambda session: COUNT_ITEMS.run(session, {}))).one().n == 3

@@ -124,9 +124,8 @@ async def test_on_generic_plans_the_group_s_statements_are_planned_once_per_conn
     # As the hold writer writes groups: PostgreSQL would otherwise plan both anew every time.
     await deposit(postgres_store, ALICE, 100, "d1")
     for n in range(8):
-        await postgres_store.tx.write(partial(postgres_store.apply_hold_group,
-                                              commands=[place(f"o{n}", 1), ReleaseHold(f"o{n}", None)]),
-                                      generic_plans=True)
+        await postgres_store.tx.write_on_generic_plans(partial(
+            postgres_store.apply_hold_group, commands=[place(f"o{n}", 1), ReleaseHold(f"o{n}", None)]))
 
     async def plans(session: Any) -> list[Any]:  # on the writer's kept connection, where they ran
         return list(await session.direct_driver.connection.fetch(

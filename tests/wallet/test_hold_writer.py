@@ -24,11 +24,14 @@ class FakeTransactions:
         self.count = 0
         self.failure = failure
         self.release = asyncio.Event()
-        self.generic_plans: list[bool] = []
+        self.generic_plans: list[bool] = []  # one per write on generic plans
 
-    async def write(self, work: Callable[[Any], Awaitable[Any]], *, generic_plans: bool = False) -> Any:
+    async def write_on_generic_plans(self, work: Callable[[Any], Awaitable[Any]]) -> Any:
+        self.generic_plans.append(True)
+        return await self.write(work)
+
+    async def write(self, work: Callable[[Any], Awaitable[Any]]) -> Any:
         self.count += 1
-        self.generic_plans.append(generic_plans)
         await self.release.wait()
         if self.failure is not None:
             raise self.failure
