@@ -57,9 +57,11 @@ from services.wallet.domain.hold_groups import (
     balance_key_of,
 )
 from services.wallet.domain.identifiers import withdrawal_name
+from services.wallet.hold_group_sql import changes_nothing, read_group, write_group
 
 
-# The statements every hold group runs (each PlaceHold and ReleaseHold), built once with bind
+# The statements every hold group runs on SQLite (each PlaceHold and ReleaseHold; on PostgreSQL
+# a group is two statements of its own, hold_group_sql.py), built once with bind
 # parameters: built per call with literal lists, their construction and cache key cost more
 # CPU than executing them, on the serial path of every placement (docs/order-path.md). Their
 # IN lists are padded to a power of two (runtime/padded_in.py), so that each is compiled once
@@ -218,6 +220,8 @@ class WalletStore:
         order (holds, then balances), and written once."""
         hold_ids = [command.hold.hold_id if isinstance(command, PlaceHold) else command.hold_id
                     for command in commands]
+        if not self.tx.is_sqlite:
+            return await self._apply_hold_group_in_two(session, commands, hold_ids)
         statuses = await self._lock_holds(session, hold_ids)
         released = await self._released_hold_ids(session, hold_ids)
         keys = {key for command in commands if (key := balance_key_of(command, statuses)) is not None}
@@ -237,6 +241,18 @@ class WalletStore:
         await self._write_holds(session, effects.changed)
         if effects.balances:
             await self._write_balances(session, effects.balances)
+        return effects.outcomes
+
+    async def _apply_hold_group_in_two(self, session: AsyncSession, commands: Sequence[HoldCommand],
+                                       hold_ids: Sequence[str]) -> list[Outcome]:
+        """`apply_hold_group` on PostgreSQL: its reads in one statement and its writes in another
+        (hold_group_sql.py), four round trips with BEGIN and COMMIT where there were seven."""
+        place_keys = {(command.hold.account, command.hold.asset) for command in commands
+                      if isinstance(command, PlaceHold)}
+        rows = await read_group(session, hold_ids, place_keys)
+        effects = apply_hold_group(commands, rows.holds, rows.balances, self.assets, rows.released)
+        if not changes_nothing(effects):
+            await write_group(session, effects)
         return effects.outcomes
 
     async def apply_hold_command(self, session: AsyncSession, command: HoldCommand) -> HoldStatus:
