@@ -25,7 +25,6 @@ from functools import partial
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from clearmesh.matching.v1 import matching_service_pb2
 from clearmesh.order.v1 import order_pb2
 from clearmesh.order.v1 import order_service_pb2 as pb
 from google.protobuf.message import Message
@@ -253,11 +252,6 @@ class Lifecycle:
             raise
         state = wire.order_state(answer.state)
         at = self.clock.now()
-        if request is not None and not self.tx.is_sqlite:
-            with timed("store"):
-                recorded = await self._record_answer_alone(order, request, state, answer, at)
-            if recorded is not None:
-                return recorded
 
         async def record(session: AsyncSession) -> order_pb2.Order:
             updated = await self._record_answer(session, order, state, answer.filled_quantity, answer.average_price,
@@ -269,25 +263,6 @@ class Lifecycle:
 
         with timed("store"):
             return await self.writes.write(record, order_id=order.order_id)
-
-    async def _record_answer_alone(self, order: Order, request: Message, state: OrderState,
-                                   answer: matching_service_pb2.SubmitOrderResponse,
-                                   at: datetime) -> order_pb2.Order | None:
-        """Matching's answer and the remembered response in one statement on PostgreSQL, its own
-        transaction (OrderStore.save_answer_remembered): one round trip where a group's BEGIN,
-        UPDATE, INSERT and COMMIT were four (at 32 clients groups were one or two placements
-        long). The answer as this call knows the order, so None when the stored order moved
-        since (an event came first) or the answer moves nothing: then `_record_answer` decides
-        again on the locked row, in a group's transaction, as before."""
-        updated = order.answered(state, Decimal(answer.filled_quantity or "0"), answer.average_price, answer.reason,
-                                 answer.sequence, at)
-        if updated is order:
-            return None
-        message = wire.order_message(updated)
-        entry = idempotency.entry(PLACE_ORDER, order.request_id, request, message, at)
-        took = await self.tx.write_alone(
-            lambda connection: self.store.save_answer_remembered(connection, order, updated, entry))
-        return message if took else None
 
     async def _record_answer(self, session: AsyncSession, order: Order, state: OrderState, filled_quantity: str,
                              average_price: str, reason: str, sequence: int, at: datetime) -> Order:

@@ -110,25 +110,11 @@ def _answer() -> Any:
             .returning(*T.c))
 
 
-def _answer_remembered() -> Any:
-    """`_answer` and the request log's entry for the answer, in one statement (PostgreSQL's
-    data-modifying WITH): the entry (bind parameters `log_{column}`) is written only if the
-    row took the answer, as `save_answer` tells it (every one of ANSWER_WRITES now `new_{name}`);
-    the row returned either way."""
-    answered = _answer().cte("answered")
-    took = and_(*(answered.c[name] == bindparam(f"new_{name}", type_=T.c[name].type) for name in ANSWER_WRITES))
-    entry = select(*(bindparam(f"log_{column.name}", type_=column.type) for column in LOG.c)).where(
-        select(answered.c.order_id).where(took).exists())
-    remembered = LOG.insert().from_select([column.name for column in LOG.c], entry).cte("remembered")
-    return select(answered).add_cte(remembered)
-
-
 # Built once (see the module's docstring); the parameters each takes are named where it is used.
 # Those run for every order (the placement's three, the event follower's saves and cursor) go
 # to SQLite's driver directly (runtime/direct_statements.py).
 _PLACEMENT = DirectStatement(_placement())
 _ANSWER = DirectStatement(_answer())
-_ANSWER_REMEMBERED = DirectStatement(_answer_remembered())
 # `_progress(order)` and `target_order_id`; a list of those updates many orders in one statement.
 _SAVE = DirectStatement(T.update().where(T.c.order_id == bindparam("target_order_id")))
 # A new order's columns; the unique request_id decides whether it is stored.
@@ -202,22 +188,6 @@ class OrderStore:
             return None
         stored = _order(row)
         return stored, all(getattr(stored, name) == getattr(after, name) for name in ANSWER_WRITES)
-
-    async def save_answer_remembered(self, connection: AsyncConnection, before: Order, after: Order,
-                                     entry: dict[str, Any]) -> bool:
-        """`save_answer` and the request log's `entry` (idempotency.entry) in ONE statement, on
-        PostgreSQL: a transaction by itself (`Transactions.write_alone`), so the answer and its
-        remembered response are written together or not at all. True if the row took `after`
-        (and `entry` was written); False if it moved since `before`, or is gone, and nothing was
-        written: the caller then decides again on the row in a transaction of its own."""
-        progress, known = _progress(after), _progress(before)
-        ran = await _ANSWER_REMEMBERED.run(connection, {
-            "target_order_id": before.order_id,
-            **{f"known_{name}": known[name] for name in ANSWER_READS},
-            **{f"new_{name}": progress[name] for name in ANSWER_WRITES},
-            **{f"log_{name}": value for name, value in entry.items()}})
-        row = ran.first()
-        return row is not None and all(getattr(_order(row), name) == getattr(after, name) for name in ANSWER_WRITES)
 
     async def get(self, session: AsyncSession, order_id: str, *, lock: bool = False) -> Order | None:
         row = (await session.execute(_GET_LOCKED if lock else _GET, {"order_id": order_id})).first()

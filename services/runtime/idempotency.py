@@ -83,7 +83,7 @@ async def recall(session: AsyncSession, method: str, request_id: str, request: M
 
 async def remember(session: AsyncSession, method: str, request_id: str, request: Message,
                    response: Message, now: datetime) -> None:
-    await session.execute(request_log.insert().values(entry(method, request_id, request, response, now)))
+    await session.execute(request_log.insert().values(_entry(method, request_id, request, response, now)))
 
 
 def remember_at_commit(session: AsyncSession, method: str, request_id: str, request: Message,
@@ -91,12 +91,10 @@ def remember_at_commit(session: AsyncSession, method: str, request_id: str, requ
     """`remember`, written at the end of the write transaction with the other entries
     remembered in it (one INSERT for a whole group commit): still exactly when the write it
     describes commits. Not for a unit that recalls the same request_id after it."""
-    insert_at_commit(session, request_log, entry(method, request_id, request, response, now))
+    insert_at_commit(session, request_log, _entry(method, request_id, request, response, now))
 
 
-def entry(method: str, request_id: str, request: Message, response: Message, now: datetime) -> dict[str, Any]:
-    """The request log's row remembering `response` (`request_log`'s columns): for `remember`,
-    or for a store that writes it in the very statement whose answer it is."""
+def _entry(method: str, request_id: str, request: Message, response: Message, now: datetime) -> dict[str, Any]:
     return {"request_id": request_id, "method": method, "fingerprint": fingerprint(request),
             "response": response.SerializeToString(), "create_time": now}
 
