@@ -114,11 +114,19 @@ async def test_matching_stopped_during_placement_answers_unavailable_and_keeps_t
         assert withdrawn.reject_reason == "MATCHING_UNAVAILABLE"
         await mesh.held_becomes("alice", "USDC", "0.100100")
         assert await mesh.balance("alice", "USDC") == ("999.899900", "0.100100")
-        # Once: by the normal ended-order path, all of the hold (it consumed nothing), and done.
+        # Once: by the normal ended-order path, all of the hold (it consumed nothing), and done
+        # (marked so just after the Wallet's answer: waited for, not raced).
         order_id = unresolved.name.removeprefix("orders/")
-        stored = await mesh.services["order"].runtime.transactions.read(
-            lambda session: OrderStore().get(session, order_id))
-        assert (stored.release, stored.release_units) == (Release.DONE, stored.hold_units)
+
+        async def stored() -> Any:
+            return await mesh.services["order"].runtime.transactions.read(
+                lambda session: OrderStore().get(session, order_id))
+
+        async def done() -> bool:
+            return (await stored()).release is Release.DONE
+
+        await mesh.eventually(done)
+        assert (await stored()).release_units == (await stored()).hold_units
         # Asking the Wallet to release it again under the same request id changes nothing.
         again = await mesh.wallet.ReleaseHold(wallet_pb.ReleaseHoldRequest(
             hold=f"holds/{order_id}", amount="50.050000", request_id=f"release-{order_id}"),
