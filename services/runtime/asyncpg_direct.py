@@ -47,7 +47,6 @@ _DBAPI_CLASS = {
     exceptions.PostgresError: "Error",
 }
 DRIVER_ERRORS = (exceptions.PostgresError, exceptions.InterfaceError, exceptions.InternalClientError)
-_BEGIN_GENERIC = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan"
 _COUNT = re.compile(r"(?:SELECT|UPDATE|DELETE|INSERT \d+|MERGE) (\d+)")
 
 
@@ -79,11 +78,8 @@ class AsyncpgDriver:
         """False once the connection is lost (the server went away): it is then dropped."""
         return not self.connection.is_closed()
 
-    async def begin(self, *, generic_plans: bool = False) -> None:
-        """`generic_plans`: the transaction's statements run on their generic plans
-        (`Transactions.write_on_generic_plans`), set in BEGIN's own round trip (the simple
-        query protocol takes several statements)."""
-        await self._control(_BEGIN_GENERIC if generic_plans else "BEGIN")
+    async def begin(self) -> None:
+        await self._control("BEGIN")
 
     async def commit(self) -> None:
         # A transaction a statement of which failed ends ROLLBACK at COMMIT, without an error:

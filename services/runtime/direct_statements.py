@@ -109,9 +109,8 @@ class SqliteDriver:
     def alive(self) -> bool:
         return True  # a file: no connection to lose
 
-    async def begin(self, *, generic_plans: bool = False) -> None:
-        # IMMEDIATE: the file's write lock from the start (runtime/transactions.py). No plans
-        # to choose between (`generic_plans` is PostgreSQL's).
+    async def begin(self) -> None:
+        # IMMEDIATE: the file's write lock from the start (runtime/transactions.py).
         self.connection.execute("BEGIN IMMEDIATE")
 
     async def commit(self) -> None:

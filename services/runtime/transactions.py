@@ -218,23 +218,9 @@ class Transactions:
 
     async def write(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run `work` in one write transaction; domain errors roll it back and propagate."""
-        return await self._write(work, generic_plans=False)
-
-    async def write_on_generic_plans(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        """`write`, its statements on PostgreSQL run on their generic plans (where the write
-        begins on the driver, `_direct`), made once per connection and kept. PostgreSQL
-        otherwise plans a prepared statement again at every execution while that looks cheaper,
-        and for one over arrays (`unnest`, `= ANY`) it may go on doing so: the generic plan
-        assumes arrays of unknown length. For the Wallet's hold group (its two statements, index
-        scans on their keys whatever the lengths) that planning was ~0.25–0.45 ms of the server's
-        CPU in ~0.55–0.75 per group (2026-12-07, 400 groups of 4 holds on 200,000 balances, each
-        way). Only for work whose statements have one good plan whatever their parameters."""
-        return await self._write(work, generic_plans=True)
-
-    async def _write(self, work: Callable[[AsyncSession], Awaitable[T]], *, generic_plans: bool) -> T:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                session_of = self._direct_write(generic_plans) if self._direct else self._session(self._writes)
+                session_of = self._direct_write() if self._direct else self._session(self._writes)
                 async with self._serialized(), session_of as session:
                     answer = await work(session)
                     await _insert_deferred(session)
@@ -253,7 +239,7 @@ class Transactions:
         raise AssertionError("unreachable")  # pragma: no cover
 
     @asynccontextmanager
-    async def _direct_write(self, generic_plans: bool = False) -> AsyncIterator[AsyncSession]:
+    async def _direct_write(self) -> AsyncIterator[AsyncSession]:
         """A write transaction on a kept connection (on SQLite the one writer's, under the
         writer lock), begun and committed on the driver: a `DirectSession`. Only with the
         connections kept: on SQLite, on one checked out per transaction the direct path saved
@@ -266,7 +252,7 @@ class Transactions:
         unit = DirectSession(connection, driver)
         healthy = False
         try:
-            await driver.begin(generic_plans=generic_plans)
+            await driver.begin()
             yield cast(AsyncSession, unit)
             if unit.orm is not None:
                 await unit.orm.commit()  # SQLAlchemy's transaction on it is ours: its commit is the driver's

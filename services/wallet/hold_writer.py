@@ -71,9 +71,7 @@ class HoldWriter:
             return
         commands = [command for command, _ in live]
         try:
-            # Generic plans: the group's statements on PostgreSQL take arrays (hold_group_sql.py).
-            outcomes = await self.store.tx.write_on_generic_plans(
-                lambda session: self.store.apply_hold_group(session, commands))
+            outcomes = await self.store.tx.write(lambda session: self.store.apply_hold_group(session, commands))
         except Exception as error:  # noqa: BLE001 - each caller gets it, as if its call had run alone
             for _, future in live:
                 if not future.done():

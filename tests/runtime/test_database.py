@@ -31,3 +31,14 @@ async def test_on_sqlite_statements_alone_is_the_engine_itself(tmp_path: Path) -
         assert statements_alone(engine) is engine
     finally:
         await engine.dispose()
+
+
+async def test_on_postgresql_every_connection_plans_its_statements_once(postgres_url: str) -> None:
+    # Generic plans: made once per prepared statement, not again at every execution.
+    engine = create_engine(postgres_url)
+    try:
+        async with engine.connect() as connection:
+            mode = (await connection.execute(text("SHOW plan_cache_mode"))).scalar_one()
+    finally:
+        await engine.dispose()
+    assert mode == "force_generic_plan"

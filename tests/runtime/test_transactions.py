@@ -357,23 +357,3 @@ async def test_writes_at_once_each_keep_a_connection_of_their_own(postgres_url: 
         await tx.close()
         await engine.dispose()
 
-
-async def test_a_write_on_generic_plans_runs_its_statements_on_them_and_the_next_write_does_not(
-        postgres_url: str) -> None:
-    engine = create_engine(postgres_url)
-    tx = Transactions(engine, keep_connections=True)
-    mode = DirectStatement(select(func.current_setting("plan_cache_mode").label("mode")))
-    try:
-        generic = await tx.write_on_generic_plans(lambda session: mode.run(session, {}))
-        after = await tx.write(lambda session: mode.run(session, {}))  # on the same kept connection
-    finally:
-        await tx.close()
-        await engine.dispose()
-
-    assert (generic.one().mode, after.one().mode) == ("force_generic_plan", "auto")
-
-
-async def test_on_sqlite_a_write_on_generic_plans_is_a_write(kept_tx: Transactions) -> None:
-    await kept_tx.write_on_generic_plans(lambda session: INSERT_ITEM.run(session, {"id": 3}))
-
-    assert (await kept_tx.read(lambda session: COUNT_ITEMS.run(session, {}))).one().n == 3

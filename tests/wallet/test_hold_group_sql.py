@@ -119,12 +119,11 @@ async def test_a_group_that_changes_nothing_sends_no_write(postgres_store: Walle
     assert type(outcomes[0]).__name__ == "FailedPrecondition"
 
 
-async def test_on_generic_plans_the_group_s_statements_are_planned_once_per_connection(
-        postgres_store: WalletStore) -> None:
-    # As the hold writer writes groups: PostgreSQL would otherwise plan both anew every time.
+async def test_the_group_s_statements_are_planned_once_per_connection(postgres_store: WalletStore) -> None:
+    # On generic plans (runtime/database.py): PostgreSQL would otherwise plan both anew every time.
     await deposit(postgres_store, ALICE, 100, "d1")
     for n in range(8):
-        await postgres_store.tx.write_on_generic_plans(partial(
+        await postgres_store.tx.write(partial(
             postgres_store.apply_hold_group, commands=[place(f"o{n}", 1), ReleaseHold(f"o{n}", None)]))
 
     async def plans(session: Any) -> list[Any]:  # on the writer's kept connection, where they ran

@@ -24,11 +24,6 @@ class FakeTransactions:
         self.count = 0
         self.failure = failure
         self.release = asyncio.Event()
-        self.generic_plans: list[bool] = []  # one per write on generic plans
-
-    async def write_on_generic_plans(self, work: Callable[[Any], Awaitable[Any]]) -> Any:
-        self.generic_plans.append(True)
-        return await self.write(work)
 
     async def write(self, work: Callable[[Any], Awaitable[Any]]) -> Any:
         self.count += 1
@@ -107,14 +102,3 @@ async def test_callers_still_waiting_at_shutdown_are_told_to_retry() -> None:
     with pytest.raises(Unavailable) as caught:
         await waiting
     assert caught.value.reason == "WALLET_STOPPING"
-
-
-async def test_a_group_s_transaction_runs_on_generic_plans() -> None:
-    # Its statements on PostgreSQL take arrays, which PostgreSQL would otherwise plan anew each time.
-    store = FakeStore()
-    writer, task = await started(store)
-    store.tx.release.set()
-    await writer.apply(place(1, "o1"))
-    task.cancel()
-
-    assert store.tx.generic_plans == [True]
