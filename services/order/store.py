@@ -126,7 +126,8 @@ _GET_LOCKED = _GET.with_for_update()
 
 
 # The event follower's read of a batch's orders, locked, in id order, run in every group it
-# joins: direct, like the statements above, one fixed statement per power-of-two batch size
+# joins (and unlocked, alone, for a batch that may move nothing: follower.moves_nothing):
+# direct, like the statements above, one fixed statement per power-of-two batch size
 # (runtime/padded_in.py).
 _MANY = PaddedIn(lambda names: select(T).where(T.c.order_id.in_([bindparam(name) for name, in names]))
                  .order_by(T.c.order_id), prefix="id")
