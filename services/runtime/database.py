@@ -123,10 +123,10 @@ def create_engine(url: str, *, sqlite_synchronous: SqliteSynchronous = DEFAULT_S
     # arrays (`unnest`, `= ANY`: the Wallet's hold group, Matching's journal and look-ups) it may
     # go on doing so, the generic plan assuming arrays of unknown length. The hot statements are
     # key look-ups and index range scans, one good plan whatever their values. The Wallet's hold
-    # group alone: ~0.25–0.45 ms of the server's CPU in ~0.55–0.75 per group was planning (400
-    # groups of 4 on 200,000 balances, each way); bench/order.py --db postgres --quick, every
-    # connection so against none, in turns: the saturation rate higher in 7 of 7 pairs (by
-    # 10–24 %, 2026-12-07).
+    # group alone: ~0.25–0.45 ms of the server's CPU in ~0.55–0.75 per group was planning (a
+    # throwaway script, 400 groups of 4 on 200,000 balances, each way). bench/order.py --db
+    # postgres --quick, every connection so against none, in turns: the saturation rate higher
+    # in 7 of 7 pairs (by 10–24 %, 2026-12-07).
     kwargs.setdefault("connect_args", {}).setdefault("server_settings", {})["plan_cache_mode"] = "force_generic_plan"
     if timeout_secs is not None:
         kwargs.setdefault("connect_args", {}).update(timeout=timeout_secs, command_timeout=timeout_secs)
