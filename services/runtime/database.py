@@ -127,7 +127,20 @@ def create_engine(url: str, *, sqlite_synchronous: SqliteSynchronous = DEFAULT_S
     # throwaway script, 400 groups of 4 on 200,000 balances, each way). bench/order.py --db
     # postgres --quick, every connection so against none, in turns: the saturation rate higher
     # in 7 of 7 pairs (by 10–24 %, 2026-12-07).
-    kwargs.setdefault("connect_args", {}).setdefault("server_settings", {})["plan_cache_mode"] = "force_generic_plan"
+    settings = kwargs.setdefault("connect_args", {}).setdefault("server_settings", {})
+    settings["plan_cache_mode"] = "force_generic_plan"
+    # A generic plan stays as it was made, on a connection that lives as long as the process,
+    # and the first ones are made at start, on tables still empty. With the default cost of a
+    # random page read (4, a spinning disk's), such a plan scans the whole table for a key
+    # look-up over an array (`hold_id = ANY(...)`): ten pages read in order looked cheaper than
+    # an index, and the plan never changed as the table grew. In bench/order.py on PostgreSQL
+    # (2026-12-07, the machine's autovacuum off, so no ANALYZE ever re-planned them) the
+    # Wallet's hold group read its whole holds table ~3,100 times a run, 4.3 million rows, and
+    # KYC's standings and Order's follower did the same on theirs; the server's CPU per order
+    # at 500/s rose from 0.7 to 1.3 ms over two repeats. 1.1, what PostgreSQL's documentation
+    # suggests for solid-state storage, prices the index path as it costs there, and the plan
+    # made on an empty table is an index scan (tests/runtime/test_database.py).
+    settings["random_page_cost"] = "1.1"
     if timeout_secs is not None:
         kwargs.setdefault("connect_args", {}).update(timeout=timeout_secs, command_timeout=timeout_secs)
         kwargs.setdefault("pool_timeout", timeout_secs)

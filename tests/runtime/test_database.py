@@ -42,3 +42,21 @@ async def test_on_postgresql_every_connection_plans_its_statements_once(postgres
     finally:
         await engine.dispose()
     assert mode == "force_generic_plan"
+
+
+async def test_on_postgresql_a_plan_made_on_an_empty_table_looks_keys_up_by_index(postgres_url: str) -> None:
+    # The plan a kept connection makes at start is the one it keeps (generic plans): a key
+    # look-up over an array must not become a scan of the whole table as the table grows.
+    engine = create_engine(postgres_url)
+    try:
+        async with engine.connect() as connection:
+            # The Wallet's holds table's shape: how wide a row is decides how a scan is priced.
+            await connection.execute(text(
+                "CREATE TEMPORARY TABLE holds (hold_id varchar(64) PRIMARY KEY, account varchar(140) NOT NULL,"
+                " asset varchar(16) NOT NULL, units bigint NOT NULL, consumed_units bigint NOT NULL,"
+                " released_units bigint NOT NULL, create_time timestamptz NOT NULL)"))
+            await connection.execute(text("PREPARE by_ids(text[]) AS SELECT * FROM holds WHERE hold_id = ANY($1)"))
+            plan = "\n".join((await connection.execute(text("EXPLAIN EXECUTE by_ids(ARRAY['a', 'b'])"))).scalars())
+    finally:
+        await engine.dispose()
+    assert "Seq Scan" not in plan and "holds_pkey" in plan, plan
