@@ -67,6 +67,9 @@ NOTIONAL_WINDOW = timedelta(hours=24)
 # How long the event follower lets a placement record Matching's answer first (`answered`):
 # the answer leaves Matching with the event, a few ms apart; beyond this the follower goes on.
 ANSWER_GRACE_SECS = 0.05
+# How many recorded answers (`recorded`) wait for their OPEN event at most; beyond it the oldest
+# is dropped, and the follower reads that order from the database, as it would without this.
+RECORDED_KEPT = 4096
 
 
 class Lifecycle:
@@ -86,6 +89,9 @@ class Lifecycle:
         # Order id -> done once the placement submitting it has recorded Matching's answer (or
         # given up): what the event follower waits for (`answered`).
         self._submitting: dict[str, asyncio.Future[None]] = {}
+        # Order id -> the order as its placement's answer left it, stored, resting with nothing
+        # filled, until the event follower takes it (`recorded`).
+        self._recorded: dict[str, Order] = {}
 
     # ------------------------------------------------------------ placement
 
@@ -235,6 +241,20 @@ class Lifecycle:
         if waiting:
             await asyncio.wait(waiting, timeout=ANSWER_GRACE_SECS)
 
+    def recorded(self, order_ids: Iterable[str]) -> dict[str, Order]:
+        """Taken out, by order id: those of `order_ids` whose placement in this process recorded
+        Matching's answer that they rest, nothing filled, and as they were stored then. The
+        event follower decides on these whether a batch of OPEN events moves anything without
+        reading the orders again (EventFollower.moves_nothing): at 500 placements a second that
+        read was one statement per batch, nearly every one telling what the answer had."""
+        return {order_id: order for order_id in order_ids if (order := self._recorded.pop(order_id, None)) is not None}
+
+    def _remember_recorded(self, order: Order) -> None:
+        if order.state is OrderState.OPEN and not order.filled_quantity:
+            self._recorded[order.order_id] = order
+            if len(self._recorded) > RECORDED_KEPT:  # its event was missed (a stream restarted)
+                del self._recorded[next(iter(self._recorded))]
+
     async def _submit_and_record(self, order: Order, request: Message | None, *, patient: bool) -> order_pb2.Order:
         """Submit a held order and record Matching's answer (see `_hold_and_submit`)."""
         try:
@@ -253,16 +273,18 @@ class Lifecycle:
         state = wire.order_state(answer.state)
         at = self.clock.now()
 
-        async def record(session: AsyncSession) -> order_pb2.Order:
+        async def record(session: AsyncSession) -> tuple[Order, order_pb2.Order]:
             updated = await self._record_answer(session, order, state, answer.filled_quantity, answer.average_price,
                                                 answer.reason, answer.sequence, at)
             message = wire.order_message(updated)
             if request is not None:
                 idempotency.remember_at_commit(session, PLACE_ORDER, order.request_id, request, message, at)
-            return message
+            return updated, message
 
         with timed("store"):
-            return await self.writes.write(record, order_id=order.order_id)
+            stored, message = await self.writes.write(record, order_id=order.order_id)
+        self._remember_recorded(stored)
+        return message
 
     async def _record_answer(self, session: AsyncSession, order: Order, state: OrderState, filled_quantity: str,
                              average_price: str, reason: str, sequence: int, at: datetime) -> Order:

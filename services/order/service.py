@@ -29,7 +29,8 @@ async def build(runtime: ServiceRuntime) -> OrderServicer:
                           fee_rate=settings.settlement_fee_rate)
     follower = EventFollower(runtime.transactions, store, peers, markets, fee_rate=settings.settlement_fee_rate,
                              release=lifecycle.release, withdraw=lifecycle.withdraw, spawn=runtime.spawn,
-                             answered=lifecycle.answered, write=lifecycle.writes.write_alongside)
+                             answered=lifecycle.answered, recorded=lifecycle.recorded,
+                             write=lifecycle.writes.write_alongside)
     runtime.spawn(follower.follow_all_markets(), "order-markets")
     runtime.spawn(lifecycle.repair_forever(REPAIR_INTERVAL_SECS), "order-repair")
     return OrderServicer(runtime.transactions, store, lifecycle)

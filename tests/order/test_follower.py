@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.order.domain.enums import STATE_NUMBERS, OrderState
 from services.order.domain.market import MarketRules
+from services.order.domain.orders import Order
 from services.order.follower import EventFollower
 from services.order.service import SPEC
 from services.order.store import OrderStore
@@ -56,26 +57,43 @@ class _Mesh:
     one still PENDING, a follower on it, and the write transactions the follower ran."""
 
     def __init__(self, tx: Transactions) -> None:
-        self.tx, self.store, self.writes = tx, OrderStore(), 0
+        self.tx, self.store, self.writes, self.reads = tx, OrderStore(), 0, 0
+        read_alone = tx.read_alone
+
+        async def counted(work: Callable[[Any], Awaitable[Any]]) -> Any:
+            self.reads += 1
+            return await read_alone(work)
+
+        tx.read_alone = counted  # type: ignore[method-assign]
 
     async def write(self, work: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
         self.writes += 1
         return await self.tx.write(work)
 
-    async def follow(self, events: list[matching_pb2.OrderEvent], cursor_lag_secs: float = 60.0) -> None:
+    async def follow(self, events: list[matching_pb2.OrderEvent], cursor_lag_secs: float = 60.0,
+                     recorded: dict[str, Order] | None = None) -> None:
+        """Follow `events`; `recorded`: the orders as placements in this process recorded them."""
         peers = SimpleNamespace(order_events=lambda market, after: _Stream(events))
+        kept = dict(recorded or {})
+
+        def taken(order_ids: list[str]) -> dict[str, Order]:
+            return {order_id: kept.pop(order_id) for order_id in order_ids if order_id in kept}
+
         follower = EventFollower(self.tx, self.store, cast(Any, peers), cast(Any, None), fee_rate=Decimal("0.001"),
                                  release=cast(Any, None), withdraw=cast(Any, None), spawn=cast(Any, None),
-                                 write=self.write, cursor_lag_secs=cursor_lag_secs)
+                                 recorded=taken, write=self.write, cursor_lag_secs=cursor_lag_secs)
         await follower._follow_stream(MARKET)
 
     async def cursor(self) -> int:
         return await self.tx.read(lambda session: self.store.cursor(session, MARKET.market_id))
 
     async def state(self, order_id: str) -> OrderState:
+        return (await self.order(order_id)).state
+
+    async def order(self, order_id: str) -> Order:
         order = await self.tx.read(lambda session: self.store.get(session, order_id))
         assert order is not None
-        return order.state
+        return order
 
 
 @pytest.fixture
@@ -114,3 +132,23 @@ async def test_the_stored_cursor_catches_up_once_it_has_lagged_long_enough(mesh:
     # allowed being none) writes it, and only it.
     await mesh.follow([_opened(RESTING, 1), _opened(RESTING, 1)], cursor_lag_secs=0)
     assert (mesh.writes, await mesh.cursor(), await mesh.state(RESTING)) == (1, 1, OrderState.OPEN)
+
+
+async def test_an_open_event_its_placement_recorded_is_decided_without_reading_the_order(mesh: _Mesh) -> None:
+    resting = await mesh.order(RESTING)
+    await mesh.follow([_opened(RESTING, 1)], recorded={RESTING: resting})
+    assert (mesh.reads, mesh.writes) == (0, 0)
+
+
+async def test_only_the_orders_no_placement_recorded_are_read(mesh: _Mesh) -> None:
+    resting = await mesh.order(RESTING)
+    await mesh.follow([_opened(RESTING, 1), _opened(PENDING, 2)], recorded={RESTING: resting})
+    # PENDING's event moves it: read (to find that out), then written.
+    assert (mesh.reads, mesh.writes, await mesh.state(PENDING)) == (1, 1, OrderState.OPEN)
+
+
+async def test_an_event_past_what_the_placement_recorded_is_written(mesh: _Mesh) -> None:
+    # The recorded order does not hide a later event: its sequences move it, so it is written.
+    resting = await mesh.order(RESTING)
+    await mesh.follow([_opened(RESTING, 2)], recorded={RESTING: resting})
+    assert (mesh.writes, await mesh.cursor(), (await mesh.order(RESTING)).state_sequence) == (1, 2, 2)
