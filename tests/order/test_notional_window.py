@@ -91,7 +91,7 @@ placements = st.lists(st.builds(Placed, st.integers(0, 2), instants, st.integers
 _examples = itertools.count()
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(placements, st.lists(st.integers(1, 8), min_size=1), st.lists(st.one_of(instants, st.just(-1)), min_size=1, max_size=6),
        st.data())
 async def test_the_windows_notional_is_the_sum_over_the_accounts_orders_not_rejected(
