@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, select
+from sqlalchemy import BindParameter, ColumnElement, and_, bindparam, case, func, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -30,9 +30,13 @@ from services.order.domain.validation import OrderSpec
 from services.runtime import idempotency
 from services.runtime.padded_in import PaddedIn
 from services.runtime.direct_statements import DirectStatement
+from services.runtime.transactions import add_at_commit
 
 T = tables.orders
+H = tables.notional_hours
 LOG = idempotency.request_log
+# The rejected state as SQL text (see `_notional_since`).
+_REJECTED: ColumnElement[str] = literal_column(f"'{OrderState.REJECTED.value}'")
 
 
 def _utc(moment: datetime) -> datetime:
@@ -73,6 +77,18 @@ def _progress(order: Order) -> dict[str, Any]:
     }
 
 
+def row_of(order: Order) -> dict[str, Any]:
+    """A new order's columns, as `OrderStore.insert` stores them."""
+    spec = order.spec
+    return dict(
+        order_id=order.order_id, account=order.account, market=order.market_id, side=int(spec.side),
+        type=int(spec.order_type), time_in_force=int(spec.time_in_force), price=_text(spec.price),
+        quantity=_text(spec.quantity), max_notional=_text(spec.max_notional), post_only=spec.post_only,
+        expire_time=spec.expire_time, client_order_id=spec.client_order_id, request_id=order.request_id,
+        fingerprint=order.fingerprint, hold_asset=order.hold_asset, hold_units=order.hold_units,
+        kyc_notional_units=order.kyc_notional_units, create_time=order.create_time, **_progress(order))
+
+
 @dataclass(frozen=True, slots=True)
 class Placement:
     """What a PlaceOrder needs to know before it asks KYC, read in one statement."""
@@ -82,17 +98,50 @@ class Placement:
     notional_units: int  # the account's notional since the window's start (`_notional_since`)
 
 
+def hour_of(moment: datetime) -> datetime:
+    """The UTC hour `moment` falls in (its start): an order's row of `tables.notional_hours`."""
+    return _utc(moment).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def window_boundary(since: datetime) -> datetime:
+    """The first whole hour at or after `since`: from there on the window is counted by hours."""
+    hour = hour_of(since)
+    return hour if hour == _utc(since) else hour + timedelta(hours=1)
+
+
 def _notional_since() -> Any:
     """What the account's orders placed since `since` count against its daily notional (a
-    rejected order placed nothing), as `units` (bind parameters `account`, `since`)."""
-    return select(func.coalesce(func.sum(T.c.kyc_notional_units), 0).label("units")).where(
-        T.c.account == bindparam("account"), T.c.create_time >= bindparam("since"),
-        T.c.state != OrderState.REJECTED.value)
+    rejected order placed nothing), as `units` (bind parameters `account`, `since` and
+    `boundary` = `window_boundary(since)`); the same figure as the sum over its orders,
+
+        SUM(kyc_notional_units) WHERE account AND create_time >= since AND state != 'REJECTED',
+
+    without reading every order of the window (which grew with the account's activity: 734,000
+    index entries and 727,000 table rows read for 6,600 placements in bench/order.py on
+    PostgreSQL). Instead, three sums, each a range of one index:
+    - the account's hours from `boundary` on (`tables.notional_hours`: every order stored with
+      that create hour, rejected or not): ~24 rows;
+    - plus its orders of the oldest, partial hour, [since, boundary), as before (none when
+      `since` is on the hour): on average half an hour's orders, at most an hour's;
+    - minus its rejected orders from `boundary` on, which those hours counted (the partial index
+      `order_orders_account_rejected`: rejections are few).
+    The hours only grow, in the very transaction that stores an order, so one statement's
+    snapshot sees each order in its hour exactly when it sees the order. The state is a literal,
+    not a parameter: a partial index serves only a query whose own WHERE implies its predicate."""
+    account: BindParameter[str] = bindparam("account")
+    hours = select(func.coalesce(func.sum(H.c.units), 0)).where(
+        H.c.account == account, H.c.hour_start >= bindparam("boundary"))
+    oldest = select(func.coalesce(func.sum(T.c.kyc_notional_units), 0)).where(
+        T.c.account == account, T.c.create_time >= bindparam("since"), T.c.create_time < bindparam("boundary"),
+        T.c.state != _REJECTED)
+    rejected = select(func.coalesce(func.sum(T.c.kyc_notional_units), 0)).where(
+        T.c.account == account, T.c.state == _REJECTED, T.c.create_time >= bindparam("boundary"))
+    return select((hours.scalar_subquery() + oldest.scalar_subquery() - rejected.scalar_subquery()).label("units"))
 
 
 def _placement() -> Any:
     """The window's sum, outer-joined to the request log's entry and the order for
-    `request_id`: one row always (bind parameters `request_id`, `account`, `since`)."""
+    `request_id`: one row always (bind parameters `request_id`, `account`, `since`, `boundary`)."""
     window = _notional_since().subquery("recent")
     return (select(window.c.units, LOG.c.method.label("log_method"), LOG.c.fingerprint.label("log_fingerprint"),
                    LOG.c.response.label("log_response"), *T.c)
@@ -145,7 +194,8 @@ class OrderStore:
         """The request log's entry and the order for `request_id`, and the account's notional
         since `since`: one statement (the window's sum, outer-joined to the two rows, one row
         always) instead of three round trips on every placement."""
-        row = (await _PLACEMENT.run(session, {"request_id": request_id, "account": account, "since": since})).one()
+        row = (await _PLACEMENT.run(session, {"request_id": request_id, "account": account, "since": since,
+                                              "boundary": window_boundary(since)})).one()
         remembered = None if row.log_method is None else idempotency.Entry(
             row.log_method, row.log_fingerprint, bytes(row.log_response))
         return Placement(remembered, None if row.order_id is None else _order(row), int(row.units))
@@ -153,16 +203,16 @@ class OrderStore:
     async def insert(self, session: AsyncSession, order: Order) -> bool:
         """Store a new order; False (and nothing stored) if its request_id already made one. The
         unique key decides, so there is no read before it (a concurrent insert of the same
-        request_id is waited for on PostgreSQL, serialized on SQLite)."""
-        spec = order.spec
-        result = await _INSERT.run(session, dict(
-            order_id=order.order_id, account=order.account, market=order.market_id, side=int(spec.side),
-            type=int(spec.order_type), time_in_force=int(spec.time_in_force), price=_text(spec.price),
-            quantity=_text(spec.quantity), max_notional=_text(spec.max_notional), post_only=spec.post_only,
-            expire_time=spec.expire_time, client_order_id=spec.client_order_id, request_id=order.request_id,
-            fingerprint=order.fingerprint, hold_asset=order.hold_asset, hold_units=order.hold_units,
-            kyc_notional_units=order.kyc_notional_units, create_time=order.create_time, **_progress(order)))
-        return bool(result.rowcount)
+        request_id is waited for on PostgreSQL, serialized on SQLite). A stored order's notional
+        is added to its account's hour at the end of the transaction (`add_at_commit`: one
+        upsert for the whole group, in key order, so groups never lock two hours in opposite
+        orders)."""
+        result = await _INSERT.run(session, row_of(order))
+        if not result.rowcount:
+            return False
+        add_at_commit(session, H, {"account": order.account, "hour_start": hour_of(order.create_time)}, "units",
+                      order.kyc_notional_units)
+        return True
 
     async def save(self, session: AsyncSession, order: Order) -> None:
         await self.save_all(session, [order])

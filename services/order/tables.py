@@ -1,4 +1,5 @@
-"""The Order service's tables (SQLAlchemy Core): orders, and one event cursor per market.
+"""The Order service's tables (SQLAlchemy Core): orders, the accounts' notional per hour, and
+one event cursor per market.
 
 Integers inside (lots, ticks, the Wallet's smallest units); decimal strings only where the
 value is shown back as given (price, quantity, max_notional, average_price).
@@ -17,6 +18,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    text,
 )
 
 metadata = MetaData()
@@ -60,10 +62,31 @@ orders = Table(
     Column("release", String(8), nullable=False),
     Column("release_units", BigInteger, nullable=False),
     Index("order_orders_account_seq", "account", "seq"),
-    # The account's notional of the window (store._notional_since) summed from the index alone.
+    # The orders of the window's oldest, partial hour (store._notional_since) summed from the index alone.
     Index("order_orders_account_notional", "account", "create_time", "state", "kyc_notional_units"),
+    # The rejected orders of the window's whole hours, which its hours count and its sum must not:
+    # few (a refusal), so only they are indexed. The query names the state as a literal, which
+    # both databases need to use a partial index; `state`, constant in it, is a column all the
+    # same: without it SQLite (no statistics) finds the notional index above as good for that
+    # query (the same account and create_time range) and walks every order of the window.
+    Index("order_orders_account_rejected", "account", "state", "create_time", "kyc_notional_units",
+          sqlite_where=text("state = 'REJECTED'"), postgresql_where=text("state = 'REJECTED'")),
     Index("order_orders_state", "state"),
     Index("order_orders_release", "release"),
+)
+
+# Per account and UTC hour (`hour_start`, the floor of `create_time`), the kyc_notional_units of
+# every order stored with that create hour, rejected ones too: what lets a placement read the
+# account's notional of the last 24 h from ~25 rows instead of every order of the window
+# (store._notional_since). It only grows: added to, in the transaction that stores the order
+# (`add_at_commit`, one upsert at the transaction's end), never taken from. On SQLite without
+# rowid, so the sum reads the primary key's b-tree alone.
+notional_hours = Table(
+    "order_notional_hours", metadata,
+    Column("account", String(140), primary_key=True),
+    Column("hour_start", DateTime(timezone=True), primary_key=True),
+    Column("units", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 # Where each market's event follower stands, written in the transaction of the updates it caused.

@@ -15,7 +15,8 @@ A unique-key violation means a concurrent call with the same id committed first;
 work is run again and then finds that first result (the idempotent replay path).
 
 A write may defer rows nothing in it reads back (`insert_at_commit`): they are one INSERT at
-its end, however many units of a group commit added them. A read of a single statement may
+its end, however many units of a group commit added them. Likewise additions to counters
+(`add_at_commit`): summed per row, then one upsert at the very end, its rows in key order. A read of a single statement may
 run outside a transaction (`read_alone`), on a bare connection; on PostgreSQL so may a write of
 a single statement (`write_alone`), which is a transaction by itself.
 
@@ -37,11 +38,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -55,6 +57,7 @@ log = logging.getLogger("clearmesh.db")
 _WRITE_OPTION = "clearmesh_write"
 _ALONE_OPTION = "clearmesh_alone"
 _AT_COMMIT = "clearmesh_inserts_at_commit"
+_ADD_AT_COMMIT = "clearmesh_additions_at_commit"
 # deadlock_detected, serialization_failure: PostgreSQL asks the client to try again.
 _RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 MAX_ATTEMPTS = 5
@@ -299,8 +302,29 @@ def insert_at_commit(session: AsyncSession, table: Table, row: dict[str, Any]) -
     session.info.setdefault(_AT_COMMIT, {}).setdefault(table, []).append(row)
 
 
-# Each table's INSERT of deferred rows; on SQLite on the loop's thread it runs on the driver.
+def add_at_commit(session: AsyncSession, table: Table, key: Mapping[str, Any], column: str, amount: int) -> None:
+    """`amount` added to `column` of `table`'s row at `key` (the values of its primary key, or
+    of a unique key, by column name) at the end of this write transaction, the row made with
+    `amount` if there is none. Only for counters nothing in the transaction reads back.
+
+    Why at the end, and not at once: a counter row is shared (an account's hour, say), so its
+    upsert locks a row that other transactions lock too. A group commit's units run in their own
+    order (group.py: by order id), so two groups adding to two accounts' rows as their units
+    come would lock them in opposite orders and deadlock on PostgreSQL (found only after
+    deadlock_timeout, 1 s). Deferred, every transaction locks its counter rows last, all in one
+    order (by key), after every other lock it takes, so no cycle can form through them; and the
+    additions of a group's units to one row are one: summed first (PostgreSQL would also refuse
+    to update one row twice in one INSERT ... ON CONFLICT)."""
+    names = tuple(sorted(key))
+    additions = session.info.setdefault(_ADD_AT_COMMIT, {}).setdefault((table, names, column), {})
+    values = tuple(key[name] for name in names)
+    additions[values] = additions.get(values, 0) + amount
+
+
+# Each table's INSERT of deferred rows, and each counter's upsert (by table, key columns and
+# column); on SQLite on the loop's thread and on PostgreSQL they run on the driver.
 _DEFERRED_INSERTS: dict[Table, DirectStatement] = {}
+_UPSERTS: dict[tuple[Table, tuple[str, ...], str], DirectStatement] = {}
 
 
 async def _insert_deferred(session: AsyncSession) -> None:
@@ -309,6 +333,26 @@ async def _insert_deferred(session: AsyncSession) -> None:
         if insert is None:
             insert = _DEFERRED_INSERTS[table] = DirectStatement(table.insert())
         await insert.run_many(session, rows)
+    # Last, after every other statement of the transaction: see `add_at_commit`.
+    additions: dict[tuple[Table, tuple[str, ...], str], dict[tuple[Any, ...], int]] = session.info.pop(_ADD_AT_COMMIT, {})
+    for target in sorted(additions, key=lambda target: (target[0].name, target[1], target[2])):
+        names, column = target[1], target[2]
+        upsert = _UPSERTS.get(target)
+        if upsert is None:
+            upsert = _UPSERTS[target] = _upsert(*target)
+        # One statement for all of them (executemany: one pipeline on asyncpg), in key order.
+        await upsert.run_many(session, [{**dict(zip(names, values)), column: amount}
+                                        for values, amount in sorted(additions[target].items())])
+
+
+def _upsert(table: Table, names: tuple[str, ...], column: str) -> DirectStatement:
+    """INSERT ... ON CONFLICT (names) DO UPDATE SET column = column + the new row's: each
+    dialect's own construct, both of which PostgreSQL and SQLite (3.24 and later) run."""
+    def of(insert: Any) -> Any:
+        return insert.on_conflict_do_update(index_elements=[table.c[name] for name in names],
+                                            set_={column: table.c[column] + insert.excluded[column]})
+
+    return DirectStatement(of(sqlite.insert(table)), elsewhere={"postgresql": of(postgresql.insert(table))})
 
 
 async def _rolled_back(unit: DirectSession) -> bool:

@@ -20,12 +20,13 @@ from services.runtime.database import create_engine
 from services.runtime.transactions import Transactions
 from tests.testkit.orders import pending_order
 
-# The lookup (request log, order and notional in one), the insert, the answer, the remembered
-# answer; and one more when Matching's event moved the order before its answer was recorded.
-MOST_STATEMENTS = 5
+# The lookup (request log, order and notional in one), the insert, the notional added to the
+# account's hour (at the insert's commit), the answer, the remembered answer; and one more when
+# Matching's event moved the order before its answer was recorded.
+MOST_STATEMENTS = 6
 
 
-async def test_placing_an_order_runs_at_most_five_statements_on_orders_database(
+async def test_placing_an_order_runs_at_most_six_statements_on_orders_database(
         open_mesh: Any, recorded_spans: InMemorySpanExporter, database_url: str) -> None:
     # Counted by their spans: Order records every statement's (none is too fast for a span).
     async with open_mesh(database_url, sql_span_min_ms=0) as mesh:
@@ -40,18 +41,26 @@ async def test_placing_an_order_runs_at_most_five_statements_on_orders_database(
     assert statements and len(statements) <= MOST_STATEMENTS, statements
 
 
-async def test_the_accounts_notional_of_the_window_is_read_from_an_index_alone(tmp_path: Path) -> None:
-    # Every placement sums the account's orders of the last 24 h: read from the table, that is
-    # a row per order of the window, on pages a SQLite reader's cache has usually dropped.
+async def test_the_accounts_notional_of_the_window_is_read_from_indexes_alone(tmp_path: Path) -> None:
+    # Every placement sums the account's notional of the last 24 h: read from the table, that is
+    # a row per order, on pages a SQLite reader's cache has usually dropped. Its hours come from
+    # the hours' primary key, the oldest hour's orders from the notional index, the rejected
+    # ones from their partial index (not the notional index, which would walk every order).
     path = tmp_path / "order.db"
     await migrate.upgrade(f"sqlite+aiosqlite:///{path}", SPEC.migrations)
     statement = store._placement().compile(dialect=sqlite.dialect())
+    values = {"account": "accounts/a", "since": "2026-12-06 10:30:00.000000", "boundary": "2026-12-06 11:00:00.000000",
+              "request_id": "r"}
     with sqlite3.connect(path) as connection:
         plan = [row[-1] for row in connection.execute(
-            f"EXPLAIN QUERY PLAN {statement.string}", (0, "accounts/a", "2026-12-06", "REJECTED", "r", "r"))]
+            f"EXPLAIN QUERY PLAN {statement.string}", [values.get(name, 0) for name in statement.positiontup])]
 
-    window = [step for step in plan if "order_orders" in step and "request_id" not in step]
-    assert window and all("COVERING INDEX" in step for step in window), plan
+    window = [step for step in plan if step.startswith("SEARCH") and "request_id" not in step]
+    assert window == [
+        "SEARCH order_notional_hours USING PRIMARY KEY (account=? AND hour_start>?)",
+        "SEARCH order_orders USING COVERING INDEX order_orders_account_notional (account=? AND create_time>? AND create_time<?)",
+        "SEARCH order_orders USING COVERING INDEX order_orders_account_rejected (account=? AND state=? AND create_time>?)",
+    ], plan
 
 
 @pytest.mark.parametrize("stored", [1, 3, 5])

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, event, func, select, text
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, event, func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
@@ -21,9 +21,11 @@ from services.runtime.database import create_engine
 from services.runtime.errors import FailedPrecondition
 from services.runtime.direct_statements import DirectStatement, run_text
 from services.runtime.sqlite_inline import inline_connector
-from services.runtime.transactions import Transactions, insert_at_commit
+from services.runtime.transactions import Transactions, add_at_commit, insert_at_commit
 
 ITEMS = Table("items", MetaData(), Column("id", Integer, primary_key=True))
+COUNTERS = Table("counters", MetaData(), Column("name", String(20), primary_key=True),
+                 Column("day", Integer, primary_key=True), Column("total", BigInteger, nullable=False))
 
 
 @pytest.fixture
@@ -107,6 +109,51 @@ async def test_rows_deferred_by_a_failed_write_are_not_inserted(tx: Transactions
     with pytest.raises(FailedPrecondition):
         await tx.write(work)
     assert await tx.read(_count_in_transaction) == (2, True)
+
+
+async def _counters(tx: Transactions) -> list[tuple[str, int, int]]:
+    rows = await tx.read(lambda session: session.execute(select(COUNTERS).order_by(COUNTERS.c.name, COUNTERS.c.day)))
+    return [tuple(row) for row in rows]
+
+
+@pytest.mark.parametrize("kept", [False, True], ids=["session", "direct"])
+async def test_additions_deferred_to_the_commit_are_summed_per_row_and_added_to_what_it_holds(
+        database_url: str, kept: bool) -> None:
+    engine = create_engine(database_url)
+    tx = Transactions(engine, keep_connections=kept)
+    await tx.write(lambda session: session.run_sync(lambda sync: COUNTERS.create(sync.connection())))
+    await tx.write(lambda session: session.execute(COUNTERS.insert().values(name="b", day=1, total=100)))
+
+    async def work(session: AsyncSession) -> list[tuple[str, int, int]]:
+        for name, day, amount in [("b", 1, 5), ("a", 2, 1), ("b", 1, 7), ("a", 1, 3), ("a", 2, 2)]:
+            add_at_commit(session, COUNTERS, {"name": name, "day": day}, "total", amount)
+        # Not there yet: they are made as the transaction ends.
+        return [tuple(row) for row in await session.execute(select(COUNTERS))]
+
+    try:
+        assert await tx.write(work) == [("b", 1, 100)]
+        assert await _counters(tx) == [("a", 1, 3), ("a", 2, 3), ("b", 1, 112)]
+    finally:
+        await tx.close()
+        await engine.dispose()
+
+
+async def test_additions_deferred_by_a_failed_write_are_not_made(database_url: str) -> None:
+    engine = create_engine(database_url)
+    tx = Transactions(engine, keep_connections=True)
+    await tx.write(lambda session: session.run_sync(lambda sync: COUNTERS.create(sync.connection())))
+
+    async def work(session: AsyncSession) -> None:
+        add_at_commit(session, COUNTERS, {"name": "a", "day": 1}, "total", 3)
+        raise FailedPrecondition("NO", "refused")
+
+    try:
+        with pytest.raises(FailedPrecondition):
+            await tx.write(work)
+        assert await _counters(tx) == []
+    finally:
+        await tx.close()
+        await engine.dispose()
 
 
 async def test_on_sqlite_a_write_takes_the_files_write_lock_before_its_first_statement(tmp_path: Path) -> None:
