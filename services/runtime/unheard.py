@@ -18,6 +18,7 @@ from typing import TypeGuard
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Tracer as SdkTracer
+from opentelemetry.sdk.trace.sampling import SamplingResult
 from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
 
 _RANDOM_TRACE_ID = getattr(TraceFlags, "RANDOM_TRACE_ID", 0)  # W3C level 2, newer SDKs set it
@@ -36,6 +37,13 @@ def unheard(tracer: object) -> TypeGuard[SdkTracer]:
 
 def unrecorded_span(tracer: SdkTracer, name: str, parent: Context | None, kind: SpanKind) -> Span:
     """The context SdkTracer.start_span gives a new span, step for step, without the span."""
+    return NonRecordingSpan(decide(tracer, name, parent, kind)[0])
+
+
+def decide(tracer: SdkTracer, name: str, parent: Context | None,
+           kind: SpanKind) -> tuple[SpanContext, SpanContext | None, SamplingResult]:
+    """What SdkTracer.start_span decides for a new span, step for step: its context, its
+    parent's (None for a root) and the sampler's result (recorded or not, attributes)."""
     parent_span = trace.get_current_span(parent).get_span_context()
     if parent_span.is_valid:
         trace_id, random_id = parent_span.trace_id, bool(parent_span.trace_flags & _RANDOM_TRACE_ID)
@@ -45,8 +53,9 @@ def unrecorded_span(tracer: SdkTracer, name: str, parent: Context | None, kind: 
     flags = TraceFlags.SAMPLED if sampled.decision.is_sampled() else TraceFlags.DEFAULT
     if random_id:
         flags |= _RANDOM_TRACE_ID
-    return NonRecordingSpan(SpanContext(trace_id, tracer.id_generator.generate_span_id(), is_remote=False,
-                                        trace_flags=TraceFlags(flags), trace_state=sampled.trace_state))
+    context = SpanContext(trace_id, tracer.id_generator.generate_span_id(), is_remote=False,
+                          trace_flags=TraceFlags(flags), trace_state=sampled.trace_state)
+    return context, (parent_span if parent_span.is_valid else None), sampled
 
 
 def _is_random(tracer: SdkTracer) -> bool:
