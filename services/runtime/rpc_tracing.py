@@ -14,9 +14,15 @@ With no span processor on the provider (no exporter configured: a laptop, CI, th
 scripts) a span would go nowhere, and only its context matters: the `traceparent` sent on, the
 trace ids in log lines, the traceparent Matching keeps with a trade. So in that case only that
 context is made (services/runtime/unheard.py), and SQL statements then get no span either
-(sql_spans.py starts one only under a recording span). A caller that sampled its trace out
+(sql_spans.py starts one only under a recorded span). A caller that sampled its trace out
 (ParentBased) gets the SDK's non-recording span, no attribute built. Health checks and
 reflection are not traced (interceptors.OPEN_PREFIXES).
+
+With only telemetry.py's own exporter on the provider (production, the benches with export on),
+a sampled call's span, SERVER or CLIENT, is no SDK span either: its context while the call
+runs and one finished ReadableSpan handed to the processors at its end (deferred_spans.py),
+~14 µs of CPU a span less. With anyone else's processor added (a test's in-memory one), the
+SDK's live spans, as before.
 
 Calls made have no interceptor at all (services/runtime/channels.py): `ClientSpans` below
 gives each its context, and, when it records, the same CLIENT span OpenTelemetry's client

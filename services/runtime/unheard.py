@@ -7,8 +7,9 @@ the `traceparent` sent on, the trace ids in log lines, the traceparent a record 
 (`telemetry.current_traceparent`). `unrecorded_span` gives exactly the context the SDK would
 give the span (the tracer's own sampler and id generator, step for step) as a NonRecordingSpan.
 As soon as a processor is added (an exporter at start, a test's in-memory one later), callers
-go back to the SDK's spans. Used by the edge's SERVER span (gateway/edge/tracing.py) and the
-services' gRPC spans (services/runtime/rpc_tracing.py).
+go back to the SDK's spans (or, for the services' gRPC spans, to spans made at their end:
+deferred_spans.py, which decides their context with `decide` too). Used by the edge's SERVER
+span (gateway/edge/tracing.py) and the services' gRPC spans (services/runtime/rpc_tracing.py).
 """
 
 from __future__ import annotations
