@@ -78,18 +78,22 @@ def test_a_sampled_calls_span_reaches_the_processor_whole_at_its_end() -> None:
     assert span.resource is RESOURCE
 
 
-def test_a_deferred_span_is_the_one_the_sdk_would_have_made() -> None:
+@pytest.mark.parametrize("code", list(grpc.StatusCode), ids=lambda code: code.name)
+def test_a_deferred_span_ends_as_the_sdks_would_for_every_code(code: grpc.StatusCode) -> None:
     own, deferred = _own()
     sdk, live = TracerProvider(resource=RESOURCE, sampler=ParentBased(ALWAYS_ON)), InMemorySpanExporter()
     sdk.add_span_processor(SimpleSpanProcessor(live))
+    error = RuntimeError("secret internals") if code is grpc.StatusCode.INTERNAL else None
 
-    _serve(own)
-    _serve(sdk)
+    _serve(own, code, "details", error)
+    _serve(sdk, code, "details", error)
 
     def shape(span: ReadableSpan) -> tuple[object, ...]:
         assert span.parent is not None
+        events = [(event.name, {key: value for key, value in (event.attributes or {}).items()
+                                if key != "exception.stacktrace"}) for event in span.events]
         return (span.name, span.kind, span.parent.span_id, dict(span.attributes or {}), span.status.status_code,
-                span.instrumentation_scope, span.resource, span.links, span.events)
+                span.status.description, span.instrumentation_scope, span.resource, span.links, events)
 
     [made], [sdks] = deferred.get_finished_spans(), live.get_finished_spans()
     assert shape(made) == shape(sdks)
