@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,7 +60,7 @@ def measure(export_to: str | None, ratio: float | None, rounds: int, orders: int
     """µs of this process's CPU per order, per round (in a child process: see the module)."""
     import grpc
     from opentelemetry import trace
-    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, TraceIdRatioBased
     from sqlalchemy import create_engine
@@ -67,11 +68,20 @@ def measure(export_to: str | None, ratio: float | None, rounds: int, orders: int
     from services.runtime.rpc_tracing import ClientSpans, ServerSpans, end_client_span
     from services.runtime.sql_spans import StatementSpans
 
-    provider = TracerProvider(sampler=ParentBased(ALWAYS_ON if ratio is None else TraceIdRatioBased(ratio)))
+    sampler = ParentBased(ALWAYS_ON if ratio is None else TraceIdRatioBased(ratio))
+    add: Callable[[SpanProcessor], None]
+    try:  # the provider telemetry.py installs, its processor its own (deferred_spans.py)
+        from services.runtime.deferred_spans import MeshTracerProvider
+    except ImportError:  # a tree from before it: the SDK's provider, as telemetry.py made it then
+        provider = TracerProvider(sampler=sampler)
+        add = provider.add_span_processor
+    else:
+        mesh = provider = MeshTracerProvider(sampler=sampler)
+        add = mesh.add_own_span_processor
     if export_to is not None:
         from services.runtime.otlp_spans import OtlpSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OtlpSpanExporter(endpoint=export_to, insecure=True)))
+        add(BatchSpanProcessor(OtlpSpanExporter(endpoint=export_to, insecure=True)))
     trace.set_tracer_provider(provider)
     path = Path(tempfile.mkdtemp()) / "order.db"
     db = sqlite3.connect(path, isolation_level=None)

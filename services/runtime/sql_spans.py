@@ -5,7 +5,7 @@ OpenTelemetry's SQLAlchemy instrumentation would do this, but its releases pin t
 instrumentation core to another version than the gRPC instrumentation we run (0.66b1 against
 0.66b2), so the two cannot be installed together; these few engine hooks do the same.
 
-Only a statement run under a recording span gets one: a background loop polling its table
+Only a statement run under a recorded span (`deferred_spans.recorded`) gets one: a background loop polling its table
 (the settlement poster, the anchorer) would otherwise start a trace of its own every second.
 Transaction control (BEGIN, COMMIT, SAVEPOINT, PRAGMA, ...) gets none.
 Names and attributes follow the database conventions: the span is named by the operation and
@@ -43,6 +43,8 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from sqlalchemy import event
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.runtime.deferred_spans import recorded
 
 _tracer = trace.get_tracer("clearmesh.sql")
 _TIMED = "_clearmesh_statement"
@@ -83,9 +85,10 @@ class StatementSpans:
 
     def start(self, statement: str) -> Statement | None:
         """`statement` timed from now, to be made a span (a child of the current span) when it
-        ends; None outside a recording span and for transaction control."""
+        ends; None outside a recorded span and for transaction control."""
         parent = trace.get_current_span()
-        if not parent.is_recording():
+        # Not `is_recording()`: a gRPC call's DeferredSpan records nothing itself, yet is recorded.
+        if not recorded(parent):
             return None
         operation = _operation(statement)
         if operation in TRANSACTION_CONTROL:

@@ -37,6 +37,7 @@ from opentelemetry.sdk.trace.sampling import (
     TraceIdRatioBased,
 )
 
+from services.runtime.deferred_spans import MeshTracerProvider
 from services.runtime.settings import Settings
 
 # The resource attribute naming where a process runs (semantic conventions' deployment.*).
@@ -94,11 +95,12 @@ def configure_tracing(service: str, settings: Settings) -> TracerProvider:
     resource = Resource.create({SERVICE_NAME: settings.otel_service_name or service,
                                 SERVICE_VERSION: service_version(),
                                 DEPLOYMENT_ENVIRONMENT: settings.deployment_environment})
-    provider = TracerProvider(resource=resource, sampler=sampler_of(settings))
+    provider = MeshTracerProvider(resource=resource, sampler=sampler_of(settings))
     if (processor := _processor(settings)) is not None:
         # Only with an exporter: with no processor at all, the edge and the services skip
-        # building spans (unheard.py).
-        provider.add_span_processor(processor)
+        # building spans (unheard.py). Ours, a batch or simple one: the services' gRPC spans
+        # go to it made once, at their end (deferred_spans.py).
+        provider.add_own_span_processor(processor)
     trace.set_tracer_provider(provider)
     _instrument_redis()
     _configured = True

@@ -17,9 +17,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import NonRecordingSpan, SpanContext, StatusCode, TraceFlags
 
 from services.runtime.channels import dial
+from services.runtime.deferred_spans import MeshTracerProvider
 
 CALLER_TRACE = 0x4BF92F3577B34DA6A3CE929D0E0E4736
 CALLER_SPAN = 0x00F067AA0BA902B7
+SPANS = pytest.mark.parametrize("spans", ["sdk", "deferred"])
 
 
 async def _traceparent(request: bytes, context: Any) -> bytes:
@@ -51,8 +53,15 @@ async def port() -> AsyncIterator[int]:
     await server.stop(None)
 
 
-def _provider(heard: bool) -> tuple[TracerProvider, InMemorySpanExporter]:
-    provider, exporter = TracerProvider(), InMemorySpanExporter()
+def _provider(heard: bool, spans: str = "sdk") -> tuple[TracerProvider, InMemorySpanExporter]:
+    """With a processor, `spans` says how the calls' spans are made: "sdk", the SDK's live
+    spans (the processor is not telemetry's own); "deferred", made at their end (it is)."""
+    exporter = InMemorySpanExporter()
+    if spans == "deferred":
+        mesh = MeshTracerProvider()
+        mesh.add_own_span_processor(SimpleSpanProcessor(exporter))
+        return mesh, exporter
+    provider = TracerProvider()
     if heard:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
     return provider, exporter
@@ -79,8 +88,9 @@ def _ids(traceparent: str) -> tuple[int, int, str]:
     return int(trace_id, 16), int(span_id, 16), flags
 
 
-async def test_a_call_is_a_client_span_with_the_rpc_conventions_under_the_current_span(port: int) -> None:
-    provider, exporter = _provider(heard=True)
+@SPANS
+async def test_a_call_is_a_client_span_with_the_rpc_conventions_under_the_current_span(port: int, spans: str) -> None:
+    provider, exporter = _provider(heard=True, spans=spans)
 
     await _unary(port, provider, "/test.Echo/Traceparent", _caller())
 
@@ -94,8 +104,9 @@ async def test_a_call_is_a_client_span_with_the_rpc_conventions_under_the_curren
     assert span.instrumentation_scope.name == "opentelemetry.instrumentation.grpc"
 
 
-async def test_the_callee_gets_the_traceparent_of_the_client_span(port: int) -> None:
-    provider, exporter = _provider(heard=True)
+@SPANS
+async def test_the_callee_gets_the_traceparent_of_the_client_span(port: int, spans: str) -> None:
+    provider, exporter = _provider(heard=True, spans=spans)
 
     sent = await _unary(port, provider, "/test.Echo/Traceparent", _caller())
 
@@ -104,8 +115,9 @@ async def test_the_callee_gets_the_traceparent_of_the_client_span(port: int) -> 
     assert _ids(sent) == (CALLER_TRACE, span.context.span_id, "01")
 
 
-async def test_a_failed_call_ends_its_span_with_the_code_and_an_error_status(port: int) -> None:
-    provider, exporter = _provider(heard=True)
+@SPANS
+async def test_a_failed_call_ends_its_span_with_the_code_and_an_error_status(port: int, spans: str) -> None:
+    provider, exporter = _provider(heard=True, spans=spans)
 
     with pytest.raises(grpc.aio.AioRpcError):
         await _unary(port, provider, "/test.Echo/Refuse", _caller())
@@ -115,8 +127,9 @@ async def test_a_failed_call_ends_its_span_with_the_code_and_an_error_status(por
     assert (span.status.status_code, span.status.description) == (StatusCode.ERROR, "the market is halted")
 
 
-async def test_a_server_stream_is_one_client_span_ended_with_the_stream(port: int) -> None:
-    provider, exporter = _provider(heard=True)
+@SPANS
+async def test_a_server_stream_is_one_client_span_ended_with_the_stream(port: int, spans: str) -> None:
+    provider, exporter = _provider(heard=True, spans=spans)
     channel = dial(f"127.0.0.1:{port}", lambda: "service-token", 1 << 20, provider)
     try:
         with trace.use_span(_caller()):
@@ -130,8 +143,9 @@ async def test_a_server_stream_is_one_client_span_ended_with_the_stream(port: in
     assert span.context is not None and _ids(sent) == (CALLER_TRACE, span.context.span_id, "01")
 
 
-async def test_under_a_sampled_out_parent_nothing_is_recorded_and_the_flag_is_sent_on(port: int) -> None:
-    provider, exporter = _provider(heard=True)
+@SPANS
+async def test_under_a_sampled_out_parent_nothing_is_recorded_and_the_flag_is_sent_on(port: int, spans: str) -> None:
+    provider, exporter = _provider(heard=True, spans=spans)
 
     sent = await _unary(port, provider, "/test.Echo/Traceparent", _caller(sampled=False))
 
@@ -149,8 +163,9 @@ async def test_without_a_processor_the_call_carries_a_child_of_the_current_span(
     assert (trace_id, flags) == (CALLER_TRACE, "01") and span_id != CALLER_SPAN
 
 
-async def test_a_health_check_carries_no_trace_and_makes_no_span(port: int) -> None:
-    provider, exporter = _provider(heard=True)
+@SPANS
+async def test_a_health_check_carries_no_trace_and_makes_no_span(port: int, spans: str) -> None:
+    provider, exporter = _provider(heard=True, spans=spans)
 
     sent = await _unary(port, provider, "/grpc.health.v1.Health/Check", _caller())
 

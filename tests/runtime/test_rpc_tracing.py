@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from services.runtime.auth import AccessRule, TokenIssuer
+from services.runtime.deferred_spans import MeshTracerProvider, recorded
 from services.runtime.errors import InvalidArgument
 from services.runtime.interceptors import CallInterceptor
 from services.runtime.rpc_tracing import ServerSpans
@@ -30,8 +31,8 @@ STREAM = "/test.Echo/Stream"
 
 @dataclass
 class Seen:
-    """What the handler saw of each call: its current span (and whether it was recording
-    then) and the traceparent it got."""
+    """What the handler saw of each call: its current span (and whether it was recorded, its
+    children with it: deferred_spans.recorded) and the traceparent it got."""
 
     spans: list[trace.Span] = field(default_factory=list)
     recording: list[bool] = field(default_factory=list)
@@ -45,8 +46,15 @@ class Echo:
     token: tuple[tuple[str, str], ...]  # the metadata that gets a call past authentication
 
 
-def _provider(heard: bool) -> tuple[TracerProvider, InMemorySpanExporter]:
-    provider, exporter = TracerProvider(), InMemorySpanExporter()
+def _provider(heard: bool, spans: str = "sdk") -> tuple[TracerProvider, InMemorySpanExporter]:
+    """With a processor, `spans` says how the server's spans are made: "sdk", the SDK's live
+    spans (the processor is not telemetry's own); "deferred", made at their end (it is)."""
+    exporter = InMemorySpanExporter()
+    if spans == "deferred":
+        mesh = MeshTracerProvider()
+        mesh.add_own_span_processor(SimpleSpanProcessor(exporter))
+        return mesh, exporter
+    provider = TracerProvider()
     if heard:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
     return provider, exporter
@@ -57,7 +65,7 @@ async def _serve(provider: TracerProvider, issuer: TokenIssuer) -> tuple[grpc.ai
 
     async def call(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         seen.spans.append(trace.get_current_span())
-        seen.recording.append(seen.spans[-1].is_recording())
+        seen.recording.append(recorded(seen.spans[-1]))
         seen.traceparents.append(str(dict(context.invocation_metadata() or ()).get("traceparent", "")))
         if request == b"boom":
             raise RuntimeError("secret internals")
@@ -66,7 +74,7 @@ async def _serve(provider: TracerProvider, issuer: TokenIssuer) -> tuple[grpc.ai
         return request
 
     async def stream(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
-        seen.recording.append(trace.get_current_span().is_recording())
+        seen.recording.append(recorded(trace.get_current_span()))
         yield request
         yield request
 
@@ -82,9 +90,9 @@ async def _serve(provider: TracerProvider, issuer: TokenIssuer) -> tuple[grpc.ai
     return server, Echo(port, seen, (("authorization", f"Bearer {token}"),))
 
 
-@pytest.fixture
-async def heard(issuer: TokenIssuer) -> AsyncIterator[tuple[Echo, InMemorySpanExporter]]:
-    provider, exporter = _provider(heard=True)
+@pytest.fixture(params=["sdk", "deferred"])
+async def heard(issuer: TokenIssuer, request: pytest.FixtureRequest) -> AsyncIterator[tuple[Echo, InMemorySpanExporter]]:
+    provider, exporter = _provider(heard=True, spans=request.param)
     server, echo = await _serve(provider, issuer)
     yield echo, exporter
     await server.stop(None)
@@ -117,8 +125,9 @@ async def test_without_a_processor_the_served_call_continues_the_callers_trace_u
     assert context.trace_flags.sampled
 
 
-async def test_with_a_processor_the_served_call_gets_a_recorded_server_span(issuer: TokenIssuer) -> None:
-    provider, exporter = _provider(heard=True)
+@pytest.mark.parametrize("spans", ["sdk", "deferred"])
+async def test_with_a_processor_the_served_call_gets_a_recorded_server_span(issuer: TokenIssuer, spans: str) -> None:
+    provider, exporter = _provider(heard=True, spans=spans)
     server, echo = await _serve(provider, issuer)
     try:
         await _call(echo, metadata=(("traceparent", TRACEPARENT),))
