@@ -39,15 +39,17 @@ from services.runtime.telemetry import current_traceparent
 # A peer that has not answered within this long is treated as unavailable.
 CALL_TIMEOUT_SECS = 5.0
 # Under load (the last KYC batch carried several orders), a KYC batch goes no sooner than this
-# after the one before; a lone placement's call goes at once. bench/order.py, 32 clients on
-# SQLite: at 20 ms every step's batches carried ~6.5 orders (2–3.5 without) and the mesh's CPU
-# per order fell by about a third. With the session-less writes (runtime/transactions.py) in as
-# well, 10 ms costs ~20 % more CPU per order at 500/s than 20 ms (2.8–3.0 against 2.3–2.5 ms,
-# quick runs), but waits half as long: p99 at 500/s offered 37–54 ms (median 43) against 44–82
-# (median 56) at 20 ms and 62–74 with no linger (runs in turns).
+# after the one before; a lone placement's call goes at once. The orders a batch gathers go on
+# together (one group commit, one PlaceHolds, one SubmitOrders), so a longer linger buys less
+# CPU per order with a longer wait. bench/order.py --quick, PostgreSQL, in turns (2026-12-07,
+# after the notional's hours and random_page_cost): at 500/s offered, p99 (best of 2 repeats)
+# 50–59 ms at 20 ms in five runs, 56–73 at 15, 64–66 at 30, 73–100 at 10, 326–410 at 6 (fell
+# behind); CPU per order over all processes 2.84–3.04 ms at 20, 3.40–3.51 at 10, 2.58 at 30
+# (whose closed loop then saturated lower, ~510/s against ~590). On SQLite 20 ms against 10:
+# p99 39 against 31–32 ms, both within the target, CPU per order 2.3 against 2.7.
 # The price: under load one account's placements (which ask KYC one at a time) go at most one
-# per batch, ~100/s.
-KYC_LINGER_SECS = 0.01
+# per batch, ~50/s.
+KYC_LINGER_SECS = 0.02
 
 class Peers:
     def __init__(self, channel: Callable[[str], grpc.aio.Channel], matching: MatchingShards,
