@@ -12,12 +12,10 @@ import grpc
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import NonRecordingSpan, SpanContext, StatusCode, TraceFlags
 
 from services.runtime.channels import dial
-from services.runtime.deferred_spans import MeshTracerProvider
+from tests.testkit.spans import span_provider
 
 CALLER_TRACE = 0x4BF92F3577B34DA6A3CE929D0E0E4736
 CALLER_SPAN = 0x00F067AA0BA902B7
@@ -53,20 +51,6 @@ async def port() -> AsyncIterator[int]:
     await server.stop(None)
 
 
-def _provider(heard: bool, spans: str = "sdk") -> tuple[TracerProvider, InMemorySpanExporter]:
-    """With a processor, `spans` says how the calls' spans are made: "sdk", the SDK's live
-    spans (the processor is not telemetry's own); "deferred", made at their end (it is)."""
-    exporter = InMemorySpanExporter()
-    if spans == "deferred":
-        mesh = MeshTracerProvider()
-        mesh.add_own_span_processor(SimpleSpanProcessor(exporter))
-        return mesh, exporter
-    provider = TracerProvider()
-    if heard:
-        provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return provider, exporter
-
-
 def _caller(sampled: bool = True) -> trace.Span:
     flags = TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT
     return NonRecordingSpan(SpanContext(CALLER_TRACE, CALLER_SPAN, is_remote=False, trace_flags=TraceFlags(flags)))
@@ -90,7 +74,7 @@ def _ids(traceparent: str) -> tuple[int, int, str]:
 
 @SPANS
 async def test_a_call_is_a_client_span_with_the_rpc_conventions_under_the_current_span(port: int, spans: str) -> None:
-    provider, exporter = _provider(heard=True, spans=spans)
+    provider, exporter = span_provider(heard=True, spans=spans)
 
     await _unary(port, provider, "/test.Echo/Traceparent", _caller())
 
@@ -106,7 +90,7 @@ async def test_a_call_is_a_client_span_with_the_rpc_conventions_under_the_curren
 
 @SPANS
 async def test_the_callee_gets_the_traceparent_of_the_client_span(port: int, spans: str) -> None:
-    provider, exporter = _provider(heard=True, spans=spans)
+    provider, exporter = span_provider(heard=True, spans=spans)
 
     sent = await _unary(port, provider, "/test.Echo/Traceparent", _caller())
 
@@ -117,7 +101,7 @@ async def test_the_callee_gets_the_traceparent_of_the_client_span(port: int, spa
 
 @SPANS
 async def test_a_failed_call_ends_its_span_with_the_code_and_an_error_status(port: int, spans: str) -> None:
-    provider, exporter = _provider(heard=True, spans=spans)
+    provider, exporter = span_provider(heard=True, spans=spans)
 
     with pytest.raises(grpc.aio.AioRpcError):
         await _unary(port, provider, "/test.Echo/Refuse", _caller())
@@ -129,7 +113,7 @@ async def test_a_failed_call_ends_its_span_with_the_code_and_an_error_status(por
 
 @SPANS
 async def test_a_server_stream_is_one_client_span_ended_with_the_stream(port: int, spans: str) -> None:
-    provider, exporter = _provider(heard=True, spans=spans)
+    provider, exporter = span_provider(heard=True, spans=spans)
     channel = dial(f"127.0.0.1:{port}", lambda: "service-token", 1 << 20, provider)
     try:
         with trace.use_span(_caller()):
@@ -145,7 +129,7 @@ async def test_a_server_stream_is_one_client_span_ended_with_the_stream(port: in
 
 @SPANS
 async def test_under_a_sampled_out_parent_nothing_is_recorded_and_the_flag_is_sent_on(port: int, spans: str) -> None:
-    provider, exporter = _provider(heard=True, spans=spans)
+    provider, exporter = span_provider(heard=True, spans=spans)
 
     sent = await _unary(port, provider, "/test.Echo/Traceparent", _caller(sampled=False))
 
@@ -155,7 +139,7 @@ async def test_under_a_sampled_out_parent_nothing_is_recorded_and_the_flag_is_se
 
 
 async def test_without_a_processor_the_call_carries_a_child_of_the_current_span(port: int) -> None:
-    provider, _ = _provider(heard=False)
+    provider, _ = span_provider(heard=False)
 
     sent = await _unary(port, provider, "/test.Echo/Traceparent", _caller())
 
@@ -165,7 +149,7 @@ async def test_without_a_processor_the_call_carries_a_child_of_the_current_span(
 
 @SPANS
 async def test_a_health_check_carries_no_trace_and_makes_no_span(port: int, spans: str) -> None:
-    provider, exporter = _provider(heard=True, spans=spans)
+    provider, exporter = span_provider(heard=True, spans=spans)
 
     sent = await _unary(port, provider, "/grpc.health.v1.Health/Check", _caller())
 

@@ -13,14 +13,14 @@ import grpc
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from services.runtime.auth import AccessRule, TokenIssuer
-from services.runtime.deferred_spans import MeshTracerProvider, recorded
+from services.runtime.deferred_spans import recorded
 from services.runtime.errors import InvalidArgument
 from services.runtime.interceptors import CallInterceptor
 from services.runtime.rpc_tracing import ServerSpans
+from tests.testkit.spans import span_provider
 
 CALLER_TRACE = 0x4BF92F3577B34DA6A3CE929D0E0E4736
 CALLER_SPAN = 0x00F067AA0BA902B7
@@ -44,20 +44,6 @@ class Echo:
     port: int
     seen: Seen
     token: tuple[tuple[str, str], ...]  # the metadata that gets a call past authentication
-
-
-def _provider(heard: bool, spans: str = "sdk") -> tuple[TracerProvider, InMemorySpanExporter]:
-    """With a processor, `spans` says how the server's spans are made: "sdk", the SDK's live
-    spans (the processor is not telemetry's own); "deferred", made at their end (it is)."""
-    exporter = InMemorySpanExporter()
-    if spans == "deferred":
-        mesh = MeshTracerProvider()
-        mesh.add_own_span_processor(SimpleSpanProcessor(exporter))
-        return mesh, exporter
-    provider = TracerProvider()
-    if heard:
-        provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return provider, exporter
 
 
 async def _serve(provider: TracerProvider, issuer: TokenIssuer) -> tuple[grpc.aio.Server, Echo]:
@@ -92,7 +78,7 @@ async def _serve(provider: TracerProvider, issuer: TokenIssuer) -> tuple[grpc.ai
 
 @pytest.fixture(params=["sdk", "deferred"])
 async def heard(issuer: TokenIssuer, request: pytest.FixtureRequest) -> AsyncIterator[tuple[Echo, InMemorySpanExporter]]:
-    provider, exporter = _provider(heard=True, spans=request.param)
+    provider, exporter = span_provider(heard=True, spans=request.param)
     server, echo = await _serve(provider, issuer)
     yield echo, exporter
     await server.stop(None)
@@ -100,7 +86,7 @@ async def heard(issuer: TokenIssuer, request: pytest.FixtureRequest) -> AsyncIte
 
 @pytest.fixture
 async def unheard(issuer: TokenIssuer) -> AsyncIterator[tuple[Echo, TracerProvider]]:
-    provider, _ = _provider(heard=False)
+    provider, _ = span_provider(heard=False)
     server, echo = await _serve(provider, issuer)
     yield echo, provider
     await server.stop(None)
@@ -127,7 +113,7 @@ async def test_without_a_processor_the_served_call_continues_the_callers_trace_u
 
 @pytest.mark.parametrize("spans", ["sdk", "deferred"])
 async def test_with_a_processor_the_served_call_gets_a_recorded_server_span(issuer: TokenIssuer, spans: str) -> None:
-    provider, exporter = _provider(heard=True, spans=spans)
+    provider, exporter = span_provider(heard=True, spans=spans)
     server, echo = await _serve(provider, issuer)
     try:
         await _call(echo, metadata=(("traceparent", TRACEPARENT),))
