@@ -18,9 +18,11 @@ simple processor). Once anyone adds another (a test's in-memory exporter, added 
 configuration) the provider says so (`own_processors` is None) and callers go back to the
 SDK's spans, which every processor hears in full.
 
-A DeferredSpan is not recording (setting an attribute on it does nothing), yet its trace is
-sampled and recorded: `recorded(span)` says whether a child started under a span is made
-(sql_spans.py asks it), where `span.is_recording()` would say no.
+A DeferredSpan is not recording (`is_recording()` is False, so instrumentation that asks
+first adds nothing), yet its trace is sampled and recorded: `recorded(span)` says whether a
+child started under a span is made (sql_spans.py asks it). What its owner sets through the
+Span API (an attribute, the status, an exception) it keeps for the one span made at `end`, so
+the owner ends it as it would end the SDK's.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind, Status
+from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind, Status, StatusCode
 
 
 class MeshTracerProvider(TracerProvider):
@@ -68,9 +70,8 @@ def recorded(span: Span) -> bool:
 
 
 class DeferredSpan(NonRecordingSpan):
-    """A sampled span's context while it runs; `finish` hands its one ReadableSpan to the
-    processors. Attributes are given at the start (`attributes`, which the owner may add to
-    before `finish`) and links too; nothing set through the Span API is kept."""
+    """A sampled span's context while it runs; `end` hands its one ReadableSpan to the
+    processors, with what was set on it (attributes, status, exception events) meanwhile."""
 
     def __init__(self, context: SpanContext, name: str, kind: SpanKind, parent: SpanContext | None,
                  attributes: dict[str, Any], processors: tuple[SpanProcessor, ...], resource: Resource,
@@ -79,14 +80,26 @@ class DeferredSpan(NonRecordingSpan):
         self.name, self.kind, self.parent = name, kind, parent
         self.attributes = attributes
         self.links = links
+        self._status = Status(StatusCode.UNSET)
+        self._events: list[Event] = []
         self._processors, self._resource, self._scope = processors, resource, scope
         self.start_time = time_ns()
 
-    def finish(self, status: Status, events: Sequence[Event] = ()) -> None:
-        """The span, ended now with `status` and `events`, to every processor."""
+    def set_attribute(self, key: str, value: Any) -> None:
+        self.attributes[key] = value
+
+    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
+        self._status = status if isinstance(status, Status) else Status(status, description)
+
+    def record_exception(self, exception: BaseException, attributes: Mapping[str, Any] | None = None,
+                         timestamp: int | None = None, escaped: bool = False) -> None:
+        self._events.append(exception_event(exception, attributes))
+
+    def end(self, end_time: int | None = None) -> None:
+        """The span, ended now, to every processor."""
         finished = ReadableSpan(self.name, self.get_span_context(), self.parent, self._resource,
-                                self.attributes, events, self.links, self.kind, status=status,
-                                start_time=self.start_time, end_time=time_ns(),
+                                self.attributes, self._events, self.links, self.kind, status=self._status,
+                                start_time=self.start_time, end_time=end_time or time_ns(),
                                 instrumentation_scope=self._scope)
         for processor in self._processors:
             processor.on_end(finished)

@@ -45,7 +45,7 @@ from opentelemetry.sdk.trace import Tracer as SdkTracer
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import NonRecordingSpan, SpanKind, Status, StatusCode
 
-from services.runtime.deferred_spans import DeferredSpan, MeshTracerProvider, exception_event, recorded
+from services.runtime.deferred_spans import DeferredSpan, MeshTracerProvider, recorded
 from services.runtime.unheard import decide, unheard, unrecorded_span
 
 # The RPC semantic conventions' attributes, as OpenTelemetry's gRPC instrumentation sets them.
@@ -61,7 +61,6 @@ _TRACER_NAME = "opentelemetry.instrumentation.grpc"
 SERVER_FAILURES = frozenset({grpc.StatusCode.UNKNOWN, grpc.StatusCode.DEADLINE_EXCEEDED,
                              grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.INTERNAL,
                              grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DATA_LOSS})
-_UNSET = Status(StatusCode.UNSET)
 
 
 class _Tracer:
@@ -167,14 +166,7 @@ class MethodSpans:
         """The call's outcome on its span, which ends; the caller's context current again.
         Only the codes that say the server failed (not that it refused the request) make the
         span an error, as in OpenTelemetry's interceptor; `error` is an unexpected exception."""
-        if isinstance(span, DeferredSpan):
-            status = _UNSET
-            if code is not grpc.StatusCode.OK:
-                span.attributes[RPC_GRPC_STATUS_CODE] = code.value[0]
-                if code in SERVER_FAILURES:
-                    status = Status(StatusCode.ERROR, f"{code}:{details}")
-            span.finish(status, () if error is None else (exception_event(error),))
-        elif span.is_recording():
+        if recorded(span):  # the SDK's span, or a DeferredSpan (made at its end)
             if code is not grpc.StatusCode.OK:
                 span.set_attribute(RPC_GRPC_STATUS_CODE, code.value[0])
                 if code in SERVER_FAILURES:
@@ -230,13 +222,6 @@ class ClientSpans:
 
 def end_client_span(span: trace.Span, code: grpc.StatusCode, details: str) -> None:
     """Ends a call's CLIENT span with its status, as OpenTelemetry's interceptor does."""
-    if isinstance(span, DeferredSpan):
-        if code is grpc.StatusCode.OK:
-            span.finish(_UNSET)
-        else:
-            span.attributes[RPC_GRPC_STATUS_CODE] = code.value[0]
-            span.finish(Status(StatusCode.ERROR, description=details))
-        return
     if code is not grpc.StatusCode.OK:
         span.set_attribute(RPC_GRPC_STATUS_CODE, code.value[0])
         span.set_status(Status(StatusCode.ERROR, description=details))
