@@ -136,8 +136,9 @@ def create_engine(url: str, *, sqlite_synchronous: SqliteSynchronous = DEFAULT_S
     # an index, and the plan never changed as the table grew. In bench/order.py on PostgreSQL
     # (2026-12-07, the machine's autovacuum off, so no ANALYZE ever re-planned them) the
     # Wallet's hold group read its whole holds table ~3,100 times a run, 4.3 million rows, and
-    # KYC's standings and Order's follower did the same on theirs; the server's CPU per order
-    # at 500/s rose from 0.7 to 1.3 ms over two repeats. 1.1, what PostgreSQL's documentation
+    # KYC's standings read its applicants table the same way (~1,200 scans); the server's CPU
+    # per order at 500/s rose from 0.95 to 1.34 ms from the first repeat to the second (the
+    # growing notional sum, services/order/store.py, did its part). 1.1, what PostgreSQL's documentation
     # suggests for solid-state storage, prices the index path as it costs there, and the plan
     # made on an empty table is an index scan (tests/runtime/test_database.py).
     settings["random_page_cost"] = "1.1"
