@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from functools import partial
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from clearmesh.order.v1 import order_pb2
 from clearmesh.order.v1 import order_service_pb2 as pb
@@ -42,7 +42,7 @@ from services.order.markets import Markets
 from services.order.metrics import ERROR, OUTCOME_OF_STATE, REFUSED, UNAVAILABLE, count_order, timed
 from services.order.peers import Peers
 from services.order.requests import PlaceCommand
-from services.order.store import OrderStore
+from services.order.store import NotionalSeen, OrderStore, PlacedMeanwhile, Placement
 from services.runtime import idempotency, random_ids
 from services.runtime.clock import Clock
 from services.runtime.errors import (
@@ -67,6 +67,9 @@ NOTIONAL_WINDOW = timedelta(hours=24)
 # How long the event follower lets a placement record Matching's answer first (`answered`):
 # the answer leaves Matching with the event, a few ms apart; beyond this the follower goes on.
 ANSWER_GRACE_SECS = 0.05
+# How many times a placement reads the notional and asks KYC when, each time, another replica
+# stored orders of the account meanwhile (store.placed_since); then the caller hears ABORTED.
+PLACEMENT_ATTEMPTS = 3
 # How many recorded answers (`recorded`) wait for their OPEN event at most; beyond it the oldest
 # is dropped, and the follower reads that order from the database, as it would without this.
 RECORDED_KEPT = 4096
@@ -105,41 +108,54 @@ class Lifecycle:
         fingerprint = idempotency.fingerprint(request)
         now = self.clock.now()
 
-        async def lookup(session: AsyncConnection) -> tuple[bytes | Order | None, int]:
+        async def lookup(session: AsyncConnection) -> tuple[bytes | Order | None, Placement]:
             """The first answer to this request_id, or the order it made, or None if it is new;
             and the account's notional of the window: one statement for all three."""
             found = await self.store.placement(session, command.request_id, account, now - NOTIONAL_WINDOW)
             remembered = idempotency.replay(found.remembered, PLACE_ORDER, command.request_id, request)
-            existing = remembered if remembered is not None else found.order
-            return existing, 0 if existing is not None else found.notional_units
+            return (remembered if remembered is not None else found.order), found
 
         # One account's placements in this process ask KYC one at a time, each with the notional
         # its predecessors already stored (so the read that finds it is inside the lock too).
+        # Another replica's may store some in between: the commit then checks that KYC's answer
+        # still holds (store.placed_since), and if not this one reads and asks again.
         order: Order | None = None
         # market_orders_total's label for a new order; None for a retry, counted by its first call.
         outcome: str | None = None
         try:
             async with self._account_lock(account):
-                with timed("store"):
-                    existing, used = await self.tx.read_alone(lookup)
-                if existing is None:
+                for attempt in range(1, PLACEMENT_ATTEMPTS + 1):
+                    with timed("store"):
+                        existing, found = await self.tx.read_alone(lookup)
+                    if existing is not None:
+                        break
                     market = await self.markets.get(command.market_id)
                     order = self._new_order(account, command, violations, fingerprint, market, now)
                     outcome = ERROR
                     with timed("kyc"):
-                        await self.peers.check_eligibility(account, market.quote_asset,
-                                                           _kyc_notional(order.spec, market),
-                                                           Decimal(used).scaleb(-market.quote_decimals))
+                        remaining = await self.peers.check_eligibility(
+                            account, market.quote_asset, _kyc_notional(order.spec, market),
+                            Decimal(found.notional_units).scaleb(-market.quote_decimals))
+                    slack = None if remaining is None else _units_at_most(remaining, market.quote_decimals)
                     # In flight from the moment it is stored: the repair leaves it to this call.
                     self._in_flight.add(order.order_id)
                     try:
                         with timed("store"):
-                            existing = await self.writes.write(lambda session: self._insert(session, order),
-                                                             order_id=order.order_id)
+                            existing = await self.writes.write(
+                                partial(self._insert, order=order, seen=found.seen, slack_units=slack),
+                                order_id=order.order_id)
+                    except PlacedMeanwhile:
+                        if attempt == PLACEMENT_ATTEMPTS:
+                            raise Aborted(OrderReason.CONCURRENT_PLACEMENTS,
+                                          "the account's orders were being placed elsewhere at the same time; retry",
+                                          metadata={"account": account}) from None
+                        now = self.clock.now()
+                        continue
                     finally:
                         if existing is not order:  # not stored, or a concurrent call with this request_id stored first
                             self._in_flight.discard(order.order_id)
                             outcome = None
+                    break
             if order is not None and existing is order:
                 try:
                     placed = await self._hold_and_submit(order, market, request, patient=False, first=True)
@@ -174,9 +190,11 @@ class Lifecycle:
             state=OrderState.PENDING, filled_quantity=Decimal(0), average_price="", reject_reason="",
             create_time=now, update_time=now)
 
-    async def _insert(self, session: AsyncSession, order: Order) -> Order:
-        """`order` stored, or the order a concurrent call with its request_id stored first."""
-        if await self.store.insert(session, order):
+    async def _insert(self, session: AsyncSession, *, order: Order, seen: NotionalSeen | None = None,
+                      slack_units: int | None = None) -> Order:
+        """`order` stored, or the order a concurrent call with its request_id stored first; with
+        `seen` and `slack_units`, checked at the commit (OrderStore.insert)."""
+        if await self.store.insert(session, order, seen, slack_units):
             return order
         existing = await self.store.by_request_id(session, order.request_id)
         assert existing is not None, "the insert found the request_id taken"
@@ -469,6 +487,11 @@ class Lifecycle:
             except Exception:  # a database hiccup must not end the repair for the process's life
                 log.exception("order repair failed")
             await asyncio.sleep(interval_secs)
+
+
+def _units_at_most(amount: Decimal, decimals: int) -> int:
+    """`amount` in the smallest units of an asset of `decimals`, rounded down (never below 0)."""
+    return max(0, int(amount.scaleb(decimals).to_integral_value(rounding=ROUND_FLOOR)))
 
 
 def _kyc_notional(spec: OrderSpec, market: MarketRules) -> Decimal:

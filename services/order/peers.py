@@ -156,8 +156,9 @@ class Peers:
 
     # ------------------------------------------------------------------ kyc
 
-    async def check_eligibility(self, account: str, asset: str, amount: Decimal, used: Decimal) -> None:
-        """Return if KYC allows the order; FAILED_PRECONDITION with KYC's reason if not."""
+    async def check_eligibility(self, account: str, asset: str, amount: Decimal, used: Decimal) -> Decimal | None:
+        """What KYC leaves of the binding limit after this order (None: no limit binds) if it
+        allows the order; FAILED_PRECONDITION with KYC's reason if not."""
         answer = await self._eligibility.call(kyc_pb.CheckEligibilityRequest(
             account=account, action=kyc_pb.ELIGIBILITY_ACTION_PLACE_ORDER, asset=asset,
             amount=format(amount, "f"), used_amount=format(used, "f")))
@@ -165,6 +166,7 @@ class Peers:
             raise FailedPrecondition(answer.reason or OrderReason.KYC_DENIED,
                                      f"KYC does not allow this order: {answer.reason}",
                                      metadata={"remaining": answer.remaining, "tier": str(answer.tier)})
+        return Decimal(answer.remaining) if answer.remaining else None
 
     async def _check_eligibilities(self, requests: list[kyc_pb.CheckEligibilityRequest]) -> list[Any | DomainError]:
         return await self._call_each(kyc_grpc.KycServiceStub(self._channel("kyc")).CheckEligibilities,

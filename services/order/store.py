@@ -19,7 +19,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, and_, bindparam, case, func, literal_column, select
+from sqlalchemy import BindParameter, ColumnElement, Integer, String, and_, bindparam, case, func, literal_column, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -29,8 +30,8 @@ from services.order.domain.orders import ANSWER_READS, ANSWER_WRITES, Order, Rel
 from services.order.domain.validation import OrderSpec
 from services.runtime import idempotency
 from services.runtime.padded_in import PaddedIn
-from services.runtime.direct_statements import DirectStatement
-from services.runtime.transactions import add_at_commit
+from services.runtime.direct_statements import DirectStatement, is_postgresql
+from services.runtime.transactions import add_at_commit, check_at_commit
 
 T = tables.orders
 H = tables.notional_hours
@@ -96,6 +97,31 @@ class Placement:
     remembered: idempotency.Entry | None  # the request log's entry for the request_id
     order: Order | None  # the order the request_id made
     notional_units: int  # the account's notional since the window's start (`_notional_since`)
+    seen: NotionalSeen  # what a new order's check at commit compares with (`placed_since`)
+
+
+@dataclass(frozen=True, slots=True)
+class NotionalSeen:
+    """The account's hours of the window as a placement read them: their sum from `boundary` on."""
+
+    boundary: datetime
+    hours_units: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Expected:
+    """A new order's check at commit: its account's hours from `boundary` on, which its own
+    notional brought to `hours_units`, may have grown by no more than `slack_units` since."""
+
+    account: str
+    boundary: datetime
+    hours_units: int
+    slack_units: int
+
+
+class PlacedMeanwhile(Exception):
+    """Another process stored orders of the account after this placement read its notional,
+    more than KYC's answer left room for: the placement reads the notional and asks KYC again."""
 
 
 def hour_of(moment: datetime) -> datetime:
@@ -111,7 +137,7 @@ def window_boundary(since: datetime) -> datetime:
 
 def _notional_since() -> Any:
     """What the account's orders placed since `since` count against its daily notional (a
-    rejected order placed nothing), as `units` (bind parameters `account`, `since` and
+    rejected order placed nothing), as `hours` + `rest` (bind parameters `account`, `since` and
     `boundary` = `window_boundary(since)`); the same figure as the sum over its orders,
 
         SUM(kyc_notional_units) WHERE account AND create_time >= since AND state != 'REJECTED',
@@ -126,7 +152,8 @@ def _notional_since() -> Any:
     - minus its rejected orders from `boundary` on, which those hours counted (the partial index
       `order_orders_account_rejected`: rejections are few).
     The hours only grow, in the very transaction that stores an order, so one statement's
-    snapshot sees each order in its hour exactly when it sees the order. The state is a literal,
+    snapshot sees each order in its hour exactly when it sees the order; `hours` alone is what
+    a new order's check at commit compares (`placed_since`). The state is a literal,
     not a parameter: a partial index serves only a query whose own WHERE implies its predicate."""
     account: BindParameter[str] = bindparam("account")
     hours = select(func.coalesce(func.sum(H.c.units), 0)).where(
@@ -136,14 +163,15 @@ def _notional_since() -> Any:
         T.c.state != _REJECTED)
     rejected = select(func.coalesce(func.sum(T.c.kyc_notional_units), 0)).where(
         T.c.account == account, T.c.state == _REJECTED, T.c.create_time >= bindparam("boundary"))
-    return select((hours.scalar_subquery() + oldest.scalar_subquery() - rejected.scalar_subquery()).label("units"))
+    return select(hours.scalar_subquery().label("hours"),
+                  (oldest.scalar_subquery() - rejected.scalar_subquery()).label("rest"))
 
 
 def _placement() -> Any:
     """The window's sum, outer-joined to the request log's entry and the order for
     `request_id`: one row always (bind parameters `request_id`, `account`, `since`, `boundary`)."""
     window = _notional_since().subquery("recent")
-    return (select(window.c.units, LOG.c.method.label("log_method"), LOG.c.fingerprint.label("log_fingerprint"),
+    return (select(window.c.hours, window.c.rest, LOG.c.method.label("log_method"), LOG.c.fingerprint.label("log_fingerprint"),
                    LOG.c.response.label("log_response"), *T.c)
             .select_from(window.outerjoin(LOG, LOG.c.request_id == bindparam("request_id"))
                          .outerjoin(T, T.c.request_id == bindparam("request_id"))))
@@ -188,30 +216,82 @@ _SET_CURSOR = DirectStatement(tables.cursors.update().where(tables.cursors.c.mar
 _NEW_CURSOR = tables.cursors.insert()
 
 
+# The account's hours from `boundary` on, per account (`placed_since`).
+_HOURS_OF = PaddedIn(lambda names: select(H.c.account, func.sum(H.c.units).label("units"))
+                     .where(H.c.account.in_([bindparam(name) for name, in names]), H.c.hour_start >= bindparam("boundary"))
+                     .group_by(H.c.account), prefix="account")
+# PostgreSQL's transaction-scoped advisory locks of accounts (`placed_since`), in this class of
+# keys ("OR"), each account's key its hashtext (two accounts may share one: they then wait for
+# each other, which is all). Taken in key order, the sorted subquery's, by every transaction.
+ACCOUNT_LOCK_CLASS = 0x4F52
+_LOCK_ACCOUNTS = DirectStatement(text(
+    "SELECT pg_advisory_xact_lock(:lock_class, key) FROM (SELECT DISTINCT hashtext(account) AS key "
+    "FROM unnest(:accounts) AS account ORDER BY key) AS keys").bindparams(
+        bindparam("lock_class", type_=Integer), bindparam("accounts", type_=ARRAY(String))))
+
+
+async def placed_since(session: AsyncSession, expected: list[_Expected]) -> None:
+    """A write transaction's new orders checked at its commit (`check_at_commit`): raises
+    PlacedMeanwhile if some other process stored more of an account's notional, since the
+    placement read it, than KYC's answer left room for. Within one process an account's
+    placements take turns (Lifecycle's account lock) and this finds nothing; across Order's
+    replicas two could otherwise both pass KYC against the same usage, and the daily limit be
+    exceeded.
+
+    Read after the transaction's own hours were added (they are `expected`); on PostgreSQL first
+    under each account's advisory lock, which every such transaction holds from here to its
+    commit: of two storing orders of one account, the second waits, and then reads (a new
+    statement, a new snapshot) what the first committed. A plain read would see neither's
+    uncommitted hours, and locking the hour rows would miss two orders in different hours.
+    SQLite has one writer, so what this reads stays true until the commit."""
+    if is_postgresql(session):
+        await _LOCK_ACCOUNTS.run(session, {"lock_class": ACCOUNT_LOCK_CLASS,
+                                           "accounts": sorted({item.account for item in expected})})
+    for boundary in sorted({item.boundary for item in expected}):
+        items = [item for item in expected if item.boundary == boundary]
+        statement, params = _HOURS_OF.of(sorted({item.account for item in items}))
+        ran = await statement.run(session, {**params, "boundary": boundary})
+        now = {row.account: int(row.units) for row in ran.rows}
+        for item in items:
+            if now.get(item.account, 0) - item.hours_units > item.slack_units:
+                raise PlacedMeanwhile(item.account)
+
+
 class OrderStore:
     async def placement(self, session: AsyncSession | AsyncConnection, request_id: str, account: str,
                         since: datetime) -> Placement:
         """The request log's entry and the order for `request_id`, and the account's notional
         since `since`: one statement (the window's sum, outer-joined to the two rows, one row
         always) instead of three round trips on every placement."""
+        boundary = window_boundary(since)
         row = (await _PLACEMENT.run(session, {"request_id": request_id, "account": account, "since": since,
-                                              "boundary": window_boundary(since)})).one()
+                                              "boundary": boundary})).one()
         remembered = None if row.log_method is None else idempotency.Entry(
             row.log_method, row.log_fingerprint, bytes(row.log_response))
-        return Placement(remembered, None if row.order_id is None else _order(row), int(row.units))
+        return Placement(remembered, None if row.order_id is None else _order(row), int(row.hours) + int(row.rest),
+                         NotionalSeen(boundary, int(row.hours)))
 
-    async def insert(self, session: AsyncSession, order: Order) -> bool:
+    async def insert(self, session: AsyncSession, order: Order, seen: NotionalSeen | None = None,
+                     slack_units: int | None = None) -> bool:
         """Store a new order; False (and nothing stored) if its request_id already made one. The
         unique key decides, so there is no read before it (a concurrent insert of the same
         request_id is waited for on PostgreSQL, serialized on SQLite). A stored order's notional
         is added to its account's hour at the end of the transaction (`add_at_commit`: one
         upsert for the whole group, in key order, so groups never lock two hours in opposite
-        orders)."""
+        orders).
+
+        With `seen` (what the placement read before it asked KYC) and `slack_units` (how much
+        more KYC's answer left room for; None: no limit binds), the commit first checks that
+        no other process stored more of the account's notional since (`placed_since`), and
+        raises PlacedMeanwhile if one did."""
         result = await _INSERT.run(session, row_of(order))
         if not result.rowcount:
             return False
         add_at_commit(session, H, {"account": order.account, "hour_start": hour_of(order.create_time)}, "units",
                       order.kyc_notional_units)
+        if seen is not None and slack_units is not None:
+            check_at_commit(session, placed_since, _Expected(
+                order.account, seen.boundary, seen.hours_units + order.kyc_notional_units, slack_units))
         return True
 
     async def save(self, session: AsyncSession, order: Order) -> None:

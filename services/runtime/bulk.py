@@ -27,15 +27,9 @@ from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
-from services.runtime.direct_statements import DirectSession, DirectStatement
+from services.runtime.direct_statements import DirectStatement, is_postgresql
 
 _ORDER = "bulk_ordinality"
-
-
-def _is_postgresql(session: AsyncSession) -> bool:
-    if isinstance(session, DirectSession):  # asking it for a bind would make it an ORM session
-        return bool(session.direct_driver.engine.dialect.name == "postgresql")
-    return bool(session.get_bind().dialect.name == "postgresql")
 
 
 @lru_cache(maxsize=64)
@@ -63,7 +57,7 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mappin
     """INSERT every row of `rows` (each with the same keys), in their order."""
     if not rows:
         return
-    if not _is_postgresql(session):
+    if not is_postgresql(session):
         await _insert(table).run_many(session, rows)
         return
     names = list(rows[0])
@@ -99,7 +93,7 @@ async def update_rows(session: AsyncSession, table: Table, keys: Sequence[str],
         return
     names = list(rows[0])
     values = [name for name in names if name not in keys]
-    if not _is_postgresql(session):
+    if not is_postgresql(session):
         direct = _direct_keyed_update(table, tuple(keys), tuple(values), where)
         await direct.run_many(session, [{**{f"key_{key}": row[key] for key in keys},
                                             **{f"new_{name}": row[name] for name in values}} for row in rows])

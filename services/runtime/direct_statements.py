@@ -206,6 +206,13 @@ async def _direct_driver(connection: AsyncSession | AsyncConnection) -> Driver |
 _DIRECT_DIALECTS = frozenset({"sqlite", "postgresql"})
 
 
+def is_postgresql(session: AsyncSession | DirectSession) -> bool:
+    """Whether a write transaction's session is on PostgreSQL."""
+    if isinstance(session, DirectSession):  # asking it for a bind would make it an ORM session
+        return bool(session.direct_driver.engine.dialect.name == "postgresql")
+    return bool(session.get_bind().dialect.name == "postgresql")
+
+
 async def _target(connection: AsyncSession | AsyncConnection | DirectSession) -> tuple[Engine, Driver | None]:
     """The engine, and the driver to run on directly (None: through SQLAlchemy)."""
     if isinstance(connection, DirectSession):

@@ -16,7 +16,9 @@ work is run again and then finds that first result (the idempotent replay path).
 
 A write may defer rows nothing in it reads back (`insert_at_commit`): they are one INSERT at
 its end, however many units of a group commit added them. Likewise additions to counters
-(`add_at_commit`): summed per row, then one upsert at the very end, its rows in key order. A read of a single statement may
+(`add_at_commit`): summed per row, then one upsert at the very end, its rows in key order. And
+checks (`check_at_commit`): run once each, after all of that, with what every unit gave them.
+A read of a single statement may
 run outside a transaction (`read_alone`), on a bare connection; on PostgreSQL so may a write of
 a single statement (`write_alone`), which is a transaction by itself.
 
@@ -53,11 +55,14 @@ from services.runtime.sqlite_inline import InlineConnection
 
 T = TypeVar("T")
 log = logging.getLogger("clearmesh.db")
+# A check run at a write transaction's end with its units' items (`check_at_commit`).
+Check = Callable[[AsyncSession, list[Any]], Awaitable[None]]
 
 _WRITE_OPTION = "clearmesh_write"
 _ALONE_OPTION = "clearmesh_alone"
 _AT_COMMIT = "clearmesh_inserts_at_commit"
 _ADD_AT_COMMIT = "clearmesh_additions_at_commit"
+_CHECK_AT_COMMIT = "clearmesh_checks_at_commit"
 # deadlock_detected, serialization_failure: PostgreSQL asks the client to try again.
 _RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 MAX_ATTEMPTS = 5
@@ -343,6 +348,23 @@ async def _insert_deferred(session: AsyncSession) -> None:
         # One statement for all of them (executemany: one pipeline on asyncpg), in key order.
         await upsert.run_many(session, [{**dict(zip(names, values)), column: amount}
                                         for values, amount in sorted(additions[target].items())])
+    checks: dict[Check, list[Any]] = session.info.pop(_CHECK_AT_COMMIT, {})
+    for check, items in checks.items():
+        await check(session, items)
+
+
+def check_at_commit(session: AsyncSession, check: Check, item: Any) -> None:
+    """`check(session, items)` run once at the end of this write transaction, after its last
+    write (those deferred to its end too), with the `item` of every unit that asked for it, in
+    the order they asked; an error it raises rolls the whole transaction back, as any error
+    does (a group commit then runs each unit alone: order/group.py). `check` is one function
+    for the life of the process (a module's), so that the units of a group share one call.
+
+    For a promise that spans transactions, such as an account's daily limit across Order's
+    replicas (order/store.py, `placed_since`): checked where nothing this transaction does can
+    change its answer any more, with every lock it takes, so what it sees stays true until
+    the commit."""
+    session.info.setdefault(_CHECK_AT_COMMIT, {}).setdefault(check, []).append(item)
 
 
 def _upsert(table: Table, names: tuple[str, ...], column: str) -> DirectStatement:

@@ -29,3 +29,6 @@ class OrderReason(StrEnum):
     CANCELLED_BY_USER = "CANCELLED_BY_USER"
     # The same PlaceOrder request_id is being worked on by a concurrent call.
     ORDER_IN_FLIGHT = "ORDER_IN_FLIGHT"
+    # (Aborted) The account's orders were stored through other replicas while this one was
+    # placed, each of several times, beyond what KYC's answer left room for.
+    CONCURRENT_PLACEMENTS = "CONCURRENT_PLACEMENTS"
