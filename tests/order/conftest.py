@@ -48,6 +48,7 @@ class Mesh:
     matching: matching_grpc.MatchingServiceStub
     services: dict[str, RunningService]
     bearer: Callable[..., Metadata]
+    orders: list[pb_grpc.OrderServiceStub]  # one per Order replica; `order` is the first
     operator: Metadata
     _ids: Iterator[int] = field(default_factory=itertools.count)
 
@@ -67,8 +68,8 @@ class Mesh:
         return caller
 
     async def place(self, caller: Metadata, *, market: str = "BTC-USDC", side: trading_pb2.Side = BUY, type: trading_pb2.OrderType = LIMIT,
-                    request_id: str | None = None, **fields: Any) -> order_pb2.Order:
-        return await self.order.PlaceOrder(pb.PlaceOrderRequest(
+                    request_id: str | None = None, replica: int = 0, **fields: Any) -> order_pb2.Order:
+        return await self.orders[replica].PlaceOrder(pb.PlaceOrderRequest(
             order=order_pb2.Order(market=f"markets/{market}", side=side, type=type, **fields),
             request_id=request_id or self.request_id()), metadata=caller)
 
@@ -146,8 +147,11 @@ def open_mesh(serve: Any, settings: Settings, bearer: Callable[..., Metadata]) -
     """`async with open_mesh(order_database_url=None) as mesh:` the four services started."""
 
     @asynccontextmanager
-    async def run(order_database_url: str | None = None, *, matching_interval_ms: int = 100,
+    async def run(order_database_url: str | None = None, *, matching_interval_ms: int = 100, order_replicas: int = 1,
                   **order_settings: Any) -> AsyncIterator[Mesh]:
+        """`order_replicas` Order services on one database (give a PostgreSQL one: SQLite's
+        statements run on the event loop's thread, which two replicas in one process share),
+        as Order's replicas run; `mesh.orders` calls each, `mesh.order` the first."""
         base = settings.model_copy(update={"assets": ASSETS, "matching_interval_ms": matching_interval_ms})
         async with AsyncExitStack() as stack:
             kyc = await stack.enter_async_context(serve(KYC, base))
@@ -159,11 +163,16 @@ def open_mesh(serve: Any, settings: Settings, bearer: Callable[..., Metadata]) -
             update: dict[str, Any] = {**addresses, **order_settings}
             if order_database_url is not None:
                 update.update(database_url=order_database_url, migrate_on_start=True)
-            order = await stack.enter_async_context(serve(ORDER, base.model_copy(update=update)))
+            replicas = [await stack.enter_async_context(serve(ORDER, base.model_copy(update=update)))
+                        for _ in range(order_replicas)]
+            order = replicas[0]
             channels = {name: await stack.enter_async_context(grpc.aio.insecure_channel(f"127.0.0.1:{running.port}"))
                         for name, running in (("kyc", kyc), ("wallet", wallet), ("matching", matching), ("order", order))}
+            orders = [pb_grpc.OrderServiceStub(channels["order"])] + [
+                pb_grpc.OrderServiceStub(await stack.enter_async_context(
+                    grpc.aio.insecure_channel(f"127.0.0.1:{replica.port}"))) for replica in replicas[1:]]
             yield Mesh(
-                order=pb_grpc.OrderServiceStub(channels["order"]), wallet=wallet_grpc.WalletServiceStub(channels["wallet"]),
+                order=orders[0], orders=orders, wallet=wallet_grpc.WalletServiceStub(channels["wallet"]),
                 kyc=kyc_grpc.KycServiceStub(channels["kyc"]),
                 matching=matching_grpc.MatchingServiceStub(channels["matching"]),
                 services={"kyc": kyc, "wallet": wallet, "matching": matching, "order": order}, bearer=bearer,
