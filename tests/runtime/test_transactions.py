@@ -1,5 +1,5 @@
 """Transactions on SQLite and PostgreSQL: a single statement may run outside a transaction; rows
-may be deferred to one INSERT at the end of a write."""
+may be deferred to one INSERT at the end of a write, and checks to its very end."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from services.runtime.database import create_engine
 from services.runtime.errors import FailedPrecondition
 from services.runtime.direct_statements import DirectStatement, run_text
 from services.runtime.sqlite_inline import inline_connector
-from services.runtime.transactions import Transactions, add_at_commit, insert_at_commit
+from services.runtime.transactions import Transactions, add_at_commit, check_at_commit, insert_at_commit
 
 ITEMS = Table("items", MetaData(), Column("id", Integer, primary_key=True))
 COUNTERS = Table("counters", MetaData(), Column("name", String(20), primary_key=True),
@@ -154,6 +154,35 @@ async def test_additions_deferred_by_a_failed_write_are_not_made(database_url: s
     finally:
         await tx.close()
         await engine.dispose()
+
+
+async def test_a_check_at_commit_runs_once_with_every_items_after_the_deferred_writes(tx: Transactions) -> None:
+    calls: list[tuple[list[Any], int]] = []
+
+    async def check(session: AsyncSession, items: list[Any]) -> None:
+        calls.append((items, (await session.execute(text("SELECT count(*) FROM items"))).scalar_one()))
+
+    async def work(session: AsyncSession) -> None:
+        check_at_commit(session, check, "first")
+        insert_at_commit(session, ITEMS, {"id": 3})
+        check_at_commit(session, check, "second")
+
+    await tx.write(work)
+    assert calls == [(["first", "second"], 3)]  # one call, which saw the deferred row
+
+
+async def test_a_check_at_commit_that_raises_rolls_the_whole_write_back(tx: Transactions) -> None:
+    async def refuse(_session: AsyncSession, _items: list[Any]) -> None:
+        raise FailedPrecondition("NO", "refused at the commit")
+
+    async def work(session: AsyncSession) -> None:
+        await session.execute(text("INSERT INTO items (id) VALUES (3)"))
+        insert_at_commit(session, ITEMS, {"id": 4})
+        check_at_commit(session, refuse, None)
+
+    with pytest.raises(FailedPrecondition):
+        await tx.write(work)
+    assert await tx.read(_count_in_transaction) == (2, True)
 
 
 async def test_on_sqlite_a_write_takes_the_files_write_lock_before_its_first_statement(tmp_path: Path) -> None:
