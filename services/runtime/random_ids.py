@@ -40,6 +40,14 @@ def random_bytes() -> bytes:
     return _buffer[start:_offset]
 
 
+def random_int(nonzero_bits: int) -> int:
+    """A random integer of `nonzero_bits` bits (64 or 128: a span or trace id), never 0."""
+    while True:
+        value = int.from_bytes(random_bytes()) >> (_SIZE * 8 - nonzero_bits)
+        if value:
+            return value
+
+
 def uuid4() -> uuid.UUID:
     """A random (version 4) UUID, as `uuid.uuid4()` makes it."""
     return uuid.UUID(bytes=random_bytes(), version=4)

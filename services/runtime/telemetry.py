@@ -28,6 +28,7 @@ from importlib import metadata
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
@@ -37,6 +38,7 @@ from opentelemetry.sdk.trace.sampling import (
     TraceIdRatioBased,
 )
 
+from services.runtime import random_ids
 from services.runtime.deferred_spans import MeshTracerProvider
 from services.runtime.settings import Settings
 
@@ -81,6 +83,24 @@ def _processor(settings: Settings) -> SpanProcessor | None:
     return None
 
 
+class OsRandomIdGenerator(IdGenerator):
+    """Trace and span ids from the OS's randomness (random_ids.py), as random as the SDK's own
+    but not drawn from Python's global `random`, which the SDK's RandomIdGenerator advances
+    with every id: a program that seeds it (a simulation replaying a run) would give two
+    processes the same trace ids, and hypothesis, which watches that state while it draws an
+    example, saw it move under a test whenever a service in a background thread started a
+    span ("Do not use the random module inside strategies", intermittently in CI)."""
+
+    def generate_span_id(self) -> int:
+        return random_ids.random_int(64)
+
+    def generate_trace_id(self) -> int:
+        return random_ids.random_int(128)
+
+    def is_trace_id_random(self) -> bool:
+        return True
+
+
 def configure_tracing(service: str, settings: Settings) -> TracerProvider:
     """Installs the process's tracer provider once, with the resource every span carries
     (service.name, service.version, deployment.environment), and instruments Redis.
@@ -95,7 +115,7 @@ def configure_tracing(service: str, settings: Settings) -> TracerProvider:
     resource = Resource.create({SERVICE_NAME: settings.otel_service_name or service,
                                 SERVICE_VERSION: service_version(),
                                 DEPLOYMENT_ENVIRONMENT: settings.deployment_environment})
-    provider = MeshTracerProvider(resource=resource, sampler=sampler_of(settings))
+    provider = MeshTracerProvider(resource=resource, sampler=sampler_of(settings), id_generator=OsRandomIdGenerator())
     if (processor := _processor(settings)) is not None:
         # Only with an exporter: with no processor at all, the edge and the services skip
         # building spans (unheard.py). Ours, a batch or simple one: the services' gRPC spans

@@ -4,6 +4,7 @@ with a threshold of 0; with one, those that took at least that long, and every f
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Any
 
@@ -17,7 +18,7 @@ from sqlalchemy import text
 
 from services.runtime.database import create_engine
 from services.runtime.settings import Settings
-from services.runtime.telemetry import current_traceparent, link_to, sampler_of
+from services.runtime.telemetry import configure_tracing, current_traceparent, link_to, sampler_of
 
 TRACE, SPAN = 0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x00F067AA0BA902B7
 
@@ -25,6 +26,20 @@ TRACE, SPAN = 0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x00F067AA0BA902B7
 def _parent(sampled: bool) -> trace.Span:
     flags = TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT
     return NonRecordingSpan(SpanContext(TRACE, SPAN, is_remote=True, trace_flags=TraceFlags(flags)))
+
+
+def test_span_and_trace_ids_leave_pythons_global_random_as_it_was() -> None:
+    # A process that seeds `random` (a replayed simulation) must not repeat another's trace ids,
+    # and hypothesis warns of a test whose global random state moves while it draws an example.
+    tracer = configure_tracing("test", Settings()).get_tracer("test")
+    state = random.getstate()
+
+    contexts = [tracer.start_span("call").get_span_context() for _ in range(100)]
+
+    assert random.getstate() == state
+    assert len({context.trace_id for context in contexts}) == len({context.span_id for context in contexts}) == 100
+    assert all(0 < context.span_id < 2**64 and 0 < context.trace_id < 2**128 for context in contexts)
+    assert max(context.trace_id for context in contexts) >= 2**120  # the high bits are drawn too
 
 
 @pytest.mark.parametrize("sampler", ["always_on", "traceidratio", "jaeger_remote"])
