@@ -1,4 +1,5 @@
-"""The order service as the runtime starts it: the servicer, the event followers, the repair."""
+"""The order service as the runtime starts it: the servicer, the event followers, the repair,
+the sweep of notional hours no window reads."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from clearmesh.order.v1 import order_service_pb2, order_service_pb2_grpc
 
 from services.order.api import OrderServicer
 from services.order.follower import EventFollower
-from services.order.lifecycle import Lifecycle
+from services.order import hours_sweep
+from services.order.lifecycle import NOTIONAL_WINDOW, Lifecycle
 from services.order.markets import Markets
 from services.order.peers import Peers
 from services.order.store import OrderStore
@@ -33,6 +35,8 @@ async def build(runtime: ServiceRuntime) -> OrderServicer:
                              write=lifecycle.writes.write_alongside)
     runtime.spawn(follower.follow_all_markets(), "order-markets")
     runtime.spawn(lifecycle.repair_forever(REPAIR_INTERVAL_SECS), "order-repair")
+    runtime.spawn(hours_sweep.sweep_forever(runtime.transactions, store, runtime.clock, NOTIONAL_WINDOW),
+                  "order-hours-sweep")
     return OrderServicer(runtime.transactions, store, lifecycle)
 
 

@@ -198,6 +198,7 @@ _SAVE = DirectStatement(T.update().where(T.c.order_id == bindparam("target_order
 _INSERT = DirectStatement(
     sqlite.insert(T).on_conflict_do_nothing(index_elements=[T.c.request_id]),
     elsewhere={"postgresql": postgresql.insert(T).on_conflict_do_nothing(index_elements=[T.c.request_id])})
+_SWEEP_HOURS = DirectStatement(H.delete().where(H.c.hour_start < bindparam("before")))
 _GET = select(T).where(T.c.order_id == bindparam("order_id"))
 _GET_LOCKED = _GET.with_for_update()
 
@@ -293,6 +294,13 @@ class OrderStore:
             check_at_commit(session, placed_since, _Expected(
                 order.account, seen.boundary, seen.hours_units + order.kyc_notional_units, slack_units))
         return True
+
+    async def sweep_hours(self, session: AsyncSession, before: datetime) -> int:
+        """Every account's hours that start before `before` deleted (`tables.notional_hours`);
+        how many. Only for hours no window reaches any more: the read starts at a boundary
+        after its window's start (`_notional_since`)."""
+        result = await _SWEEP_HOURS.run(session, {"before": before})
+        return int(result.rowcount)
 
     async def save(self, session: AsyncSession, order: Order) -> None:
         await self.save_all(session, [order])

@@ -27,8 +27,12 @@ from grpc_status import rpc_status
 from services.kyc.service import SPEC as KYC
 from services.matching.service import SPEC as MATCHING
 from services.order.service import SPEC as ORDER
+from services.order.store import OrderStore
+from services.runtime import migrate
+from services.runtime.database import create_engine
 from services.runtime.server import RunningService
 from services.runtime.settings import Settings
+from services.runtime.transactions import Transactions
 from services.wallet.service import SPEC as WALLET
 from tests.testkit.traders import approve_async
 
@@ -185,3 +189,24 @@ def open_mesh(serve: Any, settings: Settings, bearer: Callable[..., Metadata]) -
 async def mesh(open_mesh: Callable[..., Any]) -> AsyncIterator[Mesh]:
     async with open_mesh() as running:
         yield running
+
+
+@dataclass
+class OrderDb:
+    tx: Transactions
+    store: OrderStore
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[OrderDb]:
+    """Order's migrated database on its own (no service), keeping its connections as the
+    service's runtime does (on SQLite on the loop's thread and on PostgreSQL its statements then
+    run on the driver)."""
+    await migrate.upgrade(database_url, ORDER.migrations)
+    engine = create_engine(database_url)
+    tx = Transactions(engine, keep_connections=True)
+    try:
+        yield OrderDb(tx, OrderStore())
+    finally:
+        await tx.close()
+        await engine.dispose()

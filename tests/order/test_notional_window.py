@@ -10,7 +10,6 @@ import asyncio
 import itertools
 import logging
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -29,31 +28,12 @@ from services.order.store import OrderStore, hour_of, row_of, window_boundary
 from services.runtime import migrate
 from services.runtime.database import create_engine, stored_utc
 from services.runtime.transactions import Transactions
+from tests.order.conftest import OrderDb
 from tests.testkit.orders import pending_order
 
 START = datetime(2026, 12, 7, tzinfo=UTC)
 HOUR_US = 3600 * 1_000_000
 SPAN_US = 30 * HOUR_US  # more than the window, so some orders fall before `since`
-
-
-@dataclass
-class Db:
-    tx: Transactions
-    store: OrderStore
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Db]:
-    """The migrated database, keeping its connections as the service's runtime does (on SQLite
-    on the loop's thread and on PostgreSQL its statements then run on the driver)."""
-    await migrate.upgrade(database_url, SPEC.migrations)
-    engine = create_engine(database_url)
-    tx = Transactions(engine, keep_connections=True)
-    try:
-        yield Db(tx, OrderStore())
-    finally:
-        await tx.close()
-        await engine.dispose()
 
 
 def _order(account: str, create_time: datetime, units: int, request_id: str | None = None) -> Order:
@@ -62,7 +42,7 @@ def _order(account: str, create_time: datetime, units: int, request_id: str | No
                    kyc_notional_units=units, request_id=request_id or f"request-{order_id}")
 
 
-async def _used(db: Db, account: str, since: datetime) -> int:
+async def _used(db: OrderDb, account: str, since: datetime) -> int:
     placement = await db.tx.read_alone(lambda connection: db.store.placement(connection, "no-such-request", account, since))
     return placement.notional_units
 
@@ -95,7 +75,7 @@ _examples = itertools.count()
 @given(placements, st.lists(st.integers(1, 8), min_size=1), st.lists(st.one_of(instants, st.just(-1)), min_size=1, max_size=6),
        st.data())
 async def test_the_windows_notional_is_the_sum_over_the_accounts_orders_not_rejected(
-        db: Db, placed: list[Placed], group_sizes: list[int], sinces: list[int], data: st.DataObject) -> None:
+        db: OrderDb, placed: list[Placed], group_sizes: list[int], sinces: list[int], data: st.DataObject) -> None:
     # Every example on accounts of its own, in the one database of the test.
     number = next(_examples)
     accounts = [f"accounts/x{number}-{index}" for index in range(3)]
@@ -226,7 +206,7 @@ async def test_the_migration_fills_the_hours_from_the_orders_already_stored(data
         rows = await tx.read(lambda session: session.execute(select(tables.notional_hours).order_by(
             tables.notional_hours.c.account, tables.notional_hours.c.hour_start)))
         hours = [(row.account, stored_utc(row.hour_start), row.units) for row in rows]
-        used = await _used(Db(tx, store), "accounts/alice", ten + timedelta(minutes=30))
+        used = await _used(OrderDb(tx, store), "accounts/alice", ten + timedelta(minutes=30))
     finally:
         await engine.dispose()
     assert hours == [("accounts/alice", ten, 18), ("accounts/alice", ten + timedelta(hours=1), 13 + 23),

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,33 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.order import tables
 from services.order.domain.orders import Order
-from services.order.service import SPEC
-from services.order.store import NotionalSeen, OrderStore, PlacedMeanwhile
-from services.runtime import migrate
-from services.runtime.database import create_engine
-from services.runtime.transactions import Transactions, check_at_commit
+from services.order.store import NotionalSeen, PlacedMeanwhile
+from services.runtime.transactions import check_at_commit
+from tests.order.conftest import OrderDb
 from tests.testkit.orders import pending_order
 
 ACCOUNT = "accounts/alice"
 WINDOW = timedelta(hours=24)
-
-
-@dataclass
-class Db:
-    tx: Transactions
-    store: OrderStore
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Db]:
-    await migrate.upgrade(database_url, SPEC.migrations)
-    engine = create_engine(database_url)
-    tx = Transactions(engine, keep_connections=True)
-    try:
-        yield Db(tx, OrderStore())
-    finally:
-        await tx.close()
-        await engine.dispose()
 
 
 def _order(units: int, account: str = ACCOUNT) -> Order:
@@ -55,18 +34,18 @@ def _order(units: int, account: str = ACCOUNT) -> Order:
                    kyc_notional_units=units)
 
 
-async def _seen(db: Db, account: str = ACCOUNT) -> NotionalSeen:
+async def _seen(db: OrderDb, account: str = ACCOUNT) -> NotionalSeen:
     """What a placement reads before it asks KYC."""
     since = datetime.now(UTC) - WINDOW
     placement = await db.tx.read_alone(lambda connection: db.store.placement(connection, "no-such-request", account, since))
     return placement.seen
 
 
-async def _store(db: Db, order: Order, seen: NotionalSeen | None = None, slack: int | None = None) -> bool:
+async def _store(db: OrderDb, order: Order, seen: NotionalSeen | None = None, slack: int | None = None) -> bool:
     return await db.tx.write(lambda session: db.store.insert(session, order, seen, slack))
 
 
-async def _stored_units(db: Db, account: str = ACCOUNT) -> int:
+async def _stored_units(db: OrderDb, account: str = ACCOUNT) -> int:
     async def read(session: AsyncSession) -> int:
         query = select(func.coalesce(func.sum(tables.orders.c.kyc_notional_units), 0)).where(
             tables.orders.c.account == account)
@@ -75,7 +54,7 @@ async def _stored_units(db: Db, account: str = ACCOUNT) -> int:
     return await db.tx.read(read)
 
 
-async def test_an_order_stored_by_another_process_since_the_read_beyond_the_slack_refuses_the_commit(db: Db) -> None:
+async def test_an_order_stored_by_another_process_since_the_read_beyond_the_slack_refuses_the_commit(db: OrderDb) -> None:
     seen = await _seen(db)
     await _store(db, _order(700))  # another replica's, after this placement's read
 
@@ -86,7 +65,7 @@ async def test_an_order_stored_by_another_process_since_the_read_beyond_the_slac
     assert (await _seen(db)).hours_units == 700
 
 
-async def test_an_order_stored_meanwhile_within_the_slack_lets_the_commit_through(db: Db) -> None:
+async def test_an_order_stored_meanwhile_within_the_slack_lets_the_commit_through(db: OrderDb) -> None:
     seen = await _seen(db)
     await _store(db, _order(700))
 
@@ -94,7 +73,7 @@ async def test_an_order_stored_meanwhile_within_the_slack_lets_the_commit_throug
     assert await _stored_units(db) == 800
 
 
-async def test_nothing_stored_meanwhile_lets_the_commit_through_with_no_slack(db: Db) -> None:
+async def test_nothing_stored_meanwhile_lets_the_commit_through_with_no_slack(db: OrderDb) -> None:
     await _store(db, _order(500))
     seen = await _seen(db)
 
@@ -102,14 +81,14 @@ async def test_nothing_stored_meanwhile_lets_the_commit_through_with_no_slack(db
     assert (await _seen(db)).hours_units == 600
 
 
-async def test_another_accounts_orders_do_not_count_against_the_slack(db: Db) -> None:
+async def test_another_accounts_orders_do_not_count_against_the_slack(db: OrderDb) -> None:
     seen = await _seen(db)
     await _store(db, _order(10_000, account="accounts/bob"))
 
     assert await _store(db, _order(100), seen, slack=0)
 
 
-async def test_of_two_commits_checked_at_once_the_second_sees_what_the_first_stored(db: Db) -> None:
+async def test_of_two_commits_checked_at_once_the_second_sees_what_the_first_stored(db: OrderDb) -> None:
     # Both placements read the same usage and get no slack. The first is held between its check
     # and its commit while the second commits: the second must wait for it (PostgreSQL: the
     # account's advisory lock; SQLite: the one writer) and then see its order, not pass beside it.
