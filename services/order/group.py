@@ -99,7 +99,10 @@ class GroupWriter:
 
         try:
             answers = await self._tx.write(together)
-        except Exception:  # noqa: BLE001 - whatever it was, each unit is tried alone below
+        except Exception as error:  # noqa: BLE001 - whatever it was, each unit is tried alone below
+            if len(batch) == 1:  # alone already: running it again would only repeat the error
+                _settle(batch[0][2], error=error)
+                return
             # One unit's error rolled the whole batch back: each runs alone, so each caller gets
             # its own answer or its own error.
             for _, work, future, caller in batch:

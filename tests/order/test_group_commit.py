@@ -99,6 +99,13 @@ async def test_one_units_error_is_its_own_and_the_others_commit(tmp_path: Path) 
         await writer.write(_insert(-2), order_id="-2")
 
 
+async def test_a_unit_that_fails_alone_in_its_group_is_not_run_again(tmp_path: Path) -> None:
+    writer, _, commits = await _writer(tmp_path)
+    with pytest.raises(NotFound):
+        await writer.write(_insert(-1), order_id="-1")
+    assert len(commits) == 1  # its own transaction, once: a second would only repeat the error
+
+
 async def test_each_unit_runs_in_its_callers_trace_context(tmp_path: Path) -> None:
     writer, _, commits = await _writer(tmp_path)
     seen: dict[int, int] = {}
