@@ -18,9 +18,9 @@ A write may defer rows nothing in it reads back (`insert_at_commit`): they are o
 its end, however many units of a group commit added them. Likewise additions to counters
 (`add_at_commit`): summed per row, then one upsert at the very end, its rows in key order. And
 checks (`check_at_commit`): run once each, after all of that, with what every unit gave them.
-A read of a single statement may
-run outside a transaction (`read_alone`), on a bare connection; on PostgreSQL so may a write of
-a single statement (`write_alone`), which is a transaction by itself.
+A read of a single statement may run outside a transaction (`read_alone`), on a bare
+connection; on PostgreSQL so may a write of a single statement (`write_alone`), which is a
+transaction by itself.
 
 A service's runtime keeps its connections between calls (`keep_connections`; on SQLite where
 it runs on the loop's thread, sqlite_inline.py, and on PostgreSQL): checking one out of
@@ -231,7 +231,7 @@ class Transactions:
                 session_of = self._direct_write() if self._direct else self._session(self._writes)
                 async with self._serialized(), session_of as session:
                     answer = await work(session)
-                    await _insert_deferred(session)
+                    await _end_of_write(session)
                     return answer
             except IntegrityError:
                 if attempt == MAX_ATTEMPTS:
@@ -332,7 +332,8 @@ _DEFERRED_INSERTS: dict[Table, DirectStatement] = {}
 _UPSERTS: dict[tuple[Table, tuple[str, ...], str], DirectStatement] = {}
 
 
-async def _insert_deferred(session: AsyncSession) -> None:
+async def _end_of_write(session: AsyncSession) -> None:
+    """What the write's units deferred to its end: rows, then counters, then checks."""
     for table, rows in session.info.pop(_AT_COMMIT, {}).items():
         insert = _DEFERRED_INSERTS.get(table)
         if insert is None:
