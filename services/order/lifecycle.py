@@ -39,7 +39,7 @@ from services.order.domain.reasons import OrderReason
 from services.order.domain.validation import OrderSpec, check_order
 from services.order.group import GroupWriter
 from services.order.markets import Markets
-from services.order.metrics import ERROR, OUTCOME_OF_STATE, REFUSED, UNAVAILABLE, count_order, timed
+from services.order.metrics import CONFLICTS, ERROR, OUTCOME_OF_STATE, REFUSED, UNAVAILABLE, count_order, timed
 from services.order.peers import Peers
 from services.order.requests import PlaceCommand
 from services.order.store import NotionalSeen, OrderStore, PlacedMeanwhile, Placement
@@ -145,6 +145,7 @@ class Lifecycle:
                                 partial(self._insert, order=order, seen=found.seen, slack_units=slack),
                                 order_id=order.order_id)
                     except PlacedMeanwhile:
+                        CONFLICTS.inc()
                         if attempt == PLACEMENT_ATTEMPTS:
                             raise Aborted(OrderReason.CONCURRENT_PLACEMENTS,
                                           "the account's orders were being placed elsewhere at the same time; retry",

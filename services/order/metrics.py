@@ -3,6 +3,11 @@
 market_orders_total: every order PlaceOrder made, by market, side and how its placement ended.
 A retry of the same request_id is the same order, counted once (by its first call).
 
+order_placement_conflicts_total: placements whose commit found that another replica had stored
+more of the account's notional, since the read, than KYC's answer left room for, and that read
+and asked again (store.placed_since). A steady rate means one account's orders keep reaching
+several replicas at once.
+
 order_place_step_seconds{step}: where a PlaceOrder's time goes, as the Order process sees it —
 the whole call (`total`) and each part of it: the KYC check, the Wallet hold, Matching's submit,
 and Order's own reads and writes (`store`). The benchmark reads the sums to report each part's
@@ -21,6 +26,9 @@ from services.runtime.metrics import Children
 
 ORDERS = Counter("market_orders_total", "Orders placed, by market, side and outcome.",
                  ["market", "side", "outcome"])
+
+CONFLICTS = Counter("order_placement_conflicts_total",
+                    "Placements asked again because another replica placed the account's orders meanwhile.")
 
 # The outcome of a placement: the state Matching answered (open, partially_filled, filled,
 # cancelled, expired, rejected), `rejected` when KYC, the Wallet or Matching refused it,

@@ -11,6 +11,7 @@ from typing import Any
 
 import grpc
 import pytest
+from prometheus_client import REGISTRY
 from clearmesh.order.v1 import order_pb2
 from clearmesh.order.v1 import order_service_pb2 as pb
 from clearmesh.type.v1 import trading_pb2
@@ -69,10 +70,12 @@ async def test_a_placement_whose_commit_finds_another_replicas_orders_asks_again
         mesh: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     alice = await mesh.trader("alice", tier=1, deposits={"USDC": "10000"})
     checks = _refuse_checks(monkeypatch, times=2)
+    conflicts = REGISTRY.get_sample_value("order_placement_conflicts_total") or 0
 
     placed = await mesh.place(alice, side=BUY, price="2000.00", quantity="1")
 
     assert len(checks) == 3
+    assert REGISTRY.get_sample_value("order_placement_conflicts_total") == conflicts + 2
     assert placed.state == trading_pb2.ORDER_STATE_OPEN
     assert [order.name for order in (await mesh.order.ListOrders(pb.ListOrdersRequest(), metadata=alice)).orders] == [
         placed.name]
