@@ -150,7 +150,7 @@ class Lifecycle:
                             raise Aborted(OrderReason.CONCURRENT_PLACEMENTS,
                                           "the account's orders were being placed elsewhere at the same time; retry",
                                           metadata={"account": account}) from None
-                        now = self.clock.now()
+                        now = self.clock.now()  # the window `lookup` reads ends now
                         continue
                     finally:
                         if existing is not order:  # not stored, or a concurrent call with this request_id stored first
@@ -191,10 +191,10 @@ class Lifecycle:
             state=OrderState.PENDING, filled_quantity=Decimal(0), average_price="", reject_reason="",
             create_time=now, update_time=now)
 
-    async def _insert(self, session: AsyncSession, *, order: Order, seen: NotionalSeen | None = None,
-                      slack_units: int | None = None) -> Order:
-        """`order` stored, or the order a concurrent call with its request_id stored first; with
-        `seen` and `slack_units`, checked at the commit (OrderStore.insert)."""
+    async def _insert(self, session: AsyncSession, *, order: Order, seen: NotionalSeen,
+                      slack_units: int | None) -> Order:
+        """`order` stored, or the order a concurrent call with its request_id stored first;
+        checked at the commit against `seen` and `slack_units` (OrderStore.insert)."""
         if await self.store.insert(session, order, seen, slack_units):
             return order
         existing = await self.store.by_request_id(session, order.request_id)

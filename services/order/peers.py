@@ -45,8 +45,8 @@ CALL_TIMEOUT_SECS = 5.0
 # after the notional's hours and random_page_cost): at 500/s offered, p99 (best of 2 repeats)
 # 50–59 ms at 20 ms in five runs, 55–73 at 15, 64–66 at 30, 73–235 at 10 (73–108 leaving out
 # the first, busier round), 326–410 at 6 (fell behind); CPU per order over all processes
-# 2.84–3.04 ms at 20, 3.40–3.60 at 10, 2.58 at 30
-# (whose closed loop then saturated lower, ~510/s against ~590). On SQLite 20 ms against 10:
+# 2.84–3.04 ms at 20, 3.40–3.60 at 10, 2.58 at 30 (whose closed loop then saturated lower,
+# ~510/s against ~590). On SQLite 20 ms against 10:
 # p99 39 against 31–32 ms, both within the target, CPU per order 2.3 against 2.7.
 # The price: under load one account's placements (which ask KYC one at a time) go at most one
 # per batch, ~50/s.

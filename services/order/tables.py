@@ -78,8 +78,9 @@ orders = Table(
 # Per account and UTC hour (`hour_start`, the floor of `create_time`), the kyc_notional_units of
 # every order stored with that create hour, rejected ones too: what lets a placement read the
 # account's notional of the last 24 h from ~25 rows instead of every order of the window
-# (store._notional_since). It only grows: added to, in the transaction that stores the order
-# (`add_at_commit`, one upsert at the transaction's end), never taken from. On SQLite without
+# (store._notional_since). A row only grows: added to, in the transaction that stores the order
+# (`add_at_commit`, one upsert at the transaction's end), never taken from; it is deleted once
+# no window reaches its hour (hours_sweep.py). On SQLite without
 # rowid, so the sum reads the primary key's b-tree alone.
 notional_hours = Table(
     "order_notional_hours", metadata,

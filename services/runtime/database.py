@@ -127,7 +127,8 @@ def create_engine(url: str, *, sqlite_synchronous: SqliteSynchronous = DEFAULT_S
     # throwaway script, 400 groups of 4 on 200,000 balances, each way). bench/order.py --db
     # postgres --quick, every connection so against none, in turns: the saturation rate higher
     # in 7 of 7 pairs (by 10–24 %, 2026-12-07).
-    settings = kwargs.setdefault("connect_args", {}).setdefault("server_settings", {})
+    connect_args = kwargs.setdefault("connect_args", {})
+    settings = connect_args.setdefault("server_settings", {})
     settings["plan_cache_mode"] = "force_generic_plan"
     # A generic plan stays as it was made, on a connection that lives as long as the process,
     # and the first ones are made at start, on tables still empty. With the default cost of a
@@ -143,7 +144,7 @@ def create_engine(url: str, *, sqlite_synchronous: SqliteSynchronous = DEFAULT_S
     # made on an empty table is an index scan (tests/runtime/test_database.py).
     settings["random_page_cost"] = "1.1"
     if timeout_secs is not None:
-        kwargs.setdefault("connect_args", {}).update(timeout=timeout_secs, command_timeout=timeout_secs)
+        connect_args.update(timeout=timeout_secs, command_timeout=timeout_secs)
         kwargs.setdefault("pool_timeout", timeout_secs)
     engine = create_async_engine(parsed, **_pooled(kwargs, POSTGRES_POOL))
     ping_idle_connections(engine)

@@ -5,8 +5,9 @@ OpenTelemetry's SQLAlchemy instrumentation would do this, but its releases pin t
 instrumentation core to another version than the gRPC instrumentation we run (0.66b1 against
 0.66b2), so the two cannot be installed together; these few engine hooks do the same.
 
-Only a statement run under a recorded span (`deferred_spans.recorded`) gets one: a background loop polling its table
-(the settlement poster, the anchorer) would otherwise start a trace of its own every second.
+Only a statement run under a recorded span (`deferred_spans.recorded`) gets one: a background
+loop polling its table (the settlement poster, the anchorer) would otherwise start a trace of
+its own every second.
 Transaction control (BEGIN, COMMIT, SAVEPOINT, PRAGMA, ...) gets none.
 Names and attributes follow the database conventions: the span is named by the operation and
 the database (`SELECT order`), and carries db.system.name, db.namespace, db.operation.name,

@@ -317,7 +317,8 @@ def add_at_commit(session: AsyncSession, table: Table, key: Mapping[str, Any], c
     order (group.py: by order id), so two groups adding to two accounts' rows as their units
     come would lock them in opposite orders and deadlock on PostgreSQL (found only after
     deadlock_timeout, 1 s). Deferred, every transaction locks its counter rows last, all in one
-    order (by key), after every other lock it takes, so no cycle can form through them; and the
+    order (by key), after every other row it locks (only a check at commit, `check_at_commit`,
+    comes after), so no cycle can form through them; and the
     additions of a group's units to one row are one: summed first (PostgreSQL would also refuse
     to update one row twice in one INSERT ... ON CONFLICT)."""
     names = tuple(sorted(key))

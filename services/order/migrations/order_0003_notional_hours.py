@@ -31,7 +31,8 @@ _BATCH = 10_000
 
 
 def _hour(moment: datetime) -> datetime:
-    """The UTC hour of a stored time (SQLite's come back naive, and are UTC)."""
+    """The UTC hour of a stored time (SQLite's come back naive, and are UTC). store.hour_of's
+    rule, written out: a migration does not import code that may change after it."""
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     return aware.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
